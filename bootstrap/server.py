@@ -1,0 +1,970 @@
+# pushy server: the program pushy sends over the ssh channel's stdin.
+#
+# Stage 0 (on the `python3 -c` command line) reads this file's compressed
+# bytes with exact-count reads from fd 0 and execs it as `<pushy>`.  Nothing
+# touches the remote disk.  The file is layered bottom-up:
+#
+#   1. framing        length-prefixed frames: JSON header + raw payload
+#   2. values         any Python object -> a flat token list (see value.rs)
+#   3. namespace      the user's globals, with auto-import of modules
+#   4. channels       fds 0/1/2 moved off the protocol; output pumped as frames
+#   5. requests       eval, complete, stdin, interrupt
+#   6. main           the setup steps, in order
+#
+# Standard library only, Python 3.6 and newer.  Imports that the first request
+# does not need are done lazily: every module loaded at start-up is paid for on
+# each connection.
+
+import os
+import struct
+import sys
+import _thread
+
+PROTOCOL_VERSION = 1
+READY_MARKER = b"\n<pushy-ready v1>\n"
+SELF_FILE = "<pushy>"
+MAX_FRAME = 1 << 30
+MAX_DEPTH = 10000
+MAX_REPR = 1 << 20
+STDIN_WINDOW = 1 << 20
+
+# ---------------------------------------------------------------- 1. framing
+
+_PREFIX = struct.Struct(">II")
+
+
+class Channel:
+    """Frames over a pair of private descriptors.
+
+    A frame is `>II` (header length, payload length), a UTF-8 JSON object, and
+    raw payload bytes.  Writes come from several threads (main, output pump,
+    reader) and are serialised by one lock so frames never interleave.
+    """
+
+    def __init__(self, rfd, wfd):
+        import io
+        self.reader = io.open(rfd, "rb", buffering=1 << 16, closefd=False)
+        self.wfd = wfd
+        self.lock = _thread.allocate_lock()
+
+    def read(self):
+        """Next (header dict, payload bytes), or None at end of input."""
+        import json
+        prefix = self.reader.read(8)
+        if len(prefix) < 8:
+            return None
+        hlen, plen = _PREFIX.unpack(prefix)
+        if hlen + plen > MAX_FRAME:
+            raise ProtocolError("frame of %d bytes exceeds the maximum" % (hlen + plen))
+        body = self.reader.read(hlen + plen)
+        if len(body) < hlen + plen:
+            return None
+        return json.loads(body[:hlen].decode("utf-8")), body[hlen:]
+
+    def send(self, header, payload=b""):
+        data = _header_bytes(header)
+        with self.lock:
+            self._write(_PREFIX.pack(len(data), len(payload)) + data)
+            if payload:
+                self._write(payload)
+
+    def _write(self, data):
+        view = memoryview(data)
+        while view:
+            n = os.write(self.wfd, view)
+            view = view[n:]
+
+
+class ProtocolError(Exception):
+    pass
+
+
+_encoder = None
+
+
+def _header_bytes(header):
+    """A header as JSON; _Raw values are spliced in already encoded."""
+    raws = [(k, v) for k, v in header.items() if type(v) is _Raw]
+    if not raws:
+        return _json_bytes(header)
+    data = _json_bytes({k: v for k, v in header.items() if type(v) is not _Raw})[:-1]
+    for k, v in raws:
+        data += b',"' + k.encode() + b'":' + v.data
+    return data + b"}"
+
+
+def _json_bytes(obj):
+    """Compact JSON as UTF-8; raises UnicodeEncodeError on lone surrogates."""
+    global _encoder
+    if _encoder is None:
+        import json
+        _encoder = json.JSONEncoder(
+            ensure_ascii=False, separators=(",", ":"), allow_nan=False, check_circular=False
+        ).encode
+    return _encoder(obj).encode("utf-8")
+
+
+# ----------------------------------------------------------------- 2. values
+#
+# A value becomes a flat list of tokens in prefix order, so that neither the
+# encoder here, json, nor the client ever recurses on the value's depth.
+# Scalars that JSON can carry exactly are themselves; everything else is a
+# short list [tag, ...].  The grammar is documented in src/value.rs.
+
+_I64_MIN = -(1 << 63)
+_I64_MAX = (1 << 63) - 1
+_SCALARS = (type(None), bool, str, float)
+
+
+class _Exit:
+    """Stack marker: leaving a container (for cycle detection)."""
+    __slots__ = ("ident",)
+
+    def __init__(self, ident):
+        self.ident = ident
+
+
+def encode_value(value):
+    """(tokens, blobs) for a value: the header part and the raw payload part.
+
+    First a fast pass that trusts str and float; if json then rejects a lone
+    surrogate or a nan, a careful pass encodes those specially.
+    """
+    tokens, blobs = _encode(value, careful=False)
+    try:
+        data = _json_bytes(tokens)
+    except (UnicodeEncodeError, ValueError):
+        tokens, blobs = _encode(value, careful=True)
+        data = _json_bytes(tokens)
+    return data, b"".join(blobs)
+
+
+def _type_name(t):
+    module = getattr(t, "__module__", None)
+    name = getattr(t, "__qualname__", None) or getattr(t, "__name__", "?")
+    if module in (None, "builtins", "__main__"):
+        return name
+    return "%s.%s" % (module, name)
+
+
+def _safe_repr(value):
+    try:
+        text = repr(value)
+        if not isinstance(text, str):
+            raise TypeError("__repr__ returned %s, not str" % type(text).__name__)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as e:  # a broken __repr__ must not break the reply
+        text = "<%s object (repr failed: %s: %s)>" % (
+            _type_name(type(value)), type(e).__name__, _short(e))
+    if len(text) > MAX_REPR:
+        text = text[:MAX_REPR] + "..."
+    return text
+
+
+def _short(e):
+    try:
+        return str(e)[:200]
+    except BaseException:
+        return "?"
+
+
+def _simple_run(items):
+    """True when every item is a scalar that encodes as itself."""
+    kinds = set(map(type, items))
+    if not kinds:
+        return True
+    if int in kinds:
+        if kinds != {int}:
+            return False
+        return _I64_MIN <= min(items) and max(items) <= _I64_MAX
+    return kinds.issubset(_SCALARS)
+
+
+def _fields_of(value, t):
+    """Field names of a named structure, or None if it is not one."""
+    if isinstance(value, tuple):
+        fields = getattr(t, "_fields", None)
+        if isinstance(fields, tuple) and len(fields) == len(value):
+            return list(fields)
+        if hasattr(t, "n_sequence_fields"):  # os.stat_result, time.struct_time
+            return [k for k, v in vars(t).items() if type(v).__name__ == "member_descriptor"]
+        return None
+    dataclasses = sys.modules.get("dataclasses")
+    if dataclasses is not None and hasattr(t, "__dataclass_fields__") and not isinstance(value, type):
+        try:
+            return [f.name for f in dataclasses.fields(value) if f.repr]
+        except TypeError:
+            return None
+    return None
+
+
+def _encode(value, careful):
+    out = []
+    blobs = []
+    offset = 0
+    active = set()
+    stack = [(value, 0)]
+    push = stack.append
+    emit = out.append
+    while stack:
+        item, depth = stack.pop()
+        t = type(item)
+        if t is _Exit:
+            active.discard(item.ident)
+            continue
+        if t is str:
+            if careful:
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError:
+                    emit(["u", [ord(c) for c in item]])
+                    continue
+            emit(item)
+            continue
+        if t is int:
+            if _I64_MIN <= item <= _I64_MAX:
+                emit(item)
+            else:
+                emit(["i", _int_text(item)])
+            continue
+        if t is float:
+            if careful and (item != item or item in (float("inf"), float("-inf"))):
+                emit(["F", repr(item)])
+            else:
+                emit(item)
+            continue
+        if item is None or t is bool:
+            emit(item)
+            continue
+        if t is bytes or t is bytearray:
+            emit(["b" if t is bytes else "B", offset, len(item)])
+            blobs.append(bytes(item))
+            offset += len(item)
+            continue
+        if depth >= MAX_DEPTH:
+            emit(["x", _type_name(t)])
+            continue
+        ident = id(item)
+        if ident in active:
+            emit(["c", _container_kind(item)])
+            continue
+
+        fields = None
+        if t not in (list, dict, set, frozenset):
+            fields = _fields_of(item, t)
+        if fields is not None:
+            values = list(item) if isinstance(item, tuple) and hasattr(t, "_fields") else [
+                _getattr_or_none(item, f) for f in fields]
+            name = t.__name__ if hasattr(t, "_fields") or hasattr(t, "__dataclass_fields__") else _type_name(t)
+            emit(["n", name, fields])
+            children = values
+        elif isinstance(item, (list, tuple, set, frozenset)) and not _is_enum(item):
+            tag = "l" if isinstance(item, list) else "t" if isinstance(item, tuple) else (
+                "f" if isinstance(item, frozenset) else "s")
+            children = item
+            token = [tag, len(item)]
+            if t not in (list, tuple, set, frozenset):
+                token.append(_type_name(t))
+            emit(token)
+        elif isinstance(item, dict):
+            token = ["d", len(item)]
+            if t is not dict:
+                token.append(_type_name(t))
+            emit(token)
+            try:
+                children = [x for kv in item.items() for x in kv]
+            except RuntimeError:  # changed size during iteration (another thread)
+                children = [x for kv in list(dict(item).items()) for x in kv]
+        elif isinstance(item, str) and not _is_enum(item):
+            stack.append((str(item), depth))
+            continue
+        elif isinstance(item, int) and not _is_enum(item) and not isinstance(item, bool):
+            stack.append((int(item), depth))
+            continue
+        elif isinstance(item, float) and not _is_enum(item):
+            stack.append((float(item), depth))
+            continue
+        else:
+            emit(["r", _type_name(t), _safe_repr(item)])
+            continue
+
+        if not careful and type(children) in (list, tuple) and _simple_run(children):
+            out.extend(children)
+            continue
+        active.add(ident)
+        push((_Exit(ident), depth))
+        children = list(children)
+        for child in reversed(children):
+            push((child, depth + 1))
+    return out, blobs
+
+
+def _container_kind(item):
+    if isinstance(item, list):
+        return "list"
+    if isinstance(item, tuple):
+        return "tuple"
+    if isinstance(item, dict):
+        return "dict"
+    return "set"
+
+
+def _is_enum(item):
+    enum = sys.modules.get("enum")
+    return enum is not None and isinstance(item, enum.Enum)
+
+
+def _getattr_or_none(item, name):
+    try:
+        return getattr(item, name)
+    except Exception as e:
+        return _Unreadable(e)
+
+
+class _Unreadable:
+    def __init__(self, e):
+        self.e = e
+
+    def __repr__(self):
+        return "<unreadable: %s: %s>" % (type(self.e).__name__, _short(self.e))
+
+
+def _int_text(n):
+    try:
+        return str(n)
+    except ValueError:  # Python 3.11+ limits int->str conversion length
+        limit = sys.get_int_max_str_digits()
+        sys.set_int_max_str_digits(0)
+        try:
+            return str(n)
+        finally:
+            sys.set_int_max_str_digits(limit)
+
+
+# -------------------------------------------------------------- 3. namespace
+
+class Namespace(dict):
+    """The user's globals.  A name that is neither defined nor a builtin
+    resolves to the module of that name, so `os.getcwd()` just works.
+
+    CPython looks globals up through __getitem__ when globals is a dict
+    subclass, so this reaches every scope: lambdas, comprehensions and
+    functions defined at the prompt.  Builtins must win over modules, hence
+    the KeyError that sends the lookup on to builtins.
+    """
+
+    def __missing__(self, name):
+        builtins = dict.get(self, "__builtins__")
+        if isinstance(builtins, dict) and name in builtins:
+            raise KeyError(name)
+        if builtins is not None and not isinstance(builtins, dict) and hasattr(builtins, name):
+            raise KeyError(name)
+        module = _import_or_none(name)
+        if module is None:
+            raise KeyError(name)
+        return module
+
+
+def _import_or_none(name):
+    import importlib
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as e:
+        if e.name is not None and (e.name == name or name.startswith(e.name + ".")):
+            return None
+        raise
+    except ImportError:
+        if "." in name:  # "os.path.join": not a module, an attribute
+            return None
+        raise
+
+
+def preimport_submodules(tree, namespace):
+    """Import the submodules that dotted names in the code refer to.
+
+    `xml.etree.ElementTree.fromstring(...)` needs `xml.etree.ElementTree`
+    imported before the attribute access runs; a package does not import its
+    submodules by itself.  Only chains whose root is a module (or will
+    auto-import as one) are considered.
+    """
+    import ast
+    chains = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load):
+            parts = []
+            cur = node
+            while isinstance(cur, ast.Attribute):
+                parts.append(cur.attr)
+                cur = cur.value
+            if isinstance(cur, ast.Name):
+                parts.append(cur.id)
+                chains.add(tuple(reversed(parts)))
+    if not chains:
+        return
+    modtype = type(sys)
+    for chain in sorted(chains, key=len):
+        root = chain[0]
+        if root in namespace:
+            if not isinstance(dict.get(namespace, root), modtype):
+                continue
+        else:
+            try:
+                if not isinstance(namespace[root], modtype):
+                    continue
+            except KeyError:
+                continue
+        obj = sys.modules.get(root)
+        for i in range(1, len(chain)):
+            attr = chain[i]
+            if obj is None or not hasattr(obj, "__path__"):  # not a package: no submodules
+                break
+            if hasattr(obj, attr):
+                obj = getattr(obj, attr)
+                if not isinstance(obj, modtype):
+                    break
+                continue
+            sub = _import_or_none(".".join(chain[: i + 1]))
+            if sub is None:
+                break
+            obj = sub
+
+
+# --------------------------------------------------------------- 4. channels
+
+class Output:
+    """Fds 1 and 2 point at pipes; a pump thread turns what arrives into
+    `out` frames.  Before a reply, `drain` sends whatever the user's code
+    (or its children) wrote, so output always precedes the result."""
+
+    def __init__(self, channel):
+        import select
+        self.select = select.select
+        self.channel = channel
+        self.lock = _thread.allocate_lock()
+        self.pipes = {}
+        for fd in (1, 2):
+            r, w = os.pipe()
+            os.dup2(w, fd)
+            os.close(w)
+            os.set_blocking(r, False)
+            self.pipes[r] = fd
+        _thread.start_new_thread(self._pump, ())
+
+    def _pump(self):
+        fds = list(self.pipes)
+        while True:
+            try:
+                ready, _, _ = self.select(fds, [], [])
+            except InterruptedError:
+                continue
+            with self.lock:
+                for r in ready:
+                    self._read_available(r)
+
+    def _read_available(self, r):
+        while True:
+            try:
+                data = os.read(r, 1 << 16)
+            except BlockingIOError:
+                return
+            if not data:
+                return
+            self.channel.send({"k": "out", "fd": self.pipes[r]}, data)
+
+    def drain(self):
+        for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+            try:
+                stream.flush()
+            except Exception:
+                pass
+        with self.lock:
+            for r in self.pipes:
+                self._read_available(r)
+
+
+def make_text_streams():
+    """Line-buffered text streams on fds 1/2, so prints interleave with the
+    output of child processes in the order they happened."""
+    import io
+    out = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8",
+                           errors="surrogateescape", line_buffering=True)
+    err = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding="utf-8",
+                           errors="backslashreplace", line_buffering=True)
+    inp = io.TextIOWrapper(io.open(0, "rb", closefd=False), encoding="utf-8",
+                           errors="surrogateescape")
+    sys.stdout = sys.__stdout__ = out
+    sys.stderr = sys.__stderr__ = err
+    sys.stdin = sys.__stdin__ = inp
+
+
+class Stdin:
+    """Forwarded stdin for one request: a pipe that becomes fd 0 while the
+    request runs, fed by a thread so the reader thread never blocks on it.
+    Each chunk written is acknowledged, which is the client's credit window."""
+
+    def __init__(self, channel, rid):
+        import collections
+        self.channel = channel
+        self.rid = rid
+        self.chunks = collections.deque()
+        self.ready = _thread.allocate_lock()
+        self.ready.acquire()
+        self.rfd, self.wfd = os.pipe()
+        _thread.start_new_thread(self._feed, ())
+
+    def put(self, data):
+        self.chunks.append(data)
+        if self.ready.locked():
+            self.ready.release()
+
+    def attach(self):
+        os.dup2(self.rfd, 0)
+        os.close(self.rfd)
+
+    def detach(self):
+        fd = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(fd, 0)  # the last reader of the pipe: the feeder now gets EPIPE
+        os.close(fd)
+        self.put(None)
+
+    def _feed(self):
+        while True:
+            while not self.chunks:
+                self.ready.acquire()
+            data = self.chunks.popleft()
+            if data is None:
+                break
+            if self.wfd is not None:
+                if not data:  # end of the client's stdin
+                    os.close(self.wfd)
+                    self.wfd = None
+                    continue
+                try:
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(self.wfd, view):]
+                except OSError:  # the user's code closed its stdin: drop the rest
+                    pass
+            self.channel.send({"k": "stdin_ack", "id": self.rid, "n": len(data)})
+        if self.wfd is not None:
+            os.close(self.wfd)
+
+
+# --------------------------------------------------------------- 5. requests
+
+class Server:
+    """Requests are served one at a time by the main thread (user code must
+    run there to receive KeyboardInterrupt); a reader thread takes the frames
+    that must act while user code runs: interrupt, stdin and stream credits."""
+
+    def __init__(self, channel, output):
+        import builtins
+        self.channel = channel
+        self.output = output
+        self.namespace = Namespace(__name__="__main__", __builtins__=builtins)
+        self.queue = []
+        self.queue_ready = _thread.allocate_lock()
+        self.queue_ready.acquire()
+        self.state_lock = _thread.allocate_lock()
+        self.running = None
+        self.interrupt_for = None
+        self.stdins = {}
+        self.credits = 0
+        self.credit_ready = _thread.allocate_lock()
+        self.credit_ready.acquire()
+        self.main_ident = _thread.get_ident()
+        # While a frame is being written, a KeyboardInterrupt would cut it in
+        # half and corrupt the stream: the SIGINT handler defers it instead.
+        self.sending = False
+        self.deferred = False
+
+    # -- the reader thread
+    def reader(self):
+        try:
+            while True:
+                frame = self.channel.read()
+                if frame is None:
+                    break
+                header, payload = frame
+                kind = header.get("k")
+                rid = header.get("id")
+                if kind == "interrupt":
+                    self._interrupt(rid)
+                elif kind == "stdin":
+                    stdin = self.stdins.get(rid)
+                    if stdin is not None:
+                        stdin.put(payload)
+                elif kind == "more":
+                    with self.state_lock:
+                        self.credits += int(header.get("n", 0))
+                        if self.credit_ready.locked():
+                            self.credit_ready.release()
+                else:
+                    if kind == "eval" and header.get("stdin"):
+                        # Created here, not in the main thread, so stdin
+                        # frames that follow the request are never dropped.
+                        self.stdins[rid] = Stdin(self.channel, rid)
+                    self.queue.append((header, payload))
+                    if self.queue_ready.locked():
+                        self.queue_ready.release()
+        except BaseException:
+            pass
+        # The client is gone (or spoke nonsense): never outlive it.
+        os._exit(0)
+
+    def _interrupt(self, rid):
+        import signal
+        with self.state_lock:
+            if self.running is not None and self.running == rid:
+                signal.pthread_kill(self.main_ident, signal.SIGINT)
+            else:
+                self.interrupt_for = rid  # not started yet: stop it at once
+
+    def on_sigint(self, signum, frame):
+        if self.sending or self.running is None:
+            self.deferred = self.running is not None
+            return
+        raise KeyboardInterrupt
+
+    def send(self, header, payload=b""):
+        self.sending = True
+        try:
+            self.channel.send(header, payload)
+        finally:
+            self.sending = False
+        if self.deferred:
+            self.deferred = False
+            raise KeyboardInterrupt
+
+    # -- the main thread
+    def serve(self):
+        while True:
+            try:
+                while not self.queue:
+                    self.queue_ready.acquire()
+                header, payload = self.queue.pop(0)
+            except KeyboardInterrupt:  # a late interrupt for a finished call
+                continue
+            self.handle(header, payload)
+
+    def handle(self, header, payload):
+        rid = header.get("id")
+        kind = header.get("k")
+        if kind == "eval":
+            self.eval(rid, header)
+        elif kind == "complete":
+            try:
+                result = complete(self.namespace, header.get("text", ""))
+            except Exception:
+                result = {"start": 0, "items": []}
+            result.update({"k": "completions", "id": rid})
+            self.channel.send(result)
+        elif kind == "close":
+            self.output.drain()
+            os._exit(0)
+        else:
+            self.channel.send({"k": "bad", "id": rid, "message": "unknown request kind %r" % (kind,)})
+
+    def eval(self, rid, header):
+        stdin = self.stdins.pop(rid, None)
+        if stdin is not None:
+            stdin.attach()
+        with self.state_lock:
+            self.running = rid
+            self.credits = int(header.get("window", 0))
+            self.deferred = False
+            interrupted = self.interrupt_for == rid
+        try:
+            reply = self._run(rid, header, interrupted)
+        finally:
+            with self.state_lock:
+                self.running = None
+                self.deferred = False
+            if stdin is not None:
+                stdin.detach()
+        self.output.drain()
+        self.channel.send(*reply)
+
+    def _run(self, rid, header, interrupted):
+        """The reply (header, payload) for one eval request."""
+        try:
+            if interrupted:
+                raise KeyboardInterrupt
+            has_value, value = run_code(header.get("code", ""), header.get("file") or "<input>",
+                                        self.namespace, header.get("mode", "auto"))
+            if has_value and header.get("stream") and _is_iterator(value):
+                count = self._stream(rid, value)
+                return {"k": "end", "id": rid, "count": count}, b""
+            if not has_value:
+                return {"k": "none", "id": rid}, b""
+            if header.get("repl") and value is not None:
+                self.namespace["_"] = value
+            data, blobs = encode_value(value)
+            head = {"k": "value", "id": rid, "v": _Raw(data)}
+            if header.get("truth"):
+                head["truth"] = bool(value)
+            return head, blobs
+        except SystemExit as e:
+            return {"k": "exit", "id": rid, "code": _exit_code(e)}, b""
+        except BaseException as e:
+            return _error_header(rid, e), b""
+
+    def _stream(self, rid, iterator):
+        """Items go out as the iterator yields them, at most `credits` ahead of
+        what the client has consumed, so an endless iterator costs no memory."""
+        self.output.drain()
+        self.send({"k": "iter", "id": rid})
+        count = 0
+        for item in iterator:
+            while True:
+                with self.state_lock:
+                    if self.credits > 0:
+                        self.credits -= 1
+                        break
+                self.credit_ready.acquire()
+            self.output.drain()
+            data, blobs = encode_value(item)
+            self.send({"k": "item", "id": rid, "v": _Raw(data)}, blobs)
+            count += 1
+        return count
+
+
+class _Raw:
+    """Already-encoded JSON spliced into a header, so a large value is
+    serialised exactly once."""
+    __slots__ = ("data",)
+
+    def __init__(self, data):
+        self.data = data
+
+
+def _is_iterator(value):
+    t = type(value)
+    return hasattr(t, "__next__") and hasattr(t, "__iter__") and not isinstance(value, (str, bytes))
+
+
+def _exit_code(e):
+    code = e.code
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF if code >= 0 else code & 0xFF
+    try:
+        sys.stderr.write(str(code) + "\n")
+        sys.stderr.flush()
+    except Exception:
+        pass
+    return 1
+
+
+def run_code(code, filename, namespace, mode):
+    """Run the user's code; (has_value, value) of a trailing expression."""
+    import ast
+    import linecache
+    linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
+    if mode == "run":
+        namespace["__file__"] = filename
+        exec(compile(code, filename, "exec", dont_inherit=True), namespace)
+        return False, None
+    try:
+        tree = ast.parse(code, filename, "exec")
+    except SyntaxError as e:
+        e._pushy_compile = True  # shown without a traceback, as CPython does
+        raise
+    preimport_submodules(tree, namespace)
+    last = None
+    if tree.body and isinstance(tree.body[-1], ast.Expr):
+        last = ast.Expression(tree.body.pop().value)
+    if tree.body:
+        exec(compile(tree, filename, "exec", dont_inherit=True), namespace)
+    if last is None:
+        return False, None
+    return True, eval(compile(last, filename, "eval", dont_inherit=True), namespace)
+
+
+def _error_header(rid, e):
+    """A remote exception as a reply: the traceback shows the user's frames
+    only, never this server's."""
+    text = format_exception(e)
+    return {"k": "error", "id": rid, "type": type(e).__name__, "message": _short(e), "traceback": text}
+
+
+def format_exception(e):
+    import traceback
+    if getattr(e, "_pushy_compile", False):
+        return "".join(traceback.format_exception_only(type(e), e))
+    try:
+        te = traceback.TracebackException(type(e), e, e.__traceback__)
+        seen = set()
+        todo = [te]
+        while todo:
+            cur = todo.pop()
+            if id(cur) in seen:
+                continue
+            seen.add(id(cur))
+            kept = [f for f in cur.stack if f.filename != SELF_FILE]
+            cur.stack = traceback.StackSummary.from_list(kept)
+            for nxt in (cur.__cause__, cur.__context__):
+                if nxt is not None:
+                    todo.append(nxt)
+        return "".join(te.format())
+    except BaseException as inner:
+        return "%s: %s\n(and formatting its traceback failed: %s)\n" % (
+            type(e).__name__, _short(e), _short(inner))
+
+
+# Completion: rlcompleter's rule, no calls and no subscripts are evaluated.
+
+_module_names = None
+
+
+def complete(namespace, text):
+    import keyword
+    import re
+    m = re.search(r"""([A-Za-z_][\w.]*)\[(["'])([^"']*)$""", text)
+    if m:
+        obj = _resolve(namespace, m.group(1))
+        if isinstance(obj, dict):
+            prefix = m.group(3)
+            quote = m.group(2)
+            keys = sorted(k for k in obj if isinstance(k, str) and k.startswith(prefix))
+            return {"start": len(text) - len(prefix), "items": [k + quote + "]" for k in keys]}
+        return {"start": len(text), "items": []}
+    m = re.search(r"[A-Za-z_][\w.]*$|$", text)
+    word = m.group(0)
+    start = m.start()
+    if "." in word:
+        base, _, prefix = word.rpartition(".")
+        obj = _resolve(namespace, base)
+        if obj is None:
+            return {"start": start, "items": []}
+        names = set(_dir(obj))
+        if hasattr(obj, "__path__"):
+            names.update(_submodules(obj))
+        items = sorted(base + "." + n for n in names if n.startswith(prefix)
+                       and (prefix.startswith("_") or not n.startswith("_")))
+        return {"start": start, "items": items}
+    import builtins
+    names = set(namespace) | set(dir(builtins)) | set(keyword.kwlist)
+    if word:
+        names.update(_all_module_names())
+    items = sorted(n for n in names if n.startswith(word) and (word.startswith("_") or not n.startswith("_")))
+    return {"start": start, "items": items}
+
+
+def _resolve(namespace, dotted):
+    parts = dotted.split(".")
+    try:
+        obj = namespace[parts[0]] if parts[0] in namespace else None
+        if obj is None:
+            import builtins
+            obj = getattr(builtins, parts[0], None)
+        if obj is None:
+            obj = _import_or_none(parts[0])
+        for i, p in enumerate(parts[1:], 1):
+            if isinstance(obj, type(sys)) and not hasattr(obj, p) and hasattr(obj, "__path__"):
+                obj = _import_or_none(".".join(parts[: i + 1]))
+            else:
+                obj = _static_getattr(obj, p)
+            if obj is None:
+                return None
+        return obj
+    except Exception:
+        return None
+
+
+def _static_getattr(obj, name):
+    # Properties and descriptors can run code; rlcompleter evaluates them,
+    # we only read plain attributes and modules.
+    import inspect
+    try:
+        value = inspect.getattr_static(obj, name)
+    except AttributeError:
+        return None
+    if isinstance(obj, type(sys)):
+        return getattr(obj, name, None)
+    if type(value).__name__ in ("property", "getset_descriptor", "member_descriptor"):
+        return None
+    return getattr(obj, name, None)
+
+
+def _dir(obj):
+    try:
+        return dir(obj)
+    except Exception:
+        return []
+
+
+def _submodules(pkg):
+    import pkgutil
+    try:
+        return [name for _, name, _ in pkgutil.iter_modules(pkg.__path__)]
+    except Exception:
+        return []
+
+
+def _all_module_names():
+    global _module_names
+    if _module_names is None:
+        import pkgutil
+        names = set(sys.builtin_module_names)
+        try:
+            names.update(name for _, name, _ in pkgutil.iter_modules())
+        except Exception:
+            pass
+        _module_names = names
+    return _module_names
+
+
+# ------------------------------------------------------------------- 6. main
+
+def hello_info():
+    uname = os.uname()
+    try:
+        import pwd
+        user = pwd.getpwuid(os.geteuid()).pw_name
+    except Exception:
+        user = str(os.geteuid())
+    return {
+        "k": "hello",
+        "protocol": PROTOCOL_VERSION,
+        "python": "%d.%d.%d" % sys.version_info[:3],
+        "implementation": sys.implementation.name,
+        "executable": sys.executable,
+        "platform": "%s %s %s" % (uname.sysname, uname.release, uname.machine),
+        "host": uname.nodename,
+        "user": user,
+        "pid": os.getpid(),
+    }
+
+
+def main():
+    import signal
+    # 1. The protocol moves to private descriptors (os.dup makes them
+    #    non-inheritable), so no child process can write into it.
+    proto_in = os.dup(0)
+    proto_out = os.dup(1)
+    # 2. fd 0 reads /dev/null until a request forwards stdin.
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    channel = Channel(proto_in, proto_out)
+    # 3. Announce ourselves on the real stdout before fds 1/2 are replaced:
+    #    anything the shell printed before this marker is not protocol.
+    channel._write(READY_MARKER)
+    channel.send(hello_info())
+    # 4. fds 1/2 become pipes pumped as output frames.
+    output = Output(channel)
+    make_text_streams()
+    # 5. Ctrl-C arrives as an interrupt frame, which the reader thread turns
+    #    into SIGINT for the main thread (installed even if the remote shell
+    #    started us with SIGINT ignored).
+    server = Server(channel, output)
+    signal.signal(signal.SIGINT, server.on_sigint)
+    _thread.start_new_thread(server.reader, ())
+    server.serve()
+
+
+if __name__ == "__pushy__":  # stage 0 execs us under this name; tests import us
+    main()

@@ -1,0 +1,143 @@
+//! Getting the server running on the other end of a fresh channel.
+//!
+//! The channel runs `PYTHON -c 'STAGE0' LEN`. Stage 0 (`bootstrap/stage0.py`,
+//! one line of plain ASCII with no `'`, `\`, `$` or `!`, so every login shell
+//! from dash to fish and tcsh passes it through untouched) reads exactly LEN
+//! bytes of zlib-compressed server program from fd 0 and execs it. The server
+//! then prints [`READY_MARKER`] on its stdout; everything before the marker
+//! is noise from the remote shell (a chatty `.bashrc`) and is kept only for
+//! error messages. Frames follow the marker.
+
+use std::io::{ErrorKind as IoKind, Read, Write};
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// The loader on the interpreter's command line.
+pub const STAGE0: &str = include_str!("../bootstrap/stage0.py");
+
+/// The server program, zlib-compressed at build time.
+pub const PROGRAM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/server.py.z"));
+
+/// What the server prints when it has taken over the channel.
+pub const READY_MARKER: &[u8] = b"\n<pushy-ready v1>\n";
+
+/// Stage 0's exit status when the interpreter is older than Python 3.6.
+pub const EXIT_TOO_OLD: i32 = 96;
+
+/// How long a started interpreter may take to announce itself.
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Interpreters tried in order when the user names none.
+pub fn candidates(python: Option<&str>) -> Vec<String> {
+    match python {
+        Some(p) => vec![p.to_string()],
+        None => vec!["python3".to_string(), "python".to_string()],
+    }
+}
+
+/// The remote command line for an interpreter: safe in any login shell.
+pub fn command_line(python: &str) -> Result<String> {
+    check_interpreter(python)?;
+    Ok(format!("{python} -c '{STAGE0}' {}", PROGRAM.len()))
+}
+
+/// An interpreter path must pass through a remote shell as one word.
+pub fn check_interpreter(python: &str) -> Result<()> {
+    let ok = !python.is_empty()
+        && !python.starts_with('-')
+        && python.chars().all(|c| c.is_ascii_alphanumeric() || "_./+-".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::usage(format!("refusing interpreter {python:?}"))
+            .with_hint("--python takes a command name or path made of letters, digits and _./+-"))
+    }
+}
+
+/// What the handshake found.
+pub enum Handshake {
+    /// The server is up; these bytes arrived after the marker (first frames).
+    Ready { leftover: Vec<u8> },
+    /// The channel ended before the marker.
+    Ended { junk: Vec<u8> },
+}
+
+/// Sends the program and waits for the ready marker.
+pub fn start(stdin: &mut impl Write, stdout: &mut std::fs::File) -> Result<Handshake> {
+    // A write error here means the remote end already exited (no such
+    // interpreter): the status and stderr tell the story, not EPIPE.
+    let _ = stdin.write_all(PROGRAM).and_then(|_| stdin.flush());
+    let deadline = Instant::now() + READY_TIMEOUT;
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        if let Some(at) = find(&seen, READY_MARKER) {
+            let leftover = seen.split_off(at + READY_MARKER.len());
+            return Ok(Handshake::Ready { leftover });
+        }
+        wait_readable(stdout, deadline)?;
+        match stdout.read(&mut buf) {
+            Ok(0) => return Ok(Handshake::Ended { junk: seen }),
+            Ok(n) => seen.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == IoKind::Interrupted => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Blocks until `file` is readable or the deadline passes.
+fn wait_readable(file: &std::fs::File, deadline: Instant) -> Result<()> {
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(Error::new(ErrorKind::Protocol, "the remote interpreter did not start within 60 s")
+                .with_hint("check that `ssh HOST python3 -c 1` works, or pass --python"));
+        }
+        let mut pfd = libc::pollfd { fd: file.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        let ms = left.as_millis().min(i32::MAX as u128) as i32;
+        // SAFETY: one valid pollfd for the duration of the call.
+        let n = unsafe { libc::poll(&mut pfd, 1, ms) };
+        if n > 0 {
+            return Ok(());
+        }
+        if n < 0 && std::io::Error::last_os_error().kind() != IoKind::Interrupted {
+            return Err(std::io::Error::last_os_error().into());
+        }
+    }
+}
+
+/// True when a failed start means "this interpreter does not exist here".
+pub fn is_missing(status: Option<i32>, stderr: &str) -> bool {
+    status == Some(127)
+        || status == Some(EXIT_TOO_OLD)
+        || stderr.contains("not found")
+        || stderr.contains("No such file")
+        || stderr.contains("Unknown command")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stage0_survives_every_shell() {
+        assert!(STAGE0.is_ascii());
+        for bad in ['\'', '\\', '$', '!', '\n', '`'] {
+            assert!(!STAGE0.contains(bad), "stage 0 must not contain {bad:?}");
+        }
+    }
+
+    #[test]
+    fn interpreters_are_one_word() {
+        assert!(command_line("/usr/bin/python3.11").is_ok());
+        for bad in ["", "-c", "py thon", "python;id", "$(id)"] {
+            assert!(command_line(bad).is_err(), "{bad:?}");
+        }
+    }
+}

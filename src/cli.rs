@@ -1,0 +1,193 @@
+//! The command line as the user types it (clap derive). Nothing outside this
+//! module and `main` sees raw flags: they are turned into a [`Target`],
+//! [`ConnectOptions`] and a printer here, once.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use pushy::{ConnectOptions, Target};
+
+/// Run Python on a remote machine over ssh: a REPL, or one-shot evaluation.
+///
+/// pushy pushes a small Python server over ssh's stdin; nothing is installed
+/// or written on the host. Results come back by value and print locally.
+#[derive(Debug, Parser)]
+#[command(name = "pushy", version, args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+#[command(after_help = "Examples:\n  pushy exec local: 'os.listdir(\"/\")'\n  pushy exec web1 'platform.node()' --json\n  pushy web1                  (a Python REPL on web1)")]
+pub struct Cli {
+    /// Where to open a REPL: an ssh host (as for `ssh HOST`) or `local:`.
+    #[arg(value_name = "HOST", required = true)]
+    pub host: Option<String>,
+
+    #[command(flatten)]
+    pub conn: ConnArgs,
+
+    /// Colour: auto (when writing to a terminal and NO_COLOR is unset), always, never.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
+    pub color: ColorChoice,
+
+    /// Render completions or the man page (for packaging).
+    #[arg(long, value_enum, hide = true, value_name = "KIND")]
+    pub generate: Option<Generate>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Evaluate code on a host and print the value of its last expression.
+    ///
+    /// Statements run; a trailing expression is the result. Modules import
+    /// themselves on first use (`os.listdir("/")`). Remote output streams
+    /// to stdout and stderr; a remote exception prints its traceback and
+    /// exits 1. An iterator result streams item by item.
+    #[command(after_help = "Examples:\n  pushy exec local: 'os.listdir(\"/\")'\n  pushy exec web1 'os.listdir(\"/etc\")' --raw | sort\n  cat big.bin | pushy exec web1 'hashlib.sha256(sys.stdin.buffer.read()).hexdigest()'")]
+    Exec(ExecArgs),
+}
+
+/// `pushy exec` arguments.
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// An ssh host (as for `ssh HOST`) or `local:`.
+    #[arg(value_name = "HOST")]
+    pub host: String,
+
+    /// Python code; `-` reads it from stdin.
+    #[arg(value_name = "CODE", required_unless_present = "file")]
+    pub code: Option<String>,
+
+    /// Read the code from a file.
+    #[arg(short = 'f', long = "file", value_name = "FILE", conflicts_with = "code")]
+    pub file: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    /// Print nothing; exit 0 if the value is truthy, 1 if falsy.
+    #[arg(long)]
+    pub test: bool,
+
+    /// Interrupt the code after this many seconds (exit 124).
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<f64>,
+
+    #[command(flatten)]
+    pub conn: ConnArgs,
+}
+
+/// How results are printed.
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Print values as JSON (JSON Lines for streamed items); see the man page for the format.
+    #[arg(long, conflicts_with = "raw")]
+    pub json: bool,
+
+    /// Print text as is, bytes as bytes, and one item per line: for pipelines.
+    #[arg(long)]
+    pub raw: bool,
+}
+
+/// Connection flags, as ssh spells them.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ConnArgs {
+    /// Port to connect to on the host (ssh -p).
+    #[arg(short = 'p', long = "port", value_name = "PORT")]
+    pub port: Option<u16>,
+
+    /// User to log in as (ssh -l).
+    #[arg(short = 'l', long = "login", value_name = "USER")]
+    pub login: Option<String>,
+
+    /// Identity (private key) file (ssh -i); may be repeated.
+    #[arg(short = 'i', long = "identity", value_name = "KEY")]
+    pub identity: Vec<PathBuf>,
+
+    /// ssh configuration file (ssh -F).
+    #[arg(short = 'F', long = "ssh-config", value_name = "CONFIG")]
+    pub ssh_config: Option<PathBuf>,
+
+    /// Jump host(s) to connect through (ssh -J).
+    #[arg(short = 'J', long = "jump", value_name = "JUMP")]
+    pub jump: Option<String>,
+
+    /// An ssh option, as in ssh_config (ssh -o); may be repeated.
+    #[arg(short = 'o', long = "option", value_name = "OPTION")]
+    pub option: Vec<String>,
+
+    /// The remote Python interpreter [default: python3, else python if it is Python 3].
+    #[arg(long, value_name = "PATH", env = "PUSHY_PYTHON")]
+    pub python: Option<String>,
+
+    /// Give up connecting after this many seconds (ssh ConnectTimeout).
+    #[arg(long, value_name = "SECS")]
+    pub connect_timeout: Option<u64>,
+
+    /// Keep the ssh connection open this long after use, for the next call.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub persist: u64,
+
+    /// Use a fresh ssh connection and close it afterwards.
+    #[arg(long)]
+    pub no_reuse: bool,
+}
+
+/// `--color`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// When the stream is a terminal and NO_COLOR is unset.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// `--generate`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Generate {
+    /// bash completions
+    Bash,
+    /// zsh completions
+    Zsh,
+    /// fish completions
+    Fish,
+    /// the man page (roff)
+    Man,
+}
+
+impl ConnArgs {
+    /// The target for `host` with these flags.
+    pub fn target(&self, host: &str) -> pushy::Result<Target> {
+        let mut target = Target::parse(host)?;
+        if let Target::Ssh(ssh) = &mut target {
+            if self.port.is_some() {
+                ssh.port = self.port;
+            }
+            ssh.user = self.login.clone();
+            ssh.identities = self.identity.clone();
+            ssh.config = self.ssh_config.clone();
+            ssh.jump = self.jump.clone();
+            ssh.options = self.option.clone();
+            for option in &ssh.options {
+                if option.starts_with('-') || option.contains('\n') {
+                    return Err(pushy::Error::new(pushy::ErrorKind::Usage, format!("refusing ssh option {option:?}"))
+                        .with_hint("-o takes Key=Value, as in ssh_config"));
+                }
+            }
+        }
+        Ok(target)
+    }
+
+    /// The connection options these flags ask for.
+    pub fn options(&self) -> ConnectOptions {
+        ConnectOptions {
+            python: self.python.clone(),
+            persist: Duration::from_secs(self.persist),
+            reuse: !self.no_reuse,
+            connect_timeout: self.connect_timeout.map(Duration::from_secs),
+        }
+    }
+}

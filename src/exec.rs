@@ -1,0 +1,141 @@
+//! `pushy exec HOST CODE`: one evaluation, printed for a person or a script.
+
+use std::io::{IsTerminal, Read, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use pushy::printer::{Format, Pretty, Printer};
+use pushy::{Error, ErrorKind, Event, Reply, Request, Session, Stream};
+
+use crate::cli::{ColorChoice, ExecArgs};
+use crate::exit_code::ExitCode;
+use crate::interrupt::CtrlC;
+use crate::terminal;
+
+/// Runs `pushy exec`.
+pub fn run(args: ExecArgs, color: ColorChoice) -> pushy::Result<ExitCode> {
+    let target = args.conn.target(&args.host)?;
+    let options = args.conn.options();
+    let (code, file, stdin_used) = load_code(&args)?;
+    let format = if args.output.json {
+        Format::Json
+    } else if args.output.raw {
+        Format::Raw
+    } else {
+        Format::Pretty
+    };
+    let printer = Printer { format, pretty: Pretty { width: terminal::width(), color: terminal::stdout_color(color) } };
+
+    let ctrl_c = CtrlC::install();
+    let mut session = Session::connect_with(&target, &options)?;
+    ctrl_c.attach(session.interrupter());
+    let timed_out = Arc::new(AtomicBool::new(false));
+    if let Some(secs) = args.timeout {
+        arm_timeout(&session, secs, Arc::clone(&timed_out))?;
+    }
+
+    let forward_stdin = !stdin_used && !std::io::stdin().is_terminal();
+    let request = Request {
+        code: &code,
+        file: &file,
+        stream: true,
+        truth: args.test,
+        stdin: forward_stdin.then(|| Box::new(std::io::stdin()) as Box<dyn Read + Send>),
+        ..Request::new(&code)
+    };
+    let quiet = args.test;
+    let reply = session.request(request, &mut |event| print_event(event, &printer, quiet));
+    let reply = match reply {
+        Err(e) if e.kind() == ErrorKind::Io => return Ok(ExitCode::Success), // stdout closed: end quietly
+        other => other?,
+    };
+    let status = match reply {
+        Reply::Value(value, truth) => {
+            if args.test {
+                if truth.unwrap_or(false) {
+                    ExitCode::Success
+                } else {
+                    ExitCode::Raised
+                }
+            } else {
+                if write_stdout(&printer.value(&value)).is_err() {
+                    return Ok(ExitCode::Success);
+                }
+                ExitCode::Success
+            }
+        }
+        Reply::NoValue | Reply::StreamEnd(_) => ExitCode::Success,
+        Reply::Exit(code) => ExitCode::Exit(code.clamp(0, 255) as u8),
+        Reply::Raised(error) => {
+            let _ = std::io::stderr().write_all(error.traceback.as_bytes());
+            if timed_out.load(Ordering::SeqCst) {
+                ExitCode::Timeout
+            } else if error.type_name == "KeyboardInterrupt" && ctrl_c.fired() {
+                ExitCode::Interrupted
+            } else {
+                ExitCode::Raised
+            }
+        }
+    };
+    session.close()?;
+    Ok(status)
+}
+
+/// The code, the file name tracebacks show, and whether stdin was read for it.
+fn load_code(args: &ExecArgs) -> pushy::Result<(String, String, bool)> {
+    if let Some(path) = &args.file {
+        let code = std::fs::read_to_string(path).map_err(|e| {
+            Error::new(ErrorKind::Usage, format!("cannot read {}: {e}", path.display()))
+        })?;
+        return Ok((code, path.display().to_string(), false));
+    }
+    match args.code.as_deref() {
+        Some("-") => {
+            let mut code = String::new();
+            std::io::stdin()
+                .read_to_string(&mut code)
+                .map_err(|e| Error::new(ErrorKind::Usage, format!("cannot read code from stdin: {e}")))?;
+            Ok((code, "<stdin>".into(), true))
+        }
+        Some(code) => Ok((code.to_string(), "<input>".into(), false)),
+        None => Err(Error::new(ErrorKind::Usage, "no code given").with_hint("pass CODE, `-` or -f FILE")),
+    }
+}
+
+fn print_event(event: Event<'_>, printer: &Printer, quiet: bool) -> pushy::Result<()> {
+    match event {
+        Event::Output(Stream::Stdout, bytes) => write_stdout(bytes)?,
+        Event::Output(Stream::Stderr, bytes) => {
+            let _ = std::io::stderr().write_all(bytes);
+        }
+        Event::Item(value) if !quiet => write_stdout(&printer.item(&value))?,
+        Event::Item(_) => {}
+    }
+    Ok(())
+}
+
+fn write_stdout(bytes: &[u8]) -> pushy::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)?;
+    out.flush()?;
+    Ok(())
+}
+
+/// Interrupts the request when the time is up.
+fn arm_timeout(session: &Session, secs: f64, fired: Arc<AtomicBool>) -> pushy::Result<()> {
+    if !(secs.is_finite() && secs > 0.0) {
+        return Err(Error::new(ErrorKind::Usage, format!("bad --timeout {secs}")).with_hint("give a positive number of seconds"));
+    }
+    let interrupter = session.interrupter();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs_f64(secs));
+        fired.store(true, Ordering::SeqCst);
+        let _ = interrupter.interrupt();
+        // A call that ignores KeyboardInterrupt still ends, a little later.
+        std::thread::sleep(Duration::from_secs(5));
+        eprintln!("pushy: the code did not stop within 5 s of the timeout");
+        std::process::exit(i32::from(ExitCode::Timeout.code()));
+    });
+    Ok(())
+}

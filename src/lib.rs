@@ -1,0 +1,34 @@
+//! pushy: run Python on remote machines over ssh, with nothing installed
+//! there.
+//!
+//! A [`Session`] starts the system `ssh` to a host (or a local interpreter
+//! for [`Target::Local`]), pushes a small Python server over the channel's
+//! stdin, and then evaluates code remotely, returning results by value as a
+//! [`Value`] tree:
+//!
+//! ```no_run
+//! use pushy::{Session, Target};
+//! let mut session = Session::connect(&Target::parse("local:")?)?;
+//! let entries = session.eval(r#"os.listdir("/")"#)?;
+//! println!("{}", pushy::printer::Pretty { width: 80, color: false }.render(&entries));
+//! # Ok::<(), pushy::Error>(())
+//! ```
+//!
+//! The layers follow the data flow: [`target`] (where), `transport` (start
+//! the interpreter), [`bootstrap`] (push the server), [`protocol`] (frames),
+//! [`session`] (requests), [`value`] (results) and [`printer`] (output).
+
+pub mod bootstrap;
+pub mod error;
+pub mod printer;
+pub mod protocol;
+pub mod session;
+pub mod target;
+mod transport;
+pub mod value;
+
+pub use error::{Error, ErrorKind, RemoteError, Result};
+pub use session::{Event, Interrupter, Mode, Reply, Request, ServerInfo, Session, Stream};
+pub use target::{ConnectOptions, SshTarget, Target};
+pub use transport::{control_dir, disconnect};
+pub use value::Value;

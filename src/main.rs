@@ -1,0 +1,49 @@
+//! The `pushy` binary: parse the command line, run a front end, turn the
+//! outcome into an exit status. Errors are printed once, here, as one line
+//! behind the program name, with a hint line when pushy knows what to do.
+
+mod cli;
+mod exec;
+mod exit_code;
+mod interrupt;
+mod terminal;
+
+use std::io::Write;
+
+use clap::Parser;
+use colored::Colorize;
+
+use cli::{Cli, Command};
+use exit_code::ExitCode;
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    // The printer decides per stream whether to colour; `colored` must not
+    // second-guess it from the environment.
+    colored::control::set_override(true);
+    let color = cli.color;
+    let result = match cli.command {
+        Some(Command::Exec(args)) => exec::run(args, color),
+        None => Err(pushy::Error::new(pushy::ErrorKind::Usage, "the REPL is not available yet")
+            .with_hint("use `pushy exec HOST CODE`")),
+    };
+    let status = match result {
+        Ok(status) => status,
+        Err(error) => {
+            report(&error, terminal::stderr_color(color));
+            ExitCode::for_error(error.kind())
+        }
+    };
+    std::process::ExitCode::from(status.code())
+}
+
+/// Prints an error as `pushy: error: ...` and an optional `pushy: hint: ...`.
+fn report(error: &pushy::Error, color: bool) {
+    let mut err = std::io::stderr().lock();
+    let label = if color { "error:".red().bold().to_string() } else { "error:".to_string() };
+    let _ = writeln!(err, "pushy: {label} {error}");
+    if let Some(hint) = error.hint() {
+        let label = if color { "hint:".cyan().to_string() } else { "hint:".to_string() };
+        let _ = writeln!(err, "pushy: {label} {hint}");
+    }
+}

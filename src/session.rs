@@ -1,0 +1,504 @@
+//! A live connection to a remote interpreter: requests in, events and
+//! replies out. This is the library's centre; the CLI front ends (one-shot
+//! exec, the REPL) are thin layers over it.
+
+use std::fs::File;
+use std::io::{Cursor, Read, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::bootstrap::{self, Handshake};
+use crate::error::{Error, ErrorKind, RemoteError, Result};
+use crate::protocol::{Frame, FrameReader, FrameWriter};
+use crate::target::{ConnectOptions, Target};
+use crate::transport::{self, Process, StderrTail};
+use crate::value::{self, Value};
+
+/// Items a streamed iterator may run ahead of the client.
+const STREAM_WINDOW: u64 = 256;
+/// Bytes of forwarded stdin in flight before the server acknowledges them.
+const STDIN_WINDOW: u64 = 4 << 20;
+const STDIN_CHUNK: usize = 1 << 16;
+
+/// What the server says about itself when it starts.
+#[derive(Debug, Clone, Default)]
+pub struct ServerInfo {
+    /// `3.11.7`
+    pub python: String,
+    /// `Linux 6.1.0 x86_64`
+    pub platform: String,
+    /// The remote host name (`uname -n`).
+    pub host: String,
+    /// The effective remote user.
+    pub user: String,
+    /// The interpreter's process id.
+    pub pid: u64,
+    /// The interpreter's path (`sys.executable`).
+    pub executable: String,
+}
+
+/// How the code of a request is run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Statements run; a trailing expression is the value.
+    Auto,
+    /// A script: run as `__main__`, no value.
+    Run,
+}
+
+/// One evaluation request.
+pub struct Request<'a> {
+    /// The Python source.
+    pub code: &'a str,
+    /// The file name tracebacks show for it.
+    pub file: &'a str,
+    /// Value or script.
+    pub mode: Mode,
+    /// Stream an iterator result item by item.
+    pub stream: bool,
+    /// REPL conventions (`_` holds the last value).
+    pub repl: bool,
+    /// Also report the value's truth.
+    pub truth: bool,
+    /// Forward this as the remote `sys.stdin`.
+    pub stdin: Option<Box<dyn Read + Send>>,
+}
+
+impl<'a> Request<'a> {
+    /// Evaluates `code`, with a value if it ends in an expression.
+    pub fn new(code: &'a str) -> Request<'a> {
+        Request { code, file: "<input>", mode: Mode::Auto, stream: false, repl: false, truth: false, stdin: None }
+    }
+}
+
+/// Which remote stream output came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    /// fd 1
+    Stdout,
+    /// fd 2
+    Stderr,
+}
+
+/// Something that happened while a request ran.
+pub enum Event<'a> {
+    /// The remote code (or a child process) wrote output.
+    Output(Stream, &'a [u8]),
+    /// A streamed iterator produced an item.
+    Item(Value),
+}
+
+/// How a request ended.
+#[derive(Debug)]
+pub enum Reply {
+    /// A value (and its truth, if asked).
+    Value(Value, Option<bool>),
+    /// Statements only: nothing to print.
+    NoValue,
+    /// A streamed iterator finished after this many items.
+    StreamEnd(u64),
+    /// The code raised.
+    Raised(RemoteError),
+    /// The code called `sys.exit` with this status.
+    Exit(i32),
+}
+
+/// A connection to a remote (or local) Python interpreter running pushy's server.
+pub struct Session {
+    reader: FrameReader<std::io::Chain<Cursor<Vec<u8>>, File>>,
+    writer: Arc<Mutex<FrameWriter<File>>>,
+    process: Process,
+    stderr: StderrTail,
+    info: ServerInfo,
+    name: String,
+    next_id: u64,
+    current: Arc<AtomicU64>,
+    closed: bool,
+}
+
+/// Sends interrupts to a session from another thread (a Ctrl-C handler).
+#[derive(Clone)]
+pub struct Interrupter {
+    writer: Arc<Mutex<FrameWriter<File>>>,
+    current: Arc<AtomicU64>,
+}
+
+impl Interrupter {
+    /// Raises KeyboardInterrupt in the running request, if there is one.
+    pub fn interrupt(&self) -> Result<()> {
+        let id = self.current.load(Ordering::SeqCst);
+        if id == 0 {
+            return Ok(());
+        }
+        let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        writer.send(&json!({"k": "interrupt", "id": id}), b"")
+    }
+}
+
+impl Session {
+    /// Connects with default options.
+    ///
+    /// ```no_run
+    /// use pushy::{Session, Target};
+    /// let mut session = Session::connect(&Target::parse("local:")?)?;
+    /// let value = session.eval("os.getpid()")?;
+    /// println!("{value:?}");
+    /// # Ok::<(), pushy::Error>(())
+    /// ```
+    pub fn connect(target: &Target) -> Result<Session> {
+        Session::connect_with(target, &ConnectOptions::default())
+    }
+
+    /// Starts the server on `target` and waits until it is ready.
+    pub fn connect_with(target: &Target, options: &ConnectOptions) -> Result<Session> {
+        let name = target.display_name();
+        let candidates = bootstrap::candidates(options.python.as_deref());
+        for python in &candidates {
+            bootstrap::check_interpreter(python)?;
+        }
+        let mut tried = Vec::new();
+        for python in &candidates {
+            let Some(mut channel) = transport::open(target, options, python)? else {
+                tried.push(python.clone());
+                continue;
+            };
+            match bootstrap::start(&mut channel.stdin, &mut channel.stdout)? {
+                Handshake::Ready { leftover } => {
+                    let reader = FrameReader::new(Cursor::new(leftover).chain(channel.stdout));
+                    let mut session = Session {
+                        reader,
+                        writer: Arc::new(Mutex::new(FrameWriter::new(channel.stdin))),
+                        process: channel.process,
+                        stderr: channel.stderr,
+                        info: ServerInfo::default(),
+                        name: name.clone(),
+                        next_id: 0,
+                        current: Arc::new(AtomicU64::new(0)),
+                        closed: false,
+                    };
+                    session.info = session.read_hello()?;
+                    return Ok(session);
+                }
+                Handshake::Ended { junk } => {
+                    let status = channel.process.wait_timeout(Duration::from_secs(5));
+                    let stderr = channel.stderr.text(Duration::from_millis(500));
+                    channel.process.finish();
+                    if bootstrap::is_missing(status, &stderr) {
+                        tried.push(python.clone());
+                        continue;
+                    }
+                    return Err(start_failure(&name, python, status, &stderr, &junk));
+                }
+            }
+        }
+        let message = match &options.python {
+            Some(python) => format!("no Python 3 at {python} on {name}"),
+            None => format!("no Python 3 on {name} (tried {})", tried.join(", ")),
+        };
+        Err(Error::new(ErrorKind::NoPython, message).with_hint("pass --python PATH to name a Python 3 interpreter"))
+    }
+
+    fn read_hello(&mut self) -> Result<ServerInfo> {
+        let frame = self.next_frame()?;
+        if frame.header.k != "hello" {
+            return Err(Error::protocol(format!("expected hello from the server, got '{}'", frame.header.k)));
+        }
+        let rest = &frame.header.rest;
+        let text = |k: &str| rest.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+        let protocol = rest.get("protocol").and_then(|v| v.as_u64()).unwrap_or(0);
+        if protocol != 1 {
+            return Err(Error::protocol(format!("server speaks protocol {protocol}, this pushy speaks 1")));
+        }
+        Ok(ServerInfo {
+            python: text("python"),
+            platform: text("platform"),
+            host: text("host"),
+            user: text("user"),
+            pid: rest.get("pid").and_then(|v| v.as_u64()).unwrap_or(0),
+            executable: text("executable"),
+        })
+    }
+
+    /// What the server reported about itself.
+    pub fn info(&self) -> &ServerInfo {
+        &self.info
+    }
+
+    /// The target's display name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// A handle that can interrupt running requests from another thread.
+    pub fn interrupter(&self) -> Interrupter {
+        Interrupter { writer: Arc::clone(&self.writer), current: Arc::clone(&self.current) }
+    }
+
+    /// Evaluates code; remote output goes to this process's stdout/stderr.
+    /// Statements without a trailing expression give `Value::None`.
+    pub fn eval(&mut self, code: &str) -> Result<Value> {
+        match self.request(Request::new(code), &mut forward_output)? {
+            Reply::Value(v, _) => Ok(v),
+            Reply::NoValue | Reply::StreamEnd(_) => Ok(Value::None),
+            Reply::Raised(e) => Err(Error::from_remote(e)),
+            Reply::Exit(code) => Err(Error::new(ErrorKind::Remote, format!("the code called sys.exit({code})"))),
+        }
+    }
+
+    /// Runs statements for their effect.
+    pub fn exec(&mut self, code: &str) -> Result<()> {
+        self.eval(code).map(|_| ())
+    }
+
+    /// Runs one request, reporting output and streamed items to `on_event`
+    /// as they arrive. An error from `on_event` abandons the request.
+    pub fn request(&mut self, request: Request<'_>, on_event: &mut dyn FnMut(Event<'_>) -> Result<()>) -> Result<Reply> {
+        self.next_id += 1;
+        let id = self.next_id;
+        let header = json!({
+            "k": "eval", "id": id, "code": request.code, "file": request.file,
+            "mode": match request.mode { Mode::Auto => "auto", Mode::Run => "run" },
+            "stream": request.stream, "window": STREAM_WINDOW, "repl": request.repl,
+            "truth": request.truth, "stdin": request.stdin.is_some(),
+        });
+        self.send(&header)?;
+        self.current.store(id, Ordering::SeqCst);
+        let stdin = request.stdin.map(|input| StdinForwarder::start(input, Arc::clone(&self.writer), id));
+        let result = self.replies(id, on_event, stdin.as_ref());
+        self.current.store(0, Ordering::SeqCst);
+        if let Some(stdin) = stdin {
+            stdin.stop();
+        }
+        result
+    }
+
+    fn replies(
+        &mut self,
+        id: u64,
+        on_event: &mut dyn FnMut(Event<'_>) -> Result<()>,
+        stdin: Option<&StdinForwarder>,
+    ) -> Result<Reply> {
+        let mut consumed = 0u64;
+        loop {
+            let frame = self.next_frame()?;
+            let h = &frame.header;
+            if h.k != "out" && h.id.is_some_and(|frame_id| frame_id != id) {
+                continue; // a late frame of an earlier, abandoned request
+            }
+            match h.k.as_str() {
+                "out" => {
+                    let stream = if h.fd == Some(2) { Stream::Stderr } else { Stream::Stdout };
+                    on_event(Event::Output(stream, &frame.payload))?;
+                }
+                "stdin_ack" => {
+                    if let Some(stdin) = stdin {
+                        stdin.acknowledge(h.n.unwrap_or(0));
+                    }
+                }
+                "iter" => {}
+                "item" => {
+                    let value = decode_value(&frame)?;
+                    on_event(Event::Item(value))?;
+                    consumed += 1;
+                    if consumed % (STREAM_WINDOW / 2) == 0 {
+                        self.send(&json!({"k": "more", "id": id, "n": STREAM_WINDOW / 2}))?;
+                    }
+                }
+                "value" => return Ok(Reply::Value(decode_value(&frame)?, h.truth)),
+                "none" => return Ok(Reply::NoValue),
+                "end" => return Ok(Reply::StreamEnd(h.n.unwrap_or(consumed))),
+                "exit" => return Ok(Reply::Exit(h.code.unwrap_or(0) as i32)),
+                "error" => {
+                    return Ok(Reply::Raised(RemoteError {
+                        type_name: h.type_name.clone().unwrap_or_default(),
+                        message: h.message.clone().unwrap_or_default(),
+                        traceback: h.traceback.clone().unwrap_or_default(),
+                    }))
+                }
+                "bad" => {
+                    return Err(Error::protocol(format!(
+                        "the server refused a request: {}",
+                        h.message.as_deref().unwrap_or("?")
+                    )))
+                }
+                other => return Err(Error::protocol(format!("unexpected frame '{other}'"))),
+            }
+        }
+    }
+
+    /// Completion candidates for the text before the cursor: the position
+    /// where the completed word starts, and the replacements.
+    pub fn complete(&mut self, text: &str) -> Result<(usize, Vec<String>)> {
+        self.next_id += 1;
+        let id = self.next_id;
+        self.send(&json!({"k": "complete", "id": id, "text": text}))?;
+        loop {
+            let frame = self.next_frame()?;
+            if frame.header.k == "completions" && frame.header.id == Some(id) {
+                let start = frame.header.start.unwrap_or(text.len()).min(text.len());
+                return Ok((start, frame.header.items.unwrap_or_default()));
+            }
+        }
+    }
+
+    fn send(&self, header: &serde_json::Value) -> Result<()> {
+        let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        writer.send(header, b"").map_err(|_| self.lost())
+    }
+
+    fn next_frame(&mut self) -> Result<Frame> {
+        match self.reader.read() {
+            Ok(Some(frame)) => Ok(frame),
+            Ok(None) => Err(self.lost()),
+            Err(e) if e.kind() == ErrorKind::Io => Err(self.lost()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The error for a channel that ended: how the interpreter exited, and
+    /// its last words on stderr if any.
+    fn lost(&self) -> Error {
+        // The status arrives just after the channel's end of file.
+        let status = {
+            let process = &self.process as *const Process as *mut Process;
+            // SAFETY: `lost` is only called from methods holding &self or
+            // &mut self on a session whose process is not otherwise borrowed;
+            // waiting for the status mutates only the process's cache.
+            unsafe { (*process).wait_timeout(Duration::from_secs(2)) }
+        };
+        let stderr = self.stderr.text(Duration::from_millis(200));
+        let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).map(str::trim);
+        let mut message = match status {
+            Some(code) if code > 128 && code < 160 => {
+                format!("the remote interpreter on {} was killed by signal {}", self.name, code - 128)
+            }
+            Some(code) => format!("the remote interpreter on {} exited with status {code}", self.name),
+            None => format!("lost the connection to {}", self.name),
+        };
+        if let Some(last) = last {
+            message.push_str(&format!(": {last}"));
+        }
+        Error::new(ErrorKind::Disconnected, message)
+    }
+
+    /// Ends the session: the server exits, and a master this session
+    /// started for itself alone is stopped.
+    pub fn close(mut self) -> Result<()> {
+        self.shutdown();
+        Ok(())
+    }
+
+    fn shutdown(&mut self) {
+        if self.closed {
+            return;
+        }
+        self.closed = true;
+        let _ = self.send(&json!({"k": "close"}));
+        let _ = self.process.wait_timeout(Duration::from_secs(2));
+        self.process.finish();
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn decode_value(frame: &Frame) -> Result<Value> {
+    let tokens = frame.header.v.as_deref().ok_or_else(|| Error::protocol("value frame without a value"))?;
+    value::decode(tokens, &frame.payload)
+}
+
+/// Writes remote output to this process's own stdout and stderr.
+pub fn forward_output(event: Event<'_>) -> Result<()> {
+    if let Event::Output(stream, bytes) = event {
+        match stream {
+            Stream::Stdout => {
+                let mut out = std::io::stdout().lock();
+                out.write_all(bytes)?;
+                out.flush()?;
+            }
+            Stream::Stderr => std::io::stderr().lock().write_all(bytes)?,
+        }
+    }
+    Ok(())
+}
+
+fn start_failure(name: &str, python: &str, status: Option<i32>, stderr: &str, junk: &[u8]) -> Error {
+    let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).map(str::trim);
+    let mut message = match status {
+        Some(code) => format!("{python} on {name} exited with status {code} before pushy started"),
+        None => format!("{python} on {name} did not start pushy"),
+    };
+    if let Some(last) = last {
+        message.push_str(&format!(": {last}"));
+    } else if !junk.is_empty() {
+        let text = String::from_utf8_lossy(junk);
+        let line = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string();
+        message.push_str(&format!("; the remote shell printed: {line}"));
+    }
+    Error::new(ErrorKind::Disconnected, message).with_hint(format!("check that `ssh {name} {python} -c 1` works"))
+}
+
+/// Forwards a local reader as the remote stdin, at most `STDIN_WINDOW`
+/// bytes ahead of what the server has written into the remote pipe.
+struct StdinForwarder {
+    state: Arc<(Mutex<StdinState>, Condvar)>,
+}
+
+struct StdinState {
+    in_flight: u64,
+    stopped: bool,
+}
+
+impl StdinForwarder {
+    fn start(mut input: Box<dyn Read + Send>, writer: Arc<Mutex<FrameWriter<File>>>, id: u64) -> StdinForwarder {
+        let state = Arc::new((Mutex::new(StdinState { in_flight: 0, stopped: false }), Condvar::new()));
+        let shared = Arc::clone(&state);
+        std::thread::spawn(move || {
+            let mut buf = vec![0u8; STDIN_CHUNK];
+            loop {
+                let n = match input.read(&mut buf) {
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(_) => 0,
+                };
+                {
+                    let (lock, cond) = &*shared;
+                    let guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+                    let guard = cond
+                        .wait_while(guard, |s| !s.stopped && s.in_flight + n as u64 > STDIN_WINDOW)
+                        .unwrap_or_else(|e| e.into_inner());
+                    if guard.stopped {
+                        return;
+                    }
+                    drop(guard);
+                }
+                let header = json!({"k": "stdin", "id": id});
+                let sent = writer.lock().unwrap_or_else(|e| e.into_inner()).send(&header, &buf[..n]);
+                if sent.is_err() || n == 0 {
+                    return;
+                }
+                shared.0.lock().unwrap_or_else(|e| e.into_inner()).in_flight += n as u64;
+            }
+        });
+        StdinForwarder { state }
+    }
+
+    fn acknowledge(&self, n: u64) {
+        let (lock, cond) = &*self.state;
+        let mut state = lock.lock().unwrap_or_else(|e| e.into_inner());
+        state.in_flight = state.in_flight.saturating_sub(n);
+        cond.notify_all();
+    }
+
+    fn stop(self) {
+        let (lock, cond) = &*self.state;
+        lock.lock().unwrap_or_else(|e| e.into_inner()).stopped = true;
+        cond.notify_all();
+    }
+}

@@ -1,0 +1,128 @@
+//! Transports start an interpreter command somewhere and hand back its stdio
+//! as plain blocking pipes. Everything above this module (bootstrap, frames,
+//! sessions) is the same for `local:` and ssh.
+
+mod control;
+mod local;
+mod ssh;
+
+use std::fs::File;
+use std::io::Read;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use crate::error::Result;
+use crate::target::{ConnectOptions, Target};
+
+pub use control::{control_dir, disconnect};
+
+/// The running interpreter's stdio and a handle on its life.
+pub(crate) struct Channel {
+    pub stdin: File,
+    pub stdout: File,
+    pub stderr: StderrTail,
+    pub process: Process,
+}
+
+/// The remote process, as far as the transport can see it.
+pub(crate) enum Process {
+    Local(std::process::Child),
+    Ssh(ssh::RemoteProcess),
+}
+
+impl Process {
+    /// The exit status, waiting at most `limit` for it.
+    pub fn wait_timeout(&mut self, limit: Duration) -> Option<i32> {
+        match self {
+            Process::Local(child) => {
+                let deadline = std::time::Instant::now() + limit;
+                loop {
+                    match child.try_wait() {
+                        Ok(Some(status)) => return exit_code(status),
+                        Ok(None) if std::time::Instant::now() < deadline => {
+                            std::thread::sleep(Duration::from_millis(5))
+                        }
+                        _ => return None,
+                    }
+                }
+            }
+            Process::Ssh(remote) => remote.wait_timeout(limit),
+        }
+    }
+
+    /// Stops the local end of the process (the remote one sees EOF and exits).
+    pub fn kill(&mut self) {
+        match self {
+            Process::Local(child) => {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            Process::Ssh(remote) => remote.kill(),
+        }
+    }
+
+    /// Called when the session ends: drop a non-reused ssh master.
+    pub fn finish(&mut self) {
+        if let Process::Ssh(remote) = self {
+            remote.finish();
+        }
+    }
+}
+
+fn exit_code(status: std::process::ExitStatus) -> Option<i32> {
+    use std::os::unix::process::ExitStatusExt;
+    status.code().or_else(|| status.signal().map(|s| 128 + s))
+}
+
+/// Starts `python -c STAGE0 LEN` on the target.
+pub(crate) fn open(target: &Target, options: &ConnectOptions, python: &str) -> Result<Option<Channel>> {
+    match target {
+        Target::Local => local::open(python),
+        Target::Ssh(ssh) => ssh::open(ssh, options, python).map(Some),
+    }
+}
+
+/// The last few KiB of the remote process's stderr, collected by a thread:
+/// before the server takes over fd 2 this is where "command not found" and
+/// tracebacks of a broken interpreter go.
+#[derive(Clone, Default)]
+pub(crate) struct StderrTail(Arc<(Mutex<(Vec<u8>, bool)>, Condvar)>);
+
+const TAIL: usize = 8192;
+
+impl StderrTail {
+    pub fn collect(mut pipe: impl Read + Send + 'static) -> StderrTail {
+        let tail = StderrTail::default();
+        let sink = tail.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            loop {
+                let n = pipe.read(&mut buf).unwrap_or(0);
+                let (lock, done) = &*sink.0;
+                let mut state = lock.lock().unwrap_or_else(|e| e.into_inner());
+                if n == 0 {
+                    state.1 = true;
+                    done.notify_all();
+                    return;
+                }
+                state.0.extend_from_slice(&buf[..n]);
+                if state.0.len() > TAIL {
+                    let cut = state.0.len() - TAIL;
+                    state.0.drain(..cut);
+                }
+            }
+        });
+        tail
+    }
+
+    /// The text so far, after waiting up to `limit` for the stream to end
+    /// (when the process is known to have exited, its last words follow).
+    pub fn text(&self, limit: Duration) -> String {
+        let (lock, done) = &*self.0;
+        let state = lock.lock().unwrap_or_else(|e| e.into_inner());
+        let (state, _) = done
+            .wait_timeout_while(state, limit, |s| !s.1)
+            .unwrap_or_else(|e| e.into_inner());
+        String::from_utf8_lossy(&state.0).into_owned()
+    }
+}
