@@ -13,8 +13,15 @@ use pushy::{ConnectOptions, Target};
 /// pushy pushes a small Python server over ssh's stdin; nothing is installed
 /// or written on the host. Results come back by value and print locally.
 #[derive(Debug, Parser)]
-#[command(name = "pushy", version, args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
-#[command(after_help = "Examples:\n  pushy exec local: 'os.listdir(\"/\")'\n  pushy exec web1 'platform.node()' --json\n  pushy web1                  (a Python REPL on web1)")]
+#[command(
+    name = "pushy",
+    version,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
+#[command(
+    after_help = "Examples:\n  pushy exec local: 'os.listdir(\"/\")'\n  pushy exec web1 'platform.node()' --json\n  pushy web1                  (a Python REPL on web1)"
+)]
 pub struct Cli {
     /// Where to open a REPL: an ssh host (as for `ssh HOST`) or `local:`.
     #[arg(value_name = "HOST", required = true)]
@@ -44,7 +51,9 @@ pub enum Command {
     /// themselves on first use (`os.listdir("/")`). Remote output streams
     /// to stdout and stderr; a remote exception prints its traceback and
     /// exits 1. An iterator result streams item by item.
-    #[command(after_help = "Examples:\n  pushy exec local: 'os.listdir(\"/\")'\n  pushy exec web1 'os.listdir(\"/etc\")' --raw | sort\n  cat big.bin | pushy exec web1 'hashlib.sha256(sys.stdin.buffer.read()).hexdigest()'")]
+    #[command(
+        after_help = "Examples:\n  pushy exec local: 'os.listdir(\"/\")'\n  pushy exec web1 'os.listdir(\"/etc\")' --raw | sort\n  cat big.bin | pushy exec web1 'hashlib.sha256(sys.stdin.buffer.read()).hexdigest()'"
+    )]
     Exec(ExecArgs),
 }
 
@@ -60,7 +69,12 @@ pub struct ExecArgs {
     pub code: Option<String>,
 
     /// Read the code from a file.
-    #[arg(short = 'f', long = "file", value_name = "FILE", conflicts_with = "code")]
+    #[arg(
+        short = 'f',
+        long = "file",
+        value_name = "FILE",
+        conflicts_with = "code"
+    )]
     pub file: Option<PathBuf>,
 
     #[command(flatten)]
@@ -173,8 +187,11 @@ impl ConnArgs {
             ssh.options = self.option.clone();
             for option in &ssh.options {
                 if option.starts_with('-') || option.contains('\n') {
-                    return Err(pushy::Error::new(pushy::ErrorKind::Usage, format!("refusing ssh option {option:?}"))
-                        .with_hint("-o takes Key=Value, as in ssh_config"));
+                    return Err(pushy::Error::new(
+                        pushy::ErrorKind::Usage,
+                        format!("refusing ssh option {option:?}"),
+                    )
+                    .with_hint("-o takes Key=Value, as in ssh_config"));
                 }
             }
         }

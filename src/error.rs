@@ -50,7 +50,12 @@ pub struct RemoteError {
 impl Error {
     /// A new error of `kind`.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
-        Error { kind, message: message.into(), hint: None, remote: None }
+        Error {
+            kind,
+            message: message.into(),
+            hint: None,
+            remote: None,
+        }
     }
 
     /// Adds a hint line ("pass --python PATH", ...).
@@ -69,7 +74,12 @@ impl Error {
 
     pub(crate) fn from_remote(remote: RemoteError) -> Error {
         let message = format!("{}: {}", remote.type_name, remote.message);
-        Error { kind: ErrorKind::Remote, message, hint: None, remote: Some(remote) }
+        Error {
+            kind: ErrorKind::Remote,
+            message,
+            hint: None,
+            remote: Some(remote),
+        }
     }
 
     /// The class of failure.

@@ -24,8 +24,10 @@ fn main() -> std::process::ExitCode {
     let color = cli.color;
     let result = match cli.command {
         Some(Command::Exec(args)) => exec::run(args, color),
-        None => Err(pushy::Error::new(pushy::ErrorKind::Usage, "the REPL is not available yet")
-            .with_hint("use `pushy exec HOST CODE`")),
+        None => Err(
+            pushy::Error::new(pushy::ErrorKind::Usage, "the REPL is not available yet")
+                .with_hint("use `pushy exec HOST CODE`"),
+        ),
     };
     let status = match result {
         Ok(status) => status,
@@ -40,10 +42,18 @@ fn main() -> std::process::ExitCode {
 /// Prints an error as `pushy: error: ...` and an optional `pushy: hint: ...`.
 fn report(error: &pushy::Error, color: bool) {
     let mut err = std::io::stderr().lock();
-    let label = if color { "error:".red().bold().to_string() } else { "error:".to_string() };
+    let label = if color {
+        "error:".red().bold().to_string()
+    } else {
+        "error:".to_string()
+    };
     let _ = writeln!(err, "pushy: {label} {error}");
     if let Some(hint) = error.hint() {
-        let label = if color { "hint:".cyan().to_string() } else { "hint:".to_string() };
+        let label = if color {
+            "hint:".cyan().to_string()
+        } else {
+            "hint:".to_string()
+        };
         let _ = writeln!(err, "pushy: {label} {hint}");
     }
 }

@@ -95,7 +95,9 @@ pub struct FrameReader<R> {
 impl<R: Read> FrameReader<R> {
     /// Wraps a stream; reads are buffered.
     pub fn new(inner: R) -> Self {
-        FrameReader { inner: BufReader::with_capacity(1 << 16, inner) }
+        FrameReader {
+            inner: BufReader::with_capacity(1 << 16, inner),
+        }
     }
 
     /// The next frame, or `None` at a clean end of stream (between frames).
@@ -104,7 +106,11 @@ impl<R: Read> FrameReader<R> {
         match read_full(&mut self.inner, &mut prefix)? {
             0 => return Ok(None),
             8 => {}
-            n => return Err(Error::protocol(format!("truncated frame prefix ({n} of 8 bytes)"))),
+            n => {
+                return Err(Error::protocol(format!(
+                    "truncated frame prefix ({n} of 8 bytes)"
+                )))
+            }
         }
         let header_len = u64::from(u32::from_be_bytes(prefix[..4].try_into().expect("4 bytes")));
         let payload_len = u64::from(u32::from_be_bytes(prefix[4..].try_into().expect("4 bytes")));
@@ -156,7 +162,8 @@ impl<W: Write> FrameWriter<W> {
     /// Sends one frame.
     pub fn send(&mut self, header: &serde_json::Value, payload: &[u8]) -> Result<()> {
         let header = serde_json::to_vec(header).map_err(|e| Error::protocol(e.to_string()))?;
-        let len = |n: usize| u32::try_from(n).map_err(|_| Error::protocol("frame too large to send"));
+        let len =
+            |n: usize| u32::try_from(n).map_err(|_| Error::protocol("frame too large to send"));
         let mut frame = Vec::with_capacity(8 + header.len() + payload.len());
         frame.extend_from_slice(&len(header.len())?.to_be_bytes());
         frame.extend_from_slice(&len(payload.len())?.to_be_bytes());
@@ -189,11 +196,11 @@ mod tests {
     #[test]
     fn corrupt_input_is_an_error_not_a_panic() {
         let cases: Vec<Vec<u8>> = vec![
-            vec![0, 0, 0],                               // short prefix
-            vec![0x7f, 0xff, 0xff, 0xff, 0, 0, 0, 0],    // over the maximum
-            vec![0, 0, 0, 5, 0, 0, 0, 0, b'{'],          // short header
-            b"\0\0\0\x03\0\0\0\0abc".to_vec(),           // not JSON
-            b"\0\0\0\x02\0\0\0\x09{}".to_vec(),          // no kind, short payload
+            vec![0, 0, 0],                            // short prefix
+            vec![0x7f, 0xff, 0xff, 0xff, 0, 0, 0, 0], // over the maximum
+            vec![0, 0, 0, 5, 0, 0, 0, 0, b'{'],       // short header
+            b"\0\0\0\x03\0\0\0\0abc".to_vec(),        // not JSON
+            b"\0\0\0\x02\0\0\0\x09{}".to_vec(),       // no kind, short payload
         ];
         for bytes in cases {
             assert!(FrameReader::new(&bytes[..]).read().is_err(), "{bytes:?}");

@@ -53,7 +53,12 @@ pub struct ConnectOptions {
 
 impl Default for ConnectOptions {
     fn default() -> ConnectOptions {
-        ConnectOptions { python: None, persist: Duration::from_secs(60), reuse: true, connect_timeout: None }
+        ConnectOptions {
+            python: None,
+            persist: Duration::from_secs(60),
+            reuse: true,
+            connect_timeout: None,
+        }
     }
 }
 
@@ -135,12 +140,19 @@ fn check_host(host: &str) -> Result<()> {
         return Err(Error::usage("empty host").with_hint("give a host as in `ssh HOST`, or local:"));
     }
     if host.starts_with('-') {
-        return Err(Error::usage(format!("refusing host '{host}': it begins with '-' and ssh would read it as an option"))
-            .with_hint("pass ssh options with -o, -p, -l, -i, -F or -J"));
+        return Err(Error::usage(format!(
+            "refusing host '{host}': it begins with '-' and ssh would read it as an option"
+        ))
+        .with_hint("pass ssh options with -o, -p, -l, -i, -F or -J"));
     }
-    if let Some(bad) = host.chars().find(|c| !(c.is_alphanumeric() || "._-@:[]%+".contains(*c))) {
-        return Err(Error::usage(format!("refusing host {host:?}: it contains {bad:?}"))
-            .with_hint("hosts are names, addresses or ssh config aliases"));
+    if let Some(bad) = host
+        .chars()
+        .find(|c| !(c.is_alphanumeric() || "._-@:[]%+".contains(*c)))
+    {
+        return Err(
+            Error::usage(format!("refusing host {host:?}: it contains {bad:?}"))
+                .with_hint("hosts are names, addresses or ssh config aliases"),
+        );
     }
     Ok(())
 }
@@ -152,15 +164,27 @@ mod tests {
     #[test]
     fn local_and_hosts() {
         assert_eq!(Target::parse("local:").unwrap(), Target::Local);
-        let Target::Ssh(t) = Target::parse("root@web1").unwrap() else { panic!() };
+        let Target::Ssh(t) = Target::parse("root@web1").unwrap() else {
+            panic!()
+        };
         assert_eq!(t.destination, "root@web1");
-        let Target::Ssh(t) = Target::parse("ssh://me@db:2222").unwrap() else { panic!() };
+        let Target::Ssh(t) = Target::parse("ssh://me@db:2222").unwrap() else {
+            panic!()
+        };
         assert_eq!((t.destination.as_str(), t.port), ("me@db", Some(2222)));
     }
 
     #[test]
     fn hostile_hosts_are_refused() {
-        for bad in ["-oProxyCommand=touch /tmp/x", "host;rm -rf /", "a b", "h\nx", "", "$(id)", "h'q"] {
+        for bad in [
+            "-oProxyCommand=touch /tmp/x",
+            "host;rm -rf /",
+            "a b",
+            "h\nx",
+            "",
+            "$(id)",
+            "h'q",
+        ] {
             let err = Target::parse(bad).unwrap_err();
             assert_eq!(err.kind(), crate::ErrorKind::Usage, "{bad:?}");
         }

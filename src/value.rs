@@ -134,7 +134,11 @@ impl<'de> Visitor<'de> for TokenVisitor {
         Ok(Token::Scalar(Value::Int(v)))
     }
     fn visit_u64<E>(self, v: u64) -> Result<Token, E> {
-        Ok(Token::Scalar(i64::try_from(v).map(Value::Int).unwrap_or_else(|_| Value::BigInt(v.to_string()))))
+        Ok(Token::Scalar(
+            i64::try_from(v)
+                .map(Value::Int)
+                .unwrap_or_else(|_| Value::BigInt(v.to_string())),
+        ))
     }
     fn visit_f64<E>(self, v: f64) -> Result<Token, E> {
         Ok(Token::Scalar(Value::Float(v)))
@@ -191,15 +195,17 @@ impl Open {
         match self {
             Open::Seq(kind, items, _, name) => Value::Seq(kind, items, name),
             Open::Dict(pairs, _, _, name) => Value::Dict(pairs, name),
-            Open::Named(name, names, values) => Value::Named(name, names.into_iter().zip(values).collect()),
+            Open::Named(name, names, values) => {
+                Value::Named(name, names.into_iter().zip(values).collect())
+            }
         }
     }
 }
 
 /// Decodes a value from its tokens and the frame payload that holds its bytes.
 pub fn decode(tokens: &RawValue, payload: &[u8]) -> Result<Value> {
-    let tokens: Vec<Token> =
-        serde_json::from_str(tokens.get()).map_err(|e| Error::protocol(format!("bad value tokens: {e}")))?;
+    let tokens: Vec<Token> = serde_json::from_str(tokens.get())
+        .map_err(|e| Error::protocol(format!("bad value tokens: {e}")))?;
     let total = tokens.len();
     let mut stack: Vec<Open> = Vec::new();
     let mut root = None;
@@ -250,7 +256,12 @@ enum Tagged {
 
 fn tag(parts: Vec<serde_json::Value>, payload: &[u8], left: usize) -> Result<Tagged> {
     use serde_json::Value as J;
-    let bad = || Error::protocol(format!("bad value token {}", serde_json::Value::Array(parts.clone())));
+    let bad = || {
+        Error::protocol(format!(
+            "bad value token {}",
+            serde_json::Value::Array(parts.clone())
+        ))
+    };
     let name = |i: usize| parts.get(i).and_then(J::as_str).map(str::to_owned);
     let count = |i: usize| -> Result<usize> {
         let n = parts.get(i).and_then(J::as_u64).ok_or_else(bad)? as usize;
@@ -264,7 +275,12 @@ fn tag(parts: Vec<serde_json::Value>, payload: &[u8], left: usize) -> Result<Tag
     let t = parts.first().and_then(J::as_str).ok_or_else(bad)?;
     let seq = |kind| -> Result<Tagged> {
         let n = count(1)?;
-        Ok(Tagged::Open(Open::Seq(kind, Vec::with_capacity(n.min(left)), n, name(2))))
+        Ok(Tagged::Open(Open::Seq(
+            kind,
+            Vec::with_capacity(n.min(left)),
+            n,
+            name(2),
+        )))
     };
     Ok(match t {
         "l" => seq(SeqKind::List)?,
@@ -273,7 +289,12 @@ fn tag(parts: Vec<serde_json::Value>, payload: &[u8], left: usize) -> Result<Tag
         "f" => seq(SeqKind::FrozenSet)?,
         "d" => {
             let n = count(1)?;
-            Tagged::Open(Open::Dict(Vec::with_capacity(n.min(left)), None, n, name(2)))
+            Tagged::Open(Open::Dict(
+                Vec::with_capacity(n.min(left)),
+                None,
+                n,
+                name(2),
+            ))
         }
         "n" => {
             let type_name = name(1).ok_or_else(bad)?;
@@ -308,7 +329,12 @@ fn tag(parts: Vec<serde_json::Value>, payload: &[u8], left: usize) -> Result<Tag
             let cps = parts.get(1).and_then(J::as_array).ok_or_else(bad)?;
             let cps = cps
                 .iter()
-                .map(|c| c.as_u64().filter(|c| *c <= 0x10FFFF).map(|c| c as u32).ok_or_else(bad))
+                .map(|c| {
+                    c.as_u64()
+                        .filter(|c| *c <= 0x10FFFF)
+                        .map(|c| c as u32)
+                        .ok_or_else(bad)
+                })
                 .collect::<Result<Vec<u32>>>()?;
             Tagged::Value(Value::WideStr(cps))
         }
@@ -320,9 +346,16 @@ fn tag(parts: Vec<serde_json::Value>, payload: &[u8], left: usize) -> Result<Tag
                 .and_then(|end| payload.get(off..end))
                 .ok_or_else(bad)?
                 .to_vec();
-            Tagged::Value(if t == "b" { Value::Bytes(bytes) } else { Value::ByteArray(bytes) })
+            Tagged::Value(if t == "b" {
+                Value::Bytes(bytes)
+            } else {
+                Value::ByteArray(bytes)
+            })
         }
-        "r" => Tagged::Value(Value::Object(name(1).ok_or_else(bad)?, name(2).ok_or_else(bad)?)),
+        "r" => Tagged::Value(Value::Object(
+            name(1).ok_or_else(bad)?,
+            name(2).ok_or_else(bad)?,
+        )),
         "c" => Tagged::Value(Value::Cycle(name(1).ok_or_else(bad)?)),
         "x" => Tagged::Value(Value::Deep(name(1).ok_or_else(bad)?)),
         _ => return Err(bad()),
@@ -348,9 +381,14 @@ mod tests {
     #[test]
     fn scalars_and_bytes() {
         assert_eq!(dec("[1.0]", b"").unwrap(), Value::Float(1.0));
-        assert_eq!(dec(r#"[["i","-123456789012345678901234567890"]]"#, b"").unwrap(),
-                   Value::BigInt("-123456789012345678901234567890".into()));
-        assert_eq!(dec(r#"[["b",1,2]]"#, b"xyz").unwrap(), Value::Bytes(b"yz".to_vec()));
+        assert_eq!(
+            dec(r#"[["i","-123456789012345678901234567890"]]"#, b"").unwrap(),
+            Value::BigInt("-123456789012345678901234567890".into())
+        );
+        assert_eq!(
+            dec(r#"[["b",1,2]]"#, b"xyz").unwrap(),
+            Value::Bytes(b"yz".to_vec())
+        );
         assert!(matches!(dec(r#"[["F","nan"]]"#, b"").unwrap(), Value::Float(f) if f.is_nan()));
     }
 
@@ -377,8 +415,18 @@ mod tests {
 
     #[test]
     fn malformed_tokens_are_errors() {
-        for bad in [r#"[]"#, r#"[1,2]"#, r#"[["l",2],1]"#, r#"[["l",99999999999]]"#, r#"[["b",0,5]]"#,
-                    r#"[["q"]]"#, r#"[{"a":1}]"#, r#"[["i","12x"]]"#, r#"[["n","P",[1]]]"#, "{}"] {
+        for bad in [
+            r#"[]"#,
+            r#"[1,2]"#,
+            r#"[["l",2],1]"#,
+            r#"[["l",99999999999]]"#,
+            r#"[["b",0,5]]"#,
+            r#"[["q"]]"#,
+            r#"[{"a":1}]"#,
+            r#"[["i","12x"]]"#,
+            r#"[["n","P",[1]]]"#,
+            "{}",
+        ] {
             assert!(dec(bad, b"ab").is_err(), "{bad}");
         }
     }

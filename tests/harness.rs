@@ -171,3 +171,21 @@ fn unauthorized_key_is_refused() {
 fn closed_port_is_refused() {
     assert_ssh_refused("pushy-test-closed", "Connection refused");
 }
+
+/// Not a check: keeps the loopback sshd up for manual runs and `bench/run`.
+/// `PUSHY_SSHD_INFO=FILE cargo test --release --test tests -- --ignored --exact harness::serve`
+/// writes the client config's path to FILE, then serves until FILE is
+/// deleted (an hour at most).
+#[test]
+#[ignore = "a server for manual use, not a test"]
+fn serve() {
+    let Some(info) = std::env::var_os("PUSHY_SSHD_INFO") else {
+        return;
+    };
+    let sshd = crate::support::sshd::sshd();
+    std::fs::write(&info, format!("{}\n", sshd.config.display())).expect("info file is writable");
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(3600);
+    while std::path::Path::new(&info).exists() && std::time::Instant::now() < until {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}

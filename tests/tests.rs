@@ -1,3 +1,3 @@
 //! pushy's integration tests: one binary, one module per area.
-mod support;
 mod harness;
+mod support;

@@ -41,10 +41,16 @@ fn write(value: &Value, out: &mut String) {
         Value::Float(f) => tagged(out, "$float", &string(&repr::float(*f))),
         Value::Str(s) => out.push_str(&string(s)),
         Value::WideStr(cps) => out.push_str(&wide_string(cps)),
-        Value::Bytes(b) => tagged(out, "$bytes", &string(&base64::engine::general_purpose::STANDARD.encode(b))),
-        Value::ByteArray(b) => {
-            tagged(out, "$bytearray", &string(&base64::engine::general_purpose::STANDARD.encode(b)))
-        }
+        Value::Bytes(b) => tagged(
+            out,
+            "$bytes",
+            &string(&base64::engine::general_purpose::STANDARD.encode(b)),
+        ),
+        Value::ByteArray(b) => tagged(
+            out,
+            "$bytearray",
+            &string(&base64::engine::general_purpose::STANDARD.encode(b)),
+        ),
         Value::Seq(_, items, _) => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {
@@ -80,7 +86,11 @@ fn write(value: &Value, out: &mut String) {
             out.push('}');
         }
         Value::Object(type_name, text) => {
-            out.push_str(&format!("{{\"$type\":{},\"$repr\":{}}}", string(type_name), string(text)));
+            out.push_str(&format!(
+                "{{\"$type\":{},\"$repr\":{}}}",
+                string(type_name),
+                string(text)
+            ));
         }
         Value::Cycle(kind) => tagged(out, "$cycle", &string(kind)),
         Value::Deep(kind) => tagged(out, "$deep", &string(kind)),
@@ -99,7 +109,13 @@ fn key(k: &Value) -> String {
         Value::None | Value::Bool(_) | Value::Int(_) | Value::BigInt(_) | Value::Float(_) => {
             string(&render(k).replace('"', ""))
         }
-        other => string(&Pretty { width: usize::MAX, color: false }.render_flat(other)),
+        other => string(
+            &Pretty {
+                width: usize::MAX,
+                color: false,
+            }
+            .render_flat(other),
+        ),
     }
 }
 
@@ -131,8 +147,12 @@ mod tests {
 
     #[test]
     fn json_is_lossless_for_scalars() {
-        assert_eq!(render(&Value::BigInt("1606938044258990275541962092341162602522202993782792835301376".into())),
-                   "1606938044258990275541962092341162602522202993782792835301376");
+        assert_eq!(
+            render(&Value::BigInt(
+                "1606938044258990275541962092341162602522202993782792835301376".into()
+            )),
+            "1606938044258990275541962092341162602522202993782792835301376"
+        );
         assert_eq!(render(&Value::Float(f64::NAN)), r#"{"$float":"nan"}"#);
         assert_eq!(render(&Value::Float(0.1)), "0.1");
         assert_eq!(render(&Value::Bytes(vec![0, 255])), r#"{"$bytes":"AP8="}"#);

@@ -30,7 +30,10 @@ pub fn control_dir() -> Result<PathBuf> {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
         Err(e) => {
-            return Err(Error::new(ErrorKind::Io, format!("cannot create control directory {}: {e}", dir.display())))
+            return Err(Error::new(
+                ErrorKind::Io,
+                format!("cannot create control directory {}: {e}", dir.display()),
+            ))
         }
     }
     check_private(&dir)?;

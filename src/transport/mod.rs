@@ -75,7 +75,11 @@ fn exit_code(status: std::process::ExitStatus) -> Option<i32> {
 }
 
 /// Starts `python -c STAGE0 LEN` on the target.
-pub(crate) fn open(target: &Target, options: &ConnectOptions, python: &str) -> Result<Option<Channel>> {
+pub(crate) fn open(
+    target: &Target,
+    options: &ConnectOptions,
+    python: &str,
+) -> Result<Option<Channel>> {
     match target {
         Target::Local => local::open(python),
         Target::Ssh(ssh) => ssh::open(ssh, options, python).map(Some),
