@@ -334,12 +334,12 @@ def _int_text(n):
     try:
         return str(n)
     except ValueError:  # Python 3.11+ limits int->str conversion length
-        limit = sys.get_int_max_str_digits()
-        sys.set_int_max_str_digits(0)
+        limit = sys.get_int_max_str_digits()  # novm: only reached on 3.11+
+        sys.set_int_max_str_digits(0)  # novm
         try:
             return str(n)
         finally:
-            sys.set_int_max_str_digits(limit)
+            sys.set_int_max_str_digits(limit)  # novm
 
 
 # -------------------------------------------------------------- 3. namespace
@@ -628,8 +628,11 @@ class Server:
         raise KeyboardInterrupt
 
     def send(self, header, payload=b""):
+        """Pending output, then one frame, from the main thread while user
+        code may be interrupted: an interrupt waits until both are written."""
         self.sending = True
         try:
+            self.output.drain()
             self.channel.send(header, payload)
         finally:
             self.sending = False
@@ -660,6 +663,8 @@ class Server:
                 result = {"start": 0, "items": []}
             result.update({"k": "completions", "id": rid})
             self.channel.send(result)
+        elif kind == "check":
+            self.channel.send({"k": "checked", "id": rid, "status": check_complete(header.get("code", ""))})
         elif kind == "close":
             self.output.drain()
             os._exit(0)
@@ -667,7 +672,9 @@ class Server:
             self.channel.send({"k": "bad", "id": rid, "message": "unknown request kind %r" % (kind,)})
 
     def eval(self, rid, header):
-        stdin = self.stdins.pop(rid, None)
+        # Left in self.stdins while the request runs: the reader thread must
+        # still find it for the stdin frames that arrive from now on.
+        stdin = self.stdins.get(rid)
         if stdin is not None:
             stdin.attach()
         with self.state_lock:
@@ -682,6 +689,7 @@ class Server:
                 self.running = None
                 self.deferred = False
             if stdin is not None:
+                del self.stdins[rid]
                 stdin.detach()
         self.output.drain()
         self.channel.send(*reply)
@@ -713,7 +721,6 @@ class Server:
     def _stream(self, rid, iterator):
         """Items go out as the iterator yields them, at most `credits` ahead of
         what the client has consumed, so an endless iterator costs no memory."""
-        self.output.drain()
         self.send({"k": "iter", "id": rid})
         count = 0
         for item in iterator:
@@ -723,7 +730,6 @@ class Server:
                         self.credits -= 1
                         break
                 self.credit_ready.acquire()
-            self.output.drain()
             data, blobs = encode_value(item)
             self.send({"k": "item", "id": rid, "v": _Raw(data)}, blobs)
             count += 1
@@ -737,6 +743,16 @@ class _Raw:
 
     def __init__(self, data):
         self.data = data
+
+
+def check_complete(source):
+    """CPython's own rule for the REPL: is this input a complete statement?"""
+    import codeop
+    try:
+        code = codeop.compile_command(source, "<input>", "single")
+    except (SyntaxError, OverflowError, ValueError):
+        return "invalid"  # submit it: running it shows the error
+    return "incomplete" if code is None else "complete"
 
 
 def _is_iterator(value):
@@ -884,7 +900,9 @@ def _static_getattr(obj, name):
         return None
     if isinstance(obj, type(sys)):
         return getattr(obj, name, None)
-    if type(value).__name__ in ("property", "getset_descriptor", "member_descriptor"):
+    # A descriptor that is not a function computes its value when read: a
+    # property, functools.cached_property, a slot, a C getset.
+    if hasattr(type(value), "__get__") and not callable(value):
         return None
     return getattr(obj, name, None)
 

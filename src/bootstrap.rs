@@ -47,9 +47,7 @@ pub fn command_line(python: &str) -> Result<String> {
 pub fn check_interpreter(python: &str) -> Result<()> {
     let ok = !python.is_empty()
         && !python.starts_with('-')
-        && python
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_./+-".contains(c));
+        && python.chars().all(|c| c.is_ascii_alphanumeric() || "_./+-".contains(c));
     if ok {
         Ok(())
     } else {
@@ -98,17 +96,10 @@ fn wait_readable(file: &std::fs::File, deadline: Instant) -> Result<()> {
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err(Error::new(
-                ErrorKind::Protocol,
-                "the remote interpreter did not start within 60 s",
-            )
-            .with_hint("check that `ssh HOST python3 -c 1` works, or pass --python"));
+            return Err(Error::new(ErrorKind::Protocol, "the remote interpreter did not start within 60 s")
+                .with_hint("check that `ssh HOST python3 -c 1` works, or pass --python"));
         }
-        let mut pfd = libc::pollfd {
-            fd: file.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
+        let mut pfd = libc::pollfd { fd: file.as_raw_fd(), events: libc::POLLIN, revents: 0 };
         let ms = left.as_millis().min(i32::MAX as u128) as i32;
         // SAFETY: one valid pollfd for the duration of the call.
         let n = unsafe { libc::poll(&mut pfd, 1, ms) };

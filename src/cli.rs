@@ -6,19 +6,14 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use pushy::{ConnectOptions, Target};
+use pushy::{ConnectOptions, Reuse, Target};
 
 /// Run Python on a remote machine over ssh: a REPL, or one-shot evaluation.
 ///
 /// pushy pushes a small Python server over ssh's stdin; nothing is installed
 /// or written on the host. Results come back by value and print locally.
 #[derive(Debug, Parser)]
-#[command(
-    name = "pushy",
-    version,
-    args_conflicts_with_subcommands = true,
-    subcommand_negates_reqs = true
-)]
+#[command(name = "pushy", version, args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 #[command(
     after_help = "Examples:\n  pushy exec local: 'os.listdir(\"/\")'\n  pushy exec web1 'platform.node()' --json\n  pushy web1                  (a Python REPL on web1)"
 )]
@@ -69,12 +64,7 @@ pub struct ExecArgs {
     pub code: Option<String>,
 
     /// Read the code from a file.
-    #[arg(
-        short = 'f',
-        long = "file",
-        value_name = "FILE",
-        conflicts_with = "code"
-    )]
+    #[arg(short = 'f', long = "file", value_name = "FILE", conflicts_with = "code")]
     pub file: Option<PathBuf>,
 
     #[command(flatten)]
@@ -187,11 +177,8 @@ impl ConnArgs {
             ssh.options = self.option.clone();
             for option in &ssh.options {
                 if option.starts_with('-') || option.contains('\n') {
-                    return Err(pushy::Error::new(
-                        pushy::ErrorKind::Usage,
-                        format!("refusing ssh option {option:?}"),
-                    )
-                    .with_hint("-o takes Key=Value, as in ssh_config"));
+                    return Err(pushy::Error::new(pushy::ErrorKind::Usage, format!("refusing ssh option {option:?}"))
+                        .with_hint("-o takes Key=Value, as in ssh_config"));
                 }
             }
         }
@@ -203,7 +190,7 @@ impl ConnArgs {
         ConnectOptions {
             python: self.python.clone(),
             persist: Duration::from_secs(self.persist),
-            reuse: !self.no_reuse,
+            reuse: if self.no_reuse { Reuse::Never } else { Reuse::Keep },
             connect_timeout: self.connect_timeout.map(Duration::from_secs),
         }
     }

@@ -29,7 +29,10 @@ pub enum ErrorKind {
 /// A pushy error: a one-line message, an optional hint that says what to do
 /// next, and for remote exceptions the exception itself.
 #[derive(Debug)]
-pub struct Error {
+pub struct Error(Box<Inner>);
+
+#[derive(Debug)]
+struct Inner {
     kind: ErrorKind,
     message: String,
     hint: Option<String>,
@@ -50,17 +53,12 @@ pub struct RemoteError {
 impl Error {
     /// A new error of `kind`.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
-        Error {
-            kind,
-            message: message.into(),
-            hint: None,
-            remote: None,
-        }
+        Error(Box::new(Inner { kind, message: message.into(), hint: None, remote: None }))
     }
 
     /// Adds a hint line ("pass --python PATH", ...).
     pub fn with_hint(mut self, hint: impl Into<String>) -> Error {
-        self.hint = Some(hint.into());
+        self.0.hint = Some(hint.into());
         self
     }
 
@@ -74,33 +72,28 @@ impl Error {
 
     pub(crate) fn from_remote(remote: RemoteError) -> Error {
         let message = format!("{}: {}", remote.type_name, remote.message);
-        Error {
-            kind: ErrorKind::Remote,
-            message,
-            hint: None,
-            remote: Some(remote),
-        }
+        Error(Box::new(Inner { kind: ErrorKind::Remote, message, hint: None, remote: Some(remote) }))
     }
 
     /// The class of failure.
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.0.kind
     }
 
     /// What to do next, if pushy knows.
     pub fn hint(&self) -> Option<&str> {
-        self.hint.as_deref()
+        self.0.hint.as_deref()
     }
 
     /// The remote exception, for [`ErrorKind::Remote`].
     pub fn remote(&self) -> Option<&RemoteError> {
-        self.remote.as_ref()
+        self.0.remote.as_ref()
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        f.write_str(&self.0.message)
     }
 }
 

@@ -25,13 +25,7 @@ pub fn run(args: ExecArgs, color: ColorChoice) -> pushy::Result<ExitCode> {
     } else {
         Format::Pretty
     };
-    let printer = Printer {
-        format,
-        pretty: Pretty {
-            width: terminal::width(),
-            color: terminal::stdout_color(color),
-        },
-    };
+    let printer = Printer { format, pretty: Pretty { width: terminal::width(), color: terminal::stdout_color(color) } };
 
     let ctrl_c = CtrlC::install();
     let mut session = Session::connect_with(&target, &options)?;
@@ -91,30 +85,20 @@ pub fn run(args: ExecArgs, color: ColorChoice) -> pushy::Result<ExitCode> {
 /// The code, the file name tracebacks show, and whether stdin was read for it.
 fn load_code(args: &ExecArgs) -> pushy::Result<(String, String, bool)> {
     if let Some(path) = &args.file {
-        let code = std::fs::read_to_string(path).map_err(|e| {
-            Error::new(
-                ErrorKind::Usage,
-                format!("cannot read {}: {e}", path.display()),
-            )
-        })?;
+        let code = std::fs::read_to_string(path)
+            .map_err(|e| Error::new(ErrorKind::Usage, format!("cannot read {}: {e}", path.display())))?;
         return Ok((code, path.display().to_string(), false));
     }
     match args.code.as_deref() {
         Some("-") => {
             let mut code = String::new();
-            std::io::stdin().read_to_string(&mut code).map_err(|e| {
-                Error::new(
-                    ErrorKind::Usage,
-                    format!("cannot read code from stdin: {e}"),
-                )
-            })?;
+            std::io::stdin()
+                .read_to_string(&mut code)
+                .map_err(|e| Error::new(ErrorKind::Usage, format!("cannot read code from stdin: {e}")))?;
             Ok((code, "<stdin>".into(), true))
         }
         Some(code) => Ok((code.to_string(), "<input>".into(), false)),
-        None => {
-            Err(Error::new(ErrorKind::Usage, "no code given")
-                .with_hint("pass CODE, `-` or -f FILE"))
-        }
+        None => Err(Error::new(ErrorKind::Usage, "no code given").with_hint("pass CODE, `-` or -f FILE")),
     }
 }
 
@@ -140,10 +124,8 @@ fn write_stdout(bytes: &[u8]) -> pushy::Result<()> {
 /// Interrupts the request when the time is up.
 fn arm_timeout(session: &Session, secs: f64, fired: Arc<AtomicBool>) -> pushy::Result<()> {
     if !(secs.is_finite() && secs > 0.0) {
-        return Err(
-            Error::new(ErrorKind::Usage, format!("bad --timeout {secs}"))
-                .with_hint("give a positive number of seconds"),
-        );
+        return Err(Error::new(ErrorKind::Usage, format!("bad --timeout {secs}"))
+            .with_hint("give a positive number of seconds"));
     }
     let interrupter = session.interrupter();
     std::thread::spawn(move || {

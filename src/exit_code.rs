@@ -41,10 +41,9 @@ impl ExitCode {
             ErrorKind::Usage => ExitCode::Usage,
             ErrorKind::Remote => ExitCode::Raised,
             ErrorKind::Io => ExitCode::Raised,
-            ErrorKind::Connection
-            | ErrorKind::NoPython
-            | ErrorKind::Protocol
-            | ErrorKind::Disconnected => ExitCode::Connection,
+            ErrorKind::Connection | ErrorKind::NoPython | ErrorKind::Protocol | ErrorKind::Disconnected => {
+                ExitCode::Connection
+            }
         }
     }
 }

@@ -30,11 +30,7 @@ impl CtrlC {
                     }
                     shared.fired.store(true, Ordering::SeqCst);
                     let presses = shared.presses.fetch_add(1, Ordering::SeqCst) + 1;
-                    let target = shared
-                        .target
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .clone();
+                    let target = shared.target.lock().unwrap_or_else(|e| e.into_inner()).clone();
                     match target {
                         Some(interrupter) if presses == 1 => {
                             if interrupter.interrupt().is_err() {

@@ -28,7 +28,7 @@ mod transport;
 pub mod value;
 
 pub use error::{Error, ErrorKind, RemoteError, Result};
-pub use session::{Event, Interrupter, Mode, Reply, Request, ServerInfo, Session, Stream};
-pub use target::{ConnectOptions, SshTarget, Target};
+pub use session::{Completeness, Event, Interrupter, Mode, Reply, Request, ServerInfo, Session, Stream};
+pub use target::{ConnectOptions, Reuse, SshTarget, Target};
 pub use transport::{control_dir, disconnect};
 pub use value::Value;

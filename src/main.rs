@@ -6,6 +6,7 @@ mod cli;
 mod exec;
 mod exit_code;
 mod interrupt;
+mod repl;
 mod terminal;
 
 use std::io::Write;
@@ -24,10 +25,10 @@ fn main() -> std::process::ExitCode {
     let color = cli.color;
     let result = match cli.command {
         Some(Command::Exec(args)) => exec::run(args, color),
-        None => Err(
-            pushy::Error::new(pushy::ErrorKind::Usage, "the REPL is not available yet")
-                .with_hint("use `pushy exec HOST CODE`"),
-        ),
+        None => match cli.host.as_deref() {
+            Some(host) => repl::run(host, &cli.conn, color),
+            None => Err(pushy::Error::new(pushy::ErrorKind::Usage, "no host given").with_hint("try `pushy local:`")),
+        },
     };
     let status = match result {
         Ok(status) => status,
@@ -42,18 +43,10 @@ fn main() -> std::process::ExitCode {
 /// Prints an error as `pushy: error: ...` and an optional `pushy: hint: ...`.
 fn report(error: &pushy::Error, color: bool) {
     let mut err = std::io::stderr().lock();
-    let label = if color {
-        "error:".red().bold().to_string()
-    } else {
-        "error:".to_string()
-    };
+    let label = if color { "error:".red().bold().to_string() } else { "error:".to_string() };
     let _ = writeln!(err, "pushy: {label} {error}");
     if let Some(hint) = error.hint() {
-        let label = if color {
-            "hint:".cyan().to_string()
-        } else {
-            "hint:".to_string()
-        };
+        let label = if color { "hint:".cyan().to_string() } else { "hint:".to_string() };
         let _ = writeln!(err, "pushy: {label} {hint}");
     }
 }

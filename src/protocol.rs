@@ -13,7 +13,8 @@
 //! A frame larger than [`MAX_FRAME`] is refused before anything is allocated.
 //!
 //! Kinds, client to server: `eval` (`code`, `file`, `mode`, `stream`,
-//! `window`, `stdin`, `repl`, `truth`), `complete` (`text`), `interrupt`,
+//! `window`, `stdin`, `repl`, `truth`), `complete` (`text`), `check`
+//! (`code`: is it a complete REPL input?), `interrupt`,
 //! `stdin` (payload; empty = end of input), `more` (`n` stream credits),
 //! `close`.
 //!
@@ -23,7 +24,8 @@
 //! `none` (statements only, no value), `iter` / `item` / `end` (a streamed
 //! iterator), `error` (`type`, `message`, `traceback`), `exit` (`code`, from
 //! `SystemExit`), `stdin_ack` (`n` bytes consumed), `completions` (`start`,
-//! `items`), `bad` (a request the server did not understand).
+//! `items`), `checked` (`status`: complete, incomplete or invalid), `bad`
+//! (a request the server did not understand).
 
 use std::io::{BufReader, Read, Write};
 
@@ -95,9 +97,7 @@ pub struct FrameReader<R> {
 impl<R: Read> FrameReader<R> {
     /// Wraps a stream; reads are buffered.
     pub fn new(inner: R) -> Self {
-        FrameReader {
-            inner: BufReader::with_capacity(1 << 16, inner),
-        }
+        FrameReader { inner: BufReader::with_capacity(1 << 16, inner) }
     }
 
     /// The next frame, or `None` at a clean end of stream (between frames).
@@ -106,11 +106,7 @@ impl<R: Read> FrameReader<R> {
         match read_full(&mut self.inner, &mut prefix)? {
             0 => return Ok(None),
             8 => {}
-            n => {
-                return Err(Error::protocol(format!(
-                    "truncated frame prefix ({n} of 8 bytes)"
-                )))
-            }
+            n => return Err(Error::protocol(format!("truncated frame prefix ({n} of 8 bytes)"))),
         }
         let header_len = u64::from(u32::from_be_bytes(prefix[..4].try_into().expect("4 bytes")));
         let payload_len = u64::from(u32::from_be_bytes(prefix[4..].try_into().expect("4 bytes")));
@@ -128,8 +124,8 @@ impl<R: Read> FrameReader<R> {
         if read_full(&mut self.inner, &mut payload)? != payload.len() {
             return Err(Error::protocol("truncated frame payload"));
         }
-        let header: Header = serde_json::from_slice(&header)
-            .map_err(|e| Error::protocol(format!("bad frame header: {e}")))?;
+        let header: Header =
+            serde_json::from_slice(&header).map_err(|e| Error::protocol(format!("bad frame header: {e}")))?;
         Ok(Some(Frame { header, payload }))
     }
 }
@@ -162,8 +158,7 @@ impl<W: Write> FrameWriter<W> {
     /// Sends one frame.
     pub fn send(&mut self, header: &serde_json::Value, payload: &[u8]) -> Result<()> {
         let header = serde_json::to_vec(header).map_err(|e| Error::protocol(e.to_string()))?;
-        let len =
-            |n: usize| u32::try_from(n).map_err(|_| Error::protocol("frame too large to send"));
+        let len = |n: usize| u32::try_from(n).map_err(|_| Error::protocol("frame too large to send"));
         let mut frame = Vec::with_capacity(8 + header.len() + payload.len());
         frame.extend_from_slice(&len(header.len())?.to_be_bytes());
         frame.extend_from_slice(&len(payload.len())?.to_be_bytes());

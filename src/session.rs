@@ -70,15 +70,7 @@ pub struct Request<'a> {
 impl<'a> Request<'a> {
     /// Evaluates `code`, with a value if it ends in an expression.
     pub fn new(code: &'a str) -> Request<'a> {
-        Request {
-            code,
-            file: "<input>",
-            mode: Mode::Auto,
-            stream: false,
-            repl: false,
-            truth: false,
-            stdin: None,
-        }
+        Request { code, file: "<input>", mode: Mode::Auto, stream: false, repl: false, truth: false, stdin: None }
     }
 }
 
@@ -97,6 +89,17 @@ pub enum Event<'a> {
     Output(Stream, &'a [u8]),
     /// A streamed iterator produced an item.
     Item(Value),
+}
+
+/// Whether a REPL input is ready to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Completeness {
+    /// A whole statement: run it.
+    Complete,
+    /// An open block or bracket: read another line.
+    Incomplete,
+    /// A syntax error: run it anyway, so the error is shown.
+    Invalid,
 }
 
 /// How a request ended.
@@ -206,30 +209,19 @@ impl Session {
             Some(python) => format!("no Python 3 at {python} on {name}"),
             None => format!("no Python 3 on {name} (tried {})", tried.join(", ")),
         };
-        Err(Error::new(ErrorKind::NoPython, message)
-            .with_hint("pass --python PATH to name a Python 3 interpreter"))
+        Err(Error::new(ErrorKind::NoPython, message).with_hint("pass --python PATH to name a Python 3 interpreter"))
     }
 
     fn read_hello(&mut self) -> Result<ServerInfo> {
         let frame = self.next_frame()?;
         if frame.header.k != "hello" {
-            return Err(Error::protocol(format!(
-                "expected hello from the server, got '{}'",
-                frame.header.k
-            )));
+            return Err(Error::protocol(format!("expected hello from the server, got '{}'", frame.header.k)));
         }
         let rest = &frame.header.rest;
-        let text = |k: &str| {
-            rest.get(k)
-                .and_then(|v| v.as_str())
-                .unwrap_or_default()
-                .to_string()
-        };
+        let text = |k: &str| rest.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_string();
         let protocol = rest.get("protocol").and_then(|v| v.as_u64()).unwrap_or(0);
         if protocol != 1 {
-            return Err(Error::protocol(format!(
-                "server speaks protocol {protocol}, this pushy speaks 1"
-            )));
+            return Err(Error::protocol(format!("server speaks protocol {protocol}, this pushy speaks 1")));
         }
         Ok(ServerInfo {
             python: text("python"),
@@ -253,10 +245,7 @@ impl Session {
 
     /// A handle that can interrupt running requests from another thread.
     pub fn interrupter(&self) -> Interrupter {
-        Interrupter {
-            writer: Arc::clone(&self.writer),
-            current: Arc::clone(&self.current),
-        }
+        Interrupter { writer: Arc::clone(&self.writer), current: Arc::clone(&self.current) }
     }
 
     /// Evaluates code; remote output goes to this process's stdout/stderr.
@@ -266,10 +255,7 @@ impl Session {
             Reply::Value(v, _) => Ok(v),
             Reply::NoValue | Reply::StreamEnd(_) => Ok(Value::None),
             Reply::Raised(e) => Err(Error::from_remote(e)),
-            Reply::Exit(code) => Err(Error::new(
-                ErrorKind::Remote,
-                format!("the code called sys.exit({code})"),
-            )),
+            Reply::Exit(code) => Err(Error::new(ErrorKind::Remote, format!("the code called sys.exit({code})"))),
         }
     }
 
@@ -295,9 +281,7 @@ impl Session {
         });
         self.send(&header)?;
         self.current.store(id, Ordering::SeqCst);
-        let stdin = request
-            .stdin
-            .map(|input| StdinForwarder::start(input, Arc::clone(&self.writer), id));
+        let stdin = request.stdin.map(|input| StdinForwarder::start(input, Arc::clone(&self.writer), id));
         let result = self.replies(id, on_event, stdin.as_ref());
         self.current.store(0, Ordering::SeqCst);
         if let Some(stdin) = stdin {
@@ -321,11 +305,7 @@ impl Session {
             }
             match h.k.as_str() {
                 "out" => {
-                    let stream = if h.fd == Some(2) {
-                        Stream::Stderr
-                    } else {
-                        Stream::Stdout
-                    };
+                    let stream = if h.fd == Some(2) { Stream::Stderr } else { Stream::Stdout };
                     on_event(Event::Output(stream, &frame.payload))?;
                 }
                 "stdin_ack" => {
@@ -338,7 +318,7 @@ impl Session {
                     let value = decode_value(&frame)?;
                     on_event(Event::Item(value))?;
                     consumed += 1;
-                    if consumed % (STREAM_WINDOW / 2) == 0 {
+                    if consumed.is_multiple_of(STREAM_WINDOW / 2) {
                         self.send(&json!({"k": "more", "id": id, "n": STREAM_WINDOW / 2}))?;
                     }
                 }
@@ -379,6 +359,25 @@ impl Session {
         }
     }
 
+    /// Whether `code` is a complete input by CPython's interactive rule
+    /// (`codeop`): what the REPL asks before it runs a line or continues.
+    pub fn check(&mut self, code: &str) -> Result<Completeness> {
+        self.next_id += 1;
+        let id = self.next_id;
+        self.send(&json!({"k": "check", "id": id, "code": code}))?;
+        loop {
+            let frame = self.next_frame()?;
+            if frame.header.k == "checked" && frame.header.id == Some(id) {
+                let status = frame.header.rest.get("status").and_then(|s| s.as_str()).unwrap_or("invalid");
+                return Ok(match status {
+                    "complete" => Completeness::Complete,
+                    "incomplete" => Completeness::Incomplete,
+                    _ => Completeness::Invalid,
+                });
+            }
+        }
+    }
+
     fn send(&self, header: &serde_json::Value) -> Result<()> {
         let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         writer.send(header, b"").map_err(|_| self.lost())
@@ -405,23 +404,12 @@ impl Session {
             unsafe { (*process).wait_timeout(Duration::from_secs(2)) }
         };
         let stderr = self.stderr.text(Duration::from_millis(200));
-        let last = stderr
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .map(str::trim);
+        let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).map(str::trim);
         let mut message = match status {
             Some(code) if code > 128 && code < 160 => {
-                format!(
-                    "the remote interpreter on {} was killed by signal {}",
-                    self.name,
-                    code - 128
-                )
+                format!("the remote interpreter on {} was killed by signal {}", self.name, code - 128)
             }
-            Some(code) => format!(
-                "the remote interpreter on {} exited with status {code}",
-                self.name
-            ),
+            Some(code) => format!("the remote interpreter on {} exited with status {code}", self.name),
             None => format!("lost the connection to {}", self.name),
         };
         if let Some(last) = last {
@@ -455,11 +443,7 @@ impl Drop for Session {
 }
 
 fn decode_value(frame: &Frame) -> Result<Value> {
-    let tokens = frame
-        .header
-        .v
-        .as_deref()
-        .ok_or_else(|| Error::protocol("value frame without a value"))?;
+    let tokens = frame.header.v.as_deref().ok_or_else(|| Error::protocol("value frame without a value"))?;
     value::decode(tokens, &frame.payload)
 }
 
@@ -478,18 +462,8 @@ pub fn forward_output(event: Event<'_>) -> Result<()> {
     Ok(())
 }
 
-fn start_failure(
-    name: &str,
-    python: &str,
-    status: Option<i32>,
-    stderr: &str,
-    junk: &[u8],
-) -> Error {
-    let last = stderr
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .map(str::trim);
+fn start_failure(name: &str, python: &str, status: Option<i32>, stderr: &str, junk: &[u8]) -> Error {
+    let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).map(str::trim);
     let mut message = match status {
         Some(code) => format!("{python} on {name} exited with status {code} before pushy started"),
         None => format!("{python} on {name} did not start pushy"),
@@ -498,17 +472,10 @@ fn start_failure(
         message.push_str(&format!(": {last}"));
     } else if !junk.is_empty() {
         let text = String::from_utf8_lossy(junk);
-        let line = text
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("")
-            .trim()
-            .to_string();
+        let line = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string();
         message.push_str(&format!("; the remote shell printed: {line}"));
     }
-    Error::new(ErrorKind::Disconnected, message)
-        .with_hint(format!("check that `ssh {name} {python} -c 1` works"))
+    Error::new(ErrorKind::Disconnected, message).with_hint(format!("check that `ssh {name} {python} -c 1` works"))
 }
 
 /// Forwards a local reader as the remote stdin, at most `STDIN_WINDOW`
@@ -523,18 +490,8 @@ struct StdinState {
 }
 
 impl StdinForwarder {
-    fn start(
-        mut input: Box<dyn Read + Send>,
-        writer: Arc<Mutex<FrameWriter<File>>>,
-        id: u64,
-    ) -> StdinForwarder {
-        let state = Arc::new((
-            Mutex::new(StdinState {
-                in_flight: 0,
-                stopped: false,
-            }),
-            Condvar::new(),
-        ));
+    fn start(mut input: Box<dyn Read + Send>, writer: Arc<Mutex<FrameWriter<File>>>, id: u64) -> StdinForwarder {
+        let state = Arc::new((Mutex::new(StdinState { in_flight: 0, stopped: false }), Condvar::new()));
         let shared = Arc::clone(&state);
         std::thread::spawn(move || {
             let mut buf = vec![0u8; STDIN_CHUNK];
@@ -548,9 +505,7 @@ impl StdinForwarder {
                     let (lock, cond) = &*shared;
                     let guard = lock.lock().unwrap_or_else(|e| e.into_inner());
                     let guard = cond
-                        .wait_while(guard, |s| {
-                            !s.stopped && s.in_flight + n as u64 > STDIN_WINDOW
-                        })
+                        .wait_while(guard, |s| !s.stopped && s.in_flight + n as u64 > STDIN_WINDOW)
                         .unwrap_or_else(|e| e.into_inner());
                     if guard.stopped {
                         return;
@@ -558,10 +513,7 @@ impl StdinForwarder {
                     drop(guard);
                 }
                 let header = json!({"k": "stdin", "id": id});
-                let sent = writer
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .send(&header, &buf[..n]);
+                let sent = writer.lock().unwrap_or_else(|e| e.into_inner()).send(&header, &buf[..n]);
                 if sent.is_err() || n == 0 {
                     return;
                 }

@@ -45,21 +45,28 @@ pub struct ConnectOptions {
     pub python: Option<String>,
     /// Keep the ssh master this long after the last use, so the next call is fast.
     pub persist: Duration,
-    /// Reuse (and leave behind for reuse) a master in pushy's control directory.
-    pub reuse: bool,
+    /// What to do with ssh masters.
+    pub reuse: Reuse,
     /// Bound on establishing the ssh connection (`ConnectTimeout`).
     pub connect_timeout: Option<Duration>,
 }
 
 impl Default for ConnectOptions {
     fn default() -> ConnectOptions {
-        ConnectOptions {
-            python: None,
-            persist: Duration::from_secs(60),
-            reuse: true,
-            connect_timeout: None,
-        }
+        ConnectOptions { python: None, persist: Duration::from_secs(60), reuse: Reuse::Keep, connect_timeout: None }
     }
+}
+
+/// Sharing of ssh connections (masters) between pushy runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reuse {
+    /// Use a master an earlier run left, or start one and leave it for the
+    /// next run; it idles out after `persist`.
+    Keep,
+    /// Use a master an earlier run left; one started now ends with the session.
+    Attach,
+    /// A fresh master of this session's own, ended with it.
+    Never,
 }
 
 impl Target {
@@ -89,9 +96,7 @@ impl SshTarget {
             rest = url.trim_end_matches('/');
             if let Some((host, port)) = rest.rsplit_once(':') {
                 if !host.ends_with(']') || host.starts_with('[') {
-                    let port = port
-                        .parse::<u16>()
-                        .map_err(|_| Error::usage(format!("bad port in '{text}'")))?;
+                    let port = port.parse::<u16>().map_err(|_| Error::usage(format!("bad port in '{text}'")))?;
                     target.port = Some(port);
                     rest = host;
                 }
@@ -145,14 +150,9 @@ fn check_host(host: &str) -> Result<()> {
         ))
         .with_hint("pass ssh options with -o, -p, -l, -i, -F or -J"));
     }
-    if let Some(bad) = host
-        .chars()
-        .find(|c| !(c.is_alphanumeric() || "._-@:[]%+".contains(*c)))
-    {
-        return Err(
-            Error::usage(format!("refusing host {host:?}: it contains {bad:?}"))
-                .with_hint("hosts are names, addresses or ssh config aliases"),
-        );
+    if let Some(bad) = host.chars().find(|c| !(c.is_alphanumeric() || "._-@:[]%+".contains(*c))) {
+        return Err(Error::usage(format!("refusing host {host:?}: it contains {bad:?}"))
+            .with_hint("hosts are names, addresses or ssh config aliases"));
     }
     Ok(())
 }
@@ -164,27 +164,15 @@ mod tests {
     #[test]
     fn local_and_hosts() {
         assert_eq!(Target::parse("local:").unwrap(), Target::Local);
-        let Target::Ssh(t) = Target::parse("root@web1").unwrap() else {
-            panic!()
-        };
+        let Target::Ssh(t) = Target::parse("root@web1").unwrap() else { panic!() };
         assert_eq!(t.destination, "root@web1");
-        let Target::Ssh(t) = Target::parse("ssh://me@db:2222").unwrap() else {
-            panic!()
-        };
+        let Target::Ssh(t) = Target::parse("ssh://me@db:2222").unwrap() else { panic!() };
         assert_eq!((t.destination.as_str(), t.port), ("me@db", Some(2222)));
     }
 
     #[test]
     fn hostile_hosts_are_refused() {
-        for bad in [
-            "-oProxyCommand=touch /tmp/x",
-            "host;rm -rf /",
-            "a b",
-            "h\nx",
-            "",
-            "$(id)",
-            "h'q",
-        ] {
+        for bad in ["-oProxyCommand=touch /tmp/x", "host;rm -rf /", "a b", "h\nx", "", "$(id)", "h'q"] {
             let err = Target::parse(bad).unwrap_err();
             assert_eq!(err.kind(), crate::ErrorKind::Usage, "{bad:?}");
         }

@@ -134,11 +134,7 @@ impl<'de> Visitor<'de> for TokenVisitor {
         Ok(Token::Scalar(Value::Int(v)))
     }
     fn visit_u64<E>(self, v: u64) -> Result<Token, E> {
-        Ok(Token::Scalar(
-            i64::try_from(v)
-                .map(Value::Int)
-                .unwrap_or_else(|_| Value::BigInt(v.to_string())),
-        ))
+        Ok(Token::Scalar(i64::try_from(v).map(Value::Int).unwrap_or_else(|_| Value::BigInt(v.to_string()))))
     }
     fn visit_f64<E>(self, v: f64) -> Result<Token, E> {
         Ok(Token::Scalar(Value::Float(v)))
@@ -195,17 +191,15 @@ impl Open {
         match self {
             Open::Seq(kind, items, _, name) => Value::Seq(kind, items, name),
             Open::Dict(pairs, _, _, name) => Value::Dict(pairs, name),
-            Open::Named(name, names, values) => {
-                Value::Named(name, names.into_iter().zip(values).collect())
-            }
+            Open::Named(name, names, values) => Value::Named(name, names.into_iter().zip(values).collect()),
         }
     }
 }
 
 /// Decodes a value from its tokens and the frame payload that holds its bytes.
 pub fn decode(tokens: &RawValue, payload: &[u8]) -> Result<Value> {
-    let tokens: Vec<Token> = serde_json::from_str(tokens.get())
-        .map_err(|e| Error::protocol(format!("bad value tokens: {e}")))?;
+    let tokens: Vec<Token> =
+        serde_json::from_str(tokens.get()).map_err(|e| Error::protocol(format!("bad value tokens: {e}")))?;
     let total = tokens.len();
     let mut stack: Vec<Open> = Vec::new();
     let mut root = None;
@@ -256,12 +250,7 @@ enum Tagged {
 
 fn tag(parts: Vec<serde_json::Value>, payload: &[u8], left: usize) -> Result<Tagged> {
     use serde_json::Value as J;
-    let bad = || {
-        Error::protocol(format!(
-            "bad value token {}",
-            serde_json::Value::Array(parts.clone())
-        ))
-    };
+    let bad = || Error::protocol(format!("bad value token {}", serde_json::Value::Array(parts.clone())));
     let name = |i: usize| parts.get(i).and_then(J::as_str).map(str::to_owned);
     let count = |i: usize| -> Result<usize> {
         let n = parts.get(i).and_then(J::as_u64).ok_or_else(bad)? as usize;
@@ -275,12 +264,7 @@ fn tag(parts: Vec<serde_json::Value>, payload: &[u8], left: usize) -> Result<Tag
     let t = parts.first().and_then(J::as_str).ok_or_else(bad)?;
     let seq = |kind| -> Result<Tagged> {
         let n = count(1)?;
-        Ok(Tagged::Open(Open::Seq(
-            kind,
-            Vec::with_capacity(n.min(left)),
-            n,
-            name(2),
-        )))
+        Ok(Tagged::Open(Open::Seq(kind, Vec::with_capacity(n.min(left)), n, name(2))))
     };
     Ok(match t {
         "l" => seq(SeqKind::List)?,
@@ -289,12 +273,7 @@ fn tag(parts: Vec<serde_json::Value>, payload: &[u8], left: usize) -> Result<Tag
         "f" => seq(SeqKind::FrozenSet)?,
         "d" => {
             let n = count(1)?;
-            Tagged::Open(Open::Dict(
-                Vec::with_capacity(n.min(left)),
-                None,
-                n,
-                name(2),
-            ))
+            Tagged::Open(Open::Dict(Vec::with_capacity(n.min(left)), None, n, name(2)))
         }
         "n" => {
             let type_name = name(1).ok_or_else(bad)?;
@@ -329,33 +308,17 @@ fn tag(parts: Vec<serde_json::Value>, payload: &[u8], left: usize) -> Result<Tag
             let cps = parts.get(1).and_then(J::as_array).ok_or_else(bad)?;
             let cps = cps
                 .iter()
-                .map(|c| {
-                    c.as_u64()
-                        .filter(|c| *c <= 0x10FFFF)
-                        .map(|c| c as u32)
-                        .ok_or_else(bad)
-                })
+                .map(|c| c.as_u64().filter(|c| *c <= 0x10FFFF).map(|c| c as u32).ok_or_else(bad))
                 .collect::<Result<Vec<u32>>>()?;
             Tagged::Value(Value::WideStr(cps))
         }
         "b" | "B" => {
             let off = parts.get(1).and_then(J::as_u64).ok_or_else(bad)? as usize;
             let len = parts.get(2).and_then(J::as_u64).ok_or_else(bad)? as usize;
-            let bytes = off
-                .checked_add(len)
-                .and_then(|end| payload.get(off..end))
-                .ok_or_else(bad)?
-                .to_vec();
-            Tagged::Value(if t == "b" {
-                Value::Bytes(bytes)
-            } else {
-                Value::ByteArray(bytes)
-            })
+            let bytes = off.checked_add(len).and_then(|end| payload.get(off..end)).ok_or_else(bad)?.to_vec();
+            Tagged::Value(if t == "b" { Value::Bytes(bytes) } else { Value::ByteArray(bytes) })
         }
-        "r" => Tagged::Value(Value::Object(
-            name(1).ok_or_else(bad)?,
-            name(2).ok_or_else(bad)?,
-        )),
+        "r" => Tagged::Value(Value::Object(name(1).ok_or_else(bad)?, name(2).ok_or_else(bad)?)),
         "c" => Tagged::Value(Value::Cycle(name(1).ok_or_else(bad)?)),
         "x" => Tagged::Value(Value::Deep(name(1).ok_or_else(bad)?)),
         _ => return Err(bad()),
@@ -385,10 +348,7 @@ mod tests {
             dec(r#"[["i","-123456789012345678901234567890"]]"#, b"").unwrap(),
             Value::BigInt("-123456789012345678901234567890".into())
         );
-        assert_eq!(
-            dec(r#"[["b",1,2]]"#, b"xyz").unwrap(),
-            Value::Bytes(b"yz".to_vec())
-        );
+        assert_eq!(dec(r#"[["b",1,2]]"#, b"xyz").unwrap(), Value::Bytes(b"yz".to_vec()));
         assert!(matches!(dec(r#"[["F","nan"]]"#, b"").unwrap(), Value::Float(f) if f.is_nan()));
     }
 

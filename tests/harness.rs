@@ -63,49 +63,26 @@ fn have_test_users(test: &str) -> bool {
 fn own_login_shell() -> String {
     // SAFETY: geteuid has no preconditions and cannot fail.
     let uid = unsafe { libc::geteuid() }.to_string();
-    let out = Command::new("getent")
-        .args(["passwd", &uid])
-        .output()
-        .expect("cannot run getent");
+    let out = Command::new("getent").args(["passwd", &uid]).output().expect("cannot run getent");
     let line = String::from_utf8_lossy(&out.stdout);
-    line.trim_end()
-        .rsplit(':')
-        .next()
-        .unwrap_or_default()
-        .to_string()
+    line.trim_end().rsplit(':').next().unwrap_or_default().to_string()
 }
 
 #[test]
 fn sshd_listens_on_loopback_once_per_process() {
     let server = sshd();
-    assert!(
-        std::ptr::eq(server, sshd()),
-        "sshd() started a second server"
-    );
+    assert!(std::ptr::eq(server, sshd()), "sshd() started a second server");
     let log = std::fs::read_to_string(server.dir.join("sshd.log")).expect("sshd.log");
     let listening = format!("Server listening on 127.0.0.1 port {}.", server.port);
-    assert!(
-        log.contains(&listening),
-        "sshd.log lacks {listening:?}:\n{log}"
-    );
+    assert!(log.contains(&listening), "sshd.log lacks {listening:?}:\n{log}");
 }
 
 #[test]
 fn plain_login_is_the_current_user() {
     let host = sshd().host();
-    let local = Command::new("id")
-        .arg("-un")
-        .output()
-        .expect("cannot run id");
-    assert_eq!(
-        ssh_ok(host, "id -un"),
-        String::from_utf8_lossy(&local.stdout)
-    );
-    assert_eq!(
-        ssh_ok(host, "true"),
-        "",
-        "ssh {host} true printed something"
-    );
+    let local = Command::new("id").arg("-un").output().expect("cannot run id");
+    assert_eq!(ssh_ok(host, "id -un"), String::from_utf8_lossy(&local.stdout));
+    assert_eq!(ssh_ok(host, "true"), "", "ssh {host} true printed something");
 }
 
 #[test]
@@ -129,10 +106,7 @@ fn junk_user_bashrc_prints_junk() {
     // does not apply here.
     let expected = "welcome to junk\nPUSHY\nshlvl=1\n";
     assert_eq!(ssh_ok("pushy-test-junk", "echo \"shlvl=$SHLVL\""), expected);
-    assert_eq!(
-        ssh_ok("pushy-test-junk", "true"),
-        "welcome to junk\nPUSHY\n"
-    );
+    assert_eq!(ssh_ok("pushy-test-junk", "true"), "welcome to junk\nPUSHY\n");
 }
 
 #[test]
@@ -149,11 +123,7 @@ fn other_login_shells_run_python() {
     ];
     for (alias, probe, shell) in cases {
         let remote = format!("{probe}; python3 -c 'print(1)'");
-        assert_eq!(
-            ssh_ok(alias, &remote),
-            format!("{shell}\n1\n"),
-            "ssh {alias} {remote:?}"
-        );
+        assert_eq!(ssh_ok(alias, &remote), format!("{shell}\n1\n"), "ssh {alias} {remote:?}");
     }
 }
 

@@ -1,3 +1,9 @@
-//! pushy's integration tests: one binary, one module per area.
+//! pushy's integration tests: the real binary against `local:` and a real
+//! OpenSSH server on 127.0.0.1 (see `support::sshd`), one module per area.
+
+mod exec;
 mod harness;
+mod python;
+mod repl;
+mod ssh;
 mod support;

@@ -41,16 +41,8 @@ fn write(value: &Value, out: &mut String) {
         Value::Float(f) => tagged(out, "$float", &string(&repr::float(*f))),
         Value::Str(s) => out.push_str(&string(s)),
         Value::WideStr(cps) => out.push_str(&wide_string(cps)),
-        Value::Bytes(b) => tagged(
-            out,
-            "$bytes",
-            &string(&base64::engine::general_purpose::STANDARD.encode(b)),
-        ),
-        Value::ByteArray(b) => tagged(
-            out,
-            "$bytearray",
-            &string(&base64::engine::general_purpose::STANDARD.encode(b)),
-        ),
+        Value::Bytes(b) => tagged(out, "$bytes", &string(&base64::engine::general_purpose::STANDARD.encode(b))),
+        Value::ByteArray(b) => tagged(out, "$bytearray", &string(&base64::engine::general_purpose::STANDARD.encode(b))),
         Value::Seq(_, items, _) => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {
@@ -86,11 +78,7 @@ fn write(value: &Value, out: &mut String) {
             out.push('}');
         }
         Value::Object(type_name, text) => {
-            out.push_str(&format!(
-                "{{\"$type\":{},\"$repr\":{}}}",
-                string(type_name),
-                string(text)
-            ));
+            out.push_str(&format!("{{\"$type\":{},\"$repr\":{}}}", string(type_name), string(text)));
         }
         Value::Cycle(kind) => tagged(out, "$cycle", &string(kind)),
         Value::Deep(kind) => tagged(out, "$deep", &string(kind)),
@@ -109,13 +97,7 @@ fn key(k: &Value) -> String {
         Value::None | Value::Bool(_) | Value::Int(_) | Value::BigInt(_) | Value::Float(_) => {
             string(&render(k).replace('"', ""))
         }
-        other => string(
-            &Pretty {
-                width: usize::MAX,
-                color: false,
-            }
-            .render_flat(other),
-        ),
+        other => string(&Pretty { width: usize::MAX, color: false }.render_flat(other)),
     }
 }
 
@@ -148,9 +130,7 @@ mod tests {
     #[test]
     fn json_is_lossless_for_scalars() {
         assert_eq!(
-            render(&Value::BigInt(
-                "1606938044258990275541962092341162602522202993782792835301376".into()
-            )),
+            render(&Value::BigInt("1606938044258990275541962092341162602522202993782792835301376".into())),
             "1606938044258990275541962092341162602522202993782792835301376"
         );
         assert_eq!(render(&Value::Float(f64::NAN)), r#"{"$float":"nan"}"#);

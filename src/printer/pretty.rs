@@ -129,12 +129,8 @@ impl Pretty {
             Value::Int(i) => self.paint(out, &i.to_string(), |s| s.cyan()),
             Value::BigInt(digits) => self.paint(out, digits, |s| s.cyan()),
             Value::Float(f) => self.paint(out, &repr::float(*f), |s| s.cyan()),
-            Value::Str(s) => self.paint(out, &repr::str_repr(s.chars().map(u32::from)), |s| {
-                s.green()
-            }),
-            Value::WideStr(cps) => {
-                self.paint(out, &repr::str_repr(cps.iter().copied()), |s| s.green())
-            }
+            Value::Str(s) => self.paint(out, &repr::str_repr(s.chars().map(u32::from)), |s| s.green()),
+            Value::WideStr(cps) => self.paint(out, &repr::str_repr(cps.iter().copied()), |s| s.green()),
             Value::Bytes(b) => self.paint(out, &repr::bytes_repr(b), |s| s.green()),
             Value::ByteArray(b) => {
                 out.push_str("bytearray(");
@@ -240,10 +236,7 @@ fn short(name: &str) -> &str {
 /// The printed width of the one-line form, if it is at most `budget`; stops
 /// counting as soon as it is over, so a huge value costs nothing here.
 fn flat_len(value: &Value, budget: usize) -> Option<usize> {
-    let plain = Pretty {
-        width: usize::MAX,
-        color: false,
-    };
+    let plain = Pretty { width: usize::MAX, color: false };
     let mut used = 0usize;
     let mut add = |n: usize| -> Option<()> {
         used += n;
@@ -316,10 +309,7 @@ mod tests {
     use crate::value::SeqKind::*;
 
     fn p(width: usize) -> Pretty {
-        Pretty {
-            width,
-            color: false,
-        }
+        Pretty { width, color: false }
     }
 
     fn ints(n: i64) -> Value {
@@ -336,19 +326,10 @@ mod tests {
             None,
         );
         assert_eq!(p(80).render(&v), "{(1, 2): {3}}");
-        assert_eq!(
-            p(80).render(&Value::Seq(Tuple, vec![Value::Int(1)], None)),
-            "(1,)"
-        );
-        assert_eq!(
-            p(80).render(&Value::Seq(FrozenSet, vec![], None)),
-            "frozenset()"
-        );
+        assert_eq!(p(80).render(&Value::Seq(Tuple, vec![Value::Int(1)], None)), "(1,)");
+        assert_eq!(p(80).render(&Value::Seq(FrozenSet, vec![], None)), "frozenset()");
         assert_eq!(p(80).render(&Value::Seq(Set, vec![], None)), "set()");
-        assert_eq!(
-            p(80).render(&Value::Dict(vec![], Some("collections.OrderedDict".into()))),
-            "OrderedDict({})"
-        );
+        assert_eq!(p(80).render(&Value::Dict(vec![], Some("collections.OrderedDict".into()))), "OrderedDict({})");
     }
 
     #[test]
@@ -356,10 +337,7 @@ mod tests {
         let text = p(20).render(&ints(30));
         assert!(text.lines().count() > 1, "{text}");
         assert!(text.lines().all(|l| l.chars().count() <= 20), "{text}");
-        assert_eq!(
-            text.replace('\n', "").replace(' ', ""),
-            p(10_000).render(&ints(30)).replace(' ', "")
-        );
+        assert_eq!(text.replace(['\n', ' '], ""), p(10_000).render(&ints(30)).replace(' ', ""));
     }
 
     #[test]
@@ -372,10 +350,7 @@ mod tests {
 
     #[test]
     fn colour_is_only_added_when_asked() {
-        let color = Pretty {
-            width: 80,
-            color: true,
-        };
+        let color = Pretty { width: 80, color: true };
         colored::control::set_override(true);
         assert!(color.render(&Value::Int(1)).contains('\x1b'));
         assert!(!p(80).render(&Value::Int(1)).contains('\x1b'));

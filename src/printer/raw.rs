@@ -44,12 +44,7 @@ fn item_text(value: &Value) -> Vec<u8> {
         Value::WideStr(cps) => surrogate_escape(cps),
         Value::Bytes(b) | Value::ByteArray(b) => b.clone(),
         Value::None => Vec::new(),
-        other => Pretty {
-            width: usize::MAX,
-            color: false,
-        }
-        .render_flat(other)
-        .into_bytes(),
+        other => Pretty { width: usize::MAX, color: false }.render_flat(other).into_bytes(),
     }
 }
 
@@ -74,18 +69,11 @@ mod tests {
 
     #[test]
     fn raw_output_is_for_pipes() {
-        let list = Value::Seq(
-            SeqKind::List,
-            vec![Value::Str("a".into()), Value::Int(2)],
-            None,
-        );
+        let list = Value::Seq(SeqKind::List, vec![Value::Str("a".into()), Value::Int(2)], None);
         assert_eq!(render(&list), b"a\n2\n");
         assert_eq!(render(&Value::Str("x\n".into())), b"x\n");
         assert_eq!(render(&Value::Bytes(vec![0, 255])), vec![0, 255]);
-        assert_eq!(
-            render(&Value::WideStr(vec![0x61, 0xDCFF])),
-            vec![b'a', 0xff, b'\n']
-        );
+        assert_eq!(render(&Value::WideStr(vec![0x61, 0xDCFF])), vec![b'a', 0xff, b'\n']);
         assert_eq!(render(&Value::None), b"");
     }
 }

@@ -25,21 +25,14 @@ pub fn float(f: f64) -> String {
         if point <= 0 {
             format!("{sign}0.{}{digits}", "0".repeat((-point) as usize))
         } else if point as usize >= digits.len() {
-            format!(
-                "{sign}{digits}{}.0",
-                "0".repeat(point as usize - digits.len())
-            )
+            format!("{sign}{digits}{}.0", "0".repeat(point as usize - digits.len()))
         } else {
             let (int, frac) = digits.split_at(point as usize);
             format!("{sign}{int}.{frac}")
         }
     } else {
         let (first, rest) = digits.split_at(1);
-        let frac = if rest.is_empty() {
-            String::new()
-        } else {
-            format!(".{rest}")
-        };
+        let frac = if rest.is_empty() { String::new() } else { format!(".{rest}") };
         let esign = if exp < 0 { '-' } else { '+' };
         format!("{sign}{first}{frac}e{esign}{:02}", exp.abs())
     }
@@ -76,11 +69,7 @@ pub fn str_repr(chars: impl Iterator<Item = u32> + Clone) -> String {
 pub fn bytes_repr(bytes: &[u8]) -> String {
     let has_single = bytes.contains(&b'\'');
     let has_double = bytes.contains(&b'"');
-    let quote = if has_single && !has_double {
-        b'"'
-    } else {
-        b'\''
-    };
+    let quote = if has_single && !has_double { b'"' } else { b'\'' };
     let mut out = String::with_capacity(bytes.len() + 3);
     out.push('b');
     out.push(quote as char);
@@ -154,10 +143,7 @@ mod tests {
         let s = |t: &str| str_repr(t.chars().map(u32::from));
         assert_eq!(s("it's"), r#""it's""#);
         assert_eq!(s("a'b\"c"), r#"'a\'b"c'"#);
-        assert_eq!(
-            s("tab\tnl\n\\ \x00 \x7f é \u{200b}"),
-            r"'tab\tnl\n\\ \x00 \x7f é \u200b'"
-        );
+        assert_eq!(s("tab\tnl\n\\ \x00 \x7f é \u{200b}"), r"'tab\tnl\n\\ \x00 \x7f é \u200b'");
         assert_eq!(str_repr([0x61, 0xDCFF].into_iter()), r"'a\udcff'");
         assert_eq!(bytes_repr(b"\x00\xff'a"), r#"b"\x00\xff'a""#);
     }

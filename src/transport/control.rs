@@ -19,9 +19,7 @@ pub fn control_dir() -> Result<PathBuf> {
     let dir = match std::env::var_os("PUSHY_CONTROL_DIR") {
         Some(dir) if !dir.is_empty() => PathBuf::from(dir),
         _ => match std::env::var_os("XDG_RUNTIME_DIR") {
-            Some(run) if Path::new(&run).is_absolute() && Path::new(&run).is_dir() => {
-                PathBuf::from(run).join("pushy")
-            }
+            Some(run) if Path::new(&run).is_absolute() && Path::new(&run).is_dir() => PathBuf::from(run).join("pushy"),
             // SAFETY: geteuid cannot fail.
             _ => PathBuf::from(format!("/tmp/pushy-{}", unsafe { libc::geteuid() })),
         },
@@ -30,10 +28,7 @@ pub fn control_dir() -> Result<PathBuf> {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
         Err(e) => {
-            return Err(Error::new(
-                ErrorKind::Io,
-                format!("cannot create control directory {}: {e}", dir.display()),
-            ))
+            return Err(Error::new(ErrorKind::Io, format!("cannot create control directory {}: {e}", dir.display())))
         }
     }
     check_private(&dir)?;
@@ -56,11 +51,8 @@ fn check_private(dir: &Path) -> Result<()> {
     };
     match problem {
         None => Ok(()),
-        Some(why) => Err(Error::new(
-            ErrorKind::Usage,
-            format!("refusing control directory {}: {why}", dir.display()),
-        )
-        .with_hint("remove it, or set PUSHY_CONTROL_DIR to a private (0700) directory of yours")),
+        Some(why) => Err(Error::new(ErrorKind::Usage, format!("refusing control directory {}: {why}", dir.display()))
+            .with_hint("remove it, or set PUSHY_CONTROL_DIR to a private (0700) directory of yours")),
     }
 }
 

@@ -31,10 +31,5 @@ pub(super) fn open(python: &str) -> Result<Option<Channel>> {
     let stdin = File::from(OwnedFd::from(child.stdin.take().expect("piped")));
     let stdout = File::from(OwnedFd::from(child.stdout.take().expect("piped")));
     let stderr = StderrTail::collect(child.stderr.take().expect("piped"));
-    Ok(Some(Channel {
-        stdin,
-        stdout,
-        stderr,
-        process: Process::Local(child),
-    }))
+    Ok(Some(Channel { stdin, stdout, stderr, process: Process::Local(child) }))
 }

@@ -27,7 +27,7 @@ pub(crate) struct Channel {
 /// The remote process, as far as the transport can see it.
 pub(crate) enum Process {
     Local(std::process::Child),
-    Ssh(ssh::RemoteProcess),
+    Ssh(Box<ssh::RemoteProcess>),
 }
 
 impl Process {
@@ -50,17 +50,6 @@ impl Process {
         }
     }
 
-    /// Stops the local end of the process (the remote one sees EOF and exits).
-    pub fn kill(&mut self) {
-        match self {
-            Process::Local(child) => {
-                let _ = child.kill();
-                let _ = child.wait();
-            }
-            Process::Ssh(remote) => remote.kill(),
-        }
-    }
-
     /// Called when the session ends: drop a non-reused ssh master.
     pub fn finish(&mut self) {
         if let Process::Ssh(remote) = self {
@@ -75,11 +64,7 @@ fn exit_code(status: std::process::ExitStatus) -> Option<i32> {
 }
 
 /// Starts `python -c STAGE0 LEN` on the target.
-pub(crate) fn open(
-    target: &Target,
-    options: &ConnectOptions,
-    python: &str,
-) -> Result<Option<Channel>> {
+pub(crate) fn open(target: &Target, options: &ConnectOptions, python: &str) -> Result<Option<Channel>> {
     match target {
         Target::Local => local::open(python),
         Target::Ssh(ssh) => ssh::open(ssh, options, python).map(Some),
@@ -90,7 +75,10 @@ pub(crate) fn open(
 /// before the server takes over fd 2 this is where "command not found" and
 /// tracebacks of a broken interpreter go.
 #[derive(Clone, Default)]
-pub(crate) struct StderrTail(Arc<(Mutex<(Vec<u8>, bool)>, Condvar)>);
+pub(crate) struct StderrTail(Arc<(Mutex<TailState>, Condvar)>);
+
+/// The kept bytes, and whether the stream has ended.
+type TailState = (Vec<u8>, bool);
 
 const TAIL: usize = 8192;
 
@@ -124,9 +112,7 @@ impl StderrTail {
     pub fn text(&self, limit: Duration) -> String {
         let (lock, done) = &*self.0;
         let state = lock.lock().unwrap_or_else(|e| e.into_inner());
-        let (state, _) = done
-            .wait_timeout_while(state, limit, |s| !s.1)
-            .unwrap_or_else(|e| e.into_inner());
+        let (state, _) = done.wait_timeout_while(state, limit, |s| !s.1).unwrap_or_else(|e| e.into_inner());
         String::from_utf8_lossy(&state.0).into_owned()
     }
 }

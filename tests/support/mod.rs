@@ -5,4 +5,5 @@
 //! handle: a plain login, a `.bashrc` that prints junk, fish/tcsh/dash login
 //! shells, a changed host key, a refused key and a closed port.
 
+pub mod pushy;
 pub mod sshd;

@@ -83,30 +83,10 @@ printf 'PUSHY\\n'
 const JUNK_USER: &str = "pushyjunk";
 
 const TEST_USERS: &[TestUser] = &[
-    TestUser {
-        name: JUNK_USER,
-        shell: "/bin/bash",
-        alias: "pushy-test-junk",
-        bashrc: Some(JUNK_BASHRC),
-    },
-    TestUser {
-        name: "pushyfish",
-        shell: "/usr/bin/fish",
-        alias: "pushy-test-fish",
-        bashrc: None,
-    },
-    TestUser {
-        name: "pushytcsh",
-        shell: "/usr/bin/tcsh",
-        alias: "pushy-test-tcsh",
-        bashrc: None,
-    },
-    TestUser {
-        name: "pushydash",
-        shell: "/bin/dash",
-        alias: "pushy-test-dash",
-        bashrc: None,
-    },
+    TestUser { name: JUNK_USER, shell: "/bin/bash", alias: "pushy-test-junk", bashrc: Some(JUNK_BASHRC) },
+    TestUser { name: "pushyfish", shell: "/usr/bin/fish", alias: "pushy-test-fish", bashrc: None },
+    TestUser { name: "pushytcsh", shell: "/usr/bin/tcsh", alias: "pushy-test-tcsh", bashrc: None },
+    TestUser { name: "pushydash", shell: "/bin/dash", alias: "pushy-test-dash", bashrc: None },
 ];
 
 /// The running server and the files a test needs to reach it.
@@ -147,9 +127,7 @@ pub fn sshd() -> &'static Sshd {
 /// Everything [`sshd()`] does, once.
 fn start() -> Result<Sshd, String> {
     if !Path::new(SSHD_BIN).exists() {
-        return Err(format!(
-            "{SSHD_BIN} is missing: install openssh-server (`bash .ci/run` does)"
-        ));
+        return Err(format!("{SSHD_BIN} is missing: install openssh-server (`bash .ci/run` does)"));
     }
     // SAFETY: geteuid has no preconditions and cannot fail.
     let root = unsafe { libc::geteuid() } == 0;
@@ -194,42 +172,19 @@ fn start() -> Result<Sshd, String> {
                 break candidate;
             }
         };
-        write(
-            &files.sshd_config,
-            &sshd_config(&files, port, penalties),
-            0o644,
-        )?;
-        write(
-            &files.known_hosts,
-            &known_hosts_line(&files.host_key, port)?,
-            0o644,
-        )?;
-        write(
-            &files.known_hosts_bad,
-            &known_hosts_line(&files.other_host_key, port)?,
-            0o644,
-        )?;
-        write(
-            &files.ssh_config,
-            &ssh_config(&files, port, closed_port),
-            0o644,
-        )?;
+        write(&files.sshd_config, &sshd_config(&files, port, penalties), 0o644)?;
+        write(&files.known_hosts, &known_hosts_line(&files.host_key, port)?, 0o644)?;
+        write(&files.known_hosts_bad, &known_hosts_line(&files.other_host_key, port)?, 0o644)?;
+        write(&files.ssh_config, &ssh_config(&files, port, closed_port), 0o644)?;
         match launch(&files, port) {
             Ok(()) => {
-                return Ok(Sshd {
-                    port,
-                    dir: dir.clone(),
-                    config: files.ssh_config,
-                    test_users,
-                });
+                return Ok(Sshd { port, dir: dir.clone(), config: files.ssh_config, test_users });
             }
             Err(Launch::PortTaken(why)) => last_error = why,
             Err(Launch::Failed(why)) => return Err(why),
         }
     }
-    Err(format!(
-        "no free port after {PORT_ATTEMPTS} attempts; last: {last_error}"
-    ))
+    Err(format!("no free port after {PORT_ATTEMPTS} attempts; last: {last_error}"))
 }
 
 /// The paths of everything in the state directory.
@@ -362,10 +317,7 @@ fn known_hosts_line(key: &Path, port: u16) -> Result<String, String> {
     // "TYPE BASE64 COMMENT": the comment is not part of the key.
     let fields: Vec<&str> = public.split_whitespace().take(2).collect();
     if fields.len() != 2 {
-        return Err(format!(
-            "unexpected public key in {}: {public:?}",
-            key.display()
-        ));
+        return Err(format!("unexpected public key in {}: {public:?}", key.display()));
     }
     Ok(format!("[127.0.0.1]:{port} {} {}\n", fields[0], fields[1]))
 }
@@ -391,12 +343,8 @@ fn launch(files: &Files, port: u16) -> Result<(), Launch> {
     let events = spawn_owner_thread(files);
     let pid = match events.recv_timeout(START_TIMEOUT) {
         Ok(Event::Spawned(pid)) => pid,
-        Ok(Event::SpawnFailed(e)) => {
-            return Err(Launch::Failed(format!("cannot run {SSHD_BIN}: {e}")))
-        }
-        Ok(Event::Exited(_)) | Err(_) => {
-            return Err(Launch::Failed("the thread that runs sshd died".to_string()))
-        }
+        Ok(Event::SpawnFailed(e)) => return Err(Launch::Failed(format!("cannot run {SSHD_BIN}: {e}"))),
+        Ok(Event::Exited(_)) | Err(_) => return Err(Launch::Failed("the thread that runs sshd died".to_string())),
     };
     let deadline = Instant::now() + START_TIMEOUT;
     loop {
@@ -424,8 +372,7 @@ fn launch(files: &Files, port: u16) -> Result<(), Launch> {
         }
         // The log line proves that *our* sshd holds the port (another server
         // could answer on it); the banner proves that it serves connections.
-        let listening =
-            fs::read_to_string(&files.log).is_ok_and(|log| log.contains("Server listening on"));
+        let listening = fs::read_to_string(&files.log).is_ok_and(|log| log.contains("Server listening on"));
         if listening && banner(port).is_ok() {
             return Ok(());
         }
@@ -522,22 +469,15 @@ fn free_port() -> Result<u16, String> {
 /// Whether this sshd knows `PerSourcePenalties` (OpenSSH 9.8 and newer);
 /// older ones refuse to start on an unknown option.
 fn supports_per_source_penalties() -> bool {
-    let Ok(out) = Command::new(SSHD_BIN)
-        .arg("-V")
-        .stdin(Stdio::null())
-        .output()
-    else {
+    let Ok(out) = Command::new(SSHD_BIN).arg("-V").stdin(Stdio::null()).output() else {
         return false;
     };
     // `sshd -V` prints "OpenSSH_9.2p1 Debian-2, OpenSSL ..." on stderr.
-    let text =
-        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    let text = String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
     let Some(version) = text.split("OpenSSH_").nth(1) else {
         return false;
     };
-    let mut numbers = version
-        .split(|c: char| !c.is_ascii_digit())
-        .map(|n| n.parse::<u32>().unwrap_or(0));
+    let mut numbers = version.split(|c: char| !c.is_ascii_digit()).map(|n| n.parse::<u32>().unwrap_or(0));
     let major = numbers.next().unwrap_or(0);
     let minor = numbers.next().unwrap_or(0);
     (major, minor) >= (9, 8)
@@ -552,11 +492,7 @@ fn setup_test_users() -> Result<(), String> {
     // SAFETY: flock on a descriptor we own; the lock is released when
     // `lock` is dropped at the end of this function.
     if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } == -1 {
-        return Err(format!(
-            "flock {}: {}",
-            lock_path.display(),
-            io::Error::last_os_error()
-        ));
+        return Err(format!("flock {}: {}", lock_path.display(), io::Error::last_os_error()));
     }
     for user in TEST_USERS {
         setup_test_user(user)?;
@@ -579,9 +515,8 @@ fn setup_test_user(user: &TestUser) -> Result<(), String> {
                 .args(["--create-home", "--shell", user.shell])
                 .args(["--comment", "pushy test user"])
                 .arg(user.name))?;
-            passwd_entry(user.name)?.ok_or_else(|| {
-                format!("useradd {} succeeded but the user is not there", user.name)
-            })?
+            passwd_entry(user.name)?
+                .ok_or_else(|| format!("useradd {} succeeded but the user is not there", user.name))?
         }
     };
     if entry.shell != user.shell {
@@ -596,8 +531,7 @@ fn setup_test_user(user: &TestUser) -> Result<(), String> {
 
     let home = PathBuf::from(&entry.home);
     fs::create_dir_all(&home).map_err(|e| format!("mkdir {}: {e}", home.display()))?;
-    chown(&home, Some(entry.uid), Some(entry.gid))
-        .map_err(|e| format!("chown {}: {e}", home.display()))?;
+    chown(&home, Some(entry.uid), Some(entry.gid)).map_err(|e| format!("chown {}: {e}", home.display()))?;
     set_mode(&home, 0o755)?;
     if let Some(bashrc) = user.bashrc {
         let path = home.join(".bashrc");
@@ -605,8 +539,7 @@ fn setup_test_user(user: &TestUser) -> Result<(), String> {
         // another test process) never reads half a file.
         let tmp = home.join(".bashrc.pushy-tmp");
         write(&tmp, bashrc, 0o644)?;
-        chown(&tmp, Some(entry.uid), Some(entry.gid))
-            .map_err(|e| format!("chown {}: {e}", tmp.display()))?;
+        chown(&tmp, Some(entry.uid), Some(entry.gid)).map_err(|e| format!("chown {}: {e}", tmp.display()))?;
         fs::rename(&tmp, &path).map_err(|e| format!("rename to {}: {e}", path.display()))?;
     }
     Ok(())
@@ -629,12 +562,9 @@ fn passwd_entry(name: &str) -> Result<Option<PasswdEntry>, String> {
     let fields: Vec<&str> = line.split(':').collect();
     let parse = |i: usize| fields.get(i).and_then(|f| f.parse::<u32>().ok());
     match (parse(2), parse(3), fields.get(5), fields.get(6)) {
-        (Some(uid), Some(gid), Some(home), Some(shell)) => Ok(Some(PasswdEntry {
-            uid,
-            gid,
-            home: home.to_string(),
-            shell: shell.to_string(),
-        })),
+        (Some(uid), Some(gid), Some(home), Some(shell)) => {
+            Ok(Some(PasswdEntry { uid, gid, home: home.to_string(), shell: shell.to_string() }))
+        }
         _ => Err(format!("cannot parse the passwd entry of {name}: {line:?}")),
     }
 }
@@ -654,15 +584,9 @@ fn getent(database: &str, key: &str) -> Result<Option<String>, String> {
         .map_err(|e| format!("cannot run getent: {e}"))?;
     // Exit status 2: the key was not found.
     match out.status.code() {
-        Some(0) => Ok(Some(
-            String::from_utf8_lossy(&out.stdout).trim_end().to_string(),
-        )),
+        Some(0) => Ok(Some(String::from_utf8_lossy(&out.stdout).trim_end().to_string())),
         Some(2) => Ok(None),
-        _ => Err(format!(
-            "getent {database} {key}: {}: {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        )),
+        _ => Err(format!("getent {database} {key}: {}: {}", out.status, String::from_utf8_lossy(&out.stderr).trim())),
     }
 }
 
@@ -682,8 +606,8 @@ fn remove_stale_dirs() {
             continue;
         };
         // SAFETY: signal 0 only checks whether the process exists.
-        let gone = unsafe { libc::kill(pid, 0) } == -1
-            && io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        let gone =
+            unsafe { libc::kill(pid, 0) } == -1 && io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
         if gone {
             let _ = fs::remove_dir_all(entry.path());
         }
@@ -692,9 +616,7 @@ fn remove_stale_dirs() {
 
 /// Generates an ed25519 key pair without a passphrase at `path`.
 fn keygen(path: &Path) -> Result<(), String> {
-    run(Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", "pushy-test", "-f"])
-        .arg(path))
+    run(Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-C", "pushy-test", "-f"]).arg(path))
 }
 
 fn pub_path(key: &Path) -> PathBuf {
@@ -705,18 +627,11 @@ fn pub_path(key: &Path) -> PathBuf {
 
 /// Runs a set-up command; its stderr becomes the error.
 fn run(command: &mut Command) -> Result<(), String> {
-    let out = command
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("cannot run {command:?}: {e}"))?;
+    let out = command.stdin(Stdio::null()).output().map_err(|e| format!("cannot run {command:?}: {e}"))?;
     if out.status.success() {
         Ok(())
     } else {
-        Err(format!(
-            "{command:?} failed ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
+        Err(format!("{command:?} failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr).trim()))
     }
 }
 

@@ -1,0 +1,251 @@
+//! `pushy HOST`: a Python REPL whose code runs on HOST.
+//!
+//! It reads like CPython's own: `>>> ` and `... ` prompts, blocks that
+//! continue until CPython's `codeop` (asked remotely) says they are complete,
+//! `_` for the last value, tracebacks as CPython prints them. On top: tab
+//! completion of remote names, persistent history, values pretty-printed and
+//! coloured locally, and Ctrl-C that stops the remote call but keeps the
+//! session. With stdin not a terminal, the piped lines run as a script.
+
+mod helper;
+mod history;
+
+use std::cell::RefCell;
+use std::io::{BufRead, IsTerminal, Write};
+use std::rc::Rc;
+
+use pushy::printer::{Format, Pretty, Printer};
+use pushy::{Completeness, Error, ErrorKind, Event, Reply, Request, Reuse, Session, Stream};
+use rustyline::config::{CompletionType, Config};
+use rustyline::error::ReadlineError;
+use rustyline::history::DefaultHistory;
+use rustyline::Editor;
+
+use crate::cli::{ColorChoice, ConnArgs};
+use crate::exit_code::ExitCode;
+use crate::interrupt::CtrlC;
+use crate::terminal;
+use helper::RemoteHelper;
+
+const HELP: &str = "\
+Python code runs on the remote host; values print here.
+Modules import themselves on first use: os.listdir(\"/\").
+  :help          this text
+  :info          the remote interpreter: host, user, Python, pid
+  :quit          leave (Ctrl-D does too)
+Ctrl-C stops the running call (the session and its names live on).
+Tab completes remote names; Ctrl-R searches the history.";
+
+/// Runs the REPL on `host`.
+pub fn run(host: &str, conn: &ConnArgs, color: ColorChoice) -> pushy::Result<ExitCode> {
+    let target = conn.target(host)?;
+    let mut options = conn.options();
+    // Use a master an earlier pushy left; one started for the REPL ends with it.
+    if options.reuse == Reuse::Keep {
+        options.reuse = Reuse::Attach;
+    }
+    let ctrl_c = CtrlC::install();
+    let session = Session::connect_with(&target, &options)?;
+    ctrl_c.attach(session.interrupter());
+    let repl = Repl {
+        session: Rc::new(RefCell::new(session)),
+        printer: Printer {
+            format: Format::Pretty,
+            pretty: Pretty { width: terminal::width(), color: terminal::stdout_color(color) },
+        },
+        ctrl_c,
+        count: 0,
+        raised: false,
+    };
+    repl.start()
+}
+
+struct Repl {
+    session: Rc<RefCell<Session>>,
+    printer: Printer,
+    ctrl_c: CtrlC,
+    count: u64,
+    raised: bool,
+}
+
+/// What the loop does after an input.
+enum Next {
+    Continue,
+    Exit(ExitCode),
+}
+
+impl Repl {
+    fn start(mut self) -> pushy::Result<ExitCode> {
+        let status = if std::io::stdin().is_terminal() { self.interactive()? } else { self.script()? };
+        if let Ok(session) = Rc::try_unwrap(self.session) {
+            session.into_inner().close()?;
+        }
+        Ok(status)
+    }
+
+    fn banner(&self) -> String {
+        let session = self.session.borrow();
+        let info = session.info();
+        format!(
+            "Python {} on {} ({}) as {}, via pushy {}\nType :help for pushy's commands, Ctrl-D to leave.",
+            info.python,
+            info.host,
+            info.platform,
+            info.user,
+            env!("CARGO_PKG_VERSION")
+        )
+    }
+
+    fn interactive(&mut self) -> pushy::Result<ExitCode> {
+        let config = Config::builder()
+            .history_ignore_dups(true)
+            .and_then(|c| c.max_history_size(history::MAX_ENTRIES))
+            .map_err(|e| Error::new(ErrorKind::Io, e.to_string()))?
+            .auto_add_history(false)
+            .bracketed_paste(true)
+            .completion_type(CompletionType::List)
+            .build();
+        let mut editor: Editor<RemoteHelper, DefaultHistory> = Editor::with_config(config)
+            .map_err(|e| Error::new(ErrorKind::Io, format!("cannot use the terminal: {e}")))?;
+        editor.set_helper(Some(RemoteHelper { session: Rc::clone(&self.session) }));
+        let history = history::path();
+        if let Some(path) = &history {
+            let _ = editor.load_history(path);
+        }
+        println!("{}", self.banner());
+        let prompt = format!("{}>>> ", self.session.borrow().name());
+        let mut buffer = String::new();
+        loop {
+            let shown = if buffer.is_empty() { prompt.as_str() } else { "... " };
+            let line = match editor.readline(shown) {
+                Ok(line) => line,
+                Err(ReadlineError::Interrupted) => {
+                    buffer.clear(); // Ctrl-C at the prompt clears the input
+                    continue;
+                }
+                Err(ReadlineError::Eof) => return Ok(ExitCode::Success),
+                Err(e) => return Err(Error::new(ErrorKind::Io, format!("cannot read the terminal: {e}"))),
+            };
+            if buffer.is_empty() && line.trim_start().starts_with(':') {
+                let _ = editor.add_history_entry(line.trim());
+                save(&mut editor, history.as_ref());
+                match self.meta(line.trim()) {
+                    Next::Continue => continue,
+                    Next::Exit(code) => return Ok(code),
+                }
+            }
+            if buffer.is_empty() && line.trim().is_empty() {
+                continue;
+            }
+            if !buffer.is_empty() {
+                buffer.push('\n');
+            }
+            buffer.push_str(&line);
+            if self.check(&buffer)? == Completeness::Incomplete {
+                continue;
+            }
+            let _ = editor.add_history_entry(buffer.trim_end());
+            save(&mut editor, history.as_ref());
+            let code = std::mem::take(&mut buffer);
+            if let Next::Exit(status) = self.eval(&code)? {
+                return Ok(status);
+            }
+        }
+    }
+
+    /// Piped input: the same block rules, no prompts, no colour codes.
+    fn script(&mut self) -> pushy::Result<ExitCode> {
+        let mut buffer = String::new();
+        for line in std::io::stdin().lock().lines() {
+            let line = line.map_err(|e| Error::new(ErrorKind::Io, format!("cannot read stdin: {e}")))?;
+            if buffer.is_empty() && line.trim().is_empty() {
+                continue;
+            }
+            if !buffer.is_empty() {
+                buffer.push('\n');
+            }
+            buffer.push_str(&line);
+            if self.check(&buffer)? == Completeness::Incomplete {
+                continue;
+            }
+            let code = std::mem::take(&mut buffer);
+            if let Next::Exit(status) = self.eval(&code)? {
+                return Ok(status);
+            }
+        }
+        if !buffer.trim().is_empty() {
+            let code = std::mem::take(&mut buffer);
+            if let Next::Exit(status) = self.eval(&(code + "\n"))? {
+                return Ok(status);
+            }
+        }
+        Ok(if self.raised { ExitCode::Raised } else { ExitCode::Success })
+    }
+
+    fn check(&self, code: &str) -> pushy::Result<Completeness> {
+        self.session.borrow_mut().check(code)
+    }
+
+    fn eval(&mut self, code: &str) -> pushy::Result<Next> {
+        self.count += 1;
+        let file = format!("<input-{}>", self.count);
+        let request = Request { file: &file, repl: true, ..Request::new(code) };
+        self.ctrl_c.reset();
+        let printer = self.printer;
+        let reply = self.session.borrow_mut().request(request, &mut |event| print_event(event, &printer));
+        // A lost connection ends the REPL: one line, exit 255 (in main).
+        match reply? {
+            Reply::Value(value, _) => {
+                let _ = write_out(&self.printer.value(&value));
+            }
+            Reply::NoValue | Reply::StreamEnd(_) => {}
+            Reply::Raised(error) => {
+                self.raised = true;
+                let _ = std::io::stderr().write_all(error.traceback.as_bytes());
+            }
+            Reply::Exit(code) => return Ok(Next::Exit(ExitCode::Exit(code.clamp(0, 255) as u8))),
+        }
+        Ok(Next::Continue)
+    }
+
+    fn meta(&mut self, command: &str) -> Next {
+        match command.split_whitespace().next().unwrap_or("") {
+            ":help" | ":h" | ":?" => println!("{HELP}"),
+            ":quit" | ":q" | ":exit" => return Next::Exit(ExitCode::Success),
+            ":info" => {
+                let session = self.session.borrow();
+                let info = session.info();
+                println!(
+                    "host {} ({}), user {}, Python {} at {}, pid {}",
+                    info.host, info.platform, info.user, info.python, info.executable, info.pid
+                );
+            }
+            other => eprintln!("unknown command {other}; :help lists them"),
+        }
+        Next::Continue
+    }
+}
+
+fn print_event(event: Event<'_>, printer: &Printer) -> pushy::Result<()> {
+    match event {
+        Event::Output(Stream::Stdout, bytes) => write_out(bytes)?,
+        Event::Output(Stream::Stderr, bytes) => {
+            let _ = std::io::stderr().write_all(bytes);
+        }
+        Event::Item(value) => write_out(&printer.item(&value))?,
+    }
+    Ok(())
+}
+
+fn write_out(bytes: &[u8]) -> pushy::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)?;
+    out.flush()?;
+    Ok(())
+}
+
+fn save(editor: &mut Editor<RemoteHelper, DefaultHistory>, path: Option<&std::path::PathBuf>) {
+    if let Some(path) = path {
+        let _ = editor.save_history(path);
+    }
+}

@@ -1,0 +1,162 @@
+//! `pushy exec` over a real OpenSSH server on 127.0.0.1: logins, shells,
+//! failures, and what is (not) left behind.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::support::pushy::{exec_ssh, private_dir, pushy};
+use crate::support::sshd::sshd;
+
+#[test]
+fn listdir_over_ssh() {
+    let done = exec_ssh(sshd().host(), r#"os.listdir("/")"#);
+    done.success().stdout_has("'etc'");
+}
+
+#[test]
+fn values_and_errors_cross_the_wire() {
+    exec_ssh(sshd().host(), r#"print("hi"); os.system("echo from-shell"); 2**200"#)
+        .success()
+        .stdout_is("hi\nfrom-shell\n1606938044258990275541962092341162602522202993782792835301376\n");
+    exec_ssh(sshd().host(), "1/0").code(1).stderr_has("ZeroDivisionError: division by zero");
+}
+
+#[test]
+fn every_login_shell_runs_the_bootstrap() {
+    if !sshd().has_test_users() {
+        eprintln!("skipped: test users need root");
+        return;
+    }
+    for (host, user) in [
+        ("pushy-test-junk", "pushyjunk"),
+        ("pushy-test-fish", "pushyfish"),
+        ("pushy-test-tcsh", "pushytcsh"),
+        ("pushy-test-dash", "pushydash"),
+    ] {
+        let done = exec_ssh(host, "pwd.getpwuid(os.getuid()).pw_name, 6 * 7");
+        done.success().stdout_is(&format!("('{user}', 42)\n"));
+    }
+}
+
+#[test]
+fn a_bashrc_that_prints_junk_does_not_break_the_session() {
+    if !sshd().has_test_users() {
+        eprintln!("skipped: test users need root");
+        return;
+    }
+    let done = exec_ssh("pushy-test-junk", r#"print("clean"); [1, 2]"#);
+    done.success().stdout_is("clean\n[1, 2]\n");
+}
+
+#[test]
+fn connection_failures_are_one_clear_line_and_255() {
+    let cases = [
+        ("pushy-test-closed", "Connection refused"),
+        ("pushy-test-noauth", "Permission denied"),
+        ("pushy-test-badhostkey", "ssh-keygen -R"),
+    ];
+    for (host, says) in cases {
+        let done = exec_ssh(host, "1");
+        done.code(255).clean_error().stderr_has(says);
+        assert!(done.elapsed < Duration::from_secs(10), "{host} took {:?}", done.elapsed);
+    }
+}
+
+#[test]
+fn no_such_interpreter_on_the_host() {
+    let done = pushy().args(["exec", "--python", "/nonexistent/python3"]).ssh(sshd().host()).arg("1").run();
+    done.code(255).clean_error().stderr_has("no Python 3 at /nonexistent/python3 on pushy-test");
+}
+
+#[test]
+fn ssh_missing_from_path_is_reported() {
+    let done = pushy().args(["exec"]).ssh(sshd().host()).arg("1").env("PATH", "/nonexistent").run();
+    done.code(255).clean_error().stderr_has("ssh is not installed");
+}
+
+#[test]
+fn ssh_flags_pass_through() {
+    // -o and -p given on pushy's command line reach ssh: a wrong port fails.
+    let done = pushy().args(["exec", "-p", "1", "-o", "ConnectTimeout=5"]).ssh(sshd().host()).arg("1").run();
+    done.code(255).clean_error().stderr_has("Connection refused");
+    // -l names the user (the alias's User is overridden).
+    let me = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout).unwrap();
+    let done =
+        pushy().args(["exec", "-l", me.trim()]).ssh(sshd().host()).arg("pwd.getpwuid(os.getuid()).pw_name").run();
+    done.success().stdout_is(&format!("'{}'\n", me.trim()));
+}
+
+#[test]
+fn the_master_is_reused_and_then_idles_out() {
+    let dir = private_dir();
+    let control = dir.path().to_path_buf();
+    let done =
+        pushy().args(["exec", "--persist", "2"]).ssh(sshd().host()).arg("1").env("PUSHY_CONTROL_DIR", &control).run();
+    done.success();
+    let sockets = || std::fs::read_dir(&control).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(sockets(), 1, "one master socket after the first call");
+    let again =
+        pushy().args(["exec", "--persist", "2"]).ssh(sshd().host()).arg("2").env("PUSHY_CONTROL_DIR", &control).run();
+    again.success().stdout_is("2\n");
+    assert!(again.elapsed < done.elapsed, "reuse should be faster: {:?} vs {:?}", again.elapsed, done.elapsed);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while sockets() > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(sockets(), 0, "the master must exit after its idle timeout");
+}
+
+#[test]
+fn a_killed_client_leaves_no_remote_interpreter() {
+    let marker = format!("pushy-kill-test-{}", std::process::id());
+    let config = sshd().config.display().to_string();
+    let control = private_dir();
+    let code = format!("'{marker}'; time.sleep(120)");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pushy"))
+        .args(["exec", "--persist", "2", "-F", &config, sshd().host(), &code])
+        .env("PUSHY_CONTROL_DIR", control.path())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the remote interpreter runs the code: its source is in no
+    // argv, so look for the sleeping server by its stage 0 command line.
+    let remote_running = || {
+        let out = Command::new("pgrep").args(["-f", "-u", &whoami(), "pushy-ready|__pushy__"]).output().unwrap();
+        !out.stdout.is_empty()
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !remote_running() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(remote_running(), "the remote interpreter never started");
+    std::thread::sleep(Duration::from_millis(500));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while remote_running() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!remote_running(), "the remote interpreter outlived its client");
+}
+
+#[test]
+fn nothing_is_written_to_the_remote_home() {
+    if !sshd().has_test_users() {
+        eprintln!("skipped: test users need root");
+        return;
+    }
+    let listing = || {
+        let out =
+            Command::new("sh").args(["-c", "cd ~pushydash && find . -printf '%p %s %T@\\n' | sort"]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let before = listing();
+    exec_ssh("pushy-test-dash", "[os.listdir('.'), 2**10]").success();
+    assert_eq!(before, listing(), "the remote home changed");
+}
+
+fn whoami() -> String {
+    let out = Command::new("id").arg("-un").output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
