@@ -390,6 +390,7 @@ def preimport_submodules(tree, namespace):
     """
     import ast
     chains = set()
+    bound = _bound_names(tree)
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load):
             parts = []
@@ -405,6 +406,8 @@ def preimport_submodules(tree, namespace):
     modtype = type(sys)
     for chain in sorted(chains, key=len):
         root = chain[0]
+        if root in bound:  # a variable or parameter of the code, not a module
+            continue
         if root in namespace:
             if not isinstance(dict.get(namespace, root), modtype):
                 continue
@@ -428,6 +431,25 @@ def preimport_submodules(tree, namespace):
             if sub is None:
                 break
             obj = sub
+
+
+def _bound_names(tree):
+    """Names the code itself binds: assignments, parameters, imports, defs."""
+    import ast
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            names.add(node.id)
+        elif isinstance(node, ast.arg):
+            names.add(node.arg)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                names.add((alias.asname or alias.name).split(".")[0])
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            names.add(node.name)
+    return names
 
 
 # --------------------------------------------------------------- 4. channels
@@ -515,8 +537,10 @@ class Stdin:
 
     def put(self, data):
         self.chunks.append(data)
-        if self.ready.locked():
+        try:
             self.ready.release()
+        except RuntimeError:  # already released: the feeder is awake anyway
+            pass
 
     def attach(self):
         os.dup2(self.rfd, 0)
@@ -697,22 +721,28 @@ class Server:
     def _run(self, rid, header, interrupted):
         """The reply (header, payload) for one eval request."""
         try:
-            if interrupted:
-                raise KeyboardInterrupt
-            has_value, value = run_code(header.get("code", ""), header.get("file") or "<input>",
-                                        self.namespace, header.get("mode", "auto"))
-            if has_value and header.get("stream") and _is_iterator(value):
-                count = self._stream(rid, value)
-                return {"k": "end", "id": rid, "count": count}, b""
-            if not has_value:
-                return {"k": "none", "id": rid}, b""
-            if header.get("repl") and value is not None:
-                self.namespace["_"] = value
-            data, blobs = encode_value(value)
-            head = {"k": "value", "id": rid, "v": _Raw(data)}
-            if header.get("truth"):
-                head["truth"] = bool(value)
-            return head, blobs
+            try:
+                if interrupted:
+                    raise KeyboardInterrupt
+                has_value, value = run_code(header.get("code", ""), header.get("file") or "<input>",
+                                            self.namespace, header.get("mode", "auto"))
+                if has_value and header.get("stream") and _is_iterator(value):
+                    count = self._stream(rid, value)
+                    return {"k": "end", "id": rid, "count": count}, b""
+                if not has_value:
+                    return {"k": "none", "id": rid}, b""
+                if header.get("repl") and value is not None:
+                    self.namespace["_"] = value
+                data, blobs = encode_value(value)
+                head = {"k": "value", "id": rid, "v": _Raw(data)}
+                if header.get("truth"):
+                    head["truth"] = bool(value)
+                return head, blobs
+            finally:
+                # From here on no interrupt may land: a KeyboardInterrupt in
+                # the handlers below would escape and end the server.
+                with self.state_lock:
+                    self.running = None
         except SystemExit as e:
             return {"k": "exit", "id": rid, "code": _exit_code(e)}, b""
         except BaseException as e:

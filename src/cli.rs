@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum, ValueHint};
 use pushy::{ConnectOptions, Reuse, Target};
 
 /// Run Python on a remote machine over ssh: a REPL, or one-shot evaluation.
@@ -19,7 +19,7 @@ use pushy::{ConnectOptions, Reuse, Target};
 )]
 pub struct Cli {
     /// Where to open a REPL: an ssh host (as for `ssh HOST`) or `local:`.
-    #[arg(value_name = "HOST", required = true)]
+    #[arg(value_name = "HOST", required_unless_present = "generate", value_hint = ValueHint::Hostname)]
     pub host: Option<String>,
 
     #[command(flatten)]
@@ -56,7 +56,7 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct ExecArgs {
     /// An ssh host (as for `ssh HOST`) or `local:`.
-    #[arg(value_name = "HOST")]
+    #[arg(value_name = "HOST", value_hint = ValueHint::Hostname)]
     pub host: String,
 
     /// Python code; `-` reads it from stdin.

@@ -5,6 +5,7 @@
 mod cli;
 mod exec;
 mod exit_code;
+mod generate;
 mod interrupt;
 mod repl;
 mod terminal;
@@ -23,6 +24,12 @@ fn main() -> std::process::ExitCode {
     // second-guess it from the environment.
     colored::control::set_override(true);
     let color = cli.color;
+    if let Some(kind) = cli.generate {
+        return match generate::run(kind) {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(_) => std::process::ExitCode::from(ExitCode::Raised.code()),
+        };
+    }
     let result = match cli.command {
         Some(Command::Exec(args)) => exec::run(args, color),
         None => match cli.host.as_deref() {

@@ -1,0 +1,1074 @@
+"""Tests of the pushed server program, bootstrap/server.py.
+
+Run from the repository root:
+
+    python3 -m unittest discover -s bootstrap -p 'test_*.py'
+
+Two layers:
+
+* Unit tests load server.py as a module and call its parts directly: the value
+  encoder, the auto-importing namespace, running code, tracebacks, completion.
+* End-to-end tests start the server exactly as the client does (`PYTHON -c
+  STAGE0 LEN`, the zlib-compressed program on stdin, frames after the ready
+  marker) and speak the frame protocol to it.
+
+Like the server, this file uses the standard library only and runs on Python
+3.6+, so the suite can run under the oldest supported interpreter too
+(`python3.6 -m unittest ...`): the end-to-end tests start the server with the
+interpreter that runs the tests.
+
+Every read from a server process has a deadline, so a broken server fails a
+test after a few seconds instead of hanging the suite.
+"""
+
+import ast
+import builtins
+import collections
+import enum
+import importlib.util
+import json
+import os
+import select
+import shlex
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import zlib
+from unittest import mock
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SERVER_PATH = os.path.join(HERE, "server.py")
+STAGE0_PATH = os.path.join(HERE, "stage0.py")
+
+with open(SERVER_PATH, "rb") as _f:
+    SERVER_SOURCE = _f.read()
+with open(STAGE0_PATH, "r", encoding="ascii") as _f:
+    STAGE0 = _f.read()
+
+# What the client sends: build.rs compresses server.py the same way.
+PROGRAM = zlib.compress(SERVER_SOURCE, 9)
+READY_MARKER = b"\n<pushy-ready v1>\n"
+
+# Generous for a healthy server (replies take milliseconds), short enough that
+# a broken one fails the suite quickly.
+READ_TIMEOUT = 5.0
+
+
+def load_server():
+    """server.py as a module, without running main().
+
+    The module object comes from importlib (so it has a proper spec and
+    __file__), but its code is compiled under the file name "<pushy>", as
+    stage 0 does: the server's own frames then look as they do in production,
+    which is what format_exception filters on.  (Not writing a .pyc for it is
+    a side benefit.)  main() runs only when __name__ == "__pushy__".
+    """
+    spec = importlib.util.spec_from_file_location("pushy_server", SERVER_PATH)
+    module = importlib.util.module_from_spec(spec)
+    exec(compile(SERVER_SOURCE, "<pushy>", "exec", dont_inherit=True), module.__dict__)
+    return module
+
+
+server = load_server()
+
+
+def tokens(value):
+    """(tokens, blobs) of a value, checking the header part is strict JSON."""
+    data, blobs = server.encode_value(value)
+
+    def no_constants(name):
+        raise AssertionError("non-standard JSON constant %s in %r" % (name, data))
+
+    return json.loads(data.decode("utf-8"), parse_constant=no_constants), blobs
+
+
+def type_name(cls):
+    """The name the server gives a class defined in this test module."""
+    if cls.__module__ in ("builtins", "__main__"):
+        return cls.__qualname__
+    return "%s.%s" % (cls.__module__, cls.__qualname__)
+
+
+def fresh_namespace():
+    """A user namespace like the server's."""
+    return server.Namespace(__name__="__main__", __builtins__=builtins)
+
+
+# Types for the encoder tests (module level, so their names are predictable).
+
+Point = collections.namedtuple("Point", "x y")
+
+
+class MyList(list):
+    pass
+
+
+class MyTuple(tuple):
+    pass
+
+
+class MySet(set):
+    pass
+
+
+class MyDict(dict):
+    pass
+
+
+class Color(enum.Enum):
+    RED = 1
+
+
+class Level(enum.IntEnum):
+    HIGH = 3
+
+
+class Shade(str, enum.Enum):
+    DARK = "dark"
+
+
+class RaisingRepr:
+    def __repr__(self):
+        raise ValueError("no repr for you")
+
+
+class NonStrRepr:
+    def __repr__(self):
+        return 42
+
+
+class HugeRepr:
+    def __repr__(self):
+        return "x" * (server.MAX_REPR + 10)
+
+
+# ------------------------------------------------------------ unit: values
+
+
+class EncodeValueTests(unittest.TestCase):
+    def test_scalars_are_themselves(self):
+        for value in (None, True, False, 0, -7, 1.5, -0.25, "", "héllo ✓"):
+            with self.subTest(value=value):
+                self.assertEqual(tokens(value), ([value], b""))
+
+    def test_ints_outside_64_bits_are_digit_strings(self):
+        self.assertEqual(tokens(2 ** 63 - 1), ([2 ** 63 - 1], b""))
+        self.assertEqual(tokens(-(2 ** 63)), ([-(2 ** 63)], b""))
+        self.assertEqual(tokens(2 ** 63), ([["i", "9223372036854775808"]], b""))
+        self.assertEqual(tokens(-(2 ** 63) - 1), ([["i", "-9223372036854775809"]], b""))
+        # In a list: the fast path must not pass a big int through as itself.
+        self.assertEqual(tokens([1, 2 ** 64])[0], [["l", 2], 1, ["i", str(2 ** 64)]])
+
+    def test_big_ints_past_the_str_digit_limit(self):
+        # Python 3.11+ refuses str() of ints over 4300 digits by default.
+        big = 10 ** 5000
+        self.assertEqual(tokens(big)[0], [["i", "1" + "0" * 5000]])
+        self.assertEqual(tokens(-big)[0], [["i", "-1" + "0" * 5000]])
+        if hasattr(sys, "get_int_max_str_digits"):  # the limit is restored
+            self.assertEqual(sys.get_int_max_str_digits(), 4300)
+
+    def test_nan_and_infinities(self):
+        nan, inf = float("nan"), float("inf")
+        self.assertEqual(tokens(nan)[0], [["F", "nan"]])
+        self.assertEqual(tokens(inf)[0], [["F", "inf"]])
+        self.assertEqual(tokens(-inf)[0], [["F", "-inf"]])
+        self.assertEqual(tokens([1.0, nan, 2.5])[0], [["l", 3], 1.0, ["F", "nan"], 2.5])
+
+    def test_lone_surrogates_are_code_points(self):
+        self.assertEqual(tokens("a\udc80b")[0], [["u", [0x61, 0xDC80, 0x62]]])
+        # Only the bad str changes; its neighbours stay plain strings.
+        self.assertEqual(tokens(["ok", "\ud800"])[0], [["l", 2], "ok", ["u", [0xD800]]])
+
+    def test_bytes_are_payload_slices(self):
+        value = [b"ab", bytearray(b"cde"), b"", b"\x00\xff"]
+        self.assertEqual(
+            tokens(value),
+            ([["l", 4], ["b", 0, 2], ["B", 2, 3], ["b", 5, 0], ["b", 5, 2]], b"abcde\x00\xff"),
+        )
+
+    def test_containers(self):
+        cases = [
+            ([], [["l", 0]]),
+            ((1, "a"), [["t", 2], 1, "a"]),
+            ({3}, [["s", 1], 3]),
+            (frozenset({4}), [["f", 1], 4]),
+            ({"a": [1, 2], "b": None}, [["d", 2], "a", ["l", 2], 1, 2, "b", None]),
+            # The same value as value.rs's `nested_containers` test decodes.
+            ({(1, 2): {3}}, [["d", 1], ["t", 2], 1, 2, ["s", 1], 3]),
+            ([[], [[]]], [["l", 2], ["l", 0], ["l", 1], ["l", 0]]),
+        ]
+        for value, expected in cases:
+            with self.subTest(value=value):
+                self.assertEqual(tokens(value)[0], expected)
+
+    def test_namedtuple(self):
+        self.assertEqual(
+            tokens(Point(1, [2]))[0], [["n", "Point", ["x", "y"]], 1, ["l", 1], 2]
+        )
+
+    def test_struct_sequences_have_field_names(self):
+        st = os.stat(HERE)
+        toks = tokens(st)[0]
+        tag, name, fields = toks[0]
+        self.assertEqual((tag, name), ("n", "os.stat_result"))
+        self.assertEqual(len(fields), len(toks) - 1)  # all values are scalars
+        by_name = dict(zip(fields, toks[1:]))
+        for field in ("st_mode", "st_ino", "st_size", "st_mtime", "st_mtime_ns"):
+            with self.subTest(field=field):
+                self.assertEqual(by_name[field], getattr(st, field))
+        self.assertEqual(tokens(time.gmtime(0))[0][0][:2], ["n", "time.struct_time"])
+
+    def test_dataclass(self):
+        try:
+            import dataclasses
+        except ImportError:
+            self.skipTest("dataclasses is Python 3.7+")
+
+        @dataclasses.dataclass
+        class Job:
+            name: str
+            tags: list = dataclasses.field(default_factory=list)
+            secret: int = dataclasses.field(default=0, repr=False)
+
+        # Fields hidden from repr are not sent either.
+        self.assertEqual(
+            tokens(Job("build", ["ci"]))[0], [["n", "Job", ["name", "tags"]], "build", ["l", 1], "ci"]
+        )
+        # The class itself is not an instance: an opaque object.
+        self.assertEqual(tokens(Job)[0][0][0], "r")
+
+    def test_subclasses_carry_their_type_name(self):
+        cases = [
+            (MyList([1, 2]), [["l", 2, type_name(MyList)], 1, 2]),
+            (MyTuple((1,)), [["t", 1, type_name(MyTuple)], 1]),
+            (MySet({5}), [["s", 1, type_name(MySet)], 5]),
+            (MyDict(a=1), [["d", 1, type_name(MyDict)], "a", 1]),
+            (collections.OrderedDict(a=1), [["d", 1, "collections.OrderedDict"], "a", 1]),
+            (collections.Counter("aa"), [["d", 1, "collections.Counter"], "a", 2]),
+        ]
+        for value, expected in cases:
+            with self.subTest(value=value):
+                self.assertEqual(tokens(value)[0], expected)
+
+    def test_enums_are_opaque_objects(self):
+        # Even int and str enums: a bare 3 or "dark" would lose what they are.
+        for member in (Color.RED, Level.HIGH, Shade.DARK):
+            with self.subTest(member=member):
+                self.assertEqual(tokens(member)[0], [["r", type_name(type(member)), repr(member)]])
+        self.assertEqual(
+            tokens([Level.HIGH])[0], [["l", 1], ["r", type_name(Level), repr(Level.HIGH)]]
+        )
+
+    def test_other_objects_are_type_and_repr(self):
+        self.assertEqual(tokens(object)[0], [["r", "type", "<class 'object'>"]])
+
+    def test_broken_repr_does_not_break_the_reply(self):
+        (tag, name, text), = tokens(RaisingRepr())[0]
+        self.assertEqual((tag, name), ("r", type_name(RaisingRepr)))
+        self.assertIn("repr failed", text)
+        self.assertIn("ValueError: no repr for you", text)
+
+        (tag, name, text), = tokens(NonStrRepr())[0]
+        self.assertEqual((tag, name), ("r", type_name(NonStrRepr)))
+        self.assertIn("repr failed: TypeError", text)
+
+    def test_huge_repr_is_truncated(self):
+        (_, _, text), = tokens(HugeRepr())[0]
+        self.assertEqual(text, "x" * server.MAX_REPR + "...")
+
+    def test_cycles_become_back_references(self):
+        lst = [1]
+        lst.append(lst)
+        self.assertEqual(tokens(lst)[0], [["l", 2], 1, ["c", "list"]])
+        d = {}
+        d["me"] = d
+        self.assertEqual(tokens(d)[0], [["d", 1], "me", ["c", "dict"]])
+        # A value shared but not cyclic is sent twice, not as a cycle.
+        shared = [[9], "x"]
+        self.assertEqual(
+            tokens([shared, shared])[0],
+            [["l", 2], ["l", 2], ["l", 1], 9, "x", ["l", 2], ["l", 1], 9, "x"],
+        )
+
+    def test_depth_is_capped(self):
+        def nested(depth):
+            value = 0
+            for _ in range(depth):
+                value = [value]
+            return value
+
+        # MAX_DEPTH open containers is the most the client accepts (value.rs).
+        at_limit = tokens(nested(server.MAX_DEPTH))[0]
+        self.assertEqual(at_limit, [["l", 1]] * server.MAX_DEPTH + [0])
+        past_limit = tokens(nested(server.MAX_DEPTH + 1))[0]
+        self.assertEqual(past_limit, [["l", 1]] * server.MAX_DEPTH + [["x", "list"]])
+
+    def test_large_flat_list_takes_the_fast_path(self):
+        value = list(range(100000))
+        spy = mock.patch.object(server, "_simple_run", wraps=server._simple_run)
+        start = time.monotonic()
+        with spy as simple_run:
+            toks, blobs = tokens(value)
+        elapsed = time.monotonic() - start
+        self.assertEqual(toks, [["l", 100000]] + value)
+        self.assertEqual(blobs, b"")
+        # One check of the whole list, which passed: no per-item work.
+        self.assertEqual(simple_run.call_count, 1)
+        self.assertIs(simple_run.call_args[0][0], value)
+        self.assertLess(elapsed, 2.0)
+
+
+# --------------------------------------------------------- unit: namespace
+
+
+class NamespaceTests(unittest.TestCase):
+    """Auto-import.  Modules for the tests live in a temporary directory on
+    sys.path; each test removes what it imported."""
+
+    MODULES = {
+        # Named like a builtin: the builtin must win.
+        "abs": "IMPORTED = True\n",
+        "pushy_test_broken": "raise RuntimeError('broken on purpose')\n",
+        "pushy_test_needs_missing": "import pushy_test_missing_dependency\n",
+    }
+
+    def setUp(self):
+        tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(tmp.cleanup)
+        for name, text in self.MODULES.items():
+            with open(os.path.join(tmp.name, name + ".py"), "w") as f:
+                f.write(text)
+        sys.path.insert(0, tmp.name)
+        self.addCleanup(sys.path.remove, tmp.name)
+        importlib.invalidate_caches()
+        for name in self.MODULES:
+            self.addCleanup(sys.modules.pop, name, None)
+
+    def test_module_names_resolve_in_every_scope(self):
+        ns = fresh_namespace()
+        self.assertIs(ns["os"], os)
+        code = (
+            "sep = os.sep\n"
+            "def f():\n"
+            "    return json.dumps([1])\n"
+            "in_function = f()\n"
+            "in_lambda = (lambda: string.digits)()\n"
+            "in_comprehension = [keyword.iskeyword('if') for _ in range(1)]\n"
+        )
+        exec(code, ns)
+        self.assertEqual(ns["sep"], os.sep)
+        self.assertEqual(ns["in_function"], "[1]")
+        self.assertEqual(ns["in_lambda"], "0123456789")
+        self.assertEqual(ns["in_comprehension"], [True])
+
+    def test_builtins_win_over_modules(self):
+        for builtins_value in (builtins, vars(builtins)):  # module or dict
+            with self.subTest(builtins=type(builtins_value).__name__):
+                ns = server.Namespace(__builtins__=builtins_value)
+                self.assertEqual(eval("abs(-2)", ns), 2)
+                with self.assertRaises(KeyError):
+                    ns["abs"]
+                self.assertNotIn("abs", sys.modules)
+
+    def test_user_names_win_over_modules(self):
+        ns = fresh_namespace()
+        exec("os = 5", ns)
+        self.assertEqual(eval("os + 1", ns), 6)
+
+    def test_unknown_names_are_key_errors(self):
+        ns = fresh_namespace()
+        with self.assertRaises(KeyError):
+            ns["pushy_no_such_module_xyz"]
+        with self.assertRaises(NameError):
+            eval("pushy_no_such_module_xyz", ns)
+
+    def test_a_module_that_fails_to_import_raises_its_error(self):
+        ns = fresh_namespace()
+        with self.assertRaisesRegex(RuntimeError, "broken on purpose"):
+            eval("pushy_test_broken", ns)
+        # Its own import of a missing module is its error, not "no such name".
+        with self.assertRaises(ImportError) as caught:
+            eval("pushy_test_needs_missing", ns)
+        self.assertEqual(caught.exception.name, "pushy_test_missing_dependency")
+
+
+# Runs in a fresh interpreter, where the submodules are surely not imported yet.
+PREIMPORT_PROBE = r"""
+import ast, builtins, json, sys
+server = {"__name__": "pushy_server"}
+exec(compile(open(sys.argv[1], "rb").read(), "<pushy>", "exec"), server)
+watched = ["xml.etree", "xml.etree.ElementTree", "concurrent.futures"]
+before = [m for m in watched if m in sys.modules]
+calls = []
+real = server["_import_or_none"]
+def spy(name):
+    calls.append(name)
+    return real(name)
+server["_import_or_none"] = spy
+ns = server["Namespace"](__name__="__main__", __builtins__=builtins)
+code = (
+    "root = xml.etree.ElementTree.fromstring('<a><b/></a>')\n"
+    "pool = concurrent.futures.ThreadPoolExecutor\n"
+    "joined = os.path.join('a', 'b')\n"
+    "[root.tag, pool.__name__, joined]\n"
+)
+server["preimport_submodules"](ast.parse(code), ns)
+after = [m for m in watched if m in sys.modules]
+result = server["run_code"](code, "<input>", ns, "auto")
+print(json.dumps({"before": before, "after": after, "calls": calls, "result": result}))
+"""
+
+
+class PreimportTests(unittest.TestCase):
+    def test_dotted_names_import_their_submodules(self):
+        out = subprocess.check_output(
+            [sys.executable, "-B", "-c", PREIMPORT_PROBE, SERVER_PATH], timeout=30
+        )
+        probe = json.loads(out.decode())
+        self.assertEqual(probe["before"], [], "test premise: a fresh interpreter")
+        self.assertEqual(
+            probe["after"], ["xml.etree", "xml.etree.ElementTree", "concurrent.futures"]
+        )
+        # os is not a package: os.path.join is an attribute, never an import.
+        self.assertNotIn("os.path", probe["calls"])
+        self.assertNotIn("os.path.join", probe["calls"])
+        self.assertEqual(
+            probe["result"], [True, ["a", "ThreadPoolExecutor", os.path.join("a", "b")]]
+        )
+
+    def test_chains_not_rooted_at_a_module_are_left_alone(self):
+        ns = fresh_namespace()
+        ns["obj"] = object()
+        code = "obj.attr.sub\nlen.attr.sub\npushy_no_such_module_xyz.attr\n"
+        with mock.patch.object(server, "_import_or_none", wraps=server._import_or_none) as spy:
+            server.preimport_submodules(ast.parse(code), ns)
+        called = [c[0][0] for c in spy.call_args_list]
+        # Only the unknown root is tried (as a module, by the namespace).
+        self.assertEqual(called, ["pushy_no_such_module_xyz"])
+
+    def test_names_the_code_binds_are_not_modules(self):
+        # `this` is a parameter here, not the `this` module (the Zen of Python).
+        ns = fresh_namespace()
+        code = "def f(this, json):\n    return this.real, json.x\nfor string in []: string.y\n"
+        with mock.patch.object(server, "_import_or_none", wraps=server._import_or_none) as spy:
+            server.preimport_submodules(ast.parse(code), ns)
+        self.assertEqual(spy.call_args_list, [])
+
+
+# ---------------------------------------------------------- unit: run_code
+
+
+class RunCodeTests(unittest.TestCase):
+    def run_code(self, code, ns=None, mode="auto", filename="<input>"):
+        return server.run_code(code, filename, ns if ns is not None else fresh_namespace(), mode)
+
+    def test_trailing_expression_is_the_value(self):
+        ns = fresh_namespace()
+        self.assertEqual(self.run_code("x = 20\nx * 2", ns), (True, 40))
+        self.assertEqual(ns["x"], 20)
+        self.assertEqual(self.run_code("None"), (True, None))
+
+    def test_statements_only_have_no_value(self):
+        ns = fresh_namespace()
+        self.assertEqual(self.run_code("y = 1", ns), (False, None))
+        self.assertEqual(self.run_code("if True:\n    z = 3", ns), (False, None))
+        self.assertEqual((ns["y"], ns["z"]), (1, 3))
+        self.assertEqual(self.run_code(""), (False, None))
+
+    def test_run_mode_is_a_script(self):
+        ns = fresh_namespace()
+        self.assertEqual(self.run_code("f = __file__\n5", ns, "run", "job.py"), (False, None))
+        self.assertEqual(ns["f"], "job.py")
+
+    def test_syntax_error_is_marked_as_a_compile_error(self):
+        with self.assertRaises(SyntaxError) as caught:
+            self.run_code("1 +")
+        self.assertIs(caught.exception._pushy_compile, True)
+        text = server.format_exception(caught.exception)
+        self.assertNotIn("Traceback", text)  # shown the way CPython shows it
+        self.assertIn("SyntaxError", text)
+
+
+class FormatExceptionTests(unittest.TestCase):
+    def raised(self, code):
+        try:
+            server.run_code(code, "<input>", fresh_namespace(), "auto")
+        except BaseException as e:
+            return e
+        self.fail("no exception from %r" % code)
+
+    def test_server_frames_are_hidden(self):
+        import traceback
+        e = self.raised("def f():\n    return 1 / 0\nf()")
+        full = "".join(traceback.format_exception(type(e), e, e.__traceback__))
+        self.assertIn('"<pushy>"', full, "test premise: server frames in the traceback")
+        text = server.format_exception(e)
+        self.assertNotIn("<pushy>", text)
+        self.assertIn('File "<input>", line 2, in f', text)
+        self.assertIn("return 1 / 0", text)  # the source, via linecache
+        self.assertTrue(text.startswith("Traceback (most recent call last):"), text)
+        self.assertTrue(text.endswith("ZeroDivisionError: division by zero\n"), text)
+
+    def test_chained_exceptions_are_filtered_too(self):
+        e = self.raised(
+            "try:\n    {}['k']\nexcept KeyError as e:\n    raise ValueError('v') from e\n"
+        )
+        text = server.format_exception(e)
+        self.assertNotIn("<pushy>", text)
+        self.assertIn("KeyError: 'k'", text)
+        self.assertIn("direct cause", text)
+        self.assertTrue(text.endswith("ValueError: v\n"), text)
+
+
+# ---------------------------------------------------------- unit: complete
+
+
+class PropertyTrap:
+    """Completion must never run a property: it could do anything."""
+
+    calls = 0
+
+    @property
+    def trap(self):
+        PropertyTrap.calls += 1
+        raise RuntimeError("property evaluated")
+
+    plain = {"key": 1}
+
+
+class CompleteTests(unittest.TestCase):
+    def setUp(self):
+        self.ns = fresh_namespace()
+
+    def complete(self, text):
+        return server.complete(self.ns, text)
+
+    def test_names(self):
+        self.ns["my_variable"] = 1
+        result = self.complete("my_v")
+        self.assertEqual(result, {"start": 0, "items": ["my_variable"]})
+        self.assertIn("print", self.complete("pri")["items"])
+        self.assertIn("import", self.complete("imp")["items"])  # keywords too
+
+    def test_attributes_of_auto_imported_modules(self):
+        self.assertIn("os.path", self.complete("os.pa")["items"])
+        self.assertEqual(self.complete("x = os.path.jo"), {"start": 4, "items": ["os.path.join"]})
+
+    def test_module_names(self):
+        self.assertIn("collections", self.complete("collecti")["items"])
+        self.assertIn("xml.etree", self.complete("xml.et")["items"])  # a submodule
+
+    def test_dict_keys(self):
+        self.ns["d"] = {"alpha": 1, "alps": 2, "beta": 3, 4: 5}
+        self.assertEqual(
+            self.complete('print(d["al'), {"start": 9, "items": ['alpha"]', 'alps"]']}
+        )
+        self.assertEqual(self.complete("d['b"), {"start": 3, "items": ["beta']"]})
+        self.assertEqual(self.complete('nothing["'), {"start": 9, "items": []})
+
+    def test_properties_are_not_evaluated(self):
+        PropertyTrap.calls = 0
+        self.ns["obj"] = PropertyTrap()
+        self.assertIn("obj.trap", self.complete("obj.")["items"])
+        self.assertEqual(self.complete("obj.trap."), {"start": 0, "items": []})
+        self.assertEqual(self.complete('obj.trap["'), {"start": 10, "items": []})
+        self.assertEqual(PropertyTrap.calls, 0)
+        # A plain attribute is fine to read.
+        self.assertEqual(self.complete('obj.plain["k')["items"], ['key"]'])
+
+    def test_cached_properties_are_not_evaluated(self):
+        import functools
+        if not hasattr(functools, "cached_property"):
+            self.skipTest("functools.cached_property is Python 3.8+")
+        calls = []
+
+        class Lazy:
+            @functools.cached_property
+            def value(self):
+                calls.append(1)
+                return {"key": 1}
+
+        self.ns["lazy"] = Lazy()
+        self.assertEqual(self.complete("lazy.value.")["items"], [])
+        self.assertEqual(self.complete('lazy.value["')["items"], [])
+        self.assertEqual(calls, [])
+
+
+# -------------------------------------------------- unit: stream interrupts
+
+
+class FakeChannel:
+    def __init__(self, log):
+        self.log = log
+
+    def send(self, header, payload=b""):
+        self.log.append(("frame", header["k"]))
+
+
+class InterruptedDrain:
+    """Output whose drain is hit by SIGINT half way: the moment a real drain
+    has written a frame's header and not yet its payload."""
+
+    def __init__(self, log):
+        self.log = log
+        self.server = None
+
+    def drain(self):
+        self.log.append(("drain", "start"))
+        self.server.on_sigint(2, None)
+        self.log.append(("drain", "end"))
+
+
+class StreamInterruptTests(unittest.TestCase):
+    """While a stream runs, its iterator is user code and may be interrupted
+    at any moment; the output and item frames the main thread writes between
+    items must still go out whole, so an interrupt then waits for them."""
+
+    def test_an_interrupt_never_cuts_a_drain_short(self):
+        log = []
+        output = InterruptedDrain(log)
+        srv = server.Server(FakeChannel(log), output)
+        output.server = srv
+        srv.running, srv.credits = 1, 10
+        with self.assertRaises(KeyboardInterrupt):
+            srv._stream(1, iter(range(3)))
+        # The drain finished and its frame went out; the interrupt came after.
+        self.assertEqual(log[:3], [("drain", "start"), ("drain", "end"), ("frame", "iter")])
+
+
+# ------------------------------------------------------------ end to end
+
+Frame = collections.namedtuple("Frame", "header payload")
+
+# Kinds that end the reply to a request.
+FINAL_KINDS = {"value", "none", "error", "exit", "end", "completions", "bad"}
+
+
+class ServerError(AssertionError):
+    """The server timed out, died or spoke nonsense: a test failure."""
+
+
+def stage0_argv(python=sys.executable):
+    return [python, "-c", STAGE0, str(len(PROGRAM))]
+
+
+class ServerProcess:
+    """A server started the way the client starts one, spoken to in frames.
+
+    Its stdin and stdout are used through select() with a deadline, never
+    with a blocking read or write, so a dead or stuck server fails the test
+    in seconds.
+    """
+
+    def __init__(self, argv=None):
+        self.stderr = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(
+            argv or stage0_argv(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.stderr,
+        )
+        self.fd = self.proc.stdout.fileno()
+        self.stdin_fd = self.proc.stdin.fileno()
+        os.set_blocking(self.stdin_fd, False)
+        self.buffer = bytearray()
+        self.last_id = 0
+        try:
+            self._write(PROGRAM)
+            self.junk = self._read_until(READY_MARKER, time.monotonic() + 30)
+            self.hello = self.recv()
+        except BaseException:
+            self.close()
+            raise
+
+    # -- raw bytes
+
+    def _fill(self, deadline):
+        """Read what is available; False at end of stream."""
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not select.select([self.fd], [], [], remaining)[0]:
+            raise ServerError("no reply from the server in time" + self.describe())
+        data = os.read(self.fd, 1 << 16)
+        self.buffer += data
+        return bool(data)
+
+    def _write(self, data, timeout=READ_TIMEOUT):
+        deadline = time.monotonic() + timeout
+        view = memoryview(data)
+        while view:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([], [self.stdin_fd], [], remaining)[1]:
+                raise ServerError("the server stopped reading its stdin" + self.describe())
+            try:
+                view = view[os.write(self.stdin_fd, view) :]
+            except BlockingIOError:
+                pass
+
+    def _want(self, n, deadline):
+        while len(self.buffer) < n:
+            if not self._fill(deadline):
+                return False
+        return True
+
+    def _read_until(self, marker, deadline):
+        """Everything before the marker; the marker itself is consumed."""
+        while True:
+            at = self.buffer.find(marker)
+            if at >= 0:
+                junk = bytes(self.buffer[:at])
+                del self.buffer[: at + len(marker)]
+                return junk
+            if not self._fill(deadline):
+                raise ServerError("the server ended before its ready marker" + self.describe())
+
+    # -- frames
+
+    def recv(self, timeout=READ_TIMEOUT):
+        """The next frame, or None if the server closed its end between frames."""
+        deadline = time.monotonic() + timeout
+        if not self._want(8, deadline):
+            if self.buffer:
+                raise ServerError("truncated frame prefix" + self.describe())
+            return None
+        hlen, plen = struct.unpack(">II", bytes(self.buffer[:8]))
+        if not self._want(8 + hlen + plen, deadline):
+            raise ServerError("truncated frame" + self.describe())
+        header = json.loads(bytes(self.buffer[8 : 8 + hlen]).decode("utf-8"))
+        payload = bytes(self.buffer[8 + hlen : 8 + hlen + plen])
+        del self.buffer[: 8 + hlen + plen]
+        return Frame(header, payload)
+
+    def send(self, header, payload=b""):
+        data = json.dumps(header).encode("utf-8")
+        self._write(struct.pack(">II", len(data), len(payload)) + data + payload)
+
+    def request(self, kind, **fields):
+        """Sends a request with a new id; returns the id."""
+        self.last_id += 1
+        fields.update(k=kind, id=self.last_id)
+        self.send(fields)
+        return self.last_id
+
+    def collect(self, rid, timeout=READ_TIMEOUT):
+        """All frames up to and including the final reply to request `rid`."""
+        deadline = time.monotonic() + timeout
+        frames = []
+        while True:
+            frame = self.recv(max(deadline - time.monotonic(), 0.001))
+            if frame is None:
+                raise ServerError("the server ended mid-reply" + self.describe())
+            frames.append(frame)
+            if frame.header.get("id") == rid and frame.header["k"] in FINAL_KINDS:
+                return frames
+
+    def eval(self, code, timeout=READ_TIMEOUT, **fields):
+        return self.collect(self.request("eval", code=code, **fields), timeout)
+
+    # -- the process
+
+    def wait(self, timeout):
+        return self.proc.wait(timeout=timeout)
+
+    def describe(self):
+        self.stderr.seek(0)
+        return "\n(server exit status %r; stderr:\n%s)" % (
+            self.proc.poll(),
+            self.stderr.read().decode("utf-8", "replace"),
+        )
+
+    def close(self):
+        try:
+            self.proc.stdin.close()  # the server exits on stdin EOF
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc.stdout.close()
+        self.stderr.close()
+
+
+def output_of(frames, fd):
+    return b"".join(f.payload for f in frames if f.header["k"] == "out" and f.header["fd"] == fd)
+
+
+class EndToEndTest(unittest.TestCase):
+    def start(self, argv=None):
+        srv = ServerProcess(argv)
+        self.addCleanup(srv.close)
+        return srv
+
+    def assertReply(self, frames, kind, **fields):
+        """The last frame is the reply `kind` with these header fields."""
+        header = frames[-1].header
+        self.assertEqual(header["k"], kind, header)
+        for key, value in fields.items():
+            self.assertEqual(header.get(key), value, header)
+        return frames[-1]
+
+
+class HandshakeTests(EndToEndTest):
+    def test_stage0_is_one_line_safe_in_any_shell(self):
+        # Quoted as '...' on remote command lines (bootstrap.rs).
+        self.assertNotIn("\n", STAGE0)
+        for char in "'\\$!":
+            self.assertNotIn(char, STAGE0)
+
+    def test_stage0_exits_97_on_a_short_program(self):
+        proc = subprocess.run(
+            [sys.executable, "-c", STAGE0, "100"],
+            input=b"too short",
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            timeout=30,
+        )
+        self.assertEqual(proc.returncode, 97, proc.stderr)
+
+    def test_hello(self):
+        import pwd
+        srv = self.start()
+        self.assertEqual(srv.junk, b"")
+        hello = srv.hello.header
+        self.assertEqual(hello["k"], "hello")
+        self.assertEqual(hello["protocol"], 1)
+        self.assertEqual(hello["python"], "%d.%d.%d" % sys.version_info[:3])
+        self.assertEqual(hello["implementation"], sys.implementation.name)
+        self.assertEqual(os.path.realpath(hello["executable"]), os.path.realpath(sys.executable))
+        uname = os.uname()
+        self.assertEqual(hello["platform"], "%s %s %s" % (uname.sysname, uname.release, uname.machine))
+        self.assertEqual(hello["host"], uname.nodename)
+        self.assertEqual(hello["user"], pwd.getpwuid(os.geteuid()).pw_name)
+        self.assertEqual(hello["pid"], srv.proc.pid)
+        self.assertEqual(srv.hello.payload, b"")
+
+    def test_junk_before_the_marker_is_skipped(self):
+        # As a chatty login shell would; the command line is the client's.
+        command = "echo junk; echo more junk >&2; exec %s -c '%s' %d" % (
+            shlex.quote(sys.executable), STAGE0, len(PROGRAM))
+        srv = self.start(["sh", "-c", command])
+        self.assertEqual(srv.junk, b"junk\n")
+        self.assertEqual(srv.hello.header["k"], "hello")
+        self.assertReply(srv.eval("1 + 1"), "value", v=[2])
+
+    def test_close_request_ends_the_server(self):
+        srv = self.start()
+        srv.send({"k": "close"})
+        self.assertEqual(srv.wait(5), 0)
+
+    def test_unknown_request_is_bad(self):
+        srv = self.start()
+        rid = srv.request("frobnicate")
+        self.assertReply(srv.collect(rid), "bad", id=rid)
+
+
+class EvalTests(EndToEndTest):
+    def test_values(self):
+        srv = self.start()
+        self.assertEqual(srv.eval("6 * 7")[-1], Frame({"k": "value", "id": 1, "v": [42]}, b""))
+        # Bytes ride in the payload.
+        frame = self.assertReply(srv.eval("[b'ab', bytes(range(256))]"), "value")
+        self.assertEqual(frame.header["v"], [["l", 2], ["b", 0, 2], ["b", 2, 256]])
+        self.assertEqual(frame.payload, b"ab" + bytes(range(256)))
+        self.assertReply(srv.eval("x = 1"), "none")
+        self.assertReply(srv.eval("[]", truth=True), "value", v=[["l", 0]], truth=False)
+        # Names persist between requests.
+        self.assertReply(srv.eval("x + 1"), "value", v=[2])
+
+    def test_output_arrives_before_the_value(self):
+        srv = self.start()
+        frames = srv.eval(
+            "print('one')\n"
+            "os.system('echo two')\n"
+            "subprocess.call(['sh', '-c', 'echo three'])\n"
+            "sys.stdout.write('four\\n')\n"
+            "'done'\n"
+        )
+        self.assertReply(frames, "value", v=["done"])
+        self.assertEqual(output_of(frames, 1), b"one\ntwo\nthree\nfour\n")
+        self.assertEqual(output_of(frames, 2), b"")
+
+    def test_stderr_is_fd_2(self):
+        srv = self.start()
+        frames = srv.eval("print('to err', file=sys.stderr)\nos.system('echo child >&2')\n7")
+        self.assertReply(frames, "value", v=[7])
+        self.assertEqual(output_of(frames, 2), b"to err\nchild\n")
+        self.assertEqual(output_of(frames, 1), b"")
+
+    def test_raw_writes_to_fd_1_do_not_corrupt_frames(self):
+        srv = self.start()
+        # Bytes that would read as a frame prefix if they reached the channel.
+        raw = b"\x00\x00\x00\x05\x00\x00\x00\x00{}{}{}raw\n"
+        frames = srv.eval("os.write(1, %r)\nos.write(2, b'E')\n'after'" % (raw,))
+        self.assertReply(frames, "value", v=["after"])
+        self.assertEqual(output_of(frames, 1), raw)
+        self.assertEqual(output_of(frames, 2), b"E")
+        self.assertReply(srv.eval("'still fine'"), "value", v=["still fine"])
+
+    def test_exception_is_an_error_frame(self):
+        srv = self.start()
+        frames = srv.eval("def f():\n    raise ValueError('bad thing')\nf()")
+        frame = self.assertReply(frames, "error", type="ValueError", message="bad thing")
+        traceback = frame.header["traceback"]
+        self.assertNotIn("<pushy>", traceback)
+        self.assertIn('File "<input>", line 2, in f', traceback)
+        self.assertTrue(traceback.endswith("ValueError: bad thing\n"), traceback)
+        self.assertReply(srv.eval("pushy_no_such_name_xyz"), "error", type="NameError")
+        self.assertReply(srv.eval("1 +"), "error", type="SyntaxError")
+        self.assertReply(srv.eval("'alive'"), "value", v=["alive"])
+
+    def test_sys_exit_is_an_exit_frame(self):
+        srv = self.start()
+        self.assertReply(srv.eval("sys.exit(3)"), "exit", code=3)
+        self.assertReply(srv.eval("raise SystemExit"), "exit", code=0)
+        frames = srv.eval("sys.exit('fatal: message')")
+        self.assertReply(frames, "exit", code=1)
+        self.assertEqual(output_of(frames, 2), b"fatal: message\n")
+
+    def test_os_exit_ends_the_process_with_its_status(self):
+        srv = self.start()
+        srv.request("eval", code="os._exit(3)")
+        self.assertIsNone(srv.recv())
+        self.assertEqual(srv.wait(5), 3)
+
+    def test_completion(self):
+        srv = self.start()
+        rid = srv.request("complete", text="os.pa")
+        frame = self.assertReply(srv.collect(rid), "completions", start=0)
+        self.assertIn("os.path", frame.header["items"])
+
+
+class StreamTests(EndToEndTest):
+    def items(self, frames):
+        return [f.header["v"] for f in frames if f.header["k"] == "item"]
+
+    def test_stream_respects_the_window(self):
+        srv = self.start()
+        rid = srv.request("eval", code="iter(range(10))", stream=True, window=3)
+        frames = [srv.recv(), srv.recv(), srv.recv(), srv.recv()]
+        self.assertEqual([f.header["k"] for f in frames], ["iter", "item", "item", "item"])
+        # Out of credit: nothing more until the client asks.
+        self.assertEqual(select.select([srv.fd], [], [], 0.3)[0], [])
+        srv.send({"k": "more", "id": rid, "n": 7})
+        frames += srv.collect(rid)
+        self.assertEqual(self.items(frames), [[i] for i in range(10)])
+        self.assertReply(frames, "end", id=rid, count=10)
+
+    def test_stream_with_credit_per_item(self):
+        srv = self.start()
+        rid = srv.request("eval", code="(i * i for i in range(5))", stream=True, window=1)
+        frames = []
+        while not frames or frames[-1].header["k"] != "end":
+            frame = srv.recv()
+            self.assertIsNotNone(frame)
+            frames.append(frame)
+            if frame.header["k"] == "item":
+                srv.send({"k": "more", "id": rid, "n": 1})
+        self.assertEqual(self.items(frames), [[0], [1], [4], [9], [16]])
+
+    def test_non_iterators_are_not_streamed(self):
+        srv = self.start()
+        self.assertReply(srv.eval("[1, 2]", stream=True, window=1), "value", v=[["l", 2], 1, 2])
+
+    def test_endless_stream_ends_when_the_client_goes(self):
+        srv = self.start()
+        srv.request("eval", code="itertools.count()", stream=True, window=5)
+        kinds = [srv.recv().header["k"] for _ in range(6)]
+        self.assertEqual(kinds, ["iter"] + ["item"] * 5)
+        srv.proc.stdin.close()  # exit on stdin EOF
+        self.assertEqual(srv.wait(5), 0)
+
+
+class StdinTests(EndToEndTest):
+    def test_forwarded_stdin(self):
+        srv = self.start()
+        data = bytes(range(256)) * 1000  # several chunks
+        rid = srv.request(
+            "eval", code="hashlib.sha256(sys.stdin.buffer.read()).hexdigest()", stdin=True
+        )
+        for at in range(0, len(data), 1 << 16):
+            srv.send({"k": "stdin", "id": rid}, data[at : at + (1 << 16)])
+        srv.send({"k": "stdin", "id": rid}, b"")  # end of input
+        frames = srv.collect(rid)
+        import hashlib
+        self.assertReply(frames, "value", v=[hashlib.sha256(data).hexdigest()])
+        acked = sum(f.header["n"] for f in frames if f.header["k"] == "stdin_ack")
+        self.assertEqual(acked, len(data))
+
+    def test_stdin_sent_after_the_request_started(self):
+        # As when a user types: the data follows once the code is running.
+        srv = self.start()
+        rid = srv.request("eval", code="print('reading')\nsys.stdin.read().upper()", stdin=True)
+        first = srv.recv()
+        self.assertEqual((first.header["k"], first.payload), ("out", b"reading\n"))
+        srv.send({"k": "stdin", "id": rid}, b"typed ")
+        srv.send({"k": "stdin", "id": rid}, b"later")
+        srv.send({"k": "stdin", "id": rid}, b"")
+        self.assertReply(srv.collect(rid), "value", v=["TYPED LATER"])
+
+    def test_child_processes_read_forwarded_stdin(self):
+        srv = self.start()
+        rid = srv.request("eval", code="subprocess.check_output(['cat'])", stdin=True)
+        srv.send({"k": "stdin", "id": rid}, b"to the child\n")
+        srv.send({"k": "stdin", "id": rid}, b"")
+        frame = self.assertReply(srv.collect(rid), "value", v=[["b", 0, 13]])
+        self.assertEqual(frame.payload, b"to the child\n")
+
+    def test_stdin_is_empty_unless_forwarded(self):
+        srv = self.start()
+        self.assertReply(srv.eval("sys.stdin.read()"), "value", v=[""])
+
+
+class InterruptTests(EndToEndTest):
+    def interrupt(self, srv, code):
+        """Starts `code`, interrupts it once it has said "started", and
+        returns the reply and how long it took to arrive."""
+        rid = srv.request("eval", code="print('started')\n" + code)
+        first = srv.recv()  # user code is running: the real SIGINT path
+        self.assertEqual(first.header.get("k"), "out", first)
+        self.assertEqual(first.payload, b"started\n")
+        start = time.monotonic()
+        srv.send({"k": "interrupt", "id": rid})
+        frames = srv.collect(rid, timeout=2.0)
+        return frames, time.monotonic() - start
+
+    def test_interrupt_sleep(self):
+        srv = self.start()
+        self.assertReply(srv.eval("x = 41"), "none")
+        frames, took = self.interrupt(srv, "time.sleep(30)")
+        frame = self.assertReply(frames, "error", type="KeyboardInterrupt")
+        self.assertNotIn("<pushy>", frame.header["traceback"])
+        self.assertLess(took, 2.0)
+        # The session goes on, with its names.
+        self.assertReply(srv.eval("x + 1"), "value", v=[42])
+
+    def test_interrupt_busy_loop(self):
+        srv = self.start()
+        frames, _ = self.interrupt(srv, "while True:\n    pass")
+        self.assertReply(frames, "error", type="KeyboardInterrupt")
+        self.assertReply(srv.eval("'next'"), "value", v=["next"])
+
+    def test_interrupt_before_the_request_runs(self):
+        srv = self.start()
+        # The interrupt for request 2 arrives while request 1 still runs.
+        first = srv.request("eval", code="time.sleep(0.3)")
+        second = srv.request("eval", code="time.sleep(30)")
+        srv.send({"k": "interrupt", "id": second})
+        self.assertReply(srv.collect(first), "value", v=[None])
+        self.assertReply(srv.collect(second, timeout=2.0), "error", type="KeyboardInterrupt")
+
+    def test_interrupt_a_stream(self):
+        srv = self.start()
+        rid = srv.request("eval", code="itertools.count()", stream=True, window=2)
+        self.assertEqual([srv.recv().header["k"] for _ in range(3)], ["iter", "item", "item"])
+        srv.send({"k": "interrupt", "id": rid})  # waiting for credit
+        self.assertReply(srv.collect(rid, timeout=2.0), "error", type="KeyboardInterrupt")
+        self.assertReply(srv.eval("'next'"), "value", v=["next"])
+
+
+if __name__ == "__main__":
+    unittest.main()

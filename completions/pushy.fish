@@ -1,0 +1,70 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_pushy_global_optspecs
+    string join \n p/port= l/login= i/identity= F/ssh-config= J/jump= o/option= python= connect-timeout= persist= no-reuse color= generate= h/help V/version
+end
+
+function __fish_pushy_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_pushy_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_pushy_using_subcommand
+    set -l cmd (__fish_pushy_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c pushy -n "__fish_pushy_needs_command" -s p -l port -d 'Port to connect to on the host (ssh -p)' -r
+complete -c pushy -n "__fish_pushy_needs_command" -s l -l login -d 'User to log in as (ssh -l)' -r
+complete -c pushy -n "__fish_pushy_needs_command" -s i -l identity -d 'Identity (private key) file (ssh -i); may be repeated' -r -F
+complete -c pushy -n "__fish_pushy_needs_command" -s F -l ssh-config -d 'ssh configuration file (ssh -F)' -r -F
+complete -c pushy -n "__fish_pushy_needs_command" -s J -l jump -d 'Jump host(s) to connect through (ssh -J)' -r
+complete -c pushy -n "__fish_pushy_needs_command" -s o -l option -d 'An ssh option, as in ssh_config (ssh -o); may be repeated' -r
+complete -c pushy -n "__fish_pushy_needs_command" -l python -d 'The remote Python interpreter [default: python3, else python if it is Python 3]' -r
+complete -c pushy -n "__fish_pushy_needs_command" -l connect-timeout -d 'Give up connecting after this many seconds (ssh ConnectTimeout)' -r
+complete -c pushy -n "__fish_pushy_needs_command" -l persist -d 'Keep the ssh connection open this long after use, for the next call' -r
+complete -c pushy -n "__fish_pushy_needs_command" -l color -d 'Colour: auto (when writing to a terminal and NO_COLOR is unset), always, never' -r -f -a "auto\t'When the stream is a terminal and NO_COLOR is unset'
+always\t'Always'
+never\t'Never'"
+complete -c pushy -n "__fish_pushy_needs_command" -l generate -d 'Render completions or the man page (for packaging)' -r -f -a "bash\t'bash completions'
+zsh\t'zsh completions'
+fish\t'fish completions'
+man\t'the man page (roff)'"
+complete -c pushy -n "__fish_pushy_needs_command" -l no-reuse -d 'Use a fresh ssh connection and close it afterwards'
+complete -c pushy -n "__fish_pushy_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c pushy -n "__fish_pushy_needs_command" -s V -l version -d 'Print version'
+complete -c pushy -n "__fish_pushy_needs_command" -a "exec" -d 'Evaluate code on a host and print the value of its last expression'
+complete -c pushy -n "__fish_pushy_needs_command" -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pushy -n "__fish_pushy_using_subcommand exec" -s f -l file -d 'Read the code from a file' -r -F
+complete -c pushy -n "__fish_pushy_using_subcommand exec" -l timeout -d 'Interrupt the code after this many seconds (exit 124)' -r
+complete -c pushy -n "__fish_pushy_using_subcommand exec" -s p -l port -d 'Port to connect to on the host (ssh -p)' -r
+complete -c pushy -n "__fish_pushy_using_subcommand exec" -s l -l login -d 'User to log in as (ssh -l)' -r
+complete -c pushy -n "__fish_pushy_using_subcommand exec" -s i -l identity -d 'Identity (private key) file (ssh -i); may be repeated' -r -F
+complete -c pushy -n "__fish_pushy_using_subcommand exec" -s F -l ssh-config -d 'ssh configuration file (ssh -F)' -r -F
+complete -c pushy -n "__fish_pushy_using_subcommand exec" -s J -l jump -d 'Jump host(s) to connect through (ssh -J)' -r
+complete -c pushy -n "__fish_pushy_using_subcommand exec" -s o -l option -d 'An ssh option, as in ssh_config (ssh -o); may be repeated' -r
+complete -c pushy -n "__fish_pushy_using_subcommand exec" -l python -d 'The remote Python interpreter [default: python3, else python if it is Python 3]' -r
+complete -c pushy -n "__fish_pushy_using_subcommand exec" -l connect-timeout -d 'Give up connecting after this many seconds (ssh ConnectTimeout)' -r
+complete -c pushy -n "__fish_pushy_using_subcommand exec" -l persist -d 'Keep the ssh connection open this long after use, for the next call' -r
+complete -c pushy -n "__fish_pushy_using_subcommand exec" -l color -d 'Colour: auto (when writing to a terminal and NO_COLOR is unset), always, never' -r -f -a "auto\t'When the stream is a terminal and NO_COLOR is unset'
+always\t'Always'
+never\t'Never'"
+complete -c pushy -n "__fish_pushy_using_subcommand exec" -l json -d 'Print values as JSON (JSON Lines for streamed items); see the man page for the format'
+complete -c pushy -n "__fish_pushy_using_subcommand exec" -l raw -d 'Print text as is, bytes as bytes, and one item per line: for pipelines'
+complete -c pushy -n "__fish_pushy_using_subcommand exec" -l test -d 'Print nothing; exit 0 if the value is truthy, 1 if falsy'
+complete -c pushy -n "__fish_pushy_using_subcommand exec" -l no-reuse -d 'Use a fresh ssh connection and close it afterwards'
+complete -c pushy -n "__fish_pushy_using_subcommand exec" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c pushy -n "__fish_pushy_using_subcommand help; and not __fish_seen_subcommand_from exec help" -f -a "exec" -d 'Evaluate code on a host and print the value of its last expression'
+complete -c pushy -n "__fish_pushy_using_subcommand help; and not __fish_seen_subcommand_from exec help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pushy -n "__fish_pushy_needs_command" -f -a "(__fish_print_hostnames) local:"
+complete -c pushy -n "__fish_pushy_using_subcommand exec" -f -a "(__fish_print_hostnames) local:"

@@ -1,0 +1,233 @@
+//! `pushy --generate KIND`: shell completions and the man page, rendered
+//! from the clap definition so they can never disagree with `--help`. The
+//! outputs are checked in (`completions/`, `man/`); a test fails when they
+//! are stale.
+
+use std::io::Write;
+
+use clap::{Arg, Command, CommandFactory};
+use clap_complete::Shell;
+
+use crate::cli::{Cli, Generate};
+
+/// Writes the requested file to stdout.
+pub fn run(kind: Generate) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    let mut cmd = Cli::command();
+    match kind {
+        Generate::Bash => clap_complete::generate(Shell::Bash, &mut cmd, "pushy", &mut out),
+        Generate::Zsh => clap_complete::generate(Shell::Zsh, &mut cmd, "pushy", &mut out),
+        Generate::Fish => {
+            clap_complete::generate(Shell::Fish, &mut cmd, "pushy", &mut out);
+            // Hosts (from ssh config and known_hosts, as fish's ssh does) and
+            // `local:` as the targets; clap leaves positionals uncompleted.
+            for condition in ["__fish_pushy_needs_command", "__fish_pushy_using_subcommand exec"] {
+                writeln!(out, "complete -c pushy -n \"{condition}\" -f -a \"(__fish_print_hostnames) local:\"")?;
+            }
+        }
+        Generate::Man => man(&mut out)?,
+    }
+    out.flush()
+}
+
+fn man(out: &mut dyn Write) -> std::io::Result<()> {
+    let mut cmd = Cli::command();
+    cmd.build(); // settles which flags take values
+
+    let page = clap_mangen::Man::new(cmd.clone()).date("2026-11-25").manual("pushy manual");
+    page.render_title(out)?;
+    page.render_name_section(out)?;
+    page.render_synopsis_section(out)?;
+    page.render_description_section(out)?;
+    page.render_options_section(out)?;
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        subcommand(out, sub)?;
+    }
+    out.write_all(EXTRA.as_bytes())?;
+    page.render_version_section(out)?;
+    Ok(())
+}
+
+/// A section per subcommand: synopsis, description and every flag.
+fn subcommand(out: &mut dyn Write, sub: &Command) -> std::io::Result<()> {
+    let name = sub.get_name();
+    writeln!(out, ".SH \"PUSHY {}\"", name.to_uppercase())?;
+    let positionals: Vec<String> = sub
+        .get_positionals()
+        .map(|a| {
+            let value = a.get_value_names().and_then(|v| v.first()).map(|v| v.to_string()).unwrap_or_default();
+            if a.is_required_set() {
+                format!("\\fI{value}\\fR")
+            } else {
+                format!("[\\fI{value}\\fR]")
+            }
+        })
+        .collect();
+    writeln!(out, "\\fBpushy {name}\\fR [\\fIOPTIONS\\fR] {}", positionals.join(" "))?;
+    writeln!(out, ".PP")?;
+    let about = sub.get_long_about().or(sub.get_about()).map(|s| s.to_string()).unwrap_or_default();
+    writeln!(out, "{}", roff_text(&about))?;
+    for arg in sub.get_arguments().filter(|a| !a.is_hide_set()) {
+        option(out, arg)?;
+    }
+    Ok(())
+}
+
+fn option(out: &mut dyn Write, arg: &Arg) -> std::io::Result<()> {
+    let value = arg.get_value_names().and_then(|v| v.first()).map(|v| format!(" \\fI{v}\\fR")).unwrap_or_default();
+    let mut names = Vec::new();
+    if let Some(short) = arg.get_short() {
+        names.push(format!("\\fB\\-{short}\\fR"));
+    }
+    if let Some(long) = arg.get_long() {
+        names.push(format!("\\fB\\-\\-{long}\\fR"));
+    }
+    let head = if names.is_empty() {
+        value.trim_start().to_string()
+    } else {
+        let takes_value = arg.get_num_args().is_some_and(|n| n.takes_values()) && !value.is_empty();
+        format!("{}{}", names.join(", "), if takes_value { value } else { String::new() })
+    };
+    writeln!(out, ".TP\n{head}")?;
+    let help = arg.get_long_help().or(arg.get_help()).map(|s| s.to_string()).unwrap_or_default();
+    writeln!(out, "{}", roff_text(&help))
+}
+
+/// Plain text made safe for roff: escape backslashes and dashes, and keep a
+/// line from starting with a control character.
+fn roff_text(text: &str) -> String {
+    text.lines()
+        .map(|line| {
+            let line = line.replace('\\', "\\e").replace('-', "\\-");
+            if line.starts_with('.') || line.starts_with('\'') {
+                format!("\\&{line}")
+            } else if line.trim().is_empty() {
+                ".PP".to_string()
+            } else {
+                line
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The sections clap knows nothing about.
+const EXTRA: &str = r#".SH TARGETS
+.TP
+\fIHOST\fR
+Anything \fBssh\fR(1) accepts as a destination: a name, an address,
+\fIuser\fR@\fIhost\fR, \fBssh://\fR\fIuser\fR@\fIhost\fR:\fIport\fR, or an alias from
+\fI~/.ssh/config\fR. The user's ssh configuration, agent, ProxyJump and
+known_hosts apply as for \fBssh\fR. A host that begins with \fB\-\fR, or holds
+spaces, quotes or shell characters, is refused.
+.TP
+\fBlocal:\fR
+A local interpreter, started without ssh: the same server and protocol.
+.SH OUTPUT
+By default values print as Python literals, wrapped to the terminal's width
+and coloured on a terminal. \fB\-\-raw\fR prints str as is, bytes as bytes, and
+one item per line for lists, tuples, sets and iterators (a dict as
+\fIkey\fR<TAB>\fIvalue\fR lines).
+.SS JSON format (\-\-json)
+One JSON document per result; JSON Lines, one item per line, when an
+iterator streams.
+.TP
+None, True, False
+null, true, false
+.TP
+int (any size)
+number with all its digits
+.TP
+float
+number (Python's shortest repr)
+.TP
+nan, inf, \-inf
+{"$float": "nan"} (or "inf", "\-inf")
+.TP
+str
+string (lone surrogates as \eudcXX escapes)
+.TP
+bytes, bytearray
+{"$bytes": BASE64}, {"$bytearray": BASE64}
+.TP
+list, tuple, set, frozenset
+array
+.TP
+dict
+object; other keys as their JSON text or Python repr
+.TP
+namedtuple, os.stat_result, dataclass
+object of its fields
+.TP
+any other object
+{"$type": "module.Type", "$repr": "..."}
+.TP
+a cycle
+{"$cycle": "list"}
+.TP
+nested too deep
+{"$deep": "dict"}
+.SH EXIT STATUS
+.TP
+\fB0\fR
+Success (with \fB\-\-test\fR: the value was truthy).
+.TP
+\fB1\fR
+The remote code raised an exception (its traceback is on stderr), or with
+\fB\-\-test\fR the value was falsy.
+.TP
+\fB2\fR
+Usage error: a bad flag, host or interpreter name.
+.TP
+\fIn\fR
+The remote code called \fBsys.exit(\fR\fIn\fR\fB)\fR.
+.TP
+\fB124\fR
+\fB\-\-timeout\fR expired and the code was interrupted.
+.TP
+\fB130\fR
+Interrupted with Ctrl\-C.
+.TP
+\fB255\fR
+Connection, ssh or protocol failure; no Python 3 on the host.
+.SH ENVIRONMENT
+.TP
+\fBNO_COLOR\fR
+When set and not empty, \fB\-\-color auto\fR never colours.
+.TP
+\fBPUSHY_PYTHON\fR
+The remote interpreter, as \fB\-\-python\fR.
+.TP
+\fBPUSHY_CONTROL_DIR\fR
+The control directory for ssh masters (see FILES).
+.TP
+\fBXDG_RUNTIME_DIR\fR, \fBXDG_DATA_HOME\fR, \fBCOLUMNS\fR
+Where the control directory and the history live; the width when stdout is
+not a terminal.
+.SH FILES
+.TP
+\fI$XDG_RUNTIME_DIR/pushy/\fR (else \fI/tmp/pushy\-UID/\fR)
+Control sockets of ssh masters kept for reuse. Private (0700): pushy refuses
+a directory that is another user's or open to others.
+.TP
+\fI$XDG_DATA_HOME/pushy/history\fR (else \fI~/.local/share/pushy/history\fR)
+REPL history, mode 0600.
+.SH EXAMPLES
+.TP
+\fBpushy exec local: 'os.listdir("/")'\fR
+No ssh at all: a local interpreter.
+.TP
+\fBpushy web1\fR
+A Python REPL on web1.
+.TP
+\fBpushy exec web1 'os.listdir("/etc")' \-\-raw | sort\fR
+One name per line, for a pipeline.
+.TP
+\fBcat f.bin | pushy exec web1 'hashlib.sha256(sys.stdin.buffer.read()).hexdigest()'\fR
+Local stdin becomes the remote sys.stdin.
+.TP
+\fBif pushy exec \-\-test web1 'os.path.exists("/etc/nginx")'; then ...\fR
+Truthiness as the exit status.
+.SH SEE ALSO
+\fBssh\fR(1), \fBssh_config\fR(5), \fBpython3\fR(1)
+"#;
