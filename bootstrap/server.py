@@ -724,6 +724,8 @@ class Server:
             try:
                 if interrupted:
                     raise KeyboardInterrupt
+                if header.get("argv"):
+                    sys.argv = [str(a) for a in header["argv"]]
                 has_value, value = run_code(header.get("code", ""), header.get("file") or "<input>",
                                             self.namespace, header.get("mode", "auto"))
                 if has_value and header.get("stream") and _is_iterator(value):
@@ -809,9 +811,14 @@ def run_code(code, filename, namespace, mode):
     import ast
     import linecache
     linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
-    if mode == "run":
+    if mode == "run":  # a script as __main__: no auto value, argv as given
         namespace["__file__"] = filename
-        exec(compile(code, filename, "exec", dont_inherit=True), namespace)
+        try:
+            compiled = compile(code, filename, "exec", dont_inherit=True)
+        except SyntaxError as e:
+            e._pushy_compile = True
+            raise
+        exec(compiled, namespace)
         return False, None
     try:
         tree = ast.parse(code, filename, "exec")
@@ -987,12 +994,23 @@ def hello_info():
     }
 
 
+def _widen_pipes(*fds):
+    """Bigger pipe buffers (Linux): bulk bytes move in fewer, larger writes."""
+    setsize = getattr(__import__("fcntl"), "F_SETPIPE_SZ", 1031)
+    for fd in fds:
+        try:
+            __import__("fcntl").fcntl(fd, setsize, 1 << 20)
+        except (OSError, ValueError):
+            pass  # not a pipe (a socket under sshd), or not Linux
+
+
 def main():
     import signal
     # 1. The protocol moves to private descriptors (os.dup makes them
     #    non-inheritable), so no child process can write into it.
     proto_in = os.dup(0)
     proto_out = os.dup(1)
+    _widen_pipes(proto_in, proto_out)
     # 2. fd 0 reads /dev/null until a request forwards stdin.
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)

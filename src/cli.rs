@@ -50,6 +50,37 @@ pub enum Command {
         after_help = "Examples:\n  pushy exec local: 'os.listdir(\"/\")'\n  pushy exec web1 'os.listdir(\"/etc\")' --raw | sort\n  cat big.bin | pushy exec web1 'hashlib.sha256(sys.stdin.buffer.read()).hexdigest()'"
     )]
     Exec(ExecArgs),
+
+    /// Run a local Python script on a host, as `__main__`, with arguments.
+    ///
+    /// The script is sent over the connection, never written to the remote
+    /// disk; `sys.argv` is SCRIPT and ARGS, output streams, and the script's
+    /// `sys.exit(n)` is pushy's exit status.
+    #[command(after_help = "Example:\n  pushy run web1 ./check_disks.py --threshold 90")]
+    Run(RunArgs),
+}
+
+/// `pushy run` arguments.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// An ssh host (as for `ssh HOST`) or `local:`.
+    #[arg(value_name = "HOST", value_hint = ValueHint::Hostname)]
+    pub host: String,
+
+    /// The local script to run remotely.
+    #[arg(value_name = "SCRIPT", value_hint = ValueHint::FilePath)]
+    pub script: PathBuf,
+
+    /// Arguments for the script (its `sys.argv[1:]`).
+    #[arg(value_name = "ARGS", trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
+
+    /// Interrupt the script after this many seconds (exit 124).
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<f64>,
+
+    #[command(flatten)]
+    pub conn: ConnArgs,
 }
 
 /// `pushy exec` arguments.
@@ -83,7 +114,7 @@ pub struct ExecArgs {
 }
 
 /// How results are printed.
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Default)]
 pub struct OutputArgs {
     /// Print values as JSON (JSON Lines for streamed items); see the man page for the format.
     #[arg(long, conflicts_with = "raw")]

@@ -6,61 +6,101 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pushy::printer::{Format, Pretty, Printer};
-use pushy::{Error, ErrorKind, Event, Reply, Request, Session, Stream};
+use pushy::{ConnectOptions, Error, ErrorKind, Event, Mode, Reply, Request, Session, Stream, Target};
 
-use crate::cli::{ColorChoice, ExecArgs};
+use crate::cli::{ColorChoice, ExecArgs, OutputArgs, RunArgs};
 use crate::exit_code::ExitCode;
 use crate::interrupt::CtrlC;
 use crate::terminal;
 
+/// What to run, independent of where: the parts of a request a front end
+/// decides from its flags.
+pub struct Job {
+    pub code: String,
+    pub file: String,
+    pub mode: Mode,
+    pub argv: Vec<String>,
+    /// `--test`: no output, the value's truth is the status.
+    pub test: bool,
+    pub timeout: Option<f64>,
+    /// Local stdin was consumed for the code itself and must not be forwarded.
+    pub stdin_used: bool,
+}
+
 /// Runs `pushy exec`.
 pub fn run(args: ExecArgs, color: ColorChoice) -> pushy::Result<ExitCode> {
-    let target = args.conn.target(&args.host)?;
-    let options = args.conn.options();
     let (code, file, stdin_used) = load_code(&args)?;
-    let format = if args.output.json {
+    let job =
+        Job { code, file, mode: Mode::Auto, argv: Vec::new(), test: args.test, timeout: args.timeout, stdin_used };
+    let printer = printer(&args.output, color);
+    let target = args.conn.target(&args.host)?;
+    execute(&target, &args.conn.options(), &job, &printer)
+}
+
+/// Runs `pushy run HOST SCRIPT ARGS...`: a local script as the remote `__main__`.
+pub fn run_script(args: RunArgs, color: ColorChoice) -> pushy::Result<ExitCode> {
+    let code = std::fs::read_to_string(&args.script).map_err(|e| {
+        Error::new(ErrorKind::Usage, format!("cannot read {}: {e}", args.script.display()))
+            .with_hint("pushy run takes a local script file")
+    })?;
+    let file = args.script.display().to_string();
+    let mut argv = vec![file.clone()];
+    argv.extend(args.args.iter().cloned());
+    let job = Job { code, file, mode: Mode::Run, argv, test: false, timeout: args.timeout, stdin_used: false };
+    let target = args.conn.target(&args.host)?;
+    execute(&target, &args.conn.options(), &job, &printer(&OutputArgs::default(), color))
+}
+
+/// The printer the output flags ask for.
+pub fn printer(output: &OutputArgs, color: ColorChoice) -> Printer {
+    let format = if output.json {
         Format::Json
-    } else if args.output.raw {
+    } else if output.raw {
         Format::Raw
     } else {
         Format::Pretty
     };
-    let printer = Printer { format, pretty: Pretty { width: terminal::width(), color: terminal::stdout_color(color) } };
+    Printer { format, pretty: Pretty { width: terminal::width(), color: terminal::stdout_color(color) } }
+}
 
+/// One job on one host, its output streamed to ours as it comes.
+fn execute(target: &Target, options: &ConnectOptions, job: &Job, printer: &Printer) -> pushy::Result<ExitCode> {
     let ctrl_c = CtrlC::install();
-    let mut session = Session::connect_with(&target, &options)?;
+    let mut session = Session::connect_with(target, options)?;
     ctrl_c.attach(session.interrupter());
     let timed_out = Arc::new(AtomicBool::new(false));
-    if let Some(secs) = args.timeout {
+    if let Some(secs) = job.timeout {
         arm_timeout(&session, secs, Arc::clone(&timed_out))?;
     }
 
-    let forward_stdin = !stdin_used && !std::io::stdin().is_terminal();
+    let forward_stdin = !job.stdin_used && !std::io::stdin().is_terminal();
     let request = Request {
-        code: &code,
-        file: &file,
+        file: &job.file,
+        mode: job.mode,
+        argv: job.argv.clone(),
         stream: true,
-        truth: args.test,
+        truth: job.test,
         stdin: forward_stdin.then(|| Box::new(std::io::stdin()) as Box<dyn Read + Send>),
-        ..Request::new(&code)
+        ..Request::new(&job.code)
     };
-    let quiet = args.test;
-    let reply = session.request(request, &mut |event| print_event(event, &printer, quiet));
+    let quiet = job.test;
+    let reply = session.request(request, &mut |event| print_event(event, printer, quiet));
     let reply = match reply {
         Err(e) if e.kind() == ErrorKind::Io => return Ok(ExitCode::Success), // stdout closed: end quietly
         other => other?,
     };
     let status = match reply {
         Reply::Value(value, truth) => {
-            if args.test {
+            if job.test {
                 if truth.unwrap_or(false) {
                     ExitCode::Success
                 } else {
                     ExitCode::Raised
                 }
             } else {
-                if write_stdout(&printer.value(&value)).is_err() {
-                    return Ok(ExitCode::Success);
+                let mut out = std::io::stdout().lock();
+                if printer.write_value(&value, &mut out).and_then(|_| out.flush()).is_err() {
+                    return Ok(ExitCode::Success); // stdout closed: end quietly
                 }
                 ExitCode::Success
             }

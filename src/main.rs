@@ -32,6 +32,7 @@ fn main() -> std::process::ExitCode {
     }
     let result = match cli.command {
         Some(Command::Exec(args)) => exec::run(args, color),
+        Some(Command::Run(args)) => exec::run_script(args, color),
         None => match cli.host.as_deref() {
             Some(host) => repl::run(host, &cli.conn, color),
             None => Err(pushy::Error::new(pushy::ErrorKind::Usage, "no host given").with_hint("try `pushy local:`")),

@@ -32,7 +32,7 @@ use std::io::{BufReader, Read, Write};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 
 /// The largest frame either side accepts (header plus payload).
 pub const MAX_FRAME: u64 = 1 << 30;
@@ -146,13 +146,18 @@ fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> Result<usize> {
 
 /// Writes frames to a byte stream.
 pub struct FrameWriter<W> {
-    inner: W,
+    inner: Option<W>,
 }
 
 impl<W: Write> FrameWriter<W> {
     /// Wraps a stream; each frame is written and flushed whole.
     pub fn new(inner: W) -> Self {
-        FrameWriter { inner }
+        FrameWriter { inner: Some(inner) }
+    }
+
+    /// Closes the stream: the other side reads end-of-file. Later sends fail.
+    pub fn close(&mut self) {
+        self.inner = None;
     }
 
     /// Sends one frame.
@@ -164,8 +169,9 @@ impl<W: Write> FrameWriter<W> {
         frame.extend_from_slice(&len(payload.len())?.to_be_bytes());
         frame.extend_from_slice(&header);
         frame.extend_from_slice(payload);
-        self.inner.write_all(&frame)?;
-        self.inner.flush()?;
+        let inner = self.inner.as_mut().ok_or_else(|| Error::new(ErrorKind::Io, "the channel is closed"))?;
+        inner.write_all(&frame)?;
+        inner.flush()?;
         Ok(())
     }
 }

@@ -65,12 +65,23 @@ pub struct Request<'a> {
     pub truth: bool,
     /// Forward this as the remote `sys.stdin`.
     pub stdin: Option<Box<dyn Read + Send>>,
+    /// `sys.argv` for a script (`Mode::Run`); empty leaves it alone.
+    pub argv: Vec<String>,
 }
 
 impl<'a> Request<'a> {
     /// Evaluates `code`, with a value if it ends in an expression.
     pub fn new(code: &'a str) -> Request<'a> {
-        Request { code, file: "<input>", mode: Mode::Auto, stream: false, repl: false, truth: false, stdin: None }
+        Request {
+            code,
+            file: "<input>",
+            mode: Mode::Auto,
+            stream: false,
+            repl: false,
+            truth: false,
+            stdin: None,
+            argv: Vec::new(),
+        }
     }
 }
 
@@ -277,7 +288,7 @@ impl Session {
             "k": "eval", "id": id, "code": request.code, "file": request.file,
             "mode": match request.mode { Mode::Auto => "auto", Mode::Run => "run" },
             "stream": request.stream, "window": STREAM_WINDOW, "repl": request.repl,
-            "truth": request.truth, "stdin": request.stdin.is_some(),
+            "truth": request.truth, "stdin": request.stdin.is_some(), "argv": request.argv,
         });
         self.send(&header)?;
         self.current.store(id, Ordering::SeqCst);
@@ -298,7 +309,7 @@ impl Session {
     ) -> Result<Reply> {
         let mut consumed = 0u64;
         loop {
-            let frame = self.next_frame()?;
+            let mut frame = self.next_frame()?;
             let h = &frame.header;
             if h.k != "out" && h.id.is_some_and(|frame_id| frame_id != id) {
                 continue; // a late frame of an earlier, abandoned request
@@ -315,14 +326,17 @@ impl Session {
                 }
                 "iter" => {}
                 "item" => {
-                    let value = decode_value(&frame)?;
+                    let value = decode_value(&mut frame)?;
                     on_event(Event::Item(value))?;
                     consumed += 1;
                     if consumed.is_multiple_of(STREAM_WINDOW / 2) {
                         self.send(&json!({"k": "more", "id": id, "n": STREAM_WINDOW / 2}))?;
                     }
                 }
-                "value" => return Ok(Reply::Value(decode_value(&frame)?, h.truth)),
+                "value" => {
+                    let truth = h.truth;
+                    return Ok(Reply::Value(decode_value(&mut frame)?, truth));
+                }
                 "none" => return Ok(Reply::NoValue),
                 "end" => return Ok(Reply::StreamEnd(h.n.unwrap_or(consumed))),
                 "exit" => return Ok(Reply::Exit(h.code.unwrap_or(0) as i32)),
@@ -430,8 +444,10 @@ impl Session {
             return;
         }
         self.closed = true;
-        let _ = self.send(&json!({"k": "close"}));
-        let _ = self.process.wait_timeout(Duration::from_secs(2));
+        // End of input is the server's signal to exit, even in the middle of
+        // a call (a `| head` that stopped reading): no request is needed.
+        self.writer.lock().unwrap_or_else(|e| e.into_inner()).close();
+        let _ = self.process.wait_timeout(Duration::from_secs(1));
         self.process.finish();
     }
 }
@@ -442,8 +458,13 @@ impl Drop for Session {
     }
 }
 
-fn decode_value(frame: &Frame) -> Result<Value> {
+fn decode_value(frame: &mut Frame) -> Result<Value> {
     let tokens = frame.header.v.as_deref().ok_or_else(|| Error::protocol("value frame without a value"))?;
+    // A bytes value alone (a file's contents) takes the payload as it is:
+    // no copy of what may be hundreds of MiB.
+    if tokens.get() == format!(r#"[["b",0,{}]]"#, frame.payload.len()) {
+        return Ok(Value::Bytes(std::mem::take(&mut frame.payload)));
+    }
     value::decode(tokens, &frame.payload)
 }
 

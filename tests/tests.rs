@@ -4,6 +4,7 @@
 mod exec;
 mod generated;
 mod harness;
+mod pipelines;
 mod python;
 mod repl;
 mod ssh;

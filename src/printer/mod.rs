@@ -43,6 +43,15 @@ impl Printer {
         }
     }
 
+    /// Writes the output for a result value; bytes in raw mode go out as
+    /// they are, without a copy.
+    pub fn write_value(&self, value: &Value, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        match (self.format, value) {
+            (Format::Raw, Value::Bytes(bytes) | Value::ByteArray(bytes)) => out.write_all(bytes),
+            _ => out.write_all(&self.value(value)),
+        }
+    }
+
     /// The output for one item of a streamed iterator: a line each.
     pub fn item(&self, value: &Value) -> Vec<u8> {
         match self.format {

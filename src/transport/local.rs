@@ -30,6 +30,8 @@ pub(super) fn open(python: &str) -> Result<Option<Channel>> {
     };
     let stdin = File::from(OwnedFd::from(child.stdin.take().expect("piped")));
     let stdout = File::from(OwnedFd::from(child.stdout.take().expect("piped")));
+    super::widen_pipe(&stdout);
+    super::widen_pipe(&stdin);
     let stderr = StderrTail::collect(child.stderr.take().expect("piped"));
     Ok(Some(Channel { stdin, stdout, stderr, process: Process::Local(child) }))
 }

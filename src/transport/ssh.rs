@@ -123,6 +123,8 @@ fn spawn(runtime: &tokio::runtime::Runtime, ctl: &Path, command: &str) -> Result
     })?;
     let stdin = File::from(OwnedFd::from(in_write));
     let stdout = File::from(OwnedFd::from(out_read));
+    super::widen_pipe(&stdout);
+    super::widen_pipe(&stdin);
     Ok((child, stdin, stdout, StderrTail::collect(err_read)))
 }
 
