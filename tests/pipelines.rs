@@ -48,7 +48,7 @@ fn an_endless_iterator_into_head_ends_at_once() {
     let control = private_dir();
     let start = Instant::now();
     let mut pipeline = Command::new("bash")
-        .args(["-c", &format!("\"$0\" exec -F \"$1\" pushy-test \"$2\" --raw | head -3")])
+        .args(["-c", "\"$0\" exec -F \"$1\" pushy-test \"$2\" --raw | head -3"])
         .args([env!("CARGO_BIN_EXE_pushy"), &config, &code])
         .env("PUSHY_CONTROL_DIR", control.path())
         .stdin(Stdio::null())
