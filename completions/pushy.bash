@@ -16,6 +16,9 @@ _pushy() {
             ",$1")
                 cmd="pushy"
                 ;;
+            pushy,disconnect)
+                cmd="pushy__subcmd__disconnect"
+                ;;
             pushy,exec)
                 cmd="pushy__subcmd__exec"
                 ;;
@@ -24,6 +27,9 @@ _pushy() {
                 ;;
             pushy,run)
                 cmd="pushy__subcmd__run"
+                ;;
+            pushy__subcmd__help,disconnect)
+                cmd="pushy__subcmd__help__subcmd__disconnect"
                 ;;
             pushy__subcmd__help,exec)
                 cmd="pushy__subcmd__help__subcmd__exec"
@@ -41,7 +47,7 @@ _pushy() {
 
     case "${cmd}" in
         pushy)
-            opts="-p -l -i -F -J -o -h -V --port --login --identity --ssh-config --jump --option --python --connect-timeout --persist --no-reuse --color --generate --help --version exec run help"
+            opts="-p -l -i -F -J -o -h -V --port --login --identity --ssh-config --jump --option --python --connect-timeout --persist --no-reuse --color --generate --help --version exec run disconnect help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -122,8 +128,86 @@ _pushy() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        pushy__subcmd__disconnect)
+            opts="-p -l -i -F -J -o -h --port --login --identity --ssh-config --jump --option --python --connect-timeout --persist --no-reuse --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -p)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --login)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -l)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ssh-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -F)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --jump)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -J)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --option)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --python)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --persist)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         pushy__subcmd__exec)
-            opts="-f -p -l -i -F -J -o -h --file --json --raw --test --timeout --port --login --identity --ssh-config --jump --option --python --connect-timeout --persist --no-reuse --color --help"
+            opts="-f -p -l -i -F -J -o -h --file --json --raw --test --timeout --forks --collapse --port --login --identity --ssh-config --jump --option --python --connect-timeout --persist --no-reuse --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -138,6 +222,10 @@ _pushy() {
                     return 0
                     ;;
                 --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --forks)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -213,8 +301,22 @@ _pushy() {
             return 0
             ;;
         pushy__subcmd__help)
-            opts="exec run help"
+            opts="exec run disconnect help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pushy__subcmd__help__subcmd__disconnect)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

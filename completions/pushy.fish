@@ -45,9 +45,11 @@ complete -c pushy -n "__fish_pushy_needs_command" -s h -l help -d 'Print help (s
 complete -c pushy -n "__fish_pushy_needs_command" -s V -l version -d 'Print version'
 complete -c pushy -n "__fish_pushy_needs_command" -a "exec" -d 'Evaluate code on a host and print the value of its last expression'
 complete -c pushy -n "__fish_pushy_needs_command" -a "run" -d 'Run a local Python script on a host, as `__main__`, with arguments'
+complete -c pushy -n "__fish_pushy_needs_command" -a "disconnect" -d 'Stop the ssh connections kept for reuse with these hosts, now'
 complete -c pushy -n "__fish_pushy_needs_command" -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -s f -l file -d 'Read the code from a file' -r -F
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -l timeout -d 'Interrupt the code after this many seconds (exit 124)' -r
+complete -c pushy -n "__fish_pushy_using_subcommand exec" -l forks -d 'With many hosts: how many run at once' -r
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -s p -l port -d 'Port to connect to on the host (ssh -p)' -r
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -s l -l login -d 'User to log in as (ssh -l)' -r
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -s i -l identity -d 'Identity (private key) file (ssh -i); may be repeated' -r -F
@@ -63,6 +65,7 @@ never\t'Never'"
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -l json -d 'Print values as JSON (JSON Lines for streamed items); see the man page for the format'
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -l raw -d 'Print text as is, bytes as bytes, and one item per line: for pipelines'
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -l test -d 'Print nothing; exit 0 if the value is truthy, 1 if falsy'
+complete -c pushy -n "__fish_pushy_using_subcommand exec" -l collapse -d 'With many hosts: print identical results once, naming all their hosts'
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -l no-reuse -d 'Use a fresh ssh connection and close it afterwards'
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pushy -n "__fish_pushy_using_subcommand run" -l timeout -d 'Interrupt the script after this many seconds (exit 124)' -r
@@ -80,8 +83,23 @@ always\t'Always'
 never\t'Never'"
 complete -c pushy -n "__fish_pushy_using_subcommand run" -l no-reuse -d 'Use a fresh ssh connection and close it afterwards'
 complete -c pushy -n "__fish_pushy_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c pushy -n "__fish_pushy_using_subcommand help; and not __fish_seen_subcommand_from exec run help" -f -a "exec" -d 'Evaluate code on a host and print the value of its last expression'
-complete -c pushy -n "__fish_pushy_using_subcommand help; and not __fish_seen_subcommand_from exec run help" -f -a "run" -d 'Run a local Python script on a host, as `__main__`, with arguments'
-complete -c pushy -n "__fish_pushy_using_subcommand help; and not __fish_seen_subcommand_from exec run help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pushy -n "__fish_pushy_using_subcommand disconnect" -s p -l port -d 'Port to connect to on the host (ssh -p)' -r
+complete -c pushy -n "__fish_pushy_using_subcommand disconnect" -s l -l login -d 'User to log in as (ssh -l)' -r
+complete -c pushy -n "__fish_pushy_using_subcommand disconnect" -s i -l identity -d 'Identity (private key) file (ssh -i); may be repeated' -r -F
+complete -c pushy -n "__fish_pushy_using_subcommand disconnect" -s F -l ssh-config -d 'ssh configuration file (ssh -F)' -r -F
+complete -c pushy -n "__fish_pushy_using_subcommand disconnect" -s J -l jump -d 'Jump host(s) to connect through (ssh -J)' -r
+complete -c pushy -n "__fish_pushy_using_subcommand disconnect" -s o -l option -d 'An ssh option, as in ssh_config (ssh -o); may be repeated' -r
+complete -c pushy -n "__fish_pushy_using_subcommand disconnect" -l python -d 'The remote Python interpreter [default: python3, else python if it is Python 3]' -r
+complete -c pushy -n "__fish_pushy_using_subcommand disconnect" -l connect-timeout -d 'Give up connecting after this many seconds (ssh ConnectTimeout)' -r
+complete -c pushy -n "__fish_pushy_using_subcommand disconnect" -l persist -d 'Keep the ssh connection open this long after use, for the next call' -r
+complete -c pushy -n "__fish_pushy_using_subcommand disconnect" -l color -d 'Colour: auto (when writing to a terminal and NO_COLOR is unset), always, never' -r -f -a "auto\t'When the stream is a terminal and NO_COLOR is unset'
+always\t'Always'
+never\t'Never'"
+complete -c pushy -n "__fish_pushy_using_subcommand disconnect" -l no-reuse -d 'Use a fresh ssh connection and close it afterwards'
+complete -c pushy -n "__fish_pushy_using_subcommand disconnect" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c pushy -n "__fish_pushy_using_subcommand help; and not __fish_seen_subcommand_from exec run disconnect help" -f -a "exec" -d 'Evaluate code on a host and print the value of its last expression'
+complete -c pushy -n "__fish_pushy_using_subcommand help; and not __fish_seen_subcommand_from exec run disconnect help" -f -a "run" -d 'Run a local Python script on a host, as `__main__`, with arguments'
+complete -c pushy -n "__fish_pushy_using_subcommand help; and not __fish_seen_subcommand_from exec run disconnect help" -f -a "disconnect" -d 'Stop the ssh connections kept for reuse with these hosts, now'
+complete -c pushy -n "__fish_pushy_using_subcommand help; and not __fish_seen_subcommand_from exec run disconnect help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c pushy -n "__fish_pushy_needs_command" -f -a "(__fish_print_hostnames) local:"
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -f -a "(__fish_print_hostnames) local:"

@@ -58,6 +58,9 @@ pub enum Command {
     /// `sys.exit(n)` is pushy's exit status.
     #[command(after_help = "Example:\n  pushy run web1 ./check_disks.py --threshold 90")]
     Run(RunArgs),
+
+    /// Stop the ssh connections kept for reuse with these hosts, now.
+    Disconnect(DisconnectArgs),
 }
 
 /// `pushy run` arguments.
@@ -86,7 +89,7 @@ pub struct RunArgs {
 /// `pushy exec` arguments.
 #[derive(Debug, Args)]
 pub struct ExecArgs {
-    /// An ssh host (as for `ssh HOST`) or `local:`.
+    /// An ssh host (as for `ssh HOST`) or `local:`; H1,H2,... or @FILE for many hosts.
     #[arg(value_name = "HOST", value_hint = ValueHint::Hostname)]
     pub host: String,
 
@@ -108,6 +111,25 @@ pub struct ExecArgs {
     /// Interrupt the code after this many seconds (exit 124).
     #[arg(long, value_name = "SECS")]
     pub timeout: Option<f64>,
+
+    /// With many hosts: how many run at once.
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    pub forks: usize,
+
+    /// With many hosts: print identical results once, naming all their hosts.
+    #[arg(long)]
+    pub collapse: bool,
+
+    #[command(flatten)]
+    pub conn: ConnArgs,
+}
+
+/// `pushy disconnect` arguments.
+#[derive(Debug, Args)]
+pub struct DisconnectArgs {
+    /// The hosts (H1,H2,... or @FILE too), with the same ssh flags as when connecting.
+    #[arg(value_name = "HOST", required = true, value_hint = ValueHint::Hostname)]
+    pub hosts: Vec<String>,
 
     #[command(flatten)]
     pub conn: ConnArgs,

@@ -12,6 +12,7 @@ use crate::cli::{ColorChoice, ExecArgs, OutputArgs, RunArgs};
 use crate::exit_code::ExitCode;
 use crate::interrupt::CtrlC;
 use crate::terminal;
+use crate::{fanout, hosts};
 
 /// What to run, independent of where: the parts of a request a front end
 /// decides from its flags.
@@ -33,6 +34,13 @@ pub fn run(args: ExecArgs, color: ColorChoice) -> pushy::Result<ExitCode> {
     let job =
         Job { code, file, mode: Mode::Auto, argv: Vec::new(), test: args.test, timeout: args.timeout, stdin_used };
     let printer = printer(&args.output, color);
+    if hosts::is_many(&args.host) {
+        let targets = hosts::expand(&args.host)?
+            .into_iter()
+            .map(|host| args.conn.target(&host).map(|target| (host, target)))
+            .collect::<pushy::Result<Vec<_>>>()?;
+        return fanout::run(targets, &args.conn.options(), &job, &printer, args.forks, args.collapse);
+    }
     let target = args.conn.target(&args.host)?;
     execute(&target, &args.conn.options(), &job, &printer)
 }

@@ -5,7 +5,9 @@
 mod cli;
 mod exec;
 mod exit_code;
+mod fanout;
 mod generate;
+mod hosts;
 mod interrupt;
 mod repl;
 mod terminal;
@@ -33,6 +35,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Some(Command::Exec(args)) => exec::run(args, color),
         Some(Command::Run(args)) => exec::run_script(args, color),
+        Some(Command::Disconnect(args)) => disconnect(args),
         None => match cli.host.as_deref() {
             Some(host) => repl::run(host, &cli.conn, color),
             None => Err(pushy::Error::new(pushy::ErrorKind::Usage, "no host given").with_hint("try `pushy local:`")),
@@ -46,6 +49,18 @@ fn main() -> std::process::ExitCode {
         }
     };
     std::process::ExitCode::from(status.code())
+}
+
+/// `pushy disconnect HOST...`: stop the reusable ssh masters now.
+fn disconnect(args: cli::DisconnectArgs) -> pushy::Result<ExitCode> {
+    for spec in &args.hosts {
+        for host in hosts::expand(spec)? {
+            if let pushy::Target::Ssh(ssh) = args.conn.target(&host)? {
+                pushy::disconnect(&ssh)?;
+            }
+        }
+    }
+    Ok(ExitCode::Success)
 }
 
 /// Prints an error as `pushy: error: ...` and an optional `pushy: hint: ...`.

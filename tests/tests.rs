@@ -2,6 +2,7 @@
 //! OpenSSH server on 127.0.0.1 (see `support::sshd`), one module per area.
 
 mod exec;
+mod fleet;
 mod generated;
 mod harness;
 mod pipelines;
