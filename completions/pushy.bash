@@ -47,7 +47,7 @@ _pushy() {
 
     case "${cmd}" in
         pushy)
-            opts="-p -l -i -F -J -o -h -V --port --login --identity --ssh-config --jump --option --python --connect-timeout --persist --no-reuse --color --generate --help --version exec run disconnect help"
+            opts="-p -l -i -F -J -o -h -V --port --login --identity --ssh-config --jump --option --python --connect-timeout --persist --no-reuse --sudo --become --color --generate --help --version exec run disconnect help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -113,6 +113,10 @@ _pushy() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --become)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -129,7 +133,7 @@ _pushy() {
             return 0
             ;;
         pushy__subcmd__disconnect)
-            opts="-p -l -i -F -J -o -h --port --login --identity --ssh-config --jump --option --python --connect-timeout --persist --no-reuse --color --help"
+            opts="-p -l -i -F -J -o -h --port --login --identity --ssh-config --jump --option --python --connect-timeout --persist --no-reuse --sudo --become --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -195,6 +199,10 @@ _pushy() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --become)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -207,7 +215,7 @@ _pushy() {
             return 0
             ;;
         pushy__subcmd__exec)
-            opts="-f -p -l -i -F -J -o -h --file --json --raw --test --timeout --forks --collapse --port --login --identity --ssh-config --jump --option --python --connect-timeout --persist --no-reuse --color --help"
+            opts="-f -p -l -i -F -J -o -h --file --json --raw --test --timeout --forks --collapse --port --login --identity --ssh-config --jump --option --python --connect-timeout --persist --no-reuse --sudo --become --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -286,6 +294,10 @@ _pushy() {
                     return 0
                     ;;
                 --persist)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --become)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -371,7 +383,7 @@ _pushy() {
             return 0
             ;;
         pushy__subcmd__run)
-            opts="-p -l -i -F -J -o -h --timeout --port --login --identity --ssh-config --jump --option --python --connect-timeout --persist --no-reuse --color --help"
+            opts="-p -l -i -F -J -o -h --timeout --port --login --identity --ssh-config --jump --option --python --connect-timeout --persist --no-reuse --sudo --become --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -438,6 +450,10 @@ _pushy() {
                     return 0
                     ;;
                 --persist)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --become)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

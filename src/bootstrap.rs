@@ -37,10 +37,108 @@ pub fn candidates(python: Option<&str>) -> Vec<String> {
     }
 }
 
+/// How sudo starts the interpreter, when it does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sudo {
+    /// `sudo -n`: works with a NOPASSWD rule, fails at once otherwise.
+    NonInteractive,
+    /// `sudo -S`: the password comes first on stdin; stage 0 then says
+    /// `<pushy-go>` before it reads the program, so no program byte is ever
+    /// taken for a password.
+    Password,
+}
+
+/// What the channel runs: the interpreter, perhaps through sudo.
+#[derive(Debug, Clone, Copy)]
+pub struct Launch<'a> {
+    /// The interpreter command or path.
+    pub python: &'a str,
+    /// Run it as this user through sudo.
+    pub become_user: Option<(&'a str, Sudo)>,
+}
+
+/// What stage 0 prints, when asked, before it reads the program.
+pub const GO_MARKER: &[u8] = b"<pushy-go>";
+
+impl Launch<'_> {
+    /// The words of the command, for a local spawn (no shell).
+    pub fn argv(&self) -> Vec<String> {
+        let mut words: Vec<String> = Vec::new();
+        if let Some((user, sudo)) = self.become_user {
+            let mode: &[&str] = match sudo {
+                Sudo::NonInteractive => &["sudo", "-n"],
+                Sudo::Password => &["sudo", "-S", "-p", ""],
+            };
+            words.extend(mode.iter().map(|w| w.to_string()));
+            words.extend(["-u".to_string(), user.to_string(), "--".to_string()]);
+        }
+        words.extend([self.python.to_string(), "-c".to_string(), STAGE0.to_string(), PROGRAM.len().to_string()]);
+        if matches!(self.become_user, Some((_, Sudo::Password))) {
+            words.push("go".to_string());
+        }
+        words
+    }
+
+    /// The remote command line: safe in any login shell (every word is plain
+    /// but stage 0 and sudo's empty prompt, which are single-quoted).
+    pub fn command_line(&self) -> Result<String> {
+        check_interpreter(self.python)?;
+        if let Some((user, _)) = self.become_user {
+            check_user(user)?;
+        }
+        let words: Vec<String> =
+            self.argv().into_iter().map(|w| if w.is_empty() || w == STAGE0 { format!("'{w}'") } else { w }).collect();
+        Ok(words.join(" "))
+    }
+}
+
 /// The remote command line for an interpreter: safe in any login shell.
 pub fn command_line(python: &str) -> Result<String> {
-    check_interpreter(python)?;
-    Ok(format!("{python} -c '{STAGE0}' {}", PROGRAM.len()))
+    Launch { python, become_user: None }.command_line()
+}
+
+/// A user name for `--become` must pass through a remote shell as one word.
+pub fn check_user(user: &str) -> Result<()> {
+    let ok = !user.is_empty()
+        && !user.starts_with('-')
+        && user.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::usage(format!("refusing user {user:?}")).with_hint("--become takes a user name"))
+    }
+}
+
+/// After `sudo -S` got the password: waits for stage 0's go marker, watching
+/// sudo's stderr for a refusal meanwhile.
+pub fn await_go(stdout: &mut std::fs::File, stderr: impl Fn() -> String) -> Result<std::result::Result<(), String>> {
+    let deadline = Instant::now() + READY_TIMEOUT;
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 256];
+    loop {
+        if find(&seen, GO_MARKER).is_some() {
+            return Ok(Ok(()));
+        }
+        let said = stderr();
+        if said.contains("try again") || said.contains("incorrect password") || said.contains("Authentication failure")
+        {
+            return Ok(Err(said));
+        }
+        let step = (Instant::now() + Duration::from_millis(100)).min(deadline);
+        if Instant::now() >= deadline {
+            return Err(Error::new(ErrorKind::Protocol, "sudo did not start the interpreter within 60 s"));
+        }
+        match wait_readable(stdout, step) {
+            Ok(()) => match stdout.read(&mut buf) {
+                Ok(0) => return Ok(Err(stderr())),
+                Ok(n) => seen.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == IoKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
+            },
+            Err(_) if Instant::now() < deadline => {}
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// An interpreter path must pass through a remote shell as one word.

@@ -3,10 +3,11 @@
 //! [`ConnectOptions`] and a printer here, once.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum, ValueHint};
-use pushy::{ConnectOptions, Reuse, Target};
+use pushy::{ConnectOptions, PasswordSource, Reuse, Target};
 
 /// Run Python on a remote machine over ssh: a REPL, or one-shot evaluation.
 ///
@@ -189,6 +190,14 @@ pub struct ConnArgs {
     /// Use a fresh ssh connection and close it afterwards.
     #[arg(long)]
     pub no_reuse: bool,
+
+    /// Run the remote interpreter as root, through sudo (asks for a password if sudo wants one).
+    #[arg(long, conflicts_with = "become_user")]
+    pub sudo: bool,
+
+    /// Run the remote interpreter as USER, through sudo.
+    #[arg(long = "become", value_name = "USER")]
+    pub become_user: Option<String>,
 }
 
 /// `--color`
@@ -245,6 +254,8 @@ impl ConnArgs {
             persist: Duration::from_secs(self.persist),
             reuse: if self.no_reuse { Reuse::Never } else { Reuse::Keep },
             connect_timeout: self.connect_timeout.map(Duration::from_secs),
+            become_user: if self.sudo { Some("root".to_string()) } else { self.become_user.clone() },
+            password: Some(PasswordSource(Arc::new(crate::password::ask_once))),
         }
     }
 }

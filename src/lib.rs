@@ -29,6 +29,6 @@ pub mod value;
 
 pub use error::{Error, ErrorKind, RemoteError, Result};
 pub use session::{Completeness, Event, Interrupter, Mode, Reply, Request, ServerInfo, Session, Stream};
-pub use target::{ConnectOptions, Reuse, SshTarget, Target};
+pub use target::{ConnectOptions, PasswordSource, Reuse, SshTarget, Target};
 pub use transport::{control_dir, disconnect};
 pub use value::Value;

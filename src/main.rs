@@ -9,6 +9,7 @@ mod fanout;
 mod generate;
 mod hosts;
 mod interrupt;
+mod password;
 mod repl;
 mod terminal;
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::bootstrap::{self, Handshake};
+use crate::bootstrap::{self, Handshake, Launch, Sudo};
 use crate::error::{Error, ErrorKind, RemoteError, Result};
 use crate::protocol::{Frame, FrameReader, FrameWriter};
 use crate::target::{ConnectOptions, Target};
@@ -183,11 +183,25 @@ impl Session {
         }
         let mut tried = Vec::new();
         for python in &candidates {
-            let Some(mut channel) = transport::open(target, options, python)? else {
+            let sudo = options.become_user.as_deref().map(|user| (user, Sudo::NonInteractive));
+            let mut launch = Launch { python, become_user: sudo };
+            let Some(mut channel) = transport::open(target, options, &launch)? else {
                 tried.push(python.clone());
                 continue;
             };
-            match bootstrap::start(&mut channel.stdin, &mut channel.stdout)? {
+            let mut handshake = bootstrap::start(&mut channel.stdin, &mut channel.stdout)?;
+            if let (Handshake::Ended { .. }, Some(user)) = (&handshake, options.become_user.as_deref()) {
+                let stderr = channel.stderr.text(Duration::from_millis(500));
+                if stderr.contains("password is required") {
+                    // A rule that wants a password: ask (once per run), then
+                    // start again with sudo reading it from stdin.
+                    channel.process.finish();
+                    launch.become_user = Some((user, Sudo::Password));
+                    channel = sudo_with_password(target, options, &launch, &name)?;
+                    handshake = bootstrap::start(&mut channel.stdin, &mut channel.stdout)?;
+                }
+            }
+            match handshake {
                 Handshake::Ready { leftover } => {
                     let reader = FrameReader::new(Cursor::new(leftover).chain(channel.stdout));
                     let mut session = Session {
@@ -208,6 +222,9 @@ impl Session {
                     let status = channel.process.wait_timeout(Duration::from_secs(5));
                     let stderr = channel.stderr.text(Duration::from_millis(500));
                     channel.process.finish();
+                    if let Some(error) = sudo_failure(&stderr, &name, options) {
+                        return Err(error);
+                    }
                     if bootstrap::is_missing(status, &stderr) {
                         tried.push(python.clone());
                         continue;
@@ -481,6 +498,83 @@ pub fn forward_output(event: Event<'_>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Starts `sudo -S` and hands it the password: only to sudo's stdin, never
+/// on a command line or in the environment.
+fn sudo_with_password(
+    target: &Target,
+    options: &ConnectOptions,
+    launch: &Launch<'_>,
+    name: &str,
+) -> Result<transport::Channel> {
+    let no_password = || {
+        Error::new(ErrorKind::Connection, format!("sudo on {name} wants a password and there is no terminal to ask on"))
+            .with_hint("run pushy from a terminal, or give the user a NOPASSWD sudo rule")
+    };
+    let source = options.password.as_ref().ok_or_else(no_password)?;
+    let mut password = (source.0)().ok_or_else(no_password)?;
+    let mut channel = transport::open(target, options, launch)?
+        .ok_or_else(|| Error::new(ErrorKind::Connection, "sudo is not installed here"))?;
+    password.push('\n');
+    let sent = channel.stdin.write_all(password.as_bytes()).and_then(|_| channel.stdin.flush());
+    // Overwrite our copy now that sudo has it.
+    // SAFETY: zero bytes are valid UTF-8.
+    unsafe { password.as_bytes_mut().fill(0) };
+    let stderr = channel.stderr.clone();
+    match (sent, bootstrap::await_go(&mut channel.stdout, || stderr.text(Duration::ZERO))?) {
+        (Ok(()), Ok(())) => Ok(channel),
+        _ if said_wrong_password(&stderr.text(Duration::from_millis(300))) => {
+            channel.process.finish();
+            Err(Error::new(ErrorKind::Connection, format!("sudo on {name} refused the password"))
+                .with_hint("check the password (pushy asks once per run)"))
+        }
+        _ => {
+            let said = channel.stderr.text(Duration::from_millis(300));
+            channel.process.finish();
+            Err(sudo_failure(&said, name, options).unwrap_or_else(|| {
+                Error::new(ErrorKind::Connection, format!("sudo on {name} did not start Python: {}", last_line(&said)))
+            }))
+        }
+    }
+}
+
+fn said_wrong_password(stderr: &str) -> bool {
+    stderr.contains("try again") || stderr.contains("incorrect password") || stderr.contains("Authentication failure")
+}
+
+fn last_line(text: &str) -> &str {
+    text.lines().rev().find(|l| !l.trim().is_empty()).map(str::trim).unwrap_or("no message")
+}
+
+/// sudo's refusals, as one line with what to do next.
+fn sudo_failure(stderr: &str, name: &str, options: &ConnectOptions) -> Option<Error> {
+    let user = options.become_user.as_deref()?;
+    let (message, hint) = if stderr.contains("must have a tty") || stderr.contains("requiretty") {
+        (
+            format!("sudo on {name} requires a terminal (requiretty)"),
+            "allow it with `Defaults !requiretty` for this user",
+        )
+    } else if stderr.contains("not in the sudoers")
+        || stderr.contains("not allowed to")
+        || stderr.contains("may not run sudo")
+    {
+        (
+            format!("sudo on {name} does not let this login run Python as {user}"),
+            "add a sudoers rule, or drop --sudo/--become",
+        )
+    } else if said_wrong_password(stderr) {
+        (format!("sudo on {name} refused the password"), "check the password (pushy asks once per run)")
+    } else if stderr.contains("sudo: command not found") || stderr.contains("sudo: not found") {
+        (format!("sudo is not installed on {name}"), "install sudo there, or drop --sudo/--become")
+    } else if stderr.contains("password is required") {
+        (format!("sudo on {name} wants a password"), "run pushy from a terminal, or give the user a NOPASSWD sudo rule")
+    } else if stderr.contains("unknown user") {
+        (format!("sudo on {name}: no user {user}"), "check the name given to --become")
+    } else {
+        return None;
+    };
+    Some(Error::new(ErrorKind::Connection, message).with_hint(hint))
 }
 
 fn start_failure(name: &str, python: &str, status: Option<i32>, stderr: &str, junk: &[u8]) -> Error {

@@ -6,6 +6,7 @@
 //! control characters never reaches ssh.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
@@ -49,11 +50,41 @@ pub struct ConnectOptions {
     pub reuse: Reuse,
     /// Bound on establishing the ssh connection (`ConnectTimeout`).
     pub connect_timeout: Option<Duration>,
+    /// Run the interpreter as this user through sudo (`--sudo` is root).
+    pub become_user: Option<String>,
+    /// Where sudo's password comes from, when a rule asks for one.
+    pub password: Option<PasswordSource>,
 }
+
+/// Supplies sudo's password on demand (the CLI asks on the terminal, once);
+/// `None` means there is none to give. The library never prompts itself.
+#[derive(Clone)]
+pub struct PasswordSource(pub Arc<dyn Fn() -> Option<String> + Send + Sync>);
+
+impl std::fmt::Debug for PasswordSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PasswordSource(..)")
+    }
+}
+
+impl PartialEq for PasswordSource {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for PasswordSource {}
 
 impl Default for ConnectOptions {
     fn default() -> ConnectOptions {
-        ConnectOptions { python: None, persist: Duration::from_secs(60), reuse: Reuse::Keep, connect_timeout: None }
+        ConnectOptions {
+            python: None,
+            persist: Duration::from_secs(60),
+            reuse: Reuse::Keep,
+            connect_timeout: None,
+            become_user: None,
+            password: None,
+        }
     }
 }
 

@@ -7,6 +7,7 @@ mod generated;
 mod harness;
 mod pipelines;
 mod python;
+mod reach;
 mod repl;
 mod ssh;
 mod support;

@@ -7,15 +7,14 @@ use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 
 use super::{Channel, Process, StderrTail};
-use crate::bootstrap::{PROGRAM, STAGE0};
+use crate::bootstrap::Launch;
 use crate::error::Result;
 
 /// `Ok(None)` when the interpreter does not exist.
-pub(super) fn open(python: &str) -> Result<Option<Channel>> {
-    let spawned = Command::new(python)
-        .arg("-c")
-        .arg(STAGE0)
-        .arg(PROGRAM.len().to_string())
+pub(super) fn open(launch: &Launch<'_>) -> Result<Option<Channel>> {
+    let argv = launch.argv();
+    let spawned = Command::new(&argv[0])
+        .args(&argv[1..])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

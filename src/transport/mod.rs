@@ -11,6 +11,7 @@ use std::io::Read;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
+use crate::bootstrap::Launch;
 use crate::error::Result;
 use crate::target::{ConnectOptions, Target};
 
@@ -71,11 +72,11 @@ fn exit_code(status: std::process::ExitStatus) -> Option<i32> {
     status.code().or_else(|| status.signal().map(|s| 128 + s))
 }
 
-/// Starts `python -c STAGE0 LEN` on the target.
-pub(crate) fn open(target: &Target, options: &ConnectOptions, python: &str) -> Result<Option<Channel>> {
+/// Starts `python -c STAGE0 LEN` (perhaps through sudo) on the target.
+pub(crate) fn open(target: &Target, options: &ConnectOptions, launch: &Launch<'_>) -> Result<Option<Channel>> {
     match target {
-        Target::Local => local::open(python),
-        Target::Ssh(ssh) => ssh::open(ssh, options, python).map(Some),
+        Target::Local => local::open(launch),
+        Target::Ssh(ssh) => ssh::open(ssh, options, launch).map(Some),
     }
 }
 

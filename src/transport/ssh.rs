@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use super::control::{control_dir, socket_path};
 use super::{Channel, Process, StderrTail};
-use crate::bootstrap;
+use crate::bootstrap::Launch;
 use crate::error::{Error, ErrorKind, Result};
 use crate::target::{ConnectOptions, Reuse, SshTarget};
 
@@ -66,8 +66,8 @@ impl RemoteProcess {
 }
 
 /// Starts the interpreter command on `target`, starting a master if needed.
-pub(super) fn open(target: &SshTarget, options: &ConnectOptions, python: &str) -> Result<Channel> {
-    let command = bootstrap::command_line(python)?;
+pub(super) fn open(target: &SshTarget, options: &ConnectOptions, launch: &Launch<'_>) -> Result<Channel> {
+    let command = launch.command_line()?;
     let dir = control_dir()?;
     let shared = socket_path(&dir, target);
     let runtime = tokio::runtime::Builder::new_current_thread()

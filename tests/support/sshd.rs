@@ -65,7 +65,25 @@ struct TestUser {
     alias: &'static str,
     /// Written to `~/.bashrc`; `None` leaves the skeleton's dotfiles alone.
     bashrc: Option<&'static str>,
+    /// What sudo lets this user do.
+    sudo: SudoRule,
 }
+
+/// A test user's sudoers rule (for `--sudo` and `--become`).
+#[derive(PartialEq)]
+enum SudoRule {
+    /// No rule at all: sudo refuses.
+    None,
+    /// `NOPASSWD: ALL`: no prompt.
+    NoPassword,
+    /// `ALL`, with this login password set for sudo to check.
+    Password(&'static str),
+    /// `NOPASSWD: ALL`, but only from a terminal (`requiretty`).
+    RequireTty,
+}
+
+/// The password of `pushy-test-sudo`, for the tests that answer sudo's prompt.
+pub const SUDO_PASSWORD: &str = "sudo-secret-4711";
 
 /// The junk user's `~/.bashrc`. bash sources it for `ssh host cmd` (Debian
 /// builds bash to do so when it is started by sshd), so everything here lands
@@ -83,11 +101,45 @@ printf 'PUSHY\\n'
 const JUNK_USER: &str = "pushyjunk";
 
 const TEST_USERS: &[TestUser] = &[
-    TestUser { name: JUNK_USER, shell: "/bin/bash", alias: "pushy-test-junk", bashrc: Some(JUNK_BASHRC) },
-    TestUser { name: "pushyfish", shell: "/usr/bin/fish", alias: "pushy-test-fish", bashrc: None },
-    TestUser { name: "pushytcsh", shell: "/usr/bin/tcsh", alias: "pushy-test-tcsh", bashrc: None },
-    TestUser { name: "pushydash", shell: "/bin/dash", alias: "pushy-test-dash", bashrc: None },
+    TestUser {
+        name: JUNK_USER,
+        shell: "/bin/bash",
+        alias: "pushy-test-junk",
+        bashrc: Some(JUNK_BASHRC),
+        sudo: SudoRule::RequireTty,
+    },
+    TestUser {
+        name: "pushyfish",
+        shell: "/usr/bin/fish",
+        alias: "pushy-test-fish",
+        bashrc: None,
+        sudo: SudoRule::None,
+    },
+    TestUser {
+        name: "pushytcsh",
+        shell: "/usr/bin/tcsh",
+        alias: "pushy-test-tcsh",
+        bashrc: None,
+        sudo: SudoRule::None,
+    },
+    TestUser {
+        name: "pushydash",
+        shell: "/bin/dash",
+        alias: "pushy-test-dash",
+        bashrc: None,
+        sudo: SudoRule::NoPassword,
+    },
+    TestUser {
+        name: "pushysudo",
+        shell: "/bin/bash",
+        alias: "pushy-test-sudo",
+        bashrc: None,
+        sudo: SudoRule::Password(SUDO_PASSWORD),
+    },
 ];
+
+/// Where the test users' sudo rules go.
+const SUDOERS: &str = "/etc/sudoers.d/pushy-tests";
 
 /// The running server and the files a test needs to reach it.
 pub struct Sshd {
@@ -497,8 +549,38 @@ fn setup_test_users() -> Result<(), String> {
     for user in TEST_USERS {
         setup_test_user(user)?;
     }
+    setup_sudoers()?;
     drop(lock);
     Ok(())
+}
+
+/// The sudo rules of the test users, checked with visudo before use.
+fn setup_sudoers() -> Result<(), String> {
+    if !Path::new("/usr/bin/sudo").exists() {
+        return Err("sudo is missing, needed for the --sudo tests: install it (`bash .ci/run` does)".into());
+    }
+    let mut rules = String::from("# Written by pushy's test harness (tests/support/sshd.rs) on every run.\n");
+    for user in TEST_USERS {
+        match user.sudo {
+            SudoRule::None => {}
+            SudoRule::NoPassword => {
+                let _ = writeln!(rules, "{} ALL=(ALL) NOPASSWD: ALL", user.name);
+            }
+            SudoRule::RequireTty => {
+                let _ = writeln!(rules, "Defaults:{} requiretty", user.name);
+                let _ = writeln!(rules, "{} ALL=(ALL) NOPASSWD: ALL", user.name);
+            }
+            SudoRule::Password(_) => {
+                // No cached credentials: every test answers the prompt.
+                let _ = writeln!(rules, "Defaults:{} timestamp_timeout=0, !lecture", user.name);
+                let _ = writeln!(rules, "{} ALL=(ALL) ALL", user.name);
+            }
+        }
+    }
+    let tmp = format!("{SUDOERS}.tmp");
+    write(Path::new(&tmp), &rules, 0o440)?;
+    run(Command::new("visudo").args(["-c", "-q", "-f", &tmp]))?;
+    fs::rename(&tmp, SUDOERS).map_err(|e| format!("rename to {SUDOERS}: {e}"))
 }
 
 fn setup_test_user(user: &TestUser) -> Result<(), String> {
@@ -524,8 +606,17 @@ fn setup_test_user(user: &TestUser) -> Result<(), String> {
     }
     // useradd leaves the password locked ("!"), and sshd without PAM refuses
     // a locked account even for a key login; "*" is unlocked but matches no
-    // password.
-    if shadow_password(user.name)? != "*" {
+    // password. The sudo user gets a real password, for sudo to check.
+    if let SudoRule::Password(password) = user.sudo {
+        let mut chpasswd =
+            Command::new("chpasswd").stdin(Stdio::piped()).spawn().map_err(|e| format!("chpasswd: {e}"))?;
+        use std::io::Write as _;
+        let line = format!("{}:{password}\n", user.name);
+        chpasswd.stdin.take().expect("piped").write_all(line.as_bytes()).map_err(|e| format!("chpasswd: {e}"))?;
+        if !chpasswd.wait().map_err(|e| format!("chpasswd: {e}"))?.success() {
+            return Err(format!("chpasswd failed for {}", user.name));
+        }
+    } else if shadow_password(user.name)? != "*" {
         run(Command::new("usermod").args(["--password", "*", user.name]))?;
     }
 

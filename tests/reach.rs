@@ -1,0 +1,137 @@
+//! Reach: sudo and --become, jump hosts, interpreters and inventories, over
+//! the loopback sshd. The sudo tests need the harness's test users (root).
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use rexpect::session::spawn_command;
+
+use crate::support::pushy::{private_dir, pushy};
+use crate::support::sshd::{sshd, SUDO_PASSWORD};
+
+fn as_user(user: &str) -> crate::support::pushy::Pushy {
+    pushy().args(["exec", "-F", &sshd().config.display().to_string(), "-l", user])
+}
+
+fn needs_users() -> bool {
+    if !sshd().has_test_users() {
+        eprintln!("skipped: the sudo test users need root");
+        return false;
+    }
+    true
+}
+
+#[test]
+fn sudo_with_a_nopasswd_rule_asks_nothing() {
+    if !needs_users() {
+        return;
+    }
+    as_user("pushydash").args(["--sudo", "pushy-test-x", "os.geteuid()"]).run().success().stdout_is("0\n");
+    let done =
+        as_user("pushydash").args(["--become", "pushyfish", "pushy-test-x", "pwd.getpwuid(os.geteuid()).pw_name"]);
+    done.run().success().stdout_is("'pushyfish'\n");
+}
+
+#[test]
+fn sudo_refusals_are_one_line_and_255() {
+    if !needs_users() {
+        return;
+    }
+    // requiretty
+    as_user("pushyjunk").args(["--sudo", "pushy-test-x", "1"]).run().code(255).clean_error().stderr_has("requiretty");
+    // a rule that wants a password, and no terminal to ask on
+    as_user("pushysudo").args(["--sudo", "pushy-test-x", "1"]).run().code(255).clean_error().stderr_has("no terminal");
+    // no such user to become
+    as_user("pushydash")
+        .args(["--become", "nosuchuser", "pushy-test-x", "1"])
+        .run()
+        .code(255)
+        .clean_error()
+        .stderr_has("nosuchuser");
+    pushy().args(["exec", "--become", "-rf", "local:", "1"]).run().code(2);
+}
+
+/// Runs pushy in a pty, answering sudo's prompt with `answer`; returns
+/// (exit status, everything printed, how many prompts were shown).
+fn with_password(args: &[&str], answer: &str) -> (i32, String, usize) {
+    let control = private_dir();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pushy"));
+    cmd.args(args).env("PUSHY_CONTROL_DIR", control.path()).env("NO_COLOR", "1");
+    let mut pty = spawn_command(cmd, Some(30_000)).unwrap();
+    pty.exp_string("sudo password: ").unwrap();
+    // While pushy holds the password, it is in no process's argv or environment.
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        for file in ["cmdline", "environ"] {
+            if let Ok(bytes) = std::fs::read(entry.path().join(file)) {
+                assert!(!String::from_utf8_lossy(&bytes).contains(SUDO_PASSWORD), "password in {:?}", entry.path());
+            }
+        }
+    }
+    pty.send_line(answer).unwrap();
+    let rest = pty.exp_eof().unwrap();
+    let status = match pty.process.wait().unwrap() {
+        rexpect::process::wait::WaitStatus::Exited(_, code) => code,
+        other => panic!("{other:?}"),
+    };
+    let prompts = rest.matches("sudo password:").count() + 1;
+    for entry in std::fs::read_dir(control.path()).unwrap().flatten() {
+        if entry.path().is_file() {
+            let bytes = std::fs::read(entry.path()).unwrap_or_default();
+            assert!(!String::from_utf8_lossy(&bytes).contains(SUDO_PASSWORD), "password on disk");
+        }
+    }
+    (status, rest, prompts)
+}
+
+#[test]
+fn sudo_asks_for_a_password_once_on_the_terminal() {
+    if !needs_users() {
+        return;
+    }
+    let config = sshd().config.display().to_string();
+    let args = ["exec", "-F", &config, "-l", "pushysudo", "--sudo", "pushy-test-x", "os.geteuid() * 100 + 7"];
+    let (status, out, _) = with_password(&args, SUDO_PASSWORD);
+    assert_eq!(status, 0, "{out}");
+    assert!(out.contains("7\r\n") && !out.contains(SUDO_PASSWORD), "{out:?}");
+    // Many hosts: one prompt for all of them.
+    let args =
+        ["exec", "-F", &config, "-l", "pushysudo", "--sudo", "pushy-test-a,pushy-test-b,pushy-test-c", "os.geteuid()"];
+    let (status, out, prompts) = with_password(&args, SUDO_PASSWORD);
+    assert_eq!((status, prompts), (0, 1), "{out}");
+    assert_eq!(out.matches(": 0").count(), 3, "{out}");
+    // A wrong password: a clear error, fast.
+    let start = Instant::now();
+    let args = ["exec", "-F", &config, "-l", "pushysudo", "--sudo", "pushy-test-x", "1"];
+    let (status, out, _) = with_password(&args, "not-the-password");
+    assert_eq!(status, 255, "{out}");
+    assert!(out.contains("refused the password"), "{out}");
+    assert!(start.elapsed() < Duration::from_secs(15), "took {:?}", start.elapsed());
+}
+
+#[test]
+fn a_jump_host_leads_to_the_target() {
+    let config = sshd().config.display().to_string();
+    let done = pushy().args(["exec", "-F", &config, "-J", "pushy-test-jump", "pushy-test-behind", "6 * 7"]).run();
+    done.success().stdout_is("42\n");
+}
+
+#[test]
+fn the_repl_banner_shows_the_effective_user() {
+    if !needs_users() {
+        return;
+    }
+    let control = private_dir();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pushy"));
+    cmd.args(["-F", &sshd().config.display().to_string(), "-l", "pushydash", "--sudo", "pushy-test-x"])
+        .env("PUSHY_CONTROL_DIR", control.path())
+        .env("XDG_DATA_HOME", control.path())
+        .env("NO_COLOR", "1");
+    let mut pty = spawn_command(cmd, Some(30_000)).unwrap();
+    pty.exp_string(" as root").unwrap();
+    pty.exp_string(">>> ").unwrap();
+    pty.send_line("os.geteuid() + 4000").unwrap();
+    pty.exp_string("4000").unwrap();
+    pty.exp_string(">>> ").unwrap();
+    pty.send_control('d').unwrap();
+    pty.exp_eof().unwrap();
+}
