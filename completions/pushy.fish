@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_pushy_global_optspecs
-    string join \n p/port= l/login= i/identity= F/ssh-config= J/jump= o/option= python= connect-timeout= persist= no-reuse sudo become= color= generate= h/help V/version
+    string join \n p/port= l/login= i/identity= F/ssh-config= J/jump= o/option= python= connect-timeout= persist= no-reuse sudo become= inventory= v/verbose color= generate= h/help V/version
 end
 
 function __fish_pushy_needs_command
@@ -34,6 +34,7 @@ complete -c pushy -n "__fish_pushy_needs_command" -l python -d 'The remote Pytho
 complete -c pushy -n "__fish_pushy_needs_command" -l connect-timeout -d 'Give up connecting after this many seconds (ssh ConnectTimeout)' -r
 complete -c pushy -n "__fish_pushy_needs_command" -l persist -d 'Keep the ssh connection open this long after use, for the next call' -r
 complete -c pushy -n "__fish_pushy_needs_command" -l become -d 'Run the remote interpreter as USER, through sudo' -r
+complete -c pushy -n "__fish_pushy_needs_command" -l inventory -d 'An Ansible INI inventory: HOST is then a group, host name or pattern from it' -r -F
 complete -c pushy -n "__fish_pushy_needs_command" -l color -d 'Colour: auto (when writing to a terminal and NO_COLOR is unset), always, never' -r -f -a "auto\t'When the stream is a terminal and NO_COLOR is unset'
 always\t'Always'
 never\t'Never'"
@@ -43,6 +44,7 @@ fish\t'fish completions'
 man\t'the man page (roff)'"
 complete -c pushy -n "__fish_pushy_needs_command" -l no-reuse -d 'Use a fresh ssh connection and close it afterwards'
 complete -c pushy -n "__fish_pushy_needs_command" -l sudo -d 'Run the remote interpreter as root, through sudo (asks for a password if sudo wants one)'
+complete -c pushy -n "__fish_pushy_needs_command" -s v -l verbose -d 'Say which interpreter ran, as whom, on stderr'
 complete -c pushy -n "__fish_pushy_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pushy -n "__fish_pushy_needs_command" -s V -l version -d 'Print version'
 complete -c pushy -n "__fish_pushy_needs_command" -a "exec" -d 'Evaluate code on a host and print the value of its last expression'
@@ -62,6 +64,7 @@ complete -c pushy -n "__fish_pushy_using_subcommand exec" -l python -d 'The remo
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -l connect-timeout -d 'Give up connecting after this many seconds (ssh ConnectTimeout)' -r
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -l persist -d 'Keep the ssh connection open this long after use, for the next call' -r
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -l become -d 'Run the remote interpreter as USER, through sudo' -r
+complete -c pushy -n "__fish_pushy_using_subcommand exec" -l inventory -d 'An Ansible INI inventory: HOST is then a group, host name or pattern from it' -r -F
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -l color -d 'Colour: auto (when writing to a terminal and NO_COLOR is unset), always, never' -r -f -a "auto\t'When the stream is a terminal and NO_COLOR is unset'
 always\t'Always'
 never\t'Never'"
@@ -71,6 +74,7 @@ complete -c pushy -n "__fish_pushy_using_subcommand exec" -l test -d 'Print noth
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -l collapse -d 'With many hosts: print identical results once, naming all their hosts'
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -l no-reuse -d 'Use a fresh ssh connection and close it afterwards'
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -l sudo -d 'Run the remote interpreter as root, through sudo (asks for a password if sudo wants one)'
+complete -c pushy -n "__fish_pushy_using_subcommand exec" -s v -l verbose -d 'Say which interpreter ran, as whom, on stderr'
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pushy -n "__fish_pushy_using_subcommand run" -l timeout -d 'Interrupt the script after this many seconds (exit 124)' -r
 complete -c pushy -n "__fish_pushy_using_subcommand run" -s p -l port -d 'Port to connect to on the host (ssh -p)' -r
@@ -83,11 +87,13 @@ complete -c pushy -n "__fish_pushy_using_subcommand run" -l python -d 'The remot
 complete -c pushy -n "__fish_pushy_using_subcommand run" -l connect-timeout -d 'Give up connecting after this many seconds (ssh ConnectTimeout)' -r
 complete -c pushy -n "__fish_pushy_using_subcommand run" -l persist -d 'Keep the ssh connection open this long after use, for the next call' -r
 complete -c pushy -n "__fish_pushy_using_subcommand run" -l become -d 'Run the remote interpreter as USER, through sudo' -r
+complete -c pushy -n "__fish_pushy_using_subcommand run" -l inventory -d 'An Ansible INI inventory: HOST is then a group, host name or pattern from it' -r -F
 complete -c pushy -n "__fish_pushy_using_subcommand run" -l color -d 'Colour: auto (when writing to a terminal and NO_COLOR is unset), always, never' -r -f -a "auto\t'When the stream is a terminal and NO_COLOR is unset'
 always\t'Always'
 never\t'Never'"
 complete -c pushy -n "__fish_pushy_using_subcommand run" -l no-reuse -d 'Use a fresh ssh connection and close it afterwards'
 complete -c pushy -n "__fish_pushy_using_subcommand run" -l sudo -d 'Run the remote interpreter as root, through sudo (asks for a password if sudo wants one)'
+complete -c pushy -n "__fish_pushy_using_subcommand run" -s v -l verbose -d 'Say which interpreter ran, as whom, on stderr'
 complete -c pushy -n "__fish_pushy_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pushy -n "__fish_pushy_using_subcommand disconnect" -s p -l port -d 'Port to connect to on the host (ssh -p)' -r
 complete -c pushy -n "__fish_pushy_using_subcommand disconnect" -s l -l login -d 'User to log in as (ssh -l)' -r
@@ -99,11 +105,13 @@ complete -c pushy -n "__fish_pushy_using_subcommand disconnect" -l python -d 'Th
 complete -c pushy -n "__fish_pushy_using_subcommand disconnect" -l connect-timeout -d 'Give up connecting after this many seconds (ssh ConnectTimeout)' -r
 complete -c pushy -n "__fish_pushy_using_subcommand disconnect" -l persist -d 'Keep the ssh connection open this long after use, for the next call' -r
 complete -c pushy -n "__fish_pushy_using_subcommand disconnect" -l become -d 'Run the remote interpreter as USER, through sudo' -r
+complete -c pushy -n "__fish_pushy_using_subcommand disconnect" -l inventory -d 'An Ansible INI inventory: HOST is then a group, host name or pattern from it' -r -F
 complete -c pushy -n "__fish_pushy_using_subcommand disconnect" -l color -d 'Colour: auto (when writing to a terminal and NO_COLOR is unset), always, never' -r -f -a "auto\t'When the stream is a terminal and NO_COLOR is unset'
 always\t'Always'
 never\t'Never'"
 complete -c pushy -n "__fish_pushy_using_subcommand disconnect" -l no-reuse -d 'Use a fresh ssh connection and close it afterwards'
 complete -c pushy -n "__fish_pushy_using_subcommand disconnect" -l sudo -d 'Run the remote interpreter as root, through sudo (asks for a password if sudo wants one)'
+complete -c pushy -n "__fish_pushy_using_subcommand disconnect" -s v -l verbose -d 'Say which interpreter ran, as whom, on stderr'
 complete -c pushy -n "__fish_pushy_using_subcommand disconnect" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pushy -n "__fish_pushy_using_subcommand help; and not __fish_seen_subcommand_from exec run disconnect help" -f -a "exec" -d 'Evaluate code on a host and print the value of its last expression'
 complete -c pushy -n "__fish_pushy_using_subcommand help; and not __fish_seen_subcommand_from exec run disconnect help" -f -a "run" -d 'Run a local Python script on a host, as `__main__`, with arguments'

@@ -198,6 +198,14 @@ pub struct ConnArgs {
     /// Run the remote interpreter as USER, through sudo.
     #[arg(long = "become", value_name = "USER")]
     pub become_user: Option<String>,
+
+    /// An Ansible INI inventory: HOST is then a group, host name or pattern from it.
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath)]
+    pub inventory: Option<PathBuf>,
+
+    /// Say which interpreter ran, as whom, on stderr.
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
 }
 
 /// `--color`
@@ -225,6 +233,34 @@ pub enum Generate {
 }
 
 impl ConnArgs {
+    /// The hosts a HOST argument names (a list, @FILE, or an inventory
+    /// pattern), each with its label and target; `many` is true unless
+    /// exactly one host was named.
+    pub fn targets(&self, spec: &str) -> pushy::Result<(Vec<(String, Target)>, bool)> {
+        if let Some(path) = &self.inventory {
+            let inventory = crate::inventory::Inventory::load(path)?;
+            let mut targets = Vec::new();
+            for host in inventory.select(spec)? {
+                let mut target = self.target(host.address.as_deref().unwrap_or(&host.name))?;
+                if let Target::Ssh(ssh) = &mut target {
+                    ssh.port = host.port.or(ssh.port);
+                    ssh.user = host.user.clone().or(ssh.user.take());
+                }
+                targets.push((host.name, target));
+            }
+            let many = targets.len() != 1 || crate::hosts::is_many(spec) || spec.contains('*');
+            return Ok((targets, many));
+        }
+        if crate::hosts::is_many(spec) {
+            let targets = crate::hosts::expand(spec)?
+                .into_iter()
+                .map(|host| self.target(&host).map(|target| (host, target)))
+                .collect::<pushy::Result<Vec<_>>>()?;
+            return Ok((targets, true));
+        }
+        Ok((vec![(spec.to_string(), self.target(spec)?)], false))
+    }
+
     /// The target for `host` with these flags.
     pub fn target(&self, host: &str) -> pushy::Result<Target> {
         let mut target = Target::parse(host)?;

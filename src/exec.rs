@@ -8,11 +8,11 @@ use std::time::Duration;
 use pushy::printer::{Format, Pretty, Printer};
 use pushy::{ConnectOptions, Error, ErrorKind, Event, Mode, Reply, Request, Session, Stream, Target};
 
-use crate::cli::{ColorChoice, ExecArgs, OutputArgs, RunArgs};
+use crate::cli::{ColorChoice, ConnArgs, ExecArgs, OutputArgs, RunArgs};
 use crate::exit_code::ExitCode;
+use crate::fanout;
 use crate::interrupt::CtrlC;
 use crate::terminal;
-use crate::{fanout, hosts};
 
 /// What to run, independent of where: the parts of a request a front end
 /// decides from its flags.
@@ -34,15 +34,12 @@ pub fn run(args: ExecArgs, color: ColorChoice) -> pushy::Result<ExitCode> {
     let job =
         Job { code, file, mode: Mode::Auto, argv: Vec::new(), test: args.test, timeout: args.timeout, stdin_used };
     let printer = printer(&args.output, color);
-    if hosts::is_many(&args.host) {
-        let targets = hosts::expand(&args.host)?
-            .into_iter()
-            .map(|host| args.conn.target(&host).map(|target| (host, target)))
-            .collect::<pushy::Result<Vec<_>>>()?;
+    let (mut targets, many) = args.conn.targets(&args.host)?;
+    if many {
         return fanout::run(targets, &args.conn.options(), &job, &printer, args.forks, args.collapse);
     }
-    let target = args.conn.target(&args.host)?;
-    execute(&target, &args.conn.options(), &job, &printer)
+    let (_, target) = targets.remove(0);
+    execute(&target, &args.conn.options(), &job, &printer, args.conn.verbose)
 }
 
 /// Runs `pushy run HOST SCRIPT ARGS...`: a local script as the remote `__main__`.
@@ -55,8 +52,31 @@ pub fn run_script(args: RunArgs, color: ColorChoice) -> pushy::Result<ExitCode> 
     let mut argv = vec![file.clone()];
     argv.extend(args.args.iter().cloned());
     let job = Job { code, file, mode: Mode::Run, argv, test: false, timeout: args.timeout, stdin_used: false };
-    let target = args.conn.target(&args.host)?;
-    execute(&target, &args.conn.options(), &job, &printer(&OutputArgs::default(), color))
+    let target = single(&args.conn, &args.host)?;
+    execute(&target, &args.conn.options(), &job, &printer(&OutputArgs::default(), color), args.conn.verbose)
+}
+
+/// The one target a front end that takes one host was given.
+pub fn single(conn: &ConnArgs, spec: &str) -> pushy::Result<Target> {
+    let (mut targets, many) = conn.targets(spec)?;
+    if many {
+        return Err(Error::new(ErrorKind::Usage, format!("{spec:?} names {} hosts; this takes one", targets.len()))
+            .with_hint("many hosts work with `pushy exec`"));
+    }
+    Ok(targets.remove(0).1)
+}
+
+/// `-v`: which interpreter runs where, as whom.
+pub fn describe(session: &Session) {
+    let info = session.info();
+    eprintln!(
+        "pushy: {} runs Python {} ({}) as {} on {}",
+        session.name(),
+        info.python,
+        info.executable,
+        info.user,
+        info.host
+    );
 }
 
 /// The printer the output flags ask for.
@@ -72,9 +92,18 @@ pub fn printer(output: &OutputArgs, color: ColorChoice) -> Printer {
 }
 
 /// One job on one host, its output streamed to ours as it comes.
-fn execute(target: &Target, options: &ConnectOptions, job: &Job, printer: &Printer) -> pushy::Result<ExitCode> {
+fn execute(
+    target: &Target,
+    options: &ConnectOptions,
+    job: &Job,
+    printer: &Printer,
+    verbose: bool,
+) -> pushy::Result<ExitCode> {
     let ctrl_c = CtrlC::install();
     let mut session = Session::connect_with(target, options)?;
+    if verbose {
+        describe(&session);
+    }
     ctrl_c.attach(session.interrupter());
     let timed_out = Arc::new(AtomicBool::new(false));
     if let Some(secs) = job.timeout {

@@ -9,6 +9,7 @@ mod fanout;
 mod generate;
 mod hosts;
 mod interrupt;
+mod inventory;
 mod password;
 mod repl;
 mod terminal;

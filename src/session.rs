@@ -182,7 +182,22 @@ impl Session {
             bootstrap::check_interpreter(python)?;
         }
         let mut tried = Vec::new();
-        for python in &candidates {
+        let mut candidates: std::collections::VecDeque<String> = candidates.into();
+        let mut discovered = options.python.is_some();
+        while let Some(python) = candidates.pop_front() {
+            let python = &python;
+            if python == "python" && !discovered {
+                // No python3: the newest python3.X on PATH comes before `python`.
+                discovered = true;
+                let versioned = transport::versioned_pythons(target);
+                if !versioned.is_empty() {
+                    candidates.push_front(python.clone());
+                    for (i, found) in versioned.into_iter().enumerate() {
+                        candidates.insert(i, found);
+                    }
+                    continue;
+                }
+            }
             let sudo = options.become_user.as_deref().map(|user| (user, Sudo::NonInteractive));
             let mut launch = Launch { python, become_user: sudo };
             let Some(mut channel) = transport::open(target, options, &launch)? else {

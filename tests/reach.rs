@@ -135,3 +135,36 @@ fn the_repl_banner_shows_the_effective_user() {
     pty.send_control('d').unwrap();
     pty.exp_eof().unwrap();
 }
+
+#[test]
+fn without_python3_the_newest_versioned_interpreter_runs() {
+    let dir = private_dir();
+    let real = std::fs::canonicalize("/usr/bin/python3").unwrap();
+    let minor = real.file_name().unwrap().to_string_lossy().trim_start_matches("python3.").to_string();
+    std::os::unix::fs::symlink(&real, dir.path().join(format!("python3.{minor}"))).unwrap();
+    std::os::unix::fs::symlink(&real, dir.path().join("python3.1")).unwrap();
+    let done = pushy().args(["exec", "-v", "local:", "sys.executable"]).env("PATH", dir.path()).run();
+    done.success().stdout_has(&format!("python3.{minor}'")).stderr_has(&format!("python3.{minor})"));
+}
+
+#[test]
+fn an_inventory_selects_groups_children_and_patterns() {
+    let dir = private_dir();
+    let inventory = dir.path().join("hosts.ini");
+    std::fs::write(
+        &inventory,
+        "# a fleet of aliases of the loopback sshd\n[web]\npushy-test-w[1:2]\n[db]\ndb1 ansible_host=pushy-test-db\n\
+         [broken]\nnowhere ansible_host=127.0.0.1 ansible_port=1\n[prod:children]\nweb\ndb\n",
+    )
+    .unwrap();
+    let inv = inventory.display().to_string();
+    let config = sshd().config.display().to_string();
+    let run = |pattern: &str| pushy().args(["exec", "-F", &config, "--inventory", &inv, pattern, "6 * 7"]).run();
+    run("prod").success().stdout_is("pushy-test-w1: 42\npushy-test-w2: 42\ndb1: 42\n");
+    run("pushy-test-w*").success().stdout_is("pushy-test-w1: 42\npushy-test-w2: 42\n");
+    run("db1").success().stdout_is("42\n");
+    run("broken").code(255).stderr_has("port 1");
+    run("nosuch").code(2).clean_error().stderr_has("no host or group matches");
+    std::fs::write(&inventory, "[web]\nh1 ansible_port=http\n").unwrap();
+    run("web").code(2).clean_error().stderr_has("hosts.ini:2: bad port");
+}

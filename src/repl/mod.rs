@@ -38,7 +38,7 @@ Tab completes remote names; Ctrl-R searches the history.";
 
 /// Runs the REPL on `host`.
 pub fn run(host: &str, conn: &ConnArgs, color: ColorChoice) -> pushy::Result<ExitCode> {
-    let target = conn.target(host)?;
+    let target = crate::exec::single(conn, host)?;
     let mut options = conn.options();
     // Use a master an earlier pushy left; one started for the REPL ends with it.
     if options.reuse == Reuse::Keep {
@@ -46,6 +46,9 @@ pub fn run(host: &str, conn: &ConnArgs, color: ColorChoice) -> pushy::Result<Exi
     }
     let ctrl_c = CtrlC::install();
     let session = Session::connect_with(&target, &options)?;
+    if conn.verbose {
+        crate::exec::describe(&session);
+    }
     ctrl_c.attach(session.interrupter());
     let repl = Repl {
         session: Rc::new(RefCell::new(session)),

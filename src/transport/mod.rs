@@ -59,12 +59,58 @@ impl Process {
     }
 }
 
+/// The versioned interpreters (`python3.12`, `python3.9`, ...) on the
+/// target's PATH, newest first: tried when there is no `python3`.
+pub(crate) fn versioned_pythons(target: &Target) -> Vec<String> {
+    let listing = match target {
+        Target::Local => std::env::var_os("PATH")
+            .map(|path| {
+                std::env::split_paths(&path)
+                    .filter_map(|dir| std::fs::read_dir(dir).ok())
+                    .flat_map(|entries| entries.flatten().map(|e| e.path().display().to_string()))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+            .unwrap_or_default(),
+        // POSIX sh on every Unix; single quotes pass through any login shell.
+        Target::Ssh(ssh) => ssh::capture(
+            ssh,
+            r#"sh -c 'IFS=:; for d in $PATH; do for p in "$d"/python3.[0-9]*; do [ -x "$p" ] && echo "$p"; done; done'"#,
+        ),
+    };
+    newest_first(&listing)
+}
+
+/// Interpreter paths named exactly `python3.N`, newest N first, the first
+/// on PATH for each N.
+fn newest_first(listing: &str) -> Vec<String> {
+    let mut found: Vec<(u32, String)> = Vec::new();
+    for path in listing.lines().map(str::trim) {
+        let name = path.rsplit('/').next().unwrap_or(path);
+        let Some(minor) = name.strip_prefix("python3.").and_then(|m| m.parse::<u32>().ok()) else { continue };
+        if !found.iter().any(|(m, _)| *m == minor) {
+            found.push((minor, path.to_string()));
+        }
+    }
+    found.sort_by(|a, b| b.0.cmp(&a.0));
+    found.into_iter().map(|(_, path)| path).collect()
+}
+
 /// A 1 MiB pipe buffer (Linux; elsewhere a no-op): bulk bytes then move in
 /// fewer, larger reads and writes.
 pub(crate) fn widen_pipe(pipe: &File) {
     use std::os::fd::AsRawFd;
     // SAFETY: fcntl on a descriptor we own; failure leaves it unchanged.
     unsafe { libc::fcntl(pipe.as_raw_fd(), libc::F_SETPIPE_SZ, 1 << 20) };
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn versioned_interpreters_sort_newest_first() {
+        let listing = "/usr/bin/python3.9\n/usr/bin/python3.11-config\n/opt/py/python3.12\n/usr/bin/python3.12\n/usr/bin/python3.11\n";
+        assert_eq!(super::newest_first(listing), ["/opt/py/python3.12", "/usr/bin/python3.11", "/usr/bin/python3.9"]);
+    }
 }
 
 fn exit_code(status: std::process::ExitStatus) -> Option<i32> {

@@ -106,6 +106,27 @@ fn finish_channel(spawned: Spawned, runtime: tokio::runtime::Runtime, owned: Opt
     Channel { stdin, stdout, stderr, process: Process::Ssh(Box::new(process)) }
 }
 
+/// Runs a small shell command on the host (over the master an earlier
+/// channel left) and returns its stdout; empty if anything fails.
+pub(super) fn capture(target: &SshTarget, command: &str) -> String {
+    let Ok(dir) = control_dir() else { return String::new() };
+    let shared = socket_path(&dir, target);
+    let own = dir.join(format!("{}-{}", shared.file_name().unwrap_or_default().to_string_lossy(), std::process::id()));
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+        return String::new();
+    };
+    for ctl in [shared, own] {
+        if let Ok((child, stdin, mut stdout, _)) = spawn(&runtime, &ctl, command) {
+            drop(stdin);
+            let mut text = String::new();
+            let _ = std::io::Read::read_to_string(&mut stdout, &mut text);
+            let _ = runtime.block_on(child.wait());
+            return text;
+        }
+    }
+    String::new()
+}
+
 /// Opens a channel on the master at `ctl`, with our own pipes as its stdio.
 fn spawn(runtime: &tokio::runtime::Runtime, ctl: &Path, command: &str) -> Result<Spawned, openssh::Error> {
     let (in_read, in_write) = std::io::pipe().map_err(openssh::Error::ChildIo)?;
