@@ -92,7 +92,7 @@ fn newest_first(listing: &str) -> Vec<String> {
             found.push((minor, path.to_string()));
         }
     }
-    found.sort_by(|a, b| b.0.cmp(&a.0));
+    found.sort_by_key(|(minor, _)| std::cmp::Reverse(*minor));
     found.into_iter().map(|(_, path)| path).collect()
 }
 
