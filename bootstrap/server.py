@@ -726,8 +726,12 @@ class Server:
                     raise KeyboardInterrupt
                 if header.get("argv"):
                     sys.argv = [str(a) for a in header["argv"]]
-                has_value, value = run_code(header.get("code", ""), header.get("file") or "<input>",
-                                            self.namespace, header.get("mode", "auto"))
+                mode = header.get("mode", "auto")
+                if mode in ("get", "put"):  # file transfer: pushy's own code, not the user's
+                    has_value, value = True, transfer(mode, header.get("args") or {})
+                else:
+                    has_value, value = run_code(header.get("code", ""), header.get("file") or "<input>",
+                                                self.namespace, mode)
                 if has_value and header.get("stream") and _is_iterator(value):
                     count = self._stream(rid, value)
                     return {"k": "end", "id": rid, "count": count}, b""
@@ -970,6 +974,161 @@ def _all_module_names():
             pass
         _module_names = names
     return _module_names
+
+
+# ---------------------------------------------------------- files (pushy cp)
+#
+# get: a generator the client streams like any iterator: {"total": n}, then
+#   per entry a dict (path relative to the root, type, mode, times), for a
+#   file its content as bytes chunks and {"end": path}; a file that cannot be
+#   read gives {"path": p, "error": why} and the rest goes on.
+# put: the client forwards a record stream as stdin: a JSON line per entry;
+#   for a file, chunks (8-byte big-endian length, then bytes) up to an empty
+#   one, then a JSON status line. Files are written to a temporary name in
+#   the target directory and renamed at the end, so an interrupted copy never
+#   leaves a half-written file under its final name.
+
+CHUNK = 1 << 20
+
+
+def transfer(mode, args):
+    if mode == "get":
+        return send_tree(args.get("path", ""), bool(args.get("recursive")))
+    return receive_tree(args.get("path", ""), bool(args.get("preserve")))
+
+
+def _walk_tree(root, recursive):
+    import stat
+    st = os.lstat(root)
+    if stat.S_ISDIR(st.st_mode) and not recursive:
+        raise IsADirectoryError("%s is a directory (use -r)" % root)
+    yield "", root, st
+    if not stat.S_ISDIR(st.st_mode):
+        return
+    for parent, dirs, files in os.walk(root):
+        dirs.sort()
+        for name in sorted(dirs + files):
+            full = os.path.join(parent, name)
+            try:
+                yield os.path.relpath(full, root), full, os.lstat(full)
+            except OSError as e:
+                yield os.path.relpath(full, root), full, e
+
+
+def send_tree(path, recursive):
+    import stat
+    root = os.path.expanduser(path)
+    entries = list(_walk_tree(root, recursive))
+    total = sum(st.st_size for _, _, st in entries if not isinstance(st, OSError) and stat.S_ISREG(st.st_mode))
+
+    def items():
+        yield {"total": total, "name": os.path.basename(root.rstrip("/")) or root}
+        for rel, full, st in entries:
+            if isinstance(st, OSError):
+                yield {"path": rel, "error": "%s: %s" % (full, st.strerror or st)}
+                continue
+            meta = {"path": rel, "mode": stat.S_IMODE(st.st_mode), "mtime": st.st_mtime, "atime": st.st_atime}
+            if stat.S_ISDIR(st.st_mode):
+                meta["type"] = "dir"
+                yield meta
+            elif stat.S_ISLNK(st.st_mode):
+                meta["type"] = "symlink"
+                meta["target"] = os.readlink(full)
+                yield meta
+            elif stat.S_ISREG(st.st_mode):
+                try:
+                    f = open(full, "rb")
+                except OSError as e:
+                    yield {"path": rel, "error": "%s: %s" % (full, e.strerror or e)}
+                    continue
+                meta["type"] = "file"
+                yield meta
+                try:
+                    with f:
+                        while True:
+                            data = f.read(CHUNK)
+                            if not data:
+                                break
+                            yield data
+                except OSError as e:
+                    yield {"path": rel, "error": "%s: %s" % (full, e.strerror or e)}
+                    continue
+                yield {"end": rel}
+            else:
+                yield {"path": rel, "error": "%s: not a file, directory or symlink" % full}
+    return items()
+
+
+class TransferInterrupted(Exception):
+    pass
+
+
+def receive_tree(dest, preserve):
+    import json
+    inp = sys.stdin.buffer
+    dest = os.path.expanduser(dest)
+
+    def exact(n):
+        data = inp.read(n)
+        if len(data) != n:
+            raise TransferInterrupted("the copy was interrupted")
+        return data
+
+    def line():
+        text = inp.readline()
+        if not text.endswith(b"\n"):
+            raise TransferInterrupted("the copy was interrupted")
+        return json.loads(text.decode("utf-8", "surrogateescape"))
+
+    first = line()
+    base = dest
+    if os.path.isdir(dest) and first.get("name"):
+        base = os.path.join(dest, first["name"])
+    count, size, errors, dirs = 0, 0, [], []
+    while True:
+        head = line()
+        if head.get("done"):
+            break
+        rel = head["path"]
+        target = os.path.join(base, rel) if rel else base
+        kind = head["type"]
+        if kind == "dir":
+            os.makedirs(target, exist_ok=True)
+            dirs.append((target, head))
+        elif kind == "symlink":
+            if os.path.lexists(target):
+                os.unlink(target)
+            os.symlink(head["target"], target)
+        else:
+            tmp = os.path.join(os.path.dirname(target) or ".", ".%s.pushy-%d" % (os.path.basename(target), os.getpid()))
+            out = open(tmp, "wb")
+            try:
+                with out:
+                    while True:
+                        n = struct.unpack(">Q", exact(8))[0]
+                        if n == 0:
+                            break
+                        out.write(exact(n))
+                        size += n
+                status = line()
+                if not status.get("ok"):
+                    errors.append(status.get("error") or rel)
+                    os.unlink(tmp)
+                    continue
+                os.chmod(tmp, head["mode"])
+                if preserve:
+                    os.utime(tmp, (head["atime"], head["mtime"]))
+                os.replace(tmp, target)
+                count += 1
+            except BaseException:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+                raise
+    for target, head in reversed(dirs):  # last: a read-only dir stays writable while filled
+        os.chmod(target, head["mode"])
+        if preserve:
+            os.utime(target, (head["atime"], head["mtime"]))
+    return {"files": count, "bytes": size, "errors": errors}
 
 
 # ------------------------------------------------------------------- 6. main

@@ -50,6 +50,7 @@ complete -c pushy -n "__fish_pushy_needs_command" -s V -l version -d 'Print vers
 complete -c pushy -n "__fish_pushy_needs_command" -a "exec" -d 'Evaluate code on a host and print the value of its last expression'
 complete -c pushy -n "__fish_pushy_needs_command" -a "run" -d 'Run a local Python script on a host, as `__main__`, with arguments'
 complete -c pushy -n "__fish_pushy_needs_command" -a "disconnect" -d 'Stop the ssh connections kept for reuse with these hosts, now'
+complete -c pushy -n "__fish_pushy_needs_command" -a "cp" -d 'Copy files between this machine and a host, as scp does, over pushy\'s connection'
 complete -c pushy -n "__fish_pushy_needs_command" -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -s f -l file -d 'Read the code from a file' -r -F
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -l timeout -d 'Interrupt the code after this many seconds (exit 124)' -r
@@ -113,9 +114,31 @@ complete -c pushy -n "__fish_pushy_using_subcommand disconnect" -l no-reuse -d '
 complete -c pushy -n "__fish_pushy_using_subcommand disconnect" -l sudo -d 'Run the remote interpreter as root, through sudo (asks for a password if sudo wants one)'
 complete -c pushy -n "__fish_pushy_using_subcommand disconnect" -s v -l verbose -d 'Say which interpreter ran, as whom, on stderr'
 complete -c pushy -n "__fish_pushy_using_subcommand disconnect" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c pushy -n "__fish_pushy_using_subcommand help; and not __fish_seen_subcommand_from exec run disconnect help" -f -a "exec" -d 'Evaluate code on a host and print the value of its last expression'
-complete -c pushy -n "__fish_pushy_using_subcommand help; and not __fish_seen_subcommand_from exec run disconnect help" -f -a "run" -d 'Run a local Python script on a host, as `__main__`, with arguments'
-complete -c pushy -n "__fish_pushy_using_subcommand help; and not __fish_seen_subcommand_from exec run disconnect help" -f -a "disconnect" -d 'Stop the ssh connections kept for reuse with these hosts, now'
-complete -c pushy -n "__fish_pushy_using_subcommand help; and not __fish_seen_subcommand_from exec run disconnect help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pushy -n "__fish_pushy_using_subcommand cp" -s p -l port -d 'Port to connect to on the host (ssh -p)' -r
+complete -c pushy -n "__fish_pushy_using_subcommand cp" -s l -l login -d 'User to log in as (ssh -l)' -r
+complete -c pushy -n "__fish_pushy_using_subcommand cp" -s i -l identity -d 'Identity (private key) file (ssh -i); may be repeated' -r -F
+complete -c pushy -n "__fish_pushy_using_subcommand cp" -s F -l ssh-config -d 'ssh configuration file (ssh -F)' -r -F
+complete -c pushy -n "__fish_pushy_using_subcommand cp" -s J -l jump -d 'Jump host(s) to connect through (ssh -J)' -r
+complete -c pushy -n "__fish_pushy_using_subcommand cp" -s o -l option -d 'An ssh option, as in ssh_config (ssh -o); may be repeated' -r
+complete -c pushy -n "__fish_pushy_using_subcommand cp" -l python -d 'The remote Python interpreter [default: python3, else python if it is Python 3]' -r
+complete -c pushy -n "__fish_pushy_using_subcommand cp" -l connect-timeout -d 'Give up connecting after this many seconds (ssh ConnectTimeout)' -r
+complete -c pushy -n "__fish_pushy_using_subcommand cp" -l persist -d 'Keep the ssh connection open this long after use, for the next call' -r
+complete -c pushy -n "__fish_pushy_using_subcommand cp" -l become -d 'Run the remote interpreter as USER, through sudo' -r
+complete -c pushy -n "__fish_pushy_using_subcommand cp" -l inventory -d 'An Ansible INI inventory: HOST is then a group, host name or pattern from it' -r -F
+complete -c pushy -n "__fish_pushy_using_subcommand cp" -l color -d 'Colour: auto (when writing to a terminal and NO_COLOR is unset), always, never' -r -f -a "auto\t'When the stream is a terminal and NO_COLOR is unset'
+always\t'Always'
+never\t'Never'"
+complete -c pushy -n "__fish_pushy_using_subcommand cp" -s r -l recursive -d 'Copy directories recursively'
+complete -c pushy -n "__fish_pushy_using_subcommand cp" -s P -l preserve -d 'Keep modification and access times'
+complete -c pushy -n "__fish_pushy_using_subcommand cp" -s q -l quiet -d 'No progress bar'
+complete -c pushy -n "__fish_pushy_using_subcommand cp" -l no-reuse -d 'Use a fresh ssh connection and close it afterwards'
+complete -c pushy -n "__fish_pushy_using_subcommand cp" -l sudo -d 'Run the remote interpreter as root, through sudo (asks for a password if sudo wants one)'
+complete -c pushy -n "__fish_pushy_using_subcommand cp" -s v -l verbose -d 'Say which interpreter ran, as whom, on stderr'
+complete -c pushy -n "__fish_pushy_using_subcommand cp" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c pushy -n "__fish_pushy_using_subcommand help; and not __fish_seen_subcommand_from exec run disconnect cp help" -f -a "exec" -d 'Evaluate code on a host and print the value of its last expression'
+complete -c pushy -n "__fish_pushy_using_subcommand help; and not __fish_seen_subcommand_from exec run disconnect cp help" -f -a "run" -d 'Run a local Python script on a host, as `__main__`, with arguments'
+complete -c pushy -n "__fish_pushy_using_subcommand help; and not __fish_seen_subcommand_from exec run disconnect cp help" -f -a "disconnect" -d 'Stop the ssh connections kept for reuse with these hosts, now'
+complete -c pushy -n "__fish_pushy_using_subcommand help; and not __fish_seen_subcommand_from exec run disconnect cp help" -f -a "cp" -d 'Copy files between this machine and a host, as scp does, over pushy\'s connection'
+complete -c pushy -n "__fish_pushy_using_subcommand help; and not __fish_seen_subcommand_from exec run disconnect cp help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c pushy -n "__fish_pushy_needs_command" -f -a "(__fish_print_hostnames) local:"
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -f -a "(__fish_print_hostnames) local:"

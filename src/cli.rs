@@ -62,6 +62,42 @@ pub enum Command {
 
     /// Stop the ssh connections kept for reuse with these hosts, now.
     Disconnect(DisconnectArgs),
+
+    /// Copy files between this machine and a host, as scp does, over pushy's connection.
+    ///
+    /// One operand is HOST:PATH (or local:PATH), the other a local path. Bytes and mode
+    /// bits are kept (times with -p); symlinks in a directory stay symlinks; a file that
+    /// cannot be read is reported and the rest goes on. A file is never left half-written
+    /// under its final name.
+    #[command(after_help = "Examples:\n  pushy cp web1:/var/log/syslog .\n  pushy cp -r ./conf web1:/etc/myapp")]
+    Cp(CpArgs),
+}
+
+/// `pushy cp` arguments.
+#[derive(Debug, Args)]
+pub struct CpArgs {
+    /// What to copy: HOST:PATH or a local path.
+    #[arg(value_name = "SOURCE")]
+    pub source: String,
+
+    /// Where to: a local path or HOST:PATH.
+    #[arg(value_name = "DEST")]
+    pub dest: String,
+
+    /// Copy directories recursively.
+    #[arg(short = 'r', long)]
+    pub recursive: bool,
+
+    /// Keep modification and access times.
+    #[arg(long = "preserve", short = 'P')]
+    pub preserve: bool,
+
+    /// No progress bar.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+
+    #[command(flatten)]
+    pub conn: ConnArgs,
 }
 
 /// `pushy run` arguments.

@@ -24,6 +24,7 @@ pub mod printer;
 pub mod protocol;
 pub mod session;
 pub mod target;
+pub mod transfer;
 mod transport;
 pub mod value;
 

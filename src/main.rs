@@ -3,6 +3,7 @@
 //! behind the program name, with a hint line when pushy knows what to do.
 
 mod cli;
+mod copy;
 mod exec;
 mod exit_code;
 mod fanout;
@@ -38,6 +39,7 @@ fn main() -> std::process::ExitCode {
         Some(Command::Exec(args)) => exec::run(args, color),
         Some(Command::Run(args)) => exec::run_script(args, color),
         Some(Command::Disconnect(args)) => disconnect(args),
+        Some(Command::Cp(args)) => copy::run(args),
         None => match cli.host.as_deref() {
             Some(host) => repl::run(host, &cli.conn, color),
             None => Err(pushy::Error::new(pushy::ErrorKind::Usage, "no host given").with_hint("try `pushy local:`")),

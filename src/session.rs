@@ -47,6 +47,10 @@ pub enum Mode {
     Auto,
     /// A script: run as `__main__`, no value.
     Run,
+    /// Send a file tree (`args`: path, recursive), streamed.
+    Get,
+    /// Receive a file tree from stdin (`args`: path, preserve).
+    Put,
 }
 
 /// One evaluation request.
@@ -67,6 +71,8 @@ pub struct Request<'a> {
     pub stdin: Option<Box<dyn Read + Send>>,
     /// `sys.argv` for a script (`Mode::Run`); empty leaves it alone.
     pub argv: Vec<String>,
+    /// Arguments of `Mode::Get` and `Mode::Put`.
+    pub args: serde_json::Value,
 }
 
 impl<'a> Request<'a> {
@@ -81,6 +87,7 @@ impl<'a> Request<'a> {
             truth: false,
             stdin: None,
             argv: Vec::new(),
+            args: serde_json::Value::Null,
         }
     }
 }
@@ -318,9 +325,9 @@ impl Session {
         let id = self.next_id;
         let header = json!({
             "k": "eval", "id": id, "code": request.code, "file": request.file,
-            "mode": match request.mode { Mode::Auto => "auto", Mode::Run => "run" },
+            "mode": match request.mode { Mode::Auto => "auto", Mode::Run => "run", Mode::Get => "get", Mode::Put => "put" },
             "stream": request.stream, "window": STREAM_WINDOW, "repl": request.repl,
-            "truth": request.truth, "stdin": request.stdin.is_some(), "argv": request.argv,
+            "truth": request.truth, "stdin": request.stdin.is_some(), "argv": request.argv, "args": request.args,
         });
         self.send(&header)?;
         self.current.store(id, Ordering::SeqCst);

@@ -15,6 +15,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::rc::Rc;
 
 use pushy::printer::{Format, Pretty, Printer};
+use pushy::transfer::{self, Options, Progress};
 use pushy::{Completeness, Error, ErrorKind, Event, Reply, Request, Reuse, Session, Stream};
 use rustyline::config::{CompletionType, Config};
 use rustyline::error::ReadlineError;
@@ -32,6 +33,8 @@ Python code runs on the remote host; values print here.
 Modules import themselves on first use: os.listdir(\"/\").
   :help          this text
   :info          the remote interpreter: host, user, Python, pid
+  :get REMOTE [LOCAL]   copy a file or directory from the host (default: here)
+  :put LOCAL [REMOTE]   copy a file or directory to the host (default: its cwd)
   :quit          leave (Ctrl-D does too)
 Ctrl-C stops the running call (the session and its names live on).
 Tab completes remote names; Ctrl-R searches the history.";
@@ -164,6 +167,12 @@ impl Repl {
             if buffer.is_empty() && line.trim().is_empty() {
                 continue;
             }
+            if buffer.is_empty() && line.trim_start().starts_with(':') {
+                match self.meta(line.trim()) {
+                    Next::Continue => continue,
+                    Next::Exit(code) => return Ok(code),
+                }
+            }
             if !buffer.is_empty() {
                 buffer.push('\n');
             }
@@ -223,9 +232,45 @@ impl Repl {
                     info.host, info.platform, info.user, info.python, info.executable, info.pid
                 );
             }
+            ":get" | ":put" => self.copy(command),
             other => eprintln!("unknown command {other}; :help lists them"),
         }
         Next::Continue
+    }
+}
+
+impl Repl {
+    /// `:get REMOTE [LOCAL]` and `:put LOCAL [REMOTE]`, over the session's
+    /// own channel; Ctrl-C interrupts the remote side, which cleans up.
+    fn copy(&mut self, command: &str) {
+        let words: Vec<&str> = command.split_whitespace().collect();
+        let options = Options { recursive: true, preserve: false };
+        let progress = std::sync::Arc::new(Progress::default());
+        self.ctrl_c.reset();
+        let mut session = self.session.borrow_mut();
+        let result = match words.as_slice() {
+            [":get", remote] => transfer::get(&mut session, remote, std::path::Path::new("."), options, &progress),
+            [":get", remote, local] => {
+                transfer::get(&mut session, remote, std::path::Path::new(local), options, &progress)
+            }
+            [":put", local] => transfer::put(&mut session, std::path::Path::new(local), ".", options, &progress),
+            [":put", local, remote] => {
+                transfer::put(&mut session, std::path::Path::new(local), remote, options, &progress)
+            }
+            _ => {
+                eprintln!("usage: :get REMOTE [LOCAL] or :put LOCAL [REMOTE]");
+                return;
+            }
+        };
+        match result {
+            Ok(summary) => {
+                for error in &summary.errors {
+                    eprintln!("not copied: {error}");
+                }
+                println!("copied {} file(s), {} bytes", summary.files, summary.bytes);
+            }
+            Err(e) => eprintln!("copy failed: {e}"),
+        }
     }
 }
 

@@ -1,0 +1,139 @@
+//! `pushy cp`: scp's argument forms (`HOST:REMOTE LOCAL`, `LOCAL HOST:REMOTE`,
+//! `-r`, `-p`) over pushy's own connection, with a progress bar on a
+//! terminal. Ctrl-C stops the copy cleanly: no temporary file is left and
+//! the old target stays as it was.
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use pushy::transfer::{self, Options, Progress, Summary};
+use pushy::{Error, ErrorKind, Session, Target};
+
+use crate::cli::CpArgs;
+use crate::exit_code::ExitCode;
+
+/// A `HOST:PATH` operand (`local:PATH` for a local interpreter).
+fn remote_operand(text: &str) -> Option<(&str, &str)> {
+    if let Some(path) = text.strip_prefix("local:") {
+        return Some(("local:", path));
+    }
+    // As scp: a colon before any slash makes it remote.
+    let colon = text.find(':')?;
+    if text[..colon].contains('/') || colon == 0 {
+        return None;
+    }
+    Some((&text[..colon], &text[colon + 1..]))
+}
+
+/// Runs `pushy cp`.
+pub fn run(args: CpArgs) -> pushy::Result<ExitCode> {
+    let (host, remote, local, download) = match (remote_operand(&args.source), remote_operand(&args.dest)) {
+        (Some((host, path)), None) => (host, path, args.dest.as_str(), true),
+        (None, Some((host, path))) => (host, path, args.source.as_str(), false),
+        _ => {
+            return Err(Error::new(ErrorKind::Usage, "pushy cp copies between this machine and one host")
+                .with_hint("one operand is HOST:PATH (or local:PATH), the other a local path"))
+        }
+    };
+    let target: Target = crate::exec::single(&args.conn, host)?;
+    let mut session = Session::connect_with(&target, &args.conn.options())?;
+    let options = Options { recursive: args.recursive, preserve: args.preserve };
+    let progress = Arc::new(Progress::default());
+    // Ctrl-C cancels the copy (temporary files removed); a second one quits.
+    let flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let _ = signal_hook::flag::register_conditional_shutdown(signal_hook::consts::SIGINT, 130, Arc::clone(&flag));
+    let _ = signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&flag));
+    let watcher = {
+        let progress = Arc::clone(&progress);
+        let flag = Arc::clone(&flag);
+        let bar = !args.quiet && std::io::stderr().is_terminal();
+        std::thread::spawn(move || watch(&progress, &flag, bar))
+    };
+    let result = if download {
+        transfer::get(&mut session, remote, Path::new(local), options, &progress)
+    } else {
+        let remote = if remote.is_empty() { "." } else { remote };
+        transfer::put(&mut session, Path::new(local), remote, options, &progress)
+    };
+    progress.cancel.store(true, Ordering::SeqCst); // stops the watcher
+    let _ = watcher.join();
+    let interrupted = flag.load(Ordering::SeqCst);
+    let _ = session.close();
+    match result {
+        Ok(summary) => Ok(report(&summary)),
+        Err(_) if interrupted => {
+            eprintln!("pushy: the copy was interrupted; nothing was left half-written");
+            Ok(ExitCode::Interrupted)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn report(summary: &Summary) -> ExitCode {
+    for error in &summary.errors {
+        eprintln!("pushy: not copied: {error}");
+    }
+    if summary.errors.is_empty() {
+        ExitCode::Success
+    } else {
+        ExitCode::Raised
+    }
+}
+
+/// Turns Ctrl-C into a cancel, and draws the bar: bytes, rate and ETA.
+fn watch(progress: &Progress, interrupt: &std::sync::atomic::AtomicBool, bar: bool) {
+    let start = Instant::now();
+    let mut drawn = false;
+    while !progress.cancel.load(Ordering::SeqCst) {
+        if interrupt.load(Ordering::SeqCst) {
+            progress.cancel.store(true, Ordering::SeqCst);
+            break;
+        }
+        if bar {
+            let done = progress.done.load(Ordering::Relaxed);
+            let total = progress.total.load(Ordering::Relaxed);
+            let secs = start.elapsed().as_secs_f64().max(0.001);
+            let rate = done as f64 / secs;
+            let eta =
+                if rate > 0.0 && total > done { format!("{:.0}s", (total - done) as f64 / rate) } else { "-".into() };
+            let mut err = std::io::stderr().lock();
+            let _ = write!(err, "\r\x1b[K{} / {}  {}/s  ETA {eta}", size(done), size(total), size(rate as u64));
+            let _ = err.flush();
+            drawn = true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if drawn {
+        let _ = write!(std::io::stderr(), "\r\x1b[K");
+    }
+}
+
+fn size(bytes: u64) -> String {
+    let b = bytes as f64;
+    if b >= 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.1} GiB", b / (1024.0 * 1024.0 * 1024.0))
+    } else if b >= 1024.0 * 1024.0 {
+        format!("{:.1} MiB", b / (1024.0 * 1024.0))
+    } else if b >= 1024.0 {
+        format!("{:.1} KiB", b / 1024.0)
+    } else {
+        format!("{bytes} B")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::remote_operand;
+
+    #[test]
+    fn operands_read_as_scp_reads_them() {
+        assert_eq!(remote_operand("web1:/etc/hosts"), Some(("web1", "/etc/hosts")));
+        assert_eq!(remote_operand("local:/tmp/x"), Some(("local:", "/tmp/x")));
+        assert_eq!(remote_operand("./a:b"), None);
+        assert_eq!(remote_operand("plain"), None);
+        assert_eq!(remote_operand("web1:"), Some(("web1", "")));
+    }
+}
