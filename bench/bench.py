@@ -1,0 +1,818 @@
+#!/usr/bin/env python3
+"""pushy's benchmark driver: pushy vs the ssh floor vs Mitogen, execnet and
+RPyC, over a loopback sshd. Started by bench/run (see bench/README.md),
+which builds the binaries and the peers' venv and passes their paths here.
+
+Python 3 standard library only. The peers run in their own processes (the
+venv's python, with the snippet in PEER_SCRIPT below), never in this one.
+
+Every repetition runs every selected case, and within a case every tool
+once, in an order that rotates from one repetition to the next
+(interleaved, so slow drift on this shared machine hits all tools alike).
+A failing run is recorded with its error text; it never stops the run.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import shlex
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HOST_DEFAULT = "pushy-test"
+MIB = 1 << 20
+
+# ---------------------------------------------------------------------------
+# The peers: one script, run by the venv's python as
+#   peer.py TOOL OP CONFIG HOST [ARGS...]
+# OP is `eval CODE` (connect, evaluate once, bring the value into this
+# process, print its size) or `warm N` (connect, evaluate `1` N times,
+# print the time per call). Each peer evaluates the same expression text;
+# modules are reached with __import__ since the peers do not import on use.
+# ---------------------------------------------------------------------------
+PEER_SCRIPT = r'''
+import json, sys, time
+
+tool, op, config, host = sys.argv[1:5]
+args = sys.argv[5:]
+
+
+def connect():
+    """Returns (evaluate(code) -> local value, close())."""
+    if tool == "mitogen":
+        import mitogen.master
+        broker = mitogen.master.Broker()
+        # The default limit (128 MiB per message) refuses the bulk case.
+        router = mitogen.master.Router(broker, max_message_size=1 << 30)
+        ctx = router.ssh(hostname=host, ssh_args=["-F", config],
+                         python_path=["python3"])
+
+        def close():
+            broker.shutdown()
+            broker.join()
+        return (lambda code: ctx.call(eval, code, {})), close
+    if tool == "execnet":
+        import execnet
+        gw = execnet.makegateway("ssh=-F %s %s//python=python3" % (config, host))
+        ch = gw.remote_exec("for code in channel: channel.send(eval(code, {}))")
+
+        def evaluate(code):
+            ch.send(code)
+            return ch.receive()
+
+        def close():
+            ch.close()
+            gw.exit()
+        return evaluate, close
+    if tool == "rpyc":
+        import plumbum
+        import rpyc
+        from rpyc.core.netref import BaseNetref
+        from rpyc.utils.zerodeploy import DeployedServer
+        # The loopback sshd has no sftp subsystem: scp -O (the old protocol).
+        machine = plumbum.SshMachine(host, ssh_opts=["-F", config],
+                                     scp_opts=["-O", "-F", config])
+        server = DeployedServer(machine, python_executable="python3")
+        conn = server.classic_connect()
+
+        def evaluate(code):
+            value = conn.eval(code)
+            # Mutable results come back as proxies: copy them here.
+            if isinstance(value, BaseNetref):
+                value = rpyc.classic.obtain(value)
+            return value
+
+        def close():
+            conn.close()
+            server.close()
+            machine.close()
+        return evaluate, close
+    raise SystemExit("unknown peer %r" % tool)
+
+
+t0 = time.perf_counter()
+evaluate, close = connect()
+try:
+    if op == "eval":
+        value = evaluate(args[0])
+        print(json.dumps({"len": len(value) if hasattr(value, "__len__") else None}))
+    elif op == "warm":
+        n = int(args[0])
+        first = evaluate("1")
+        if first != 1:
+            raise SystemExit("eval('1') returned %r" % (first,))
+        connected = time.perf_counter() - t0
+        start = time.perf_counter()
+        for _ in range(n):
+            evaluate("1")
+        total = time.perf_counter() - start
+        print(json.dumps({"connect_ms": connected * 1e3,
+                          "us_per_call": total * 1e6 / max(n, 1)}))
+    else:
+        raise SystemExit("unknown op %r" % op)
+finally:
+    close()
+'''
+
+PEERS = ["mitogen", "execnet", "rpyc"]
+PEER_IMPORTS = {"mitogen": "mitogen.master", "execnet": "execnet",
+                "rpyc": "rpyc, plumbum"}
+PEER_DISTS = {"mitogen": ["mitogen"], "execnet": ["execnet"],
+              "rpyc": ["rpyc", "plumbum"]}
+
+
+class Failed(Exception):
+    """One measurement failed; the message goes into the table."""
+
+
+def one_line(text, limit=160):
+    lines = [l.strip() for l in text.strip().splitlines() if l.strip()]
+    if not lines:
+        return ""
+    # The last line of a traceback says the most; error: lines likewise.
+    picked = lines[-1]
+    for l in lines:
+        if l.lower().startswith(("error", "pushy:", "bench_warm:")):
+            picked = l
+            break
+    picked = picked.replace("|", "\\|")
+    return picked if len(picked) <= limit else picked[: limit - 1] + "…"
+
+
+class Bench:
+    def __init__(self, opts):
+        self.o = opts
+        self.tmp = opts.tmp
+        self.config = opts.config
+        self.host = opts.host
+        self.harness = None        # the sshd server process we started
+        self.info_file = None
+        self.floor_ctl = None      # the ssh master of the reuse floor
+        self.ctl_dirs = []
+        self.data_dir = None
+        self.children = set()      # pids of running measured processes
+        self.results = {}          # row key -> {"samples": [...], "rss": [...], "errors": [...]}
+        self.extra = {}            # row key -> list of strings (notes)
+        self.peers = []
+        self.peer_notes = {}
+        self.slow = {}             # row key -> seconds its first run took
+        self.cmds = []             # (case, label, command) for RESULTS.md
+
+    # ---------------------------------------------------------- plumbing --
+    def env(self, ctl=None, **more):
+        env = dict(os.environ)
+        env.pop("SSH_AUTH_SOCK", None)
+        env["PUSHY_CONTROL_DIR"] = ctl or self.ctl("default")
+        env.update(more)
+        return env
+
+    def ctl(self, name):
+        path = os.path.join(self.tmp, "ctl-" + name)
+        if not os.path.isdir(path):
+            os.mkdir(path, 0o700)
+            self.ctl_dirs.append(path)
+        return path
+
+    def run(self, cmd, *, env=None, timeout=None, stdout=subprocess.DEVNULL,
+            rss=False, stdin=subprocess.DEVNULL):
+        """Runs cmd; returns (wall seconds, stdout bytes or None, peak RSS KiB
+        or None). Raises Failed on a non-zero exit or a timeout."""
+        timeout = timeout or self.o.timeout
+        timefile = None
+        if rss:
+            timefile = os.path.join(self.tmp, "time.out")
+            cmd = ["/usr/bin/time", "-v", "-o", timefile] + list(cmd)
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdin=stdin, stdout=stdout,
+                                stderr=subprocess.PIPE, env=env or self.env(),
+                                start_new_session=True)
+        self.children.add(proc.pid)
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill_group(proc)
+            proc.communicate()
+            raise Failed("timeout after %ds" % timeout)
+        finally:
+            self.children.discard(proc.pid)
+        wall = time.perf_counter() - start
+        peak = None
+        if rss:
+            text = open(timefile).read()
+            m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)
+            peak = int(m.group(1)) if m else None
+            m = re.search(r"Exit status: (\d+)", text)
+            if m and proc.returncode == 0:
+                proc.returncode = int(m.group(1))
+        if proc.returncode != 0:
+            msg = one_line(err.decode(errors="replace")) or "no message"
+            raise Failed("exit %d: %s" % (proc.returncode, msg))
+        return wall, out, peak
+
+    def kill_group(self, proc):
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def ssh(self, *args):
+        return ["ssh", "-F", self.config] + list(args)
+
+    def pushy(self, *args):
+        return [self.o.pushy, "exec", "-F", self.config, self.host] + list(args)
+
+    def peer(self, tool, op, *args):
+        return [self.o.venv_python, self.peer_script, tool, op, self.config,
+                self.host] + list(args)
+
+    # ------------------------------------------------------------ set-up --
+    def start_sshd(self):
+        if self.config:
+            return
+        self.info_file = os.path.join(self.tmp, "sshd.info")
+        log = open(os.path.join(self.tmp, "sshd-harness.log"), "wb")
+        env = dict(os.environ, PUSHY_SSHD_INFO=self.info_file)
+        self.harness = subprocess.Popen(
+            [self.o.harness, "--ignored", "--exact", "harness::serve",
+             "--nocapture"],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            env=env, cwd=self.o.repo)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if os.path.exists(self.info_file):
+                text = open(self.info_file).read().strip()
+                if text:
+                    self.config = text
+                    break
+            if self.harness.poll() is not None:
+                raise SystemExit("the sshd harness exited (%s); see %s" % (
+                    self.harness.returncode, log.name))
+            time.sleep(0.1)
+        else:
+            raise SystemExit("the sshd harness did not start within 60s")
+        print("sshd: config %s (harness pid %d)" % (self.config, self.harness.pid),
+              file=sys.stderr)
+
+    def check_loopback(self):
+        out = subprocess.run(["ssh", "-G", "-F", self.config, self.host],
+                             capture_output=True, text=True).stdout
+        names = [l.split()[1] for l in out.splitlines() if l.startswith("hostname ")]
+        if names != ["127.0.0.1"]:
+            raise SystemExit("refusing: %s resolves to %s, not 127.0.0.1" % (self.host, names))
+
+    def make_data(self):
+        """The bulk file (random bytes) and the big directory, only for the
+        cases that use them; in --data-dir (bench/run picks a tmpfs: making
+        100k files on this machine's /tmp takes tens of seconds)."""
+        data = self.o.data_dir or os.path.join(self.tmp, "data")
+        os.makedirs(data, mode=0o700, exist_ok=True)
+        self.data_dir = data
+        self.bulk_file = os.path.join(data, "bulk-%dMiB.bin" % self.o.bulk_mib)
+        self.big_dir = os.path.join(data, "dir-%d" % self.o.dir_entries)
+        if "3" in self.o.cases:
+            with open(self.bulk_file, "wb") as f:
+                for _ in range(self.o.bulk_mib):
+                    f.write(os.urandom(MIB))
+        if "4" in self.o.cases:
+            os.mkdir(self.big_dir)
+            for i in range(self.o.dir_entries):
+                os.close(os.open(os.path.join(self.big_dir, "entry-%06d" % i),
+                                 os.O_CREAT | os.O_WRONLY, 0o600))
+        self.peer_script = os.path.join(self.tmp, "peer.py")
+        with open(self.peer_script, "w") as f:
+            f.write(PEER_SCRIPT)
+
+    def find_peers(self):
+        for tool in PEERS:
+            if not self.o.venv_python:
+                self.peer_notes[tool] = "skipped: no venv (--no-peers or venv creation failed)"
+                continue
+            r = subprocess.run([self.o.venv_python, "-c", "import %s" % PEER_IMPORTS[tool]],
+                               capture_output=True, text=True)
+            if r.returncode != 0:
+                self.peer_notes[tool] = "skipped: cannot import: " + one_line(r.stderr)
+                continue
+            self.peers.append(tool)
+
+    def start_floor_master(self):
+        self.floor_ctl = os.path.join(self.ctl("floor"), "m")
+        subprocess.run(self.ssh("-M", "-S", self.floor_ctl, "-f", "-N",
+                                "-o", "ControlPersist=600", self.host),
+                       check=True, stdin=subprocess.DEVNULL, timeout=30)
+
+    def cleanup(self):
+        for pid in list(self.children):
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        # Masters: the floor's, and any pushy left in our control dirs.
+        for d in self.ctl_dirs:
+            for name in (os.listdir(d) if os.path.isdir(d) else []):
+                sock = os.path.join(d, name)
+                if name.endswith(".log") or not os.path.exists(sock):
+                    continue
+                if self.config:
+                    subprocess.run(["ssh", "-F", self.config, "-S", sock, "-O", "exit",
+                                    self.host], stdin=subprocess.DEVNULL,
+                                   capture_output=True, timeout=10)
+        if self.harness is not None:
+            if self.info_file and os.path.exists(self.info_file):
+                os.unlink(self.info_file)  # the harness serves until this goes
+            try:
+                self.harness.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.harness.terminate()
+                self.harness.wait(timeout=10)
+        if self.o.data_dir:
+            shutil.rmtree(self.o.data_dir, ignore_errors=True)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    # ------------------------------------------------------------- cases --
+    def record(self, key, value=None, rss=None, error=None):
+        r = self.results.setdefault(key, {"samples": [], "rss": [], "errors": []})
+        if error is not None:
+            r["errors"].append(error)
+        else:
+            r["samples"].append(value)
+            if rss is not None:
+                r["rss"].append(rss)
+
+    def define_cases(self):
+        """Returns [(case id, title, [row])]; a row is a dict with key,
+        tool, role (pushy|floor|peer|ref|info), unit, better (low|high),
+        fn (returns value or (value, rss KiB)), cmd (for the record)."""
+        o, host = self.o, self.host
+        cases = []
+        listdir = 'os.listdir("/")'
+        peer_listdir = '__import__("os").listdir("/")'
+
+        # 1. Cold one-shot.
+        rows = []
+        cmd = self.pushy("--no-reuse", listdir)
+        rows.append(dict(tool="pushy exec --no-reuse", role="pushy", cmd=cmd,
+                         fn=lambda cmd=cmd: self.run(cmd, env=self.env(self.ctl("cold")))[0] * 1e3))
+        cmd = self.ssh(host, "python3 -c 'import os; print(os.listdir(\"/\"))'")
+        rows.append(dict(tool="ssh python3 -c (floor)", role="floor", cmd=cmd,
+                         fn=lambda cmd=cmd: self.run(cmd)[0] * 1e3))
+        for tool in self.peers:
+            cmd = self.peer(tool, "eval", peer_listdir)
+            rows.append(dict(tool=tool + " (fresh process)", role="peer", cmd=cmd,
+                             fn=lambda cmd=cmd: self.run(cmd)[0] * 1e3))
+        cases.append(("1", "Cold one-shot `os.listdir(\"/\")`", "ms", "low", rows))
+
+        # 2. Warm round trip.
+        n = o.warm_calls
+        rows = []
+        cmd = [o.warm_bin, "-F", self.config, host, str(n)]
+        rows.append(dict(tool="pushy::Session (bench_warm)", role="pushy", cmd=cmd,
+                         fn=lambda cmd=cmd: self.parse_warm(self.run(cmd, stdout=subprocess.PIPE)[1])))
+        rows.append(dict(tool="line echo via `ssh HOST cat` (floor)", role="floor",
+                         cmd=self.ssh(host, "cat"),
+                         fn=lambda: self.echo_floor(self.ssh(host, "cat"), n)))
+        rows.append(dict(tool="line echo via `ssh -S CTL HOST cat` (mux, info)", role="info",
+                         cmd=self.ssh("-S", "CTL", host, "cat"),
+                         fn=lambda: self.echo_floor(self.ssh("-S", self.floor_ctl, host, "cat"), n)))
+        for tool in self.peers:
+            cmd = self.peer(tool, "warm", str(n))
+            rows.append(dict(tool=tool, role="peer", cmd=cmd,
+                             fn=lambda cmd=cmd: self.parse_warm(self.run(cmd, stdout=subprocess.PIPE)[1])))
+        cases.append(("2", "Warm round trip, %d trivial evals in one session" % n,
+                      "µs/call", "low", rows))
+
+        # 3. Bulk bytes.
+        size = o.bulk_mib
+        rows = []
+        f = self.bulk_file
+        cmd = self.pushy("--no-reuse", "--raw", 'open(%s, "rb").read()' % json.dumps(f))
+        rows.append(dict(tool="pushy exec --no-reuse --raw > /dev/null", role="pushy", cmd=cmd,
+                         fn=lambda cmd=cmd: self.rate_rss(cmd, size, env=self.env(self.ctl("bulk")))))
+        cmd = self.ssh(host, "cat " + shlex.quote(f))
+        rows.append(dict(tool="ssh cat FILE > /dev/null (floor)", role="floor", cmd=cmd,
+                         fn=lambda cmd=cmd: self.rate_rss(cmd, size)))
+        rows.append(dict(tool="ssh -S CTL cat FILE > /dev/null (mux, info)", role="info",
+                         cmd=self.ssh("-S", "CTL", host, "cat " + shlex.quote(f)),
+                         fn=lambda: self.rate_rss(self.ssh("-S", self.floor_ctl, host,
+                                                           "cat " + shlex.quote(f)), size)))
+        for tool in self.peers:
+            cmd = self.peer(tool, "eval", 'open(%s, "rb").read()' % json.dumps(f))
+            rows.append(dict(tool=tool + " (into process)", role="peer", cmd=cmd,
+                             fn=lambda cmd=cmd: self.rate_rss(cmd, size, expect_len=size * MIB,
+                                                              timeout=o.bulk_peer_timeout)))
+        cases.append(("3", "Bulk bytes: %d MiB remote file into the client" % size,
+                      "MiB/s", "high", rows))
+
+        # 4. Large structured values.
+        for sub, code, peer_code, local_code, title in [
+            ("4a", "list(range(1_000_000))", "list(range(1_000_000))",
+             "print(list(range(10**6)))", "`list(range(1_000_000))`"),
+            ("4b", "os.listdir(%s)" % json.dumps(self.big_dir),
+             '__import__("os").listdir(%s)' % json.dumps(self.big_dir),
+             "import os; print(os.listdir(%s))" % json.dumps(self.big_dir),
+             "`os.listdir` of a %d-entry dir" % o.dir_entries),
+        ]:
+            rows = []
+            for label, extra in [("pushy exec > /dev/null", []),
+                                 ("pushy exec --json > /dev/null", ["--json"])]:
+                cmd = self.pushy("--no-reuse", *extra, code)
+                rows.append(dict(tool=label, role="pushy", cmd=cmd,
+                                 fn=lambda cmd=cmd: self.timed_rss(cmd, self.env(self.ctl("large")))))
+            cmd = self.ssh(host, "python3 -c " + shlex.quote(local_code))
+            rows.append(dict(tool="ssh python3 -c print (floor)", role="floor", cmd=cmd,
+                             fn=lambda cmd=cmd: self.timed_rss(cmd)))
+            cmd = ["python3", "-c", local_code]
+            rows.append(dict(tool="local python3 -c print (reference)", role="ref", cmd=cmd,
+                             fn=lambda cmd=cmd: self.timed_rss(cmd)))
+            for tool in self.peers:
+                cmd = self.peer(tool, "eval", peer_code)
+                rows.append(dict(tool=tool + " (into process)", role="peer", cmd=cmd,
+                                 fn=lambda cmd=cmd: self.timed_rss(cmd)))
+            cases.append((sub, "Large value: " + title, "ms", "low", rows))
+
+        # 5. Reuse.
+        k = o.reuse_calls
+        rows = []
+        cmd = self.pushy("1")
+        rows.append(dict(tool="pushy exec '1' (master reused)", role="pushy", cmd=cmd,
+                         fn=lambda cmd=cmd: self.sequential(cmd, k, self.env(self.ctl("reuse")), warm=True)))
+        rows.append(dict(tool="ssh -o ControlPath=CTL python3 -c 'print(1)' (floor)", role="floor",
+                         cmd=self.ssh("-o", "ControlPath=CTL", host, "python3 -c 'print(1)'"),
+                         fn=lambda: self.sequential(
+                             self.ssh("-o", "ControlPath=" + self.floor_ctl, host,
+                                      "python3 -c 'print(1)'"), k, None)))
+        cases.append(("5", "Reuse: %d sequential calls on an open master" % k,
+                      "ms/call", "low", rows))
+        return cases
+
+    # Measurement helpers.
+    def parse_warm(self, out):
+        try:
+            text = out.decode()
+            if text.lstrip().startswith("{"):
+                return json.loads(text)["us_per_call"]
+            return float(re.search(r"us_per_call=([\d.]+)", text).group(1))
+        except Exception:
+            raise Failed("unparsable output: %r" % out[:200])
+
+    def echo_floor(self, cmd, n):
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, bufsize=0, env=self.env(),
+                                start_new_session=True)
+        self.children.add(proc.pid)
+        try:
+            fi, fo = proc.stdin.fileno(), proc.stdout.fileno()
+
+            def once():
+                os.write(fi, b"ping\n")
+                got = b""
+                while not got.endswith(b"\n"):
+                    chunk = os.read(fo, 64)
+                    if not chunk:
+                        raise Failed("ssh cat closed: " + one_line(proc.stderr.read().decode()))
+                    got += chunk
+            once()  # connected and echoing
+            start = time.perf_counter()
+            for _ in range(n):
+                once()
+            total = time.perf_counter() - start
+            proc.stdin.close()
+            proc.wait(timeout=10)
+        finally:
+            if proc.poll() is None:
+                self.kill_group(proc)
+                proc.wait()
+            self.children.discard(proc.pid)
+        return total * 1e6 / n
+
+    def rate_rss(self, cmd, size, env=None, expect_len=None, timeout=None):
+        """MiB/s (and peak RSS) of a process that brings `size` MiB over."""
+        stdout = subprocess.PIPE if expect_len is not None else subprocess.DEVNULL
+        try:
+            wall, out, peak = self.run(cmd, env=env, stdout=stdout, rss=True, timeout=timeout)
+        except Failed as e:
+            if timeout and str(e).startswith("timeout"):
+                raise Failed("did not finish within %d s (so < %.1f MiB/s)" % (timeout, size / timeout))
+            raise
+        if expect_len is not None:
+            got = json.loads(out.decode()).get("len")
+            if got != expect_len:
+                raise Failed("got %r bytes, expected %d" % (got, expect_len))
+        return size / wall, peak
+
+    def timed_rss(self, cmd, env=None):
+        wall, _, peak = self.run(cmd, env=env, rss=True)
+        return wall * 1e3, peak
+
+    def sequential(self, cmd, k, env, warm=False):
+        if warm:  # the first call starts the master: not part of the case
+            self.run(cmd, env=env)
+        start = time.perf_counter()
+        for _ in range(k):
+            self.run(cmd, env=env)
+        return (time.perf_counter() - start) * 1e3 / k
+
+    # --------------------------------------------------------------- run --
+    def measure(self, cases):
+        selected = [c for c in cases if c[0].rstrip("ab") in self.o.cases]
+        for rep in range(self.o.reps):
+            t0 = time.time()
+            for cid, title, unit, better, rows in selected:
+                shift = rep % len(rows)
+                for row in rows[shift:] + rows[:shift]:
+                    key = (cid, row["tool"])
+                    if key in self.slow:
+                        continue
+                    t1 = time.perf_counter()
+                    try:
+                        v = row["fn"]()
+                        if isinstance(v, tuple):
+                            self.record(key, v[0], rss=v[1])
+                        else:
+                            self.record(key, v)
+                        shown = "%s %s" % (fmt(v[0] if isinstance(v, tuple) else v), unit)
+                    except Failed as e:
+                        self.record(key, error=str(e))
+                        shown = "failed: %s" % e
+                    except Exception as e:  # a bug here must not lose the run
+                        self.record(key, error="%s: %s" % (type(e).__name__, e))
+                        shown = "failed: %s: %s" % (type(e).__name__, e)
+                    took = time.perf_counter() - t1
+                    # A row whose one run takes very long (a peer's bulk
+                    # transfer) is measured in the first repetition only,
+                    # to keep the whole run within its budget; the table says so.
+                    if took > self.o.slow_limit and rep == 0:
+                        self.slow[key] = took
+                    if self.o.verbose:
+                        print("  [%d] %s %s: %s (%.1fs)" % (rep + 1, cid, row["tool"], shown, took),
+                              file=sys.stderr, flush=True)
+            print("rep %d/%d done in %.1fs" % (rep + 1, self.o.reps, time.time() - t0),
+                  file=sys.stderr, flush=True)
+
+    # ------------------------------------------------------------ report --
+    def table(self, cases):
+        out = ["| Case | Tool | Median | Min–max | vs floor | vs best peer | Target | Notes |",
+               "|---|---|---|---|---|---|---|---|"]
+        for cid, title, unit, better, rows in cases:
+            if cid.rstrip("ab") not in self.o.cases:
+                continue
+            med = {}
+            for row in rows:
+                r = self.results.get((cid, row["tool"]))
+                if r and r["samples"]:
+                    med[row["tool"]] = statistics.median(r["samples"])
+            floor = next((med.get(r["tool"]) for r in rows if r["role"] == "floor"), None)
+            peer_meds = [med[r["tool"]] for r in rows if r["role"] == "peer" and r["tool"] in med]
+            best_peer = (min(peer_meds) if better == "low" else max(peer_meds)) if peer_meds else None
+            first = True
+            for row in rows:
+                r = self.results.get((cid, row["tool"]), {"samples": [], "rss": [], "errors": []})
+                s = r["samples"]
+                case_cell = "%s. %s" % (cid, title) if first else ""
+                first = False
+                notes = []
+                if s:
+                    m = statistics.median(s)
+                    median = "%s %s" % (fmt(m), unit)
+                    rng = "%s–%s" % (fmt(min(s)), fmt(max(s)))
+                    vs_floor = ("%.2fx" % (m / floor)) if floor and row["role"] != "floor" else ""
+                    vs_peer = ("%.2fx" % (m / best_peer)) if best_peer else ""
+                    if row["role"] == "peer" and m == best_peer:
+                        vs_peer = "(best peer)"
+                else:
+                    median, rng, vs_floor, vs_peer = "ERROR", "", "", ""
+                if r["rss"]:
+                    rs = [x / 1024 for x in r["rss"]]
+                    notes.append("peak RSS %s MiB (%s–%s)" % (fmt(statistics.median(rs)),
+                                                             fmt(min(rs)), fmt(max(rs))))
+                if (cid, row["tool"]) in self.slow and self.o.reps > 1:
+                    notes.append("measured once (one run took %.0f s > --slow-limit %g s)" % (
+                        self.slow[(cid, row["tool"])], self.o.slow_limit))
+                if r["errors"]:
+                    errs = sorted(set(r["errors"]))
+                    n = len(r["errors"])
+                    notes.append("%d/%d runs failed: %s" % (n, n + len(s), "; ".join(errs[:2])))
+                target = self.target(cid, row, med.get(row["tool"]), floor, peer_meds) if row["role"] == "pushy" else ""
+                tool = row["tool"]
+                if row["role"] == "pushy":
+                    tool = "**%s**" % tool
+                out.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                    case_cell, tool, median, rng, vs_floor, vs_peer, target, "; ".join(notes)))
+        if "6" in self.o.cases:
+            out.append("| 6. Fan-out over many hosts | **pushy** | not implemented yet | | | | | |")
+        return "\n".join(out)
+
+    def target(self, cid, row, m, floor, peer_meds):
+        if m is None:
+            return "FAIL (error)" if cid in "1235" else ""
+        if floor is None:
+            return "n/a (no floor)"
+        def verdict(ok, text):
+            return "%s %s" % ("PASS" if ok else "FAIL", text)
+        if cid == "1":
+            ok = m <= 1.2 * floor and all(m < p for p in peer_meds)
+            return verdict(ok, "(≤1.2x floor, < every peer)")
+        if cid == "2":
+            return verdict(m <= 1.2 * floor, "(≤1.2x echo floor)")
+        if cid == "3":
+            return verdict(m >= 0.8 * floor, "(≥0.8x ssh cat)")
+        if cid == "5":
+            return verdict(m <= 1.5 * floor, "(≤1.5x floor)")
+        return ""
+
+    def machine_info(self):
+        def cmd_out(args):
+            try:
+                r = subprocess.run(args, capture_output=True, text=True, timeout=20)
+                return (r.stdout + r.stderr).strip()
+            except Exception as e:
+                return "unavailable (%s)" % e
+        cpu = ""
+        try:
+            for line in open("/proc/cpuinfo"):
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+        except OSError:
+            pass
+        mem = ""
+        try:
+            for line in open("/proc/meminfo"):
+                if line.startswith("MemTotal"):
+                    mem = "%.1f GiB" % (int(line.split()[1]) / 1024 / 1024)
+        except OSError:
+            pass
+        info = [
+            ("Date", datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")),
+            ("Kernel", " ".join(platform.uname()[0:3:2]) + " " + platform.machine()),
+            ("CPU", "%s, %d cores" % (cpu, os.cpu_count() or 0)),
+            ("Memory", mem),
+            ("Load average (start)", self.load_start),
+            ("Load average (end)", open("/proc/loadavg").read().strip()),
+            ("OpenSSH", cmd_out(["ssh", "-V"])),
+            ("pushy", "%s, commit %s" % (cmd_out([self.o.pushy, "--version"]), self.o.commit)),
+            ("rustc", cmd_out(["rustc", "--version"])),
+            ("Local python3 (driver, local reference)", "%s (%s)" % (platform.python_version(), shutil.which("python3"))),
+            ("Remote python3", cmd_out(self.ssh(self.host, "python3 -c 'import sys; print(sys.version.split()[0], sys.executable)'"))),
+        ]
+        if self.o.venv_python:
+            info.append(("Peers' python (venv)", cmd_out([self.o.venv_python, "-c", "import sys; print(sys.version.split()[0], sys.prefix)"])))
+            for tool in PEERS:
+                vers = []
+                for dist in PEER_DISTS[tool]:
+                    vers.append(dist + " " + cmd_out([self.o.venv_python, "-c",
+                                "import importlib.metadata as m; print(m.version(%r))" % dist]).splitlines()[-1])
+                info.append((tool, ", ".join(vers) + ("" if tool in self.peers else " — " + self.peer_notes.get(tool, ""))))
+        return info
+
+    def write(self, cases, table, elapsed):
+        lines = ["# pushy benchmark results", "",
+                 "Generated by `%s` (%.0f s). See bench/README.md for what each case measures." % (
+                     " ".join(["bench/run"] + self.o.argv), elapsed), "",
+                 "All cases run over a loopback sshd (127.0.0.1, the test harness's). "
+                 "%d repetition(s) per case, tools interleaved round-robin; median and min–max of the repetitions. "
+                 "\"vs floor\" and \"vs best peer\" are ratios of medians in the case's unit "
+                 "(time: lower is better; MiB/s: higher is better)." % self.o.reps, "",
+                 "## Machine and versions", ""]
+        for k, v in self.machine_info():
+            lines.append("- %s: %s" % (k, v.replace("\n", "; ")))
+        lines += ["", "## Results", "", table, ""]
+        if self.peer_notes:
+            lines += ["Peers skipped:", ""] + ["- %s: %s" % kv for kv in self.peer_notes.items()] + [""]
+        lines += ["## Commands", "",
+                  "CONFIG is the harness's client ssh config, HOST `%s`, CTL an ssh master socket; "
+                  "peer.py is the PEER_SCRIPT in bench/bench.py. Every run is a fresh process "
+                  "unless stated; pushy runs with PUSHY_CONTROL_DIR set to a private temp dir." % self.host, "",
+                  "```"]
+        for cid, title, unit, better, rows in cases:
+            if cid.rstrip("ab") not in self.o.cases:
+                continue
+            lines.append("# %s. %s" % (cid, title))
+            for row in rows:
+                lines.append("%-40s %s" % (row["tool"] + ":", self.redact(show_command(row["cmd"]))))
+        lines += ["```", ""]
+        with open(self.o.out, "w") as f:
+            f.write("\n".join(lines))
+
+    def redact(self, text):
+        text = text.replace(self.config, "CONFIG")
+        text = text.replace(self.peer_script, "peer.py")
+        text = text.replace(self.tmp + "/", "$TMP/")
+        text = text.replace(self.data_dir + "/", "$DATA/")
+        if self.o.venv_python:
+            text = text.replace(self.o.venv_python, "VENV/bin/python")
+        text = text.replace(self.o.repo + "/", "")
+        return text
+
+    def main(self):
+        self.load_start = open("/proc/loadavg").read().strip()
+        start = time.time()
+        self.start_sshd()
+        self.check_loopback()
+        self.find_peers()
+        for tool, note in self.peer_notes.items():
+            print("peer %s %s" % (tool, note), file=sys.stderr)
+        print("making data: %d MiB file, %d-entry dir" % (self.o.bulk_mib, self.o.dir_entries),
+              file=sys.stderr, flush=True)
+        t = time.time()
+        self.make_data()
+        print("data made in %.1fs" % (time.time() - t), file=sys.stderr, flush=True)
+        self.start_floor_master()
+        cases = self.define_cases()
+        self.measure(cases)
+        table = self.table(cases)
+        print(table)
+        self.write(cases, table, time.time() - start)
+        print("\nwritten to %s" % self.o.out, file=sys.stderr)
+
+
+def show_command(cmd):
+    """A command line for people: like shlex.join, but an argument holding
+    single quotes (and nothing the shell expands in double quotes) is shown
+    in double quotes."""
+    out = []
+    for arg in cmd:
+        if "'" in arg and not any(c in arg for c in '"$`\\!'):
+            out.append('"%s"' % arg)
+        else:
+            out.append(shlex.quote(arg))
+    return " ".join(out)
+
+
+def fmt(x):
+    if x >= 100:
+        return "%.0f" % x
+    if x >= 10:
+        return "%.1f" % x
+    return "%.2f" % x
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    repo = os.path.dirname(here)
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--pushy", default=os.path.join(repo, "target/release/pushy"))
+    p.add_argument("--warm-bin", default=os.path.join(repo, "target/release/examples/bench_warm"))
+    p.add_argument("--harness", help="the test binary that serves the loopback sshd")
+    p.add_argument("--config", help="use this client ssh config (an sshd already running) instead of starting the harness")
+    p.add_argument("--host", default=HOST_DEFAULT)
+    p.add_argument("--venv-python", help="python of the peers' venv (none: peers skipped)")
+    p.add_argument("--reps", type=int, default=None, help="repetitions (default 5, --quick 1)")
+    p.add_argument("--quick", action="store_true", help="one repetition, a 32 MiB bulk file: under a minute")
+    p.add_argument("--cases", default="1,2,3,4,5,6", help="comma-separated case numbers")
+    p.add_argument("--warm-calls", type=int, default=2000)
+    p.add_argument("--reuse-calls", type=int, default=50)
+    p.add_argument("--bulk-mib", type=int, default=None, help="default 256 (--quick 32)")
+    p.add_argument("--dir-entries", type=int, default=100_000)
+    p.add_argument("--timeout", type=int, default=180, help="per process, seconds")
+    p.add_argument("--bulk-peer-timeout", type=int, default=30,
+                   help="seconds a peer gets for the bulk transfer (RPyC's is very slow)")
+    p.add_argument("--slow-limit", type=float, default=20,
+                   help="a row whose first run takes longer (seconds) is not repeated")
+    p.add_argument("-v", "--verbose", action="store_true", help="print every measurement as it is made")
+    p.add_argument("--out", default=os.path.join(here, "RESULTS.md"))
+    p.add_argument("--tmp", help="scratch directory (deleted at the end); default: a new one under $TMPDIR")
+    p.add_argument("--data-dir", help="where to make the bulk file and the big dir (deleted at the end); default: under --tmp")
+    p.add_argument("--commit", default="unknown")
+    p.add_argument("--argv", default="", help=argparse.SUPPRESS)
+    o = p.parse_args()
+    o.repo = repo
+    o.argv = shlex.split(o.argv)
+    if o.reps is None:
+        o.reps = 1 if o.quick else 5
+    if o.bulk_mib is None:
+        o.bulk_mib = 32 if o.quick else 256
+    o.cases = set(c.strip() for c in o.cases.split(","))
+    if not o.config and not o.harness:
+        p.error("give --harness (to start the loopback sshd) or --config")
+    if o.tmp:
+        os.makedirs(o.tmp, mode=0o700, exist_ok=True)
+    else:
+        o.tmp = tempfile.mkdtemp(prefix="pushy-bench-")
+    os.chmod(o.tmp, 0o700)
+    o.tmp = os.path.realpath(o.tmp)
+
+    bench = Bench(o)
+
+    def on_signal(signum, frame):
+        raise SystemExit(128 + signum)
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(sig, on_signal)
+    try:
+        bench.main()
+    finally:
+        # Ignore further signals while cleaning up.
+        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+            signal.signal(sig, signal.SIG_IGN)
+        bench.cleanup()
+
+
+if __name__ == "__main__":
+    main()
