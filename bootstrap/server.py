@@ -63,6 +63,10 @@ class Channel:
 
     def send(self, header, payload=b""):
         data = _header_bytes(header)
+        if len(data) + len(payload) > MAX_FRAME:  # the client would refuse it
+            raise ValueTooLargeError(
+                "the reply takes %d bytes, more than the %d (1 GiB) a reply may carry: "
+                "return it in parts, or as an iterator of parts" % (len(data) + len(payload), MAX_FRAME))
         with self.lock:
             self._write(_PREFIX.pack(len(data), len(payload)) + data)
             if payload:
@@ -77,6 +81,13 @@ class Channel:
 
 class ProtocolError(Exception):
     pass
+
+
+class ValueTooLargeError(Exception):
+    """A reply over MAX_FRAME: refused here, so the session lives on."""
+
+
+ValueTooLargeError.__module__ = "pushy"  # shown as pushy.ValueTooLargeError
 
 
 _encoder = None
@@ -250,54 +261,73 @@ def _encode(value, careful):
             emit(["c", _container_kind(item)])
             continue
 
-        fields = None
-        if t not in (list, dict, set, frozenset):
-            fields = _fields_of(item, t)
-        if fields is not None:
-            values = list(item) if isinstance(item, tuple) and hasattr(t, "_fields") else [
-                _getattr_or_none(item, f) for f in fields]
-            name = t.__name__ if hasattr(t, "_fields") or hasattr(t, "__dataclass_fields__") else _type_name(t)
-            emit(["n", name, fields])
-            children = values
-        elif isinstance(item, (list, tuple, set, frozenset)) and not _is_enum(item):
-            tag = "l" if isinstance(item, list) else "t" if isinstance(item, tuple) else (
-                "f" if isinstance(item, frozenset) else "s")
-            children = item
-            token = [tag, len(item)]
-            if t not in (list, tuple, set, frozenset):
-                token.append(_type_name(t))
-            emit(token)
-        elif isinstance(item, dict):
-            token = ["d", len(item)]
-            if t is not dict:
-                token.append(_type_name(t))
-            emit(token)
-            try:
-                children = [x for kv in item.items() for x in kv]
-            except RuntimeError:  # changed size during iteration (another thread)
-                children = [x for kv in list(dict(item).items()) for x in kv]
-        elif isinstance(item, str) and not _is_enum(item):
-            stack.append((str(item), depth))
-            continue
-        elif isinstance(item, int) and not _is_enum(item) and not isinstance(item, bool):
-            stack.append((int(item), depth))
-            continue
-        elif isinstance(item, float) and not _is_enum(item):
-            stack.append((float(item), depth))
-            continue
-        else:
+        try:
+            parts = _classify(item, t)
+        except Exception:  # a __len__, __iter__, items(), _fields... that raises
+            parts = None
+        if parts is None:
             emit(["r", _type_name(t), _safe_repr(item)])
             continue
-
-        if not careful and type(children) in (list, tuple) and _simple_run(children):
+        token, children = parts
+        if token is None:  # a str, int or float subclass: its plain value
+            push((children, depth))
+            continue
+        emit(token)
+        if not careful and _simple_run(children):
             out.extend(children)
             continue
         active.add(ident)
         push((_Exit(ident), depth))
-        children = list(children)
         for child in reversed(children):
             push((child, depth + 1))
     return out, blobs
+
+
+def _classify(item, t):
+    """(token, children) for a container, (None, plain value) for a str, int
+    or float subclass, None for anything else (sent as its repr).  The count
+    is read from the children themselves, so the two agree even when a
+    subclass's __iter__ disagrees with its __len__; any of its methods that
+    raises makes the caller send the whole object as its repr."""
+    fields = None
+    if t not in (list, dict, set, frozenset):
+        fields = _fields_of(item, t)
+    if fields is not None:
+        values = list(item) if isinstance(item, tuple) and hasattr(t, "_fields") else [
+            _getattr_or_none(item, f) for f in fields]
+        if len(values) != len(fields):
+            return None
+        name = t.__name__ if hasattr(t, "_fields") or hasattr(t, "__dataclass_fields__") else _type_name(t)
+        return ["n", name, fields], values
+    if isinstance(item, (list, tuple, set, frozenset)) and not _is_enum(item):
+        tag = "l" if isinstance(item, list) else "t" if isinstance(item, tuple) else (
+            "f" if isinstance(item, frozenset) else "s")
+        # A subclass's __iter__ may disagree with its __len__: count what it
+        # yields.  Plain lists and tuples go as they are (no copy of a big one).
+        children = item if t in (list, tuple) else list(item)
+        token = [tag, len(children)]
+        if t not in (list, tuple, set, frozenset):
+            token.append(_type_name(t))
+        return token, children
+    if isinstance(item, dict):
+        try:
+            pairs = list(item.items())
+        except RuntimeError:  # changed size during iteration (another thread)
+            pairs = list(dict(item).items())
+        children = [x for k, v in pairs for x in (k, v)]  # a pair each, or raise
+        token = ["d", len(pairs)]
+        if t is not dict:
+            token.append(_type_name(t))
+        return token, children
+    # The base type's own conversion: a subclass's __str__ or __int__ is
+    # user code that may return anything, itself included.
+    if isinstance(item, str) and not _is_enum(item):
+        return None, str.__str__(item)
+    if isinstance(item, int) and not _is_enum(item) and not isinstance(item, bool):
+        return None, int.__int__(item)
+    if isinstance(item, float) and not _is_enum(item):
+        return None, float.__float__(item)
+    return None
 
 
 def _container_kind(item):
@@ -464,6 +494,7 @@ class Output:
         self.select = select.select
         self.channel = channel
         self.lock = _thread.allocate_lock()
+        self.streams = ()  # pushy's text streams on fds 1/2 (make_text_streams)
         self.pipes = {}
         for fd in (1, 2):
             r, w = os.pipe()
@@ -475,27 +506,34 @@ class Output:
 
     def _pump(self):
         fds = list(self.pipes)
-        while True:
+        while fds:
             try:
                 ready, _, _ = self.select(fds, [], [])
             except InterruptedError:
                 continue
             with self.lock:
                 for r in ready:
-                    self._read_available(r)
+                    if not self._read_available(r):
+                        # The user's code closed fd 1 or 2 (and no child holds
+                        # a copy): end of file, which select would report as
+                        # ready for ever.  Stop watching it.
+                        fds.remove(r)
 
     def _read_available(self, r):
+        """Forwards what the pipe holds; False at its end of file."""
         while True:
             try:
                 data = os.read(r, 1 << 16)
             except BlockingIOError:
-                return
+                return True
             if not data:
-                return
+                return False
             self.channel.send({"k": "out", "fd": self.pipes[r]}, data)
 
     def drain(self):
-        for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        # Only pushy's own streams: a replaced sys.stdout is the user's
+        # object, whose flush could block or raise (see flush_user_streams).
+        for stream in self.streams:
             try:
                 stream.flush()
             except Exception:
@@ -518,6 +556,44 @@ def make_text_streams():
     sys.stdout = sys.__stdout__ = out
     sys.stderr = sys.__stderr__ = err
     sys.stdin = sys.__stdin__ = inp
+    return out, err
+
+
+def _draining_exit(output, real_exit):
+    """os._exit that first forwards the output still in the pipes: it skips
+    every flush, and user code (or a library) that ends the process with it
+    would otherwise lose what it printed just before.  Only in the server's
+    own process: a forked child shares the pipes and the protocol descriptor
+    but must never write frames."""
+    pid = os.getpid()
+
+    def _exit(status):
+        if os.getpid() == pid and output.lock.acquire(True, 1.0):
+            try:
+                for stream in output.streams:
+                    stream.flush()
+                for r in output.pipes:
+                    output._read_available(r)
+            except BaseException:
+                pass
+            finally:
+                output.lock.release()
+        real_exit(status)
+
+    _exit.__doc__ = real_exit.__doc__
+    return _exit
+
+
+def flush_user_streams(own):
+    """Flushes a sys.stdout or sys.stderr the user's code put in place of
+    pushy's own.  Its flush is user code: called while the request still
+    runs, so an interrupt (Ctrl-C, --timeout) stops one that blocks."""
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None and all(stream is not s for s in own):
+            try:
+                stream.flush()
+            except Exception:
+                pass
 
 
 class Stdin:
@@ -598,6 +674,7 @@ class Server:
         self.credit_ready = _thread.allocate_lock()
         self.credit_ready.acquire()
         self.main_ident = _thread.get_ident()
+        self.pid = os.getpid()
         # While a frame is being written, a KeyboardInterrupt would cut it in
         # half and corrupt the stream: the SIGINT handler defers it instead.
         self.sending = False
@@ -712,11 +789,16 @@ class Server:
             with self.state_lock:
                 self.running = None
                 self.deferred = False
+        if os.getpid() != self.pid:
+            _end_forked_child(reply[0])
             if stdin is not None:
                 del self.stdins[rid]
                 stdin.detach()
         self.output.drain()
-        self.channel.send(*reply)
+        try:
+            self.channel.send(*reply)
+        except ValueTooLargeError as e:  # nothing was sent: say why instead
+            self.channel.send(_error_header(rid, e))
 
     def _run(self, rid, header, interrupted):
         """The reply (header, payload) for one eval request."""
@@ -745,10 +827,13 @@ class Server:
                     head["truth"] = bool(value)
                 return head, blobs
             finally:
-                # From here on no interrupt may land: a KeyboardInterrupt in
-                # the handlers below would escape and end the server.
-                with self.state_lock:
-                    self.running = None
+                try:
+                    flush_user_streams(self.output.streams)
+                finally:
+                    # From here on no interrupt may land: a KeyboardInterrupt
+                    # in the handlers below would escape and end the server.
+                    with self.state_lock:
+                        self.running = None
         except SystemExit as e:
             return {"k": "exit", "id": rid, "code": _exit_code(e)}, b""
         except BaseException as e:
@@ -770,6 +855,24 @@ class Server:
             self.send({"k": "item", "id": rid, "v": _Raw(data)}, blobs)
             count += 1
         return count
+
+
+def _end_forked_child(reply):
+    """A child the user's code forked came back into pushy (the parent
+    replies).  It must neither send frames nor wait for requests it will never
+    get, holding the channel open for ever: it ends, as a multiprocessing
+    child does, its traceback on stderr (the parent forwards it)."""
+    code = 0
+    if reply.get("k") == "exit":
+        code = reply.get("code", 0)
+    elif reply.get("k") == "error":
+        code = 1
+        try:
+            sys.stderr.write(reply.get("traceback", ""))
+            sys.stderr.flush()
+        except Exception:
+            pass
+    os._exit(code)
 
 
 class _Raw:
@@ -814,30 +917,34 @@ def run_code(code, filename, namespace, mode):
     """Run the user's code; (has_value, value) of a trailing expression."""
     import ast
     import linecache
+    if code.startswith("\ufeff"):  # a UTF-8 BOM, as python3 FILE skips it
+        code = code[1:]
     linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
     if mode == "run":  # a script as __main__: no auto value, argv as given
         namespace["__file__"] = filename
-        try:
-            compiled = compile(code, filename, "exec", dont_inherit=True)
-        except SyntaxError as e:
-            e._pushy_compile = True
-            raise
-        exec(compiled, namespace)
+        exec(_compile(code, filename, "exec"), namespace)
         return False, None
-    try:
-        tree = ast.parse(code, filename, "exec")
-    except SyntaxError as e:
-        e._pushy_compile = True  # shown without a traceback, as CPython does
-        raise
+    tree = _compile(code, filename, "exec", ast.PyCF_ONLY_AST)
     preimport_submodules(tree, namespace)
     last = None
     if tree.body and isinstance(tree.body[-1], ast.Expr):
         last = ast.Expression(tree.body.pop().value)
     if tree.body:
-        exec(compile(tree, filename, "exec", dont_inherit=True), namespace)
+        exec(_compile(tree, filename, "exec"), namespace)
     if last is None:
         return False, None
-    return True, eval(compile(last, filename, "eval", dont_inherit=True), namespace)
+    return True, eval(_compile(last, filename, "eval"), namespace)
+
+
+def _compile(source, filename, mode, flags=0):
+    """compile(), its errors marked to be shown as CPython shows them, without
+    a traceback: a SyntaxError, and also the RecursionError, MemoryError or
+    ValueError of code nested too deep, too big or holding NUL bytes."""
+    try:
+        return compile(source, filename, mode, flags, dont_inherit=True)
+    except BaseException as e:
+        e._pushy_compile = True
+        raise
 
 
 def _error_header(rid, e):
@@ -1181,7 +1288,8 @@ def main():
     channel.send(hello_info())
     # 4. fds 1/2 become pipes pumped as output frames.
     output = Output(channel)
-    make_text_streams()
+    output.streams = make_text_streams()
+    os._exit = _draining_exit(output, os._exit)
     # 5. Ctrl-C arrives as an interrupt frame, which the reader thread turns
     #    into SIGINT for the main thread (installed even if the remote shell
     #    started us with SIGINT ignored).

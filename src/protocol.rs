@@ -106,7 +106,7 @@ impl<R: Read> FrameReader<R> {
         match read_full(&mut self.inner, &mut prefix)? {
             0 => return Ok(None),
             8 => {}
-            n => return Err(Error::protocol(format!("truncated frame prefix ({n} of 8 bytes)"))),
+            n => return Err(truncated(&format!("prefix ({n} of 8 bytes)"))),
         }
         let header_len = u64::from(u32::from_be_bytes(prefix[..4].try_into().expect("4 bytes")));
         let payload_len = u64::from(u32::from_be_bytes(prefix[4..].try_into().expect("4 bytes")));
@@ -116,18 +116,35 @@ impl<R: Read> FrameReader<R> {
                 header_len + payload_len
             )));
         }
-        let mut header = vec![0u8; header_len as usize];
-        if read_full(&mut self.inner, &mut header)? != header.len() {
-            return Err(Error::protocol("truncated frame header"));
-        }
-        let mut payload = vec![0u8; payload_len as usize];
-        if read_full(&mut self.inner, &mut payload)? != payload.len() {
-            return Err(Error::protocol("truncated frame payload"));
-        }
+        let header = read_growing(&mut self.inner, header_len as usize)?.ok_or_else(|| truncated("header"))?;
+        let payload = read_growing(&mut self.inner, payload_len as usize)?.ok_or_else(|| truncated("payload"))?;
         let header: Header =
             serde_json::from_slice(&header).map_err(|e| Error::protocol(format!("bad frame header: {e}")))?;
         Ok(Some(Frame { header, payload }))
     }
+}
+
+/// The stream ended inside a frame: the other side went away (a killed
+/// interpreter dies mid-write), which is not a protocol violation.
+fn truncated(part: &str) -> Error {
+    Error::new(ErrorKind::Disconnected, format!("the stream ended inside a frame ({part})"))
+}
+
+/// Exactly `len` bytes, or `None` if the stream ends first. The buffer grows
+/// as the bytes arrive (doubling from 1 MiB), never to more than `len`: a
+/// peer that announces a large frame and sends little costs what it sent,
+/// not what it announced.
+fn read_growing(reader: &mut impl Read, len: usize) -> Result<Option<Vec<u8>>> {
+    const FIRST: usize = 1 << 20;
+    let mut buf = Vec::with_capacity(len.min(FIRST));
+    while buf.len() < len {
+        let want = (len - buf.len()).min(buf.len().max(FIRST));
+        buf.reserve_exact(want);
+        if reader.take(want as u64).read_to_end(&mut buf)? < want {
+            return Ok(None);
+        }
+    }
+    Ok(Some(buf))
 }
 
 /// Fills `buf` unless the stream ends; returns how many bytes were read.
@@ -207,5 +224,149 @@ mod tests {
             assert!(FrameReader::new(&bytes[..]).read().is_err(), "{bytes:?}");
         }
         assert!(FrameReader::new(&b""[..]).read().unwrap().is_none());
+    }
+}
+
+/// Property tests: arbitrary bytes never panic the reader and never make it
+/// allocate past what actually arrived (plus a chunk), whatever lengths a
+/// frame announces. The fuzz target in `fuzz/` checks the same at scale.
+#[cfg(test)]
+pub(crate) mod proptests {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    use super::*;
+
+    /// Counts the bytes this thread holds, and their peak, so a test can
+    /// bound what a decoder allocated (the test threads run side by side).
+    struct Meter;
+
+    thread_local! {
+        static LIVE: Cell<usize> = const { Cell::new(0) };
+        static PEAK: Cell<usize> = const { Cell::new(0) };
+    }
+
+    fn grew(n: usize) {
+        let _ = LIVE.try_with(|live| {
+            let now = live.get().saturating_add(n);
+            live.set(now);
+            let _ = PEAK.try_with(|peak| peak.set(peak.get().max(now)));
+        });
+    }
+
+    fn shrank(n: usize) {
+        let _ = LIVE.try_with(|live| live.set(live.get().saturating_sub(n)));
+    }
+
+    // SAFETY: every call is passed straight to the system allocator; the
+    // bookkeeping only touches const-initialised thread-locals.
+    unsafe impl GlobalAlloc for Meter {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            // SAFETY: the caller's contract, forwarded.
+            let p = unsafe { System.alloc(layout) };
+            if !p.is_null() {
+                grew(layout.size());
+            }
+            p
+        }
+        unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+            // SAFETY: the caller's contract, forwarded.
+            let p = unsafe { System.alloc_zeroed(layout) };
+            if !p.is_null() {
+                grew(layout.size());
+            }
+            p
+        }
+        unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
+            // SAFETY: the caller's contract, forwarded.
+            unsafe { System.dealloc(p, layout) };
+            shrank(layout.size());
+        }
+        unsafe fn realloc(&self, p: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            // SAFETY: the caller's contract, forwarded.
+            let q = unsafe { System.realloc(p, layout, new_size) };
+            if !q.is_null() {
+                shrank(layout.size());
+                grew(new_size);
+            }
+            q
+        }
+    }
+
+    #[global_allocator]
+    static METER: Meter = Meter;
+
+    /// Runs `f`; also returns the most it held allocated at once.
+    pub(crate) fn peak_during<T>(f: impl FnOnce() -> T) -> (T, usize) {
+        let base = LIVE.with(Cell::get);
+        PEAK.with(|peak| peak.set(base));
+        let out = f();
+        (out, PEAK.with(Cell::get).saturating_sub(base))
+    }
+
+    /// What reading may cost for `len` bytes of input: the 64 KiB buffer,
+    /// the first 1 MiB chunk of a header and of a payload, and the parsed
+    /// header (a small multiple of its text).
+    fn budget(len: usize) -> usize {
+        (3 << 20) + 64 * len
+    }
+
+    fn read_all(bytes: &[u8]) -> usize {
+        let mut reader = FrameReader::new(bytes);
+        let mut frames = 0;
+        while let Ok(Some(_)) = reader.read() {
+            frames += 1;
+        }
+        frames
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic_nor_overallocate(bytes in proptest::collection::vec(any::<u8>(), 0..4096)) {
+            let (_, peak) = peak_during(|| read_all(&bytes));
+            prop_assert!(peak <= budget(bytes.len()), "{} bytes in, {peak} allocated", bytes.len());
+        }
+
+        #[test]
+        fn announced_lengths_cost_only_what_arrives(
+            header_len in any::<u32>(),
+            payload_len in any::<u32>(),
+            body in proptest::collection::vec(any::<u8>(), 0..1024),
+        ) {
+            let mut bytes = header_len.to_be_bytes().to_vec();
+            bytes.extend_from_slice(&payload_len.to_be_bytes());
+            bytes.extend_from_slice(&body);
+            let (frames, peak) = peak_during(|| read_all(&bytes));
+            prop_assert!(peak <= budget(bytes.len()), "{} bytes in, {peak} allocated", bytes.len());
+            prop_assert!(peak as u64 <= MAX_FRAME);
+            if u64::from(header_len) + u64::from(payload_len) > body.len() as u64 {
+                prop_assert_eq!(frames, 0);
+            }
+        }
+
+        #[test]
+        fn frames_round_trip(
+            kind in "\\PC{0,20}",
+            fd in any::<u8>(),
+            payload in proptest::collection::vec(any::<u8>(), 0..4096),
+            frames in 1usize..4,
+        ) {
+            let mut bytes = Vec::new();
+            let mut writer = FrameWriter::new(&mut bytes);
+            for _ in 0..frames {
+                writer.send(&json!({"k": kind, "fd": fd, "id": 7}), &payload).unwrap();
+            }
+            let mut reader = FrameReader::new(&bytes[..]);
+            for _ in 0..frames {
+                let frame = reader.read().unwrap().unwrap();
+                prop_assert_eq!(&frame.header.k, &kind);
+                prop_assert_eq!((frame.header.fd, frame.header.id), (Some(fd), Some(7)));
+                prop_assert_eq!(&frame.payload, &payload);
+            }
+            prop_assert!(reader.read().unwrap().is_none());
+        }
     }
 }

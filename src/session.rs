@@ -146,6 +146,10 @@ pub struct Session {
     next_id: u64,
     current: Arc<AtomicU64>,
     closed: bool,
+    /// Output that arrived while waiting for a completion or a check (a
+    /// background thread printing between REPL calls): delivered, in order,
+    /// ahead of the next request's own frames rather than dropped.
+    held: std::collections::VecDeque<Frame>,
 }
 
 /// Sends interrupts to a session from another thread (a Ctrl-C handler).
@@ -236,6 +240,7 @@ impl Session {
                         next_id: 0,
                         current: Arc::new(AtomicU64::new(0)),
                         closed: false,
+                        held: Default::default(),
                     };
                     session.info = session.read_hello()?;
                     return Ok(session);
@@ -348,7 +353,10 @@ impl Session {
     ) -> Result<Reply> {
         let mut consumed = 0u64;
         loop {
-            let mut frame = self.next_frame()?;
+            let mut frame = match self.held.pop_front() {
+                Some(frame) => frame,
+                None => self.next_frame()?,
+            };
             let h = &frame.header;
             if h.k != "out" && h.id.is_some_and(|frame_id| frame_id != id) {
                 continue; // a late frame of an earlier, abandoned request
@@ -405,6 +413,10 @@ impl Session {
         self.send(&json!({"k": "complete", "id": id, "text": text}))?;
         loop {
             let frame = self.next_frame()?;
+            if frame.header.k == "out" {
+                self.held.push_back(frame);
+                continue;
+            }
             if frame.header.k == "completions" && frame.header.id == Some(id) {
                 let start = frame.header.start.unwrap_or(text.len()).min(text.len());
                 return Ok((start, frame.header.items.unwrap_or_default()));
@@ -420,6 +432,10 @@ impl Session {
         self.send(&json!({"k": "check", "id": id, "code": code}))?;
         loop {
             let frame = self.next_frame()?;
+            if frame.header.k == "out" {
+                self.held.push_back(frame);
+                continue;
+            }
             if frame.header.k == "checked" && frame.header.id == Some(id) {
                 let status = frame.header.rest.get("status").and_then(|s| s.as_str()).unwrap_or("invalid");
                 return Ok(match status {
@@ -440,7 +456,9 @@ impl Session {
         match self.reader.read() {
             Ok(Some(frame)) => Ok(frame),
             Ok(None) => Err(self.lost()),
-            Err(e) if e.kind() == ErrorKind::Io => Err(self.lost()),
+            // A read error, or the stream ending inside a frame: the channel
+            // went away, and how the interpreter ended says why.
+            Err(e) if matches!(e.kind(), ErrorKind::Io | ErrorKind::Disconnected) => Err(self.lost()),
             Err(e) => Err(e),
         }
     }

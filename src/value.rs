@@ -197,49 +197,155 @@ impl Open {
 }
 
 /// Decodes a value from its tokens and the frame payload that holds its bytes.
+///
+/// The tokens are taken one at a time as serde_json parses them, never held
+/// as a list: a list of ten million ints costs its `Value`s and nothing more.
 pub fn decode(tokens: &RawValue, payload: &[u8]) -> Result<Value> {
-    let tokens: Vec<Token> =
-        serde_json::from_str(tokens.get()).map_err(|e| Error::protocol(format!("bad value tokens: {e}")))?;
-    let total = tokens.len();
-    let mut stack: Vec<Open> = Vec::new();
-    let mut root = None;
-    for (i, token) in tokens.into_iter().enumerate() {
-        let left = total - i;
+    let text = tokens.get();
+    let mut builder = Builder {
+        payload,
+        total: count_tokens(text),
+        seen: 0,
+        promised: 0,
+        stack: Vec::new(),
+        root: None,
+        error: None,
+    };
+    let mut de = serde_json::Deserializer::from_str(text);
+    let parsed = de::DeserializeSeed::deserialize(TokenSeq(&mut builder), &mut de).and_then(|()| de.end());
+    if let Some(error) = builder.error {
+        return Err(error);
+    }
+    parsed.map_err(|e| Error::protocol(format!("bad value tokens: {e}")))?;
+    match (builder.root, builder.stack.is_empty()) {
+        (Some(v), true) => Ok(v),
+        _ => Err(Error::protocol("value tokens ended inside a container")),
+    }
+}
+
+/// How many elements the top-level JSON array holds (exact for valid JSON:
+/// the commas outside strings at depth 1). It bounds every count a token
+/// claims, so a lying count can never make the decoder allocate.
+fn count_tokens(text: &str) -> usize {
+    let (mut depth, mut commas, mut in_string, mut escaped, mut any) = (0usize, 0usize, false, false, false);
+    for &b in text.as_bytes() {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' | b'[' | b'{' if depth >= 1 => any = true,
+            b',' if depth == 1 => commas += 1,
+            b']' | b'}' | b',' => {}
+            _ if depth >= 1 && !b.is_ascii_whitespace() => any = true,
+            _ => {}
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => depth += 1,
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    if any {
+        commas + 1
+    } else {
+        0
+    }
+}
+
+/// The decoder's state while tokens stream in.
+struct Builder<'p> {
+    payload: &'p [u8],
+    total: usize,
+    seen: usize,
+    /// Slots the open containers still wait for. A new container may reserve
+    /// room only for tokens nobody else is owed: nested lying counts
+    /// (`["l",99999]` ten thousand deep) must not each reserve the rest.
+    promised: usize,
+    stack: Vec<Open>,
+    root: Option<Value>,
+    /// The first error, kept as pushy's own (serde only learns that one happened).
+    error: Option<Error>,
+}
+
+impl Builder<'_> {
+    fn push(&mut self, token: Token) -> Result<()> {
+        let left = self.total.saturating_sub(self.seen).max(1);
+        // The tokens after this one, less those owed to the open containers
+        // for their other slots (each one's current slot is being filled by
+        // the subtree this token is part of).
+        let room = (left - 1 + self.stack.len()).saturating_sub(self.promised);
+        self.seen += 1;
         let mut done = match token {
             Token::Scalar(v) => Some(v),
-            Token::Tag(parts) => match tag(parts, payload, left)? {
+            Token::Tag(parts) => match tag(parts, self.payload, room)? {
                 Tagged::Value(v) => Some(v),
                 Tagged::Open(open) if open.remaining() == 0 => Some(open.close()),
                 Tagged::Open(open) => {
-                    if stack.len() >= MAX_DEPTH {
+                    if self.stack.len() >= MAX_DEPTH {
                         return Err(Error::protocol("value nested deeper than the limit"));
                     }
-                    stack.push(open);
+                    self.promised += open.remaining();
+                    self.stack.push(open);
                     None
                 }
             },
         };
         // Attach finished values upwards, closing containers that fill up.
         while let Some(value) = done.take() {
-            match stack.last_mut() {
+            match self.stack.last_mut() {
                 None => {
-                    if root.is_some() {
+                    if self.root.is_some() {
                         return Err(Error::protocol("value tokens after the end of the value"));
                     }
-                    root = Some(value);
+                    self.root = Some(value);
                 }
                 Some(top) => {
                     top.push(value);
+                    self.promised = self.promised.saturating_sub(1);
                     if top.remaining() == 0 {
-                        done = stack.pop().map(Open::close);
+                        done = self.stack.pop().map(Open::close);
                     }
                 }
             }
         }
+        Ok(())
     }
-    match (root, stack.is_empty()) {
-        (Some(v), true) => Ok(v),
-        _ => Err(Error::protocol("value tokens ended inside a container")),
+}
+
+/// The top-level token array, fed to a [`Builder`] element by element.
+struct TokenSeq<'b, 'p>(&'b mut Builder<'p>);
+
+impl<'de> de::DeserializeSeed<'de> for TokenSeq<'_, '_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for TokenSeq<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an array of value tokens")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(token) = seq.next_element::<Token>()? {
+            if let Err(e) = self.0.push(token) {
+                let message = e.to_string();
+                self.0.error = Some(e);
+                return Err(de::Error::custom(message));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -248,6 +354,7 @@ enum Tagged {
     Open(Open),
 }
 
+/// `left`: the tokens that follow and that no open container is owed yet.
 fn tag(parts: Vec<serde_json::Value>, payload: &[u8], left: usize) -> Result<Tagged> {
     use serde_json::Value as J;
     let bad = || Error::protocol(format!("bad value token {}", serde_json::Value::Array(parts.clone())));
@@ -388,6 +495,178 @@ mod tests {
             "{}",
         ] {
             assert!(dec(bad, b"ab").is_err(), "{bad}");
+        }
+    }
+}
+
+/// Property tests: any token text and payload decode to a value or an error,
+/// never a panic, and never allocate more than a small multiple of their
+/// size (a count is a claim, not a size); values written in the wire
+/// grammar decode back exactly. The fuzz target in `fuzz/` does the same at
+/// scale.
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::protocol::proptests::peak_during;
+
+    fn decode_text(text: &str, payload: &[u8]) -> Result<Value> {
+        let raw = RawValue::from_string(text.to_string()).map_err(|e| Error::protocol(e.to_string()))?;
+        decode(&raw, payload)
+    }
+
+    /// What decoding may cost: a fixed amount plus, per byte of input, a
+    /// few `Value`s' worth (a token takes at least two bytes).
+    fn budget(len: usize) -> usize {
+        (64 << 10) + 64 * len
+    }
+
+    /// One token of the grammar, well-formed or not, with counts that may lie.
+    fn token() -> impl Strategy<Value = String> {
+        let count = prop_oneof![0u64..4, Just(99_999), Just(u64::MAX), any::<u64>()];
+        prop_oneof![
+            (prop_oneof![Just("l"), Just("t"), Just("s"), Just("f"), Just("d")], count.clone())
+                .prop_map(|(t, n)| format!(r#"["{t}",{n}]"#)),
+            count.clone().prop_map(|n| format!(r#"["l",{n},"Sub"]"#)),
+            proptest::collection::vec("[a-z]{1,3}", 0..4).prop_map(|f| format!(r#"["n","P",{f:?}]"#)),
+            (0u64..8, 0u64..8).prop_map(|(o, n)| format!(r#"["b",{o},{n}]"#)),
+            (0u64..8, any::<u64>()).prop_map(|(o, n)| format!(r#"["B",{o},{n}]"#)),
+            "-?[0-9]{1,30}x?".prop_map(|d| format!(r#"["i","{d}"]"#)),
+            prop_oneof![Just("nan"), Just("inf"), Just("-inf"), Just("1")].prop_map(|f| format!(r#"["F","{f}"]"#)),
+            proptest::collection::vec(0u64..0x11_0000, 0..4).prop_map(|c| format!(r#"["u",{c:?}]"#)),
+            Just(r#"["r","T","<T>"]"#.to_string()),
+            Just(r#"["c","list"]"#.to_string()),
+            Just(r#"["x","dict"]"#.to_string()),
+            Just(r#"["q"]"#.to_string()),
+            Just("[]".to_string()),
+            Just(r#"{"a":1}"#.to_string()),
+            any::<i64>().prop_map(|i| i.to_string()),
+            Just("18446744073709551615".to_string()),
+            Just("1.5e300".to_string()),
+            "\\PC{0,8}".prop_map(|s| serde_json::to_string(&s).unwrap()),
+            Just("null".to_string()),
+            Just("true".to_string()),
+        ]
+    }
+
+    /// A value of the kinds that compare equal to themselves (no nan).
+    fn value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::None),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::Int),
+            "-?[1-9][0-9]{19,40}".prop_map(Value::BigInt),
+            any::<f64>().prop_filter("nan", |f| !f.is_nan()).prop_map(Value::Float),
+            "\\PC{0,10}".prop_map(Value::Str),
+            proptest::collection::vec(0xD800u32..0xE000, 1..3).prop_map(Value::WideStr),
+            proptest::collection::vec(any::<u8>(), 0..10).prop_map(Value::Bytes),
+            proptest::collection::vec(any::<u8>(), 0..10).prop_map(Value::ByteArray),
+            ("[A-Z][a-z]{0,5}", "\\PC{0,10}").prop_map(|(t, r)| Value::Object(t, r)),
+            Just(Value::Cycle("list".into())),
+            Just(Value::Deep("dict".into())),
+        ];
+        leaf.prop_recursive(6, 64, 6, |inner| {
+            let kind =
+                prop_oneof![Just(SeqKind::List), Just(SeqKind::Tuple), Just(SeqKind::Set), Just(SeqKind::FrozenSet)];
+            prop_oneof![
+                (kind, proptest::collection::vec(inner.clone(), 0..6), proptest::option::of("[A-Z][a-z]{0,5}"))
+                    .prop_map(|(k, items, name)| Value::Seq(k, items, name)),
+                (proptest::collection::vec((inner.clone(), inner.clone()), 0..4), proptest::option::of("[A-Z]{1,4}"))
+                    .prop_map(|(pairs, name)| Value::Dict(pairs, name)),
+                ("[A-Z][a-z]{0,5}", proptest::collection::vec(("[a-z]{1,4}", inner), 0..4))
+                    .prop_map(|(name, fields)| Value::Named(name, fields)),
+            ]
+        })
+    }
+
+    /// The wire form of a value, as the server writes it (prefix order).
+    fn encode(value: &Value, tokens: &mut Vec<serde_json::Value>, payload: &mut Vec<u8>) {
+        use serde_json::json;
+        let named = |mut token: Vec<serde_json::Value>, name: &Option<String>| {
+            if let Some(name) = name {
+                token.push(json!(name));
+            }
+            serde_json::Value::Array(token)
+        };
+        match value {
+            Value::None => tokens.push(json!(null)),
+            Value::Bool(b) => tokens.push(json!(b)),
+            Value::Int(i) => tokens.push(json!(i)),
+            Value::BigInt(d) => tokens.push(json!(["i", d])),
+            Value::Float(f) if f.is_finite() => tokens.push(json!(f)),
+            Value::Float(f) => tokens.push(json!(["F", if *f > 0.0 { "inf" } else { "-inf" }])),
+            Value::Str(s) => tokens.push(json!(s)),
+            Value::WideStr(cps) => tokens.push(json!(["u", cps])),
+            Value::Bytes(b) | Value::ByteArray(b) => {
+                let tag = if matches!(value, Value::Bytes(_)) { "b" } else { "B" };
+                tokens.push(json!([tag, payload.len(), b.len()]));
+                payload.extend_from_slice(b);
+            }
+            Value::Seq(kind, items, name) => {
+                let tag = match kind {
+                    SeqKind::List => "l",
+                    SeqKind::Tuple => "t",
+                    SeqKind::Set => "s",
+                    SeqKind::FrozenSet => "f",
+                };
+                tokens.push(named(vec![json!(tag), json!(items.len())], name));
+                items.iter().for_each(|item| encode(item, tokens, payload));
+            }
+            Value::Dict(pairs, name) => {
+                tokens.push(named(vec![json!("d"), json!(pairs.len())], name));
+                for (k, v) in pairs {
+                    encode(k, tokens, payload);
+                    encode(v, tokens, payload);
+                }
+            }
+            Value::Named(name, fields) => {
+                let names: Vec<&str> = fields.iter().map(|(f, _)| f.as_str()).collect();
+                tokens.push(json!(["n", name, names]));
+                fields.iter().for_each(|(_, v)| encode(v, tokens, payload));
+            }
+            Value::Object(t, r) => tokens.push(json!(["r", t, r])),
+            Value::Cycle(k) => tokens.push(json!(["c", k])),
+            Value::Deep(k) => tokens.push(json!(["x", k])),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        #[test]
+        fn arbitrary_text_never_panics(text in "\\PC{0,300}", payload in proptest::collection::vec(any::<u8>(), 0..16)) {
+            let (_, peak) = peak_during(|| decode_text(&text, &payload));
+            prop_assert!(peak <= budget(text.len()), "{} bytes in, {peak} allocated", text.len());
+        }
+
+        #[test]
+        fn arbitrary_tokens_never_panic_nor_overallocate(
+            tokens in proptest::collection::vec(token(), 0..64),
+            payload in proptest::collection::vec(any::<u8>(), 0..16),
+        ) {
+            let text = format!("[{}]", tokens.join(","));
+            let (_, peak) = peak_during(|| decode_text(&text, &payload));
+            prop_assert!(peak <= budget(text.len()), "{} bytes in, {peak} allocated: {text}", text.len());
+        }
+
+        #[test]
+        fn nested_lying_counts_reserve_nothing(depth in 2usize..3000, filler in 0usize..4000, extra in 0usize..8) {
+            // Each container claims about all the tokens left, which passes
+            // the count check alone; nested, they may not each reserve them.
+            let claim = depth + filler + extra;
+            let text = format!("[{}{}0]", format!(r#"["l",{claim}],"#).repeat(depth), "0,".repeat(filler));
+            let (result, peak) = peak_during(|| decode_text(&text, b""));
+            prop_assert!(result.is_err());
+            prop_assert!(peak <= budget(text.len()), "{} bytes in, {peak} allocated", text.len());
+        }
+
+        #[test]
+        fn values_round_trip(value in value()) {
+            let (mut tokens, mut payload) = (Vec::new(), Vec::new());
+            encode(&value, &mut tokens, &mut payload);
+            let text = serde_json::to_string(&tokens).unwrap();
+            prop_assert_eq!(decode_text(&text, &payload).unwrap(), value);
         }
     }
 }

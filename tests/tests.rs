@@ -6,6 +6,7 @@ mod exec;
 mod fleet;
 mod generated;
 mod harness;
+mod hostile;
 mod pipelines;
 mod python;
 mod reach;

@@ -26,9 +26,11 @@ use crate::value::Value;
 
 /// The value as one line of JSON (no trailing newline).
 pub fn render(value: &Value) -> String {
-    let mut out = String::new();
-    write(value, &mut out);
-    out
+    super::on_stack_for(value, || {
+        let mut out = String::new();
+        write(value, &mut out);
+        out
+    })
 }
 
 fn write(value: &Value, out: &mut String) {

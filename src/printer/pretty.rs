@@ -24,16 +24,20 @@ pub struct Pretty {
 impl Pretty {
     /// The value as text, without a trailing newline.
     pub fn render(&self, value: &Value) -> String {
-        let mut out = String::new();
-        self.write(value, 0, &mut out);
-        out
+        super::on_stack_for(value, || {
+            let mut out = String::new();
+            self.write(value, 0, &mut out);
+            out
+        })
     }
 
     /// The value on one line, whatever its length.
     pub fn render_flat(&self, value: &Value) -> String {
-        let mut out = String::new();
-        self.flat(value, &mut out);
-        out
+        super::on_stack_for(value, || {
+            let mut out = String::new();
+            self.flat(value, &mut out);
+            out
+        })
     }
 
     fn paint(&self, out: &mut String, text: &str, style: fn(&str) -> ColoredString) {
