@@ -49,7 +49,6 @@ class Channel:
 
     def read(self):
         """Next (header dict, payload bytes), or None at end of input."""
-        import json
         prefix = self.reader.read(8)
         if len(prefix) < 8:
             return None
@@ -59,7 +58,7 @@ class Channel:
         body = self.reader.read(hlen + plen)
         if len(body) < hlen + plen:
             return None
-        return json.loads(body[:hlen].decode("utf-8")), body[hlen:]
+        return _json_loads(body[:hlen].decode("utf-8")), body[hlen:]
 
     def send(self, header, payload=b""):
         data = _header_bytes(header)
@@ -105,14 +104,69 @@ def _header_bytes(header):
 
 
 def _json_bytes(obj):
-    """Compact JSON as UTF-8; raises UnicodeEncodeError on lone surrogates."""
+    """Compact JSON as UTF-8; raises UnicodeEncodeError on lone surrogates
+    and ValueError on nan."""
     global _encoder
     if _encoder is None:
-        import json
-        _encoder = json.JSONEncoder(
-            ensure_ascii=False, separators=(",", ":"), allow_nan=False, check_circular=False
-        ).encode
+        _encoder = _make_encoder()
     return _encoder(obj).encode("utf-8")
+
+
+def _make_encoder():
+    # The C encoder itself: the json package would import re (milliseconds
+    # on every connection) for nothing this server needs.
+    try:
+        import _json
+
+        def default(o):
+            raise TypeError("%s is not JSON serializable" % type(o).__name__)
+        encode = _json.make_encoder(None, default, _json.encode_basestring, None, ":", ",", False, False, False)
+        return lambda obj: "".join(encode(obj, 0))
+    except (ImportError, AttributeError, TypeError):
+        import json
+        return json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False,
+                                check_circular=False).encode
+
+
+_decoder = None
+
+
+def _json_loads(text):
+    global _decoder
+    if _decoder is None:
+        _decoder = _make_decoder()
+    return _decoder(text)
+
+
+def _make_decoder():
+    try:
+        import _json
+
+        class Context:  # the settings json.JSONDecoder gives its C scanner
+            strict = True
+            object_hook = None
+            object_pairs_hook = None
+            parse_float = float
+            parse_int = int
+            memo = {}
+
+            @staticmethod
+            def parse_constant(name):
+                raise ValueError("JSON constant %s is not allowed" % name)
+        scan = _json.make_scanner(Context())
+
+        def loads(text):
+            try:
+                value, end = scan(text, 0)
+            except StopIteration:
+                raise ValueError("bad JSON")
+            if text[end:].strip():
+                raise ValueError("extra data after JSON")
+            return value
+        return loads
+    except (ImportError, AttributeError, TypeError):
+        import json
+        return json.loads
 
 
 # ----------------------------------------------------------------- 2. values
@@ -715,7 +769,7 @@ class Server:
         os._exit(0)
 
     def _interrupt(self, rid):
-        import signal
+        import _signal as signal
         with self.state_lock:
             if self.running is not None and self.running == rid:
                 signal.pthread_kill(self.main_ident, signal.SIGINT)
@@ -809,6 +863,8 @@ class Server:
                 if header.get("argv"):
                     sys.argv = [str(a) for a in header["argv"]]
                 mode = header.get("mode", "auto")
+                if header.get("if_complete") and check_complete(header.get("code", "")) == "incomplete":
+                    return {"k": "incomplete", "id": rid}, b""
                 if mode in ("get", "put"):  # file transfer: pushy's own code, not the user's
                     has_value, value = True, transfer(mode, header.get("args") or {})
                 else:
@@ -841,19 +897,24 @@ class Server:
 
     def _stream(self, rid, iterator):
         """Items go out as the iterator yields them, at most `credits` ahead of
-        what the client has consumed, so an endless iterator costs no memory."""
+        what the client has consumed, so an endless iterator costs no memory.
+        Items that come fast share a frame; none waits more than FLUSH_AFTER."""
         self.send({"k": "iter", "id": rid})
+        batch = _Batch(self, rid)
         count = 0
-        for item in iterator:
-            while True:
-                with self.state_lock:
-                    if self.credits > 0:
-                        self.credits -= 1
-                        break
-                self.credit_ready.acquire()
-            data, blobs = encode_value(item)
-            self.send({"k": "item", "id": rid, "v": _Raw(data)}, blobs)
-            count += 1
+        try:
+            for item in iterator:
+                while True:
+                    with self.state_lock:
+                        if self.credits > 0:
+                            self.credits -= 1
+                            break
+                    batch.flush()  # the client waits for these before it grants more
+                    self.credit_ready.acquire()
+                batch.add(encode_value(item))
+                count += 1
+        finally:
+            batch.close()
         return count
 
 
@@ -873,6 +934,84 @@ def _end_forked_child(reply):
         except Exception:
             pass
     os._exit(code)
+
+
+FLUSH_AFTER = 0.005
+BATCH_BYTES = 1 << 18
+BATCH_ITEMS = 2048
+
+
+class _Batch:
+    """Encoded items waiting to go out as one `items` frame."""
+
+    def __init__(self, server, rid):
+        self.server = server
+        self.rid = rid
+        self.lock = _thread.allocate_lock()
+        self.parts = []
+        self.blobs = []
+        self.sizes = []
+        self.size = 0
+        self.since = 0.0
+        self.open = True
+        _thread.start_new_thread(self._flusher, ())
+
+    def add(self, encoded):
+        data, blobs = encoded
+        with self.lock:
+            if not self.parts:
+                self.since = _monotonic()
+            self.parts.append(data)
+            self.blobs.append(blobs)
+            self.sizes.append(len(blobs))
+            self.size += len(data) + len(blobs)
+            full = self.size >= BATCH_BYTES or len(self.parts) >= BATCH_ITEMS
+        if full:
+            self.flush()
+
+    def flush(self):
+        """From the main thread: a send that defers an interrupt."""
+        with self.lock:
+            frame = self._take()
+            if frame:
+                self.server.send(*frame)  # under the lock: frames keep the items' order
+
+    def _flusher(self):
+        # Sends what has waited FLUSH_AFTER; a plain send, as no interrupt
+        # is ever delivered to this thread.
+        while self.open:
+            _sleep(FLUSH_AFTER)
+            if self.parts and _monotonic() - self.since >= FLUSH_AFTER:
+                try:
+                    with self.lock:
+                        frame = self._take()
+                        if frame:
+                            self.server.channel.send(*frame)
+                except BaseException:
+                    return
+
+    def _take(self):
+        if not self.parts:
+            return None
+        v = _Raw(b"[" + b",".join(self.parts) + b"]")
+        header = {"k": "items", "id": self.rid, "v": v, "sizes": self.sizes}
+        payload = b"".join(self.blobs)
+        self.parts, self.blobs, self.sizes, self.size = [], [], [], 0
+        return header, payload
+
+    def close(self):
+        self.open = False
+        self.flush()
+
+
+def _monotonic():
+    import time
+    return time.monotonic()
+
+
+def _sleep(seconds):
+    import time
+    time.sleep(seconds)
 
 
 class _Raw:
@@ -913,27 +1052,56 @@ def _exit_code(e):
     return 1
 
 
+_sources = {}    # file name -> source, for tracebacks
+_compiled = {}   # (source, file name) -> (statements, trailing expression)
+
+
 def run_code(code, filename, namespace, mode):
     """Run the user's code; (has_value, value) of a trailing expression."""
-    import ast
-    import linecache
     if code.startswith("\ufeff"):  # a UTF-8 BOM, as python3 FILE skips it
         code = code[1:]
-    linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
+    if len(_sources) > 1000:
+        _sources.clear()
+    _sources[filename] = code
     if mode == "run":  # a script as __main__: no auto value, argv as given
         namespace["__file__"] = filename
         exec(_compile(code, filename, "exec"), namespace)
         return False, None
+    key = (code, filename)
+    compiled = _compiled.get(key)
+    if compiled is None:
+        compiled = _compile_auto(code, filename, namespace)
+        if len(_compiled) > 256:
+            _compiled.clear()
+        _compiled[key] = compiled
+    body, last = compiled
+    if body is not None:
+        exec(body, namespace)
+    if last is None:
+        return False, None
+    return True, eval(last, namespace)
+
+
+def _compile_auto(code, filename, namespace):
+    """(statements, trailing expression) as code objects, either may be None.
+
+    A lone expression without dots is compiled directly: no ast, nothing to
+    pre-import. Anything else is parsed, its dotted module names imported,
+    and split at the trailing expression.
+    """
+    if "." not in code:
+        try:
+            return None, compile(code, filename, "eval", dont_inherit=True)
+        except SyntaxError:
+            pass  # statements (or a real error, reported below)
+    import ast
     tree = _compile(code, filename, "exec", ast.PyCF_ONLY_AST)
     preimport_submodules(tree, namespace)
     last = None
     if tree.body and isinstance(tree.body[-1], ast.Expr):
-        last = ast.Expression(tree.body.pop().value)
-    if tree.body:
-        exec(_compile(tree, filename, "exec"), namespace)
-    if last is None:
-        return False, None
-    return True, eval(_compile(last, filename, "eval"), namespace)
+        last = _compile(ast.Expression(tree.body.pop().value), filename, "eval")
+    body = _compile(tree, filename, "exec") if tree.body else None
+    return body, last
 
 
 def _compile(source, filename, mode, flags=0):
@@ -955,7 +1123,10 @@ def _error_header(rid, e):
 
 
 def format_exception(e):
+    import linecache
     import traceback
+    for filename, source in _sources.items():
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     if getattr(e, "_pushy_compile", False):
         return "".join(traceback.format_exception_only(type(e), e))
     try:
@@ -1171,7 +1342,6 @@ class TransferInterrupted(Exception):
 
 
 def receive_tree(dest, preserve):
-    import json
     inp = sys.stdin.buffer
     dest = os.path.expanduser(dest)
 
@@ -1185,7 +1355,7 @@ def receive_tree(dest, preserve):
         text = inp.readline()
         if not text.endswith(b"\n"):
             raise TransferInterrupted("the copy was interrupted")
-        return json.loads(text.decode("utf-8", "surrogateescape"))
+        return _json_loads(text.decode("utf-8", "surrogateescape"))
 
     first = line()
     base = dest
@@ -1271,7 +1441,7 @@ def _widen_pipes(*fds):
 
 
 def main():
-    import signal
+    import _signal as signal  # the signal module would import enum
     # 1. The protocol moves to private descriptors (os.dup makes them
     #    non-inheritable), so no child process can write into it.
     proto_in = os.dup(0)

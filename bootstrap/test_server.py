@@ -942,15 +942,32 @@ class EvalTests(EndToEndTest):
         self.assertIn("os.path", frame.header["items"])
 
 
+def stream_items(frames):
+    """The token lists of streamed items; several may share an `items` frame."""
+    return [v for f in frames if f.header["k"] == "items" for v in f.header["v"]]
+
+
+def recv_items(srv, count):
+    """Frames up to and including the one that brings the count-th item."""
+    frames = []
+    while len(stream_items(frames)) < count:
+        frame = srv.recv()
+        if frame is None:
+            raise ServerError("the stream ended early")
+        frames.append(frame)
+    return frames
+
+
 class StreamTests(EndToEndTest):
     def items(self, frames):
-        return [f.header["v"] for f in frames if f.header["k"] == "item"]
+        return stream_items(frames)
 
     def test_stream_respects_the_window(self):
         srv = self.start()
         rid = srv.request("eval", code="iter(range(10))", stream=True, window=3)
-        frames = [srv.recv(), srv.recv(), srv.recv(), srv.recv()]
-        self.assertEqual([f.header["k"] for f in frames], ["iter", "item", "item", "item"])
+        frames = [srv.recv()] + recv_items(srv, 3)
+        self.assertEqual(frames[0].header["k"], "iter")
+        self.assertEqual(self.items(frames), [[0], [1], [2]])
         # Out of credit: nothing more until the client asks.
         self.assertEqual(select.select([srv.fd], [], [], 0.3)[0], [])
         srv.send({"k": "more", "id": rid, "n": 7})
@@ -966,9 +983,22 @@ class StreamTests(EndToEndTest):
             frame = srv.recv()
             self.assertIsNotNone(frame)
             frames.append(frame)
-            if frame.header["k"] == "item":
+            for _ in stream_items([frame]):
                 srv.send({"k": "more", "id": rid, "n": 1})
         self.assertEqual(self.items(frames), [[0], [1], [4], [9], [16]])
+
+    def test_fast_items_share_frames_and_slow_ones_are_not_held_back(self):
+        srv = self.start()
+        rid = srv.request("eval", code="iter(range(5000))", stream=True, window=10000)
+        frames = srv.collect(rid)
+        self.assertEqual(self.items(frames), [[i] for i in range(5000)])
+        self.assertLess(sum(1 for f in frames if f.header["k"] == "items"), 50)
+        start = time.monotonic()
+        srv.request("eval", code="def g():\n    yield 1\n    time.sleep(1)\n    yield 2\ng()", stream=True, window=10)
+        self.assertEqual(srv.recv().header["k"], "iter")
+        first = recv_items(srv, 1)
+        self.assertEqual(stream_items(first), [[1]])
+        self.assertLess(time.monotonic() - start, 0.5, "the first item waited for the second")
 
     def test_non_iterators_are_not_streamed(self):
         srv = self.start()
@@ -977,8 +1007,8 @@ class StreamTests(EndToEndTest):
     def test_endless_stream_ends_when_the_client_goes(self):
         srv = self.start()
         srv.request("eval", code="itertools.count()", stream=True, window=5)
-        kinds = [srv.recv().header["k"] for _ in range(6)]
-        self.assertEqual(kinds, ["iter"] + ["item"] * 5)
+        self.assertEqual(srv.recv().header["k"], "iter")
+        self.assertEqual(len(stream_items(recv_items(srv, 5))), 5)
         srv.proc.stdin.close()  # exit on stdin EOF
         self.assertEqual(srv.wait(5), 0)
 
@@ -1064,7 +1094,8 @@ class InterruptTests(EndToEndTest):
     def test_interrupt_a_stream(self):
         srv = self.start()
         rid = srv.request("eval", code="itertools.count()", stream=True, window=2)
-        self.assertEqual([srv.recv().header["k"] for _ in range(3)], ["iter", "item", "item"])
+        self.assertEqual(srv.recv().header["k"], "iter")
+        self.assertEqual(len(stream_items(recv_items(srv, 2))), 2)
         srv.send({"k": "interrupt", "id": rid})  # waiting for credit
         self.assertReply(srv.collect(rid, timeout=2.0), "error", type="KeyboardInterrupt")
         self.assertReply(srv.eval("'next'"), "value", v=["next"])

@@ -6,12 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pushy::printer::{Format, Pretty, Printer};
-use pushy::{ConnectOptions, Error, ErrorKind, Event, Mode, Reply, Request, Session, Stream, Target};
+use pushy::{ConnectOptions, Error, ErrorKind, Mode, Reply, Request, Session, Target};
 
 use crate::cli::{ColorChoice, ConnArgs, ExecArgs, OutputArgs, RunArgs};
 use crate::exit_code::ExitCode;
 use crate::fanout;
 use crate::interrupt::CtrlC;
+use crate::output::Sink;
 use crate::terminal;
 
 /// What to run, independent of where: the parts of a request a front end
@@ -120,8 +121,8 @@ fn execute(
         stdin: forward_stdin.then(|| Box::new(std::io::stdin()) as Box<dyn Read + Send>),
         ..Request::new(&job.code)
     };
-    let quiet = job.test;
-    let reply = session.request(request, &mut |event| print_event(event, printer, quiet));
+    let mut sink = Sink::new(printer, job.test);
+    let reply = session.request(request, &mut |event| sink.event(event));
     let reply = match reply {
         Err(e) if e.kind() == ErrorKind::Io => return Ok(ExitCode::Success), // stdout closed: end quietly
         other => other?,
@@ -142,7 +143,7 @@ fn execute(
                 ExitCode::Success
             }
         }
-        Reply::NoValue | Reply::StreamEnd(_) => ExitCode::Success,
+        Reply::NoValue | Reply::StreamEnd(_) | Reply::Incomplete => ExitCode::Success,
         Reply::Exit(code) => ExitCode::Exit(code.clamp(0, 255) as u8),
         Reply::Raised(error) => {
             let _ = std::io::stderr().write_all(error.traceback.as_bytes());
@@ -177,25 +178,6 @@ fn load_code(args: &ExecArgs) -> pushy::Result<(String, String, bool)> {
         Some(code) => Ok((code.to_string(), "<input>".into(), false)),
         None => Err(Error::new(ErrorKind::Usage, "no code given").with_hint("pass CODE, `-` or -f FILE")),
     }
-}
-
-fn print_event(event: Event<'_>, printer: &Printer, quiet: bool) -> pushy::Result<()> {
-    match event {
-        Event::Output(Stream::Stdout, bytes) => write_stdout(bytes)?,
-        Event::Output(Stream::Stderr, bytes) => {
-            let _ = std::io::stderr().write_all(bytes);
-        }
-        Event::Item(value) if !quiet => write_stdout(&printer.item(&value))?,
-        Event::Item(_) => {}
-    }
-    Ok(())
-}
-
-fn write_stdout(bytes: &[u8]) -> pushy::Result<()> {
-    let mut out = std::io::stdout().lock();
-    out.write_all(bytes)?;
-    out.flush()?;
-    Ok(())
 }
 
 /// Interrupts the request when the time is up.

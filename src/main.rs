@@ -11,6 +11,7 @@ mod generate;
 mod hosts;
 mod interrupt;
 mod inventory;
+mod output;
 mod password;
 mod repl;
 mod terminal;

@@ -21,8 +21,10 @@
 //! Kinds, server to client: `hello` (after the ready marker: `python`,
 //! `platform`, `host`, `user`, `pid`, ...), `out` (`fd` 1 or 2, payload),
 //! `value` (`v`: value tokens, see [`crate::value`]; payload: their bytes),
-//! `none` (statements only, no value), `iter` / `item` / `end` (a streamed
-//! iterator), `error` (`type`, `message`, `traceback`), `exit` (`code`, from
+//! `none` (statements only, no value), `iter` / `items` / `end` (a streamed
+//! iterator; `items` carries several values: `v` a list of token lists,
+//! `sizes` the payload bytes of each), `incomplete` (an `if_complete` eval
+//! whose code needs more lines), `error` (`type`, `message`, `traceback`), `exit` (`code`, from
 //! `SystemExit`), `stdin_ack` (`n` bytes consumed), `completions` (`start`,
 //! `items`), `checked` (`status`: complete, incomplete or invalid), `bad`
 //! (a request the server did not understand).
@@ -78,6 +80,9 @@ pub struct Header {
     /// `stdin_ack` and `more`: a count.
     #[serde(default)]
     pub n: Option<u64>,
+    /// `items`: the payload bytes of each item, in order.
+    #[serde(default)]
+    pub sizes: Option<Vec<usize>>,
     /// `completions`: where the replaced word starts.
     #[serde(default)]
     pub start: Option<usize>,

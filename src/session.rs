@@ -9,6 +9,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use serde_json::json;
+use serde_json::value::RawValue;
 
 use crate::bootstrap::{self, Handshake, Launch, Sudo};
 use crate::error::{Error, ErrorKind, RemoteError, Result};
@@ -18,7 +19,7 @@ use crate::transport::{self, Process, StderrTail};
 use crate::value::{self, Value};
 
 /// Items a streamed iterator may run ahead of the client.
-const STREAM_WINDOW: u64 = 256;
+const STREAM_WINDOW: u64 = 8192;
 /// Bytes of forwarded stdin in flight before the server acknowledges them.
 const STDIN_WINDOW: u64 = 4 << 20;
 const STDIN_CHUNK: usize = 1 << 16;
@@ -65,6 +66,9 @@ pub struct Request<'a> {
     pub stream: bool,
     /// REPL conventions (`_` holds the last value).
     pub repl: bool,
+    /// Run only if the code is a complete input (else `Reply::Incomplete`):
+    /// a REPL line in one round trip.
+    pub if_complete: bool,
     /// Also report the value's truth.
     pub truth: bool,
     /// Forward this as the remote `sys.stdin`.
@@ -84,6 +88,7 @@ impl<'a> Request<'a> {
             mode: Mode::Auto,
             stream: false,
             repl: false,
+            if_complete: false,
             truth: false,
             stdin: None,
             argv: Vec::new(),
@@ -107,6 +112,9 @@ pub enum Event<'a> {
     Output(Stream, &'a [u8]),
     /// A streamed iterator produced an item.
     Item(Value),
+    /// The items that arrived together have all been given: a good moment
+    /// to flush output.
+    Flush,
 }
 
 /// Whether a REPL input is ready to run.
@@ -133,6 +141,8 @@ pub enum Reply {
     Raised(RemoteError),
     /// The code called `sys.exit` with this status.
     Exit(i32),
+    /// An `if_complete` request whose code needs more lines (nothing ran).
+    Incomplete,
 }
 
 /// A connection to a remote (or local) Python interpreter running pushy's server.
@@ -308,7 +318,7 @@ impl Session {
     pub fn eval(&mut self, code: &str) -> Result<Value> {
         match self.request(Request::new(code), &mut forward_output)? {
             Reply::Value(v, _) => Ok(v),
-            Reply::NoValue | Reply::StreamEnd(_) => Ok(Value::None),
+            Reply::NoValue | Reply::StreamEnd(_) | Reply::Incomplete => Ok(Value::None),
             Reply::Raised(e) => Err(Error::from_remote(e)),
             Reply::Exit(code) => Err(Error::new(ErrorKind::Remote, format!("the code called sys.exit({code})"))),
         }
@@ -331,7 +341,7 @@ impl Session {
         let header = json!({
             "k": "eval", "id": id, "code": request.code, "file": request.file,
             "mode": match request.mode { Mode::Auto => "auto", Mode::Run => "run", Mode::Get => "get", Mode::Put => "put" },
-            "stream": request.stream, "window": STREAM_WINDOW, "repl": request.repl,
+            "stream": request.stream, "window": STREAM_WINDOW, "repl": request.repl, "if_complete": request.if_complete,
             "truth": request.truth, "stdin": request.stdin.is_some(), "argv": request.argv, "args": request.args,
         });
         self.send(&header)?;
@@ -372,14 +382,20 @@ impl Session {
                     }
                 }
                 "iter" => {}
-                "item" => {
-                    let value = decode_value(&mut frame)?;
-                    on_event(Event::Item(value))?;
-                    consumed += 1;
-                    if consumed.is_multiple_of(STREAM_WINDOW / 2) {
-                        self.send(&json!({"k": "more", "id": id, "n": STREAM_WINDOW / 2}))?;
+                "items" => {
+                    let before = consumed;
+                    for value in decode_items(&frame)? {
+                        on_event(Event::Item(value))?;
+                        consumed += 1;
+                    }
+                    on_event(Event::Flush)?;
+                    // Credit back in halves of the window: few `more` frames.
+                    if consumed / (STREAM_WINDOW / 2) != before / (STREAM_WINDOW / 2) {
+                        let n = (consumed / (STREAM_WINDOW / 2) - before / (STREAM_WINDOW / 2)) * (STREAM_WINDOW / 2);
+                        self.send(&json!({"k": "more", "id": id, "n": n}))?;
                     }
                 }
+                "incomplete" => return Ok(Reply::Incomplete),
                 "value" => {
                     let truth = h.truth;
                     return Ok(Reply::Value(decode_value(&mut frame)?, truth));
@@ -408,18 +424,24 @@ impl Session {
     /// Completion candidates for the text before the cursor: the position
     /// where the completed word starts, and the replacements.
     pub fn complete(&mut self, text: &str) -> Result<(usize, Vec<String>)> {
+        let frame = self.ask(json!({"k": "complete", "text": text}), "completions")?;
+        let start = frame.header.start.unwrap_or(text.len()).min(text.len());
+        Ok((start, frame.header.items.unwrap_or_default()))
+    }
+
+    /// Sends a small request and waits for its one reply of `kind`; remote
+    /// output that arrives meanwhile is held for the next call to report.
+    fn ask(&mut self, mut header: serde_json::Value, kind: &str) -> Result<Frame> {
         self.next_id += 1;
         let id = self.next_id;
-        self.send(&json!({"k": "complete", "id": id, "text": text}))?;
+        header["id"] = id.into();
+        self.send(&header)?;
         loop {
             let frame = self.next_frame()?;
             if frame.header.k == "out" {
                 self.held.push_back(frame);
-                continue;
-            }
-            if frame.header.k == "completions" && frame.header.id == Some(id) {
-                let start = frame.header.start.unwrap_or(text.len()).min(text.len());
-                return Ok((start, frame.header.items.unwrap_or_default()));
+            } else if frame.header.k == kind && frame.header.id == Some(id) {
+                return Ok(frame);
             }
         }
     }
@@ -427,24 +449,12 @@ impl Session {
     /// Whether `code` is a complete input by CPython's interactive rule
     /// (`codeop`): what the REPL asks before it runs a line or continues.
     pub fn check(&mut self, code: &str) -> Result<Completeness> {
-        self.next_id += 1;
-        let id = self.next_id;
-        self.send(&json!({"k": "check", "id": id, "code": code}))?;
-        loop {
-            let frame = self.next_frame()?;
-            if frame.header.k == "out" {
-                self.held.push_back(frame);
-                continue;
-            }
-            if frame.header.k == "checked" && frame.header.id == Some(id) {
-                let status = frame.header.rest.get("status").and_then(|s| s.as_str()).unwrap_or("invalid");
-                return Ok(match status {
-                    "complete" => Completeness::Complete,
-                    "incomplete" => Completeness::Incomplete,
-                    _ => Completeness::Invalid,
-                });
-            }
-        }
+        let frame = self.ask(json!({"k": "check", "code": code}), "checked")?;
+        Ok(match frame.header.rest.get("status").and_then(|s| s.as_str()) {
+            Some("complete") => Completeness::Complete,
+            Some("incomplete") => Completeness::Incomplete,
+            _ => Completeness::Invalid,
+        })
     }
 
     fn send(&self, header: &serde_json::Value) -> Result<()> {
@@ -513,6 +523,28 @@ impl Drop for Session {
     fn drop(&mut self) {
         self.shutdown();
     }
+}
+
+/// The values of an `items` frame, each with its slice of the payload.
+fn decode_items(frame: &Frame) -> Result<Vec<Value>> {
+    let tokens = frame.header.v.as_deref().ok_or_else(|| Error::protocol("items frame without values"))?;
+    let lists: Vec<&RawValue> =
+        serde_json::from_str(tokens.get()).map_err(|e| Error::protocol(format!("bad items frame: {e}")))?;
+    let sizes = frame.header.sizes.as_deref().unwrap_or(&[]);
+    if sizes.len() != lists.len() {
+        return Err(Error::protocol("items frame: values and sizes disagree"));
+    }
+    let mut at = 0usize;
+    let mut values = Vec::with_capacity(lists.len());
+    for (tokens, size) in lists.into_iter().zip(sizes) {
+        let payload = at
+            .checked_add(*size)
+            .and_then(|end| frame.payload.get(at..end))
+            .ok_or_else(|| Error::protocol("items frame: sizes exceed the payload"))?;
+        values.push(value::decode(tokens, payload)?);
+        at += size;
+    }
+    Ok(values)
 }
 
 fn decode_value(frame: &mut Frame) -> Result<Value> {

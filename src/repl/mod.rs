@@ -16,7 +16,7 @@ use std::rc::Rc;
 
 use pushy::printer::{Format, Pretty, Printer};
 use pushy::transfer::{self, Options, Progress};
-use pushy::{Completeness, Error, ErrorKind, Event, Reply, Request, Reuse, Session, Stream};
+use pushy::{Error, ErrorKind, Reply, Request, Reuse, Session};
 use rustyline::config::{CompletionType, Config};
 use rustyline::error::ReadlineError;
 use rustyline::history::DefaultHistory;
@@ -25,6 +25,7 @@ use rustyline::Editor;
 use crate::cli::{ColorChoice, ConnArgs};
 use crate::exit_code::ExitCode;
 use crate::interrupt::CtrlC;
+use crate::output::{write_stdout, Sink};
 use crate::terminal;
 use helper::RemoteHelper;
 
@@ -77,6 +78,8 @@ struct Repl {
 /// What the loop does after an input.
 enum Next {
     Continue,
+    /// The input is an open block: read another line.
+    More,
     Exit(ExitCode),
 }
 
@@ -136,8 +139,8 @@ impl Repl {
                 let _ = editor.add_history_entry(line.trim());
                 save(&mut editor, history.as_ref());
                 match self.meta(line.trim()) {
-                    Next::Continue => continue,
                     Next::Exit(code) => return Ok(code),
+                    Next::Continue | Next::More => continue,
                 }
             }
             if buffer.is_empty() && line.trim().is_empty() {
@@ -147,13 +150,15 @@ impl Repl {
                 buffer.push('\n');
             }
             buffer.push_str(&line);
-            if self.check(&buffer)? == Completeness::Incomplete {
+            // One round trip: the server runs the input only if complete.
+            let next = self.eval(&buffer, true)?;
+            if let Next::More = next {
                 continue;
             }
             let _ = editor.add_history_entry(buffer.trim_end());
             save(&mut editor, history.as_ref());
-            let code = std::mem::take(&mut buffer);
-            if let Next::Exit(status) = self.eval(&code)? {
+            buffer.clear();
+            if let Next::Exit(status) = next {
                 return Ok(status);
             }
         }
@@ -169,46 +174,48 @@ impl Repl {
             }
             if buffer.is_empty() && line.trim_start().starts_with(':') {
                 match self.meta(line.trim()) {
-                    Next::Continue => continue,
                     Next::Exit(code) => return Ok(code),
+                    Next::Continue | Next::More => continue,
                 }
             }
             if !buffer.is_empty() {
                 buffer.push('\n');
             }
             buffer.push_str(&line);
-            if self.check(&buffer)? == Completeness::Incomplete {
-                continue;
-            }
-            let code = std::mem::take(&mut buffer);
-            if let Next::Exit(status) = self.eval(&code)? {
-                return Ok(status);
+            match self.eval(&buffer, true)? {
+                Next::More => continue,
+                Next::Exit(status) => return Ok(status),
+                Next::Continue => buffer.clear(),
             }
         }
         if !buffer.trim().is_empty() {
             let code = std::mem::take(&mut buffer);
-            if let Next::Exit(status) = self.eval(&(code + "\n"))? {
+            if let Next::Exit(status) = self.eval(&(code + "\n"), false)? {
                 return Ok(status);
             }
         }
         Ok(if self.raised { ExitCode::Raised } else { ExitCode::Success })
     }
 
-    fn check(&self, code: &str) -> pushy::Result<Completeness> {
-        self.session.borrow_mut().check(code)
-    }
-
-    fn eval(&mut self, code: &str) -> pushy::Result<Next> {
-        self.count += 1;
-        let file = format!("<input-{}>", self.count);
-        let request = Request { file: &file, repl: true, ..Request::new(code) };
+    /// Runs an input; with `if_complete`, only when CPython's rule says it
+    /// is complete (else `Next::More`: read another line).
+    fn eval(&mut self, code: &str, if_complete: bool) -> pushy::Result<Next> {
+        let file = format!("<input-{}>", self.count + 1);
+        let request = Request { file: &file, repl: true, if_complete, stream: true, ..Request::new(code) };
         self.ctrl_c.reset();
         let printer = self.printer;
-        let reply = self.session.borrow_mut().request(request, &mut |event| print_event(event, &printer));
+        let mut sink = Sink::new(&printer, false);
+        let reply = self.session.borrow_mut().request(request, &mut |event| sink.event(event));
         // A lost connection ends the REPL: one line, exit 255 (in main).
-        match reply? {
+        let reply = reply?;
+        if let Reply::Incomplete = reply {
+            return Ok(Next::More);
+        }
+        self.count += 1;
+        match reply {
+            Reply::Incomplete => {}
             Reply::Value(value, _) => {
-                let _ = write_out(&self.printer.value(&value));
+                let _ = write_stdout(&self.printer.value(&value));
             }
             Reply::NoValue | Reply::StreamEnd(_) => {}
             Reply::Raised(error) => {
@@ -272,24 +279,6 @@ impl Repl {
             Err(e) => eprintln!("copy failed: {e}"),
         }
     }
-}
-
-fn print_event(event: Event<'_>, printer: &Printer) -> pushy::Result<()> {
-    match event {
-        Event::Output(Stream::Stdout, bytes) => write_out(bytes)?,
-        Event::Output(Stream::Stderr, bytes) => {
-            let _ = std::io::stderr().write_all(bytes);
-        }
-        Event::Item(value) => write_out(&printer.item(&value))?,
-    }
-    Ok(())
-}
-
-fn write_out(bytes: &[u8]) -> pushy::Result<()> {
-    let mut out = std::io::stdout().lock();
-    out.write_all(bytes)?;
-    out.flush()?;
-    Ok(())
 }
 
 fn save(editor: &mut Editor<RemoteHelper, DefaultHistory>, path: Option<&std::path::PathBuf>) {
