@@ -48,8 +48,12 @@ with open(SERVER_PATH, "rb") as _f:
 with open(STAGE0_PATH, "r", encoding="ascii") as _f:
     STAGE0 = _f.read()
 
-# What the client sends: build.rs compresses server.py the same way.
-PROGRAM = zlib.compress(SERVER_SOURCE, 9)
+with open(os.path.join(HERE, "extras.py"), "r", encoding="utf-8") as _f:
+    EXTRAS_SOURCE = _f.read()
+
+# What the client sends, as build.rs makes it: the extras as a string
+# literal ahead of server.py, all zlib-compressed.
+PROGRAM = zlib.compress(b"_EXTRAS_SOURCE = " + ascii(EXTRAS_SOURCE).encode("ascii") + b"\n" + SERVER_SOURCE, 9)
 READY_MARKER = b"\n<pushy-ready v1>\n"
 
 # Generous for a healthy server (replies take milliseconds), short enough that
@@ -398,7 +402,7 @@ class NamespaceTests(unittest.TestCase):
 # Runs in a fresh interpreter, where the submodules are surely not imported yet.
 PREIMPORT_PROBE = r"""
 import ast, builtins, json, sys
-server = {"__name__": "pushy_server"}
+server = {"__name__": "pushy_server", "__file__": sys.argv[1]}
 exec(compile(open(sys.argv[1], "rb").read(), "<pushy>", "exec"), server)
 watched = ["xml.etree", "xml.etree.ElementTree", "concurrent.futures"]
 before = [m for m in watched if m in sys.modules]

@@ -111,7 +111,7 @@ fn execute(
         arm_timeout(&session, secs, Arc::clone(&timed_out))?;
     }
 
-    let forward_stdin = !job.stdin_used && !std::io::stdin().is_terminal();
+    let forward_stdin = !job.stdin_used && !std::io::stdin().is_terminal() && !stdin_is_dev_null();
     let request = Request {
         file: &job.file,
         mode: job.mode,
@@ -178,6 +178,15 @@ fn load_code(args: &ExecArgs) -> pushy::Result<(String, String, bool)> {
         Some(code) => Ok((code.to_string(), "<input>".into(), false)),
         None => Err(Error::new(ErrorKind::Usage, "no code given").with_hint("pass CODE, `-` or -f FILE")),
     }
+}
+
+/// `< /dev/null` (cron, CI, `ssh -n` habits): nothing to forward, and not
+/// forwarding saves the remote side its stdin machinery.
+fn stdin_is_dev_null() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let null = std::fs::metadata("/dev/null");
+    let stdin = std::fs::File::options().read(true).open("/dev/stdin").and_then(|f| f.metadata());
+    matches!((null, stdin), (Ok(n), Ok(s)) if n.rdev() == s.rdev() && n.dev() == s.dev() && n.ino() == s.ino())
 }
 
 /// Interrupts the request when the time is up.
