@@ -118,6 +118,8 @@ fn execute(
         argv: job.argv.clone(),
         stream: true,
         truth: job.test,
+        // --raw writes a bytes result as it arrives: no copy held in memory.
+        stream_bytes: printer.format == Format::Raw && !job.test,
         stdin: forward_stdin.then(|| Box::new(std::io::stdin()) as Box<dyn Read + Send>),
         ..Request::new(&job.code)
     };
@@ -144,6 +146,12 @@ fn execute(
             }
         }
         Reply::NoValue | Reply::StreamEnd(_) | Reply::Incomplete => ExitCode::Success,
+        Reply::BytesStreamed(_) => {
+            if std::io::stdout().flush().is_err() {
+                return Ok(ExitCode::Success); // stdout closed: end quietly
+            }
+            ExitCode::Success
+        }
         Reply::Exit(code) => ExitCode::Exit(code.clamp(0, 255) as u8),
         Reply::Raised(error) => {
             let _ = std::io::stderr().write_all(error.traceback.as_bytes());

@@ -84,14 +84,14 @@ fn run_one(host: String, target: &Target, options: &ConnectOptions, job: &Job) -
             match event {
                 Event::Output(stream, bytes) => output.push((stream, bytes.to_vec())),
                 Event::Item(value) => items.push(value),
-                Event::Flush => {}
+                Event::Flush | Event::Bytes(_) => {}
             }
             Ok(())
         })?;
         let _ = session.close();
         Ok(match reply {
             Reply::Value(value, _) => Outcome::Value(value),
-            Reply::NoValue | Reply::Incomplete => Outcome::NoValue,
+            Reply::NoValue | Reply::Incomplete | Reply::BytesStreamed(_) => Outcome::NoValue,
             // Streamed items from many hosts are gathered into a list per host.
             Reply::StreamEnd(_) => Outcome::Value(Value::Seq(pushy::value::SeqKind::List, items, None)),
             Reply::Raised(e) => Outcome::Raised(e),

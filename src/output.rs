@@ -41,6 +41,10 @@ impl<'p> Sink<'p> {
             }
             Event::Item(_) => {}
             Event::Flush => self.flush()?,
+            Event::Bytes(chunk) => {
+                self.flush()?;
+                std::io::stdout().lock().write_all(chunk)?;
+            }
         }
         Ok(())
     }

@@ -107,6 +107,18 @@ impl<R: Read> FrameReader<R> {
 
     /// The next frame, or `None` at a clean end of stream (between frames).
     pub fn read(&mut self) -> Result<Option<Frame>> {
+        self.read_or_stream(&mut |_, _| false, &mut |_| Ok(()))
+    }
+
+    /// Like [`read`](Self::read), but when `stream(header, payload_len)` says
+    /// so, the payload goes to `sink` in chunks as it arrives (the frame's
+    /// payload is then empty): hundreds of MiB pass through without being
+    /// held in memory.
+    pub fn read_or_stream(
+        &mut self,
+        stream: &mut dyn FnMut(&Header, u64) -> bool,
+        sink: &mut dyn FnMut(&[u8]) -> Result<()>,
+    ) -> Result<Option<Frame>> {
         let mut prefix = [0u8; 8];
         match read_full(&mut self.inner, &mut prefix)? {
             0 => return Ok(None),
@@ -122,9 +134,22 @@ impl<R: Read> FrameReader<R> {
             )));
         }
         let header = read_growing(&mut self.inner, header_len as usize)?.ok_or_else(|| truncated("header"))?;
-        let payload = read_growing(&mut self.inner, payload_len as usize)?.ok_or_else(|| truncated("payload"))?;
         let header: Header =
             serde_json::from_slice(&header).map_err(|e| Error::protocol(format!("bad frame header: {e}")))?;
+        if stream(&header, payload_len) {
+            let mut left = payload_len;
+            let mut chunk = vec![0u8; (1 << 20).min(payload_len as usize)];
+            while left > 0 {
+                let want = left.min(chunk.len() as u64) as usize;
+                if read_full(&mut self.inner, &mut chunk[..want])? < want {
+                    return Err(truncated("payload"));
+                }
+                sink(&chunk[..want])?;
+                left -= want as u64;
+            }
+            return Ok(Some(Frame { header, payload: Vec::new() }));
+        }
+        let payload = read_growing(&mut self.inner, payload_len as usize)?.ok_or_else(|| truncated("payload"))?;
         Ok(Some(Frame { header, payload }))
     }
 }

@@ -13,7 +13,7 @@ use serde_json::value::RawValue;
 
 use crate::bootstrap::{self, Handshake, Launch, Sudo};
 use crate::error::{Error, ErrorKind, RemoteError, Result};
-use crate::protocol::{Frame, FrameReader, FrameWriter};
+use crate::protocol::{Frame, FrameReader, FrameWriter, Header};
 use crate::target::{ConnectOptions, Target};
 use crate::transport::{self, Process, StderrTail};
 use crate::value::{self, Value};
@@ -69,6 +69,9 @@ pub struct Request<'a> {
     /// Run only if the code is a complete input (else `Reply::Incomplete`):
     /// a REPL line in one round trip.
     pub if_complete: bool,
+    /// A bytes result goes to the handler in chunks as it arrives
+    /// (`Event::Bytes`, then `Reply::BytesStreamed`), never held whole.
+    pub stream_bytes: bool,
     /// Also report the value's truth.
     pub truth: bool,
     /// Forward this as the remote `sys.stdin`.
@@ -89,6 +92,7 @@ impl<'a> Request<'a> {
             stream: false,
             repl: false,
             if_complete: false,
+            stream_bytes: false,
             truth: false,
             stdin: None,
             argv: Vec::new(),
@@ -115,6 +119,8 @@ pub enum Event<'a> {
     /// The items that arrived together have all been given: a good moment
     /// to flush output.
     Flush,
+    /// A chunk of a bytes result (with `Request::stream_bytes`).
+    Bytes(&'a [u8]),
 }
 
 /// Whether a REPL input is ready to run.
@@ -143,6 +149,8 @@ pub enum Reply {
     Exit(i32),
     /// An `if_complete` request whose code needs more lines (nothing ran).
     Incomplete,
+    /// A bytes result of this many bytes went out as `Event::Bytes`.
+    BytesStreamed(u64),
 }
 
 /// A connection to a remote (or local) Python interpreter running pushy's server.
@@ -318,7 +326,7 @@ impl Session {
     pub fn eval(&mut self, code: &str) -> Result<Value> {
         match self.request(Request::new(code), &mut forward_output)? {
             Reply::Value(v, _) => Ok(v),
-            Reply::NoValue | Reply::StreamEnd(_) | Reply::Incomplete => Ok(Value::None),
+            Reply::NoValue | Reply::StreamEnd(_) | Reply::Incomplete | Reply::BytesStreamed(_) => Ok(Value::None),
             Reply::Raised(e) => Err(Error::from_remote(e)),
             Reply::Exit(code) => Err(Error::new(ErrorKind::Remote, format!("the code called sys.exit({code})"))),
         }
@@ -347,7 +355,7 @@ impl Session {
         self.send(&header)?;
         self.current.store(id, Ordering::SeqCst);
         let stdin = request.stdin.map(|input| StdinForwarder::start(input, Arc::clone(&self.writer), id));
-        let result = self.replies(id, on_event, stdin.as_ref());
+        let result = self.replies(id, on_event, stdin.as_ref(), request.stream_bytes);
         self.current.store(0, Ordering::SeqCst);
         if let Some(stdin) = stdin {
             stdin.stop();
@@ -360,11 +368,26 @@ impl Session {
         id: u64,
         on_event: &mut dyn FnMut(Event<'_>) -> Result<()>,
         stdin: Option<&StdinForwarder>,
+        stream_bytes: bool,
     ) -> Result<Reply> {
         let mut consumed = 0u64;
         loop {
+            let mut streamed = None;
             let mut frame = match self.held.pop_front() {
                 Some(frame) => frame,
+                None if stream_bytes => {
+                    // A bytes value alone goes to the handler as it arrives.
+                    let mut is_bytes = |h: &Header, len: u64| {
+                        let yes =
+                            h.k == "value" && h.v.as_deref().is_some_and(|v| v.get() == format!(r#"[["b",0,{len}]]"#));
+                        if yes {
+                            streamed = Some(len);
+                        }
+                        yes
+                    };
+                    let mut sink = |chunk: &[u8]| on_event(Event::Bytes(chunk));
+                    self.next_frame_streaming(&mut is_bytes, &mut sink)?
+                }
                 None => self.next_frame()?,
             };
             let h = &frame.header;
@@ -396,6 +419,7 @@ impl Session {
                     }
                 }
                 "incomplete" => return Ok(Reply::Incomplete),
+                "value" if streamed.is_some() => return Ok(Reply::BytesStreamed(streamed.unwrap_or(0))),
                 "value" => {
                     let truth = h.truth;
                     return Ok(Reply::Value(decode_value(&mut frame)?, truth));
@@ -463,7 +487,15 @@ impl Session {
     }
 
     fn next_frame(&mut self) -> Result<Frame> {
-        match self.reader.read() {
+        self.next_frame_streaming(&mut |_, _| false, &mut |_| Ok(()))
+    }
+
+    fn next_frame_streaming(
+        &mut self,
+        stream: &mut dyn FnMut(&Header, u64) -> bool,
+        sink: &mut dyn FnMut(&[u8]) -> Result<()>,
+    ) -> Result<Frame> {
+        match self.reader.read_or_stream(stream, sink) {
             Ok(Some(frame)) => Ok(frame),
             Ok(None) => Err(self.lost()),
             // A read error, or the stream ending inside a frame: the channel

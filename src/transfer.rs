@@ -87,7 +87,7 @@ pub fn get(
         }
         match event {
             Event::Item(value) => sink.item(value, progress),
-            Event::Output(..) | Event::Flush => Ok(()),
+            Event::Output(..) | Event::Flush | Event::Bytes(_) => Ok(()),
         }
     });
     let reply = match reply {

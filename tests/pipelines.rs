@@ -142,3 +142,25 @@ fn bulk_bytes_arrive_exactly() {
     done.success();
     assert!(done.stdout == blob, "{} bytes differ from the file", done.stdout.len());
 }
+
+#[test]
+fn a_large_raw_bytes_result_streams_with_bounded_memory() {
+    let dir = private_dir();
+    let path = dir.path().join("blob");
+    std::fs::File::create(&path).unwrap().set_len(96 << 20).unwrap();
+    let code = format!("open({:?}, 'rb').read()", path.display().to_string());
+    let config = sshd().config.display().to_string();
+    let control = private_dir();
+    // GNU time reports the peak resident set of pushy itself.
+    let out = Command::new("/usr/bin/time")
+        .args(["-f", "%M", env!("CARGO_BIN_EXE_pushy"), "exec", "-F", &config, "pushy-test", &code, "--raw"])
+        .env("PUSHY_CONTROL_DIR", control.path())
+        .stdin(Stdio::null())
+        .output()
+        .expect("/usr/bin/time (Debian's `time`; .ci/run installs it)");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.stdout.len(), 96 << 20);
+    assert!(out.stdout.iter().all(|b| *b == 0));
+    let kib: u64 = String::from_utf8_lossy(&out.stderr).trim().lines().last().unwrap().parse().unwrap();
+    assert!(kib < 48 * 1024, "pushy held {kib} KiB for a 96 MiB result");
+}

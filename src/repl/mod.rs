@@ -213,7 +213,7 @@ impl Repl {
         }
         self.count += 1;
         match reply {
-            Reply::Incomplete => {}
+            Reply::Incomplete | Reply::BytesStreamed(_) => {}
             Reply::Value(value, _) => {
                 let _ = write_stdout(&self.printer.value(&value));
             }
