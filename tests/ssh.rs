@@ -108,10 +108,12 @@ fn the_master_is_reused_and_then_idles_out() {
 
 #[test]
 fn a_killed_client_leaves_no_remote_interpreter() {
-    let marker = format!("pushy-kill-test-{}", std::process::id());
     let config = sshd().config.display().to_string();
     let control = private_dir();
-    let code = format!("'{marker}'; time.sleep(120)");
+    // The remote code says its own pid, so the test watches that process
+    // alone (other tests run interpreters of the same user meanwhile).
+    let pidfile = control.path().join("remote.pid");
+    let code = format!("open({:?}, 'w').write(str(os.getpid()))\ntime.sleep(120)", pidfile.display().to_string());
     let mut child = Command::new(env!("CARGO_BIN_EXE_pushy"))
         .args(["exec", "--persist", "2", "-F", &config, sshd().host(), &code])
         .env("PUSHY_CONTROL_DIR", control.path())
@@ -119,25 +121,23 @@ fn a_killed_client_leaves_no_remote_interpreter() {
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    // Wait until the remote interpreter runs the code: its source is in no
-    // argv, so look for the sleeping server by its stage 0 command line.
-    let remote_running = || {
-        let out = Command::new("pgrep").args(["-f", "-u", &whoami(), "pushy-ready|__pushy__"]).output().unwrap();
-        !out.stdout.is_empty()
-    };
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !remote_running() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert!(remote_running(), "the remote interpreter never started");
-    std::thread::sleep(Duration::from_millis(500));
+    let pid = loop {
+        if let Some(pid) = std::fs::read_to_string(&pidfile).ok().filter(|p| !p.is_empty()) {
+            break pid;
+        }
+        assert!(Instant::now() < deadline, "the remote interpreter never started");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let alive = || std::path::Path::new(&format!("/proc/{pid}")).exists();
+    assert!(alive());
     child.kill().unwrap();
     child.wait().unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
-    while remote_running() && Instant::now() < deadline {
+    while alive() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert!(!remote_running(), "the remote interpreter outlived its client");
+    assert!(!alive(), "the remote interpreter outlived its client");
 }
 
 #[test]
@@ -154,9 +154,4 @@ fn nothing_is_written_to_the_remote_home() {
     let before = listing();
     exec_ssh("pushy-test-dash", "[os.listdir('.'), 2**10]").success();
     assert_eq!(before, listing(), "the remote home changed");
-}
-
-fn whoami() -> String {
-    let out = Command::new("id").arg("-un").output().unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
