@@ -519,6 +519,9 @@ impl Session {
         let stderr = self.stderr.text(Duration::from_millis(200));
         let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).map(str::trim);
         let mut message = match status {
+            Some(transport::KILLED_BY_SIGNAL) => {
+                format!("the remote interpreter on {} was killed by signal (ssh does not say which)", self.name)
+            }
             Some(code) if code > 128 && code < 160 => {
                 format!("the remote interpreter on {} was killed by signal {}", self.name, code - 128)
             }

@@ -588,7 +588,6 @@ fn the_interpreter_killed_by_sigkill() {
 }
 
 #[test]
-#[ignore = "open problem: over ssh a remote killed by a signal reads 'lost the connection' (src/transport/ssh.rs)"]
 fn the_interpreter_killed_over_ssh_is_named_as_killed() {
     let done = exec_ssh("os.kill(os.getpid(), 9)");
     done.code(255).stderr_has("killed by signal");
@@ -960,7 +959,6 @@ fn a_history_file_of_another_user_is_left_alone() {
 }
 
 #[test]
-#[ignore = "open problem: src/repl/history.rs follows a symlink planted in a writable history directory"]
 fn a_history_symlink_in_a_writable_directory_is_refused() {
     // Another user who can write the history directory plants a symlink to a
     // file of ours; the REPL must not write its history through it.

@@ -96,6 +96,10 @@ fn newest_first(listing: &str) -> Vec<String> {
     found.into_iter().map(|(_, path)| path).collect()
 }
 
+/// The status of a process killed by a signal whose number is unknown (the
+/// ssh mux protocol does not carry it).
+pub(crate) const KILLED_BY_SIGNAL: i32 = -1;
+
 /// A 1 MiB pipe buffer (Linux; elsewhere a no-op): bulk bytes then move in
 /// fewer, larger reads and writes.
 pub(crate) fn widen_pipe(pipe: &File) {

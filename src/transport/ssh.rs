@@ -45,9 +45,16 @@ impl RemoteProcess {
             return self.status;
         }
         let child = self.child.take()?;
+        let session = child.session();
         let status = self.runtime.block_on(async { tokio::time::timeout(limit, child.wait()).await });
         self.status = match status {
             Ok(Ok(status)) => super::exit_code(status),
+            // The mux protocol reports a signal death without its number,
+            // and the same way as a lost connection: a master still alive
+            // tells them apart.
+            Ok(Err(openssh::Error::RemoteProcessTerminated)) => {
+                self.runtime.block_on(session.check()).ok().map(|_| super::KILLED_BY_SIGNAL)
+            }
             _ => None,
         };
         self.status
