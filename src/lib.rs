@@ -23,6 +23,8 @@ pub mod error;
 pub mod printer;
 pub mod protocol;
 pub mod session;
+mod stdin;
+mod sudo;
 pub mod target;
 pub mod transfer;
 mod transport;

@@ -5,7 +5,7 @@
 use std::fs::File;
 use std::io::{Cursor, Read, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::json;
@@ -14,15 +14,14 @@ use serde_json::value::RawValue;
 use crate::bootstrap::{self, Handshake, Launch, Sudo};
 use crate::error::{Error, ErrorKind, RemoteError, Result};
 use crate::protocol::{Frame, FrameReader, FrameWriter, Header};
+use crate::stdin::StdinForwarder;
+use crate::sudo;
 use crate::target::{ConnectOptions, Target};
 use crate::transport::{self, Process, StderrTail};
 use crate::value::{self, Value};
 
 /// Items a streamed iterator may run ahead of the client.
 const STREAM_WINDOW: u64 = 8192;
-/// Bytes of forwarded stdin in flight before the server acknowledges them.
-const STDIN_WINDOW: u64 = 4 << 20;
-const STDIN_CHUNK: usize = 1 << 16;
 
 /// What the server says about itself when it starts.
 #[derive(Debug, Clone, Default)]
@@ -241,7 +240,7 @@ impl Session {
                     // start again with sudo reading it from stdin.
                     channel.process.finish();
                     launch.become_user = Some((user, Sudo::Password));
-                    channel = sudo_with_password(target, options, &launch, &name)?;
+                    channel = sudo::start_with_password(target, options, &launch, &name)?;
                     handshake = bootstrap::start(&mut channel.stdin, &mut channel.stdout)?;
                 }
             }
@@ -267,7 +266,7 @@ impl Session {
                     let status = channel.process.wait_timeout(Duration::from_secs(5));
                     let stderr = channel.stderr.text(Duration::from_millis(500));
                     channel.process.finish();
-                    if let Some(error) = sudo_failure(&stderr, &name, options) {
+                    if let Some(error) = sudo::failure(&stderr, &name, options) {
                         return Err(error);
                     }
                     if bootstrap::is_missing(status, &stderr) {
@@ -607,83 +606,6 @@ pub fn forward_output(event: Event<'_>) -> Result<()> {
     Ok(())
 }
 
-/// Starts `sudo -S` and hands it the password: only to sudo's stdin, never
-/// on a command line or in the environment.
-fn sudo_with_password(
-    target: &Target,
-    options: &ConnectOptions,
-    launch: &Launch<'_>,
-    name: &str,
-) -> Result<transport::Channel> {
-    let no_password = || {
-        Error::new(ErrorKind::Connection, format!("sudo on {name} wants a password and there is no terminal to ask on"))
-            .with_hint("run pushy from a terminal, or give the user a NOPASSWD sudo rule")
-    };
-    let source = options.password.as_ref().ok_or_else(no_password)?;
-    let mut password = (source.0)().ok_or_else(no_password)?;
-    let mut channel = transport::open(target, options, launch)?
-        .ok_or_else(|| Error::new(ErrorKind::Connection, "sudo is not installed here"))?;
-    password.push('\n');
-    let sent = channel.stdin.write_all(password.as_bytes()).and_then(|_| channel.stdin.flush());
-    // Overwrite our copy now that sudo has it.
-    // SAFETY: zero bytes are valid UTF-8.
-    unsafe { password.as_bytes_mut().fill(0) };
-    let stderr = channel.stderr.clone();
-    match (sent, bootstrap::await_go(&mut channel.stdout, || stderr.text(Duration::ZERO))?) {
-        (Ok(()), Ok(())) => Ok(channel),
-        _ if said_wrong_password(&stderr.text(Duration::from_millis(300))) => {
-            channel.process.finish();
-            Err(Error::new(ErrorKind::Connection, format!("sudo on {name} refused the password"))
-                .with_hint("check the password (pushy asks once per run)"))
-        }
-        _ => {
-            let said = channel.stderr.text(Duration::from_millis(300));
-            channel.process.finish();
-            Err(sudo_failure(&said, name, options).unwrap_or_else(|| {
-                Error::new(ErrorKind::Connection, format!("sudo on {name} did not start Python: {}", last_line(&said)))
-            }))
-        }
-    }
-}
-
-fn said_wrong_password(stderr: &str) -> bool {
-    stderr.contains("try again") || stderr.contains("incorrect password") || stderr.contains("Authentication failure")
-}
-
-fn last_line(text: &str) -> &str {
-    text.lines().rev().find(|l| !l.trim().is_empty()).map(str::trim).unwrap_or("no message")
-}
-
-/// sudo's refusals, as one line with what to do next.
-fn sudo_failure(stderr: &str, name: &str, options: &ConnectOptions) -> Option<Error> {
-    let user = options.become_user.as_deref()?;
-    let (message, hint) = if stderr.contains("must have a tty") || stderr.contains("requiretty") {
-        (
-            format!("sudo on {name} requires a terminal (requiretty)"),
-            "allow it with `Defaults !requiretty` for this user",
-        )
-    } else if stderr.contains("not in the sudoers")
-        || stderr.contains("not allowed to")
-        || stderr.contains("may not run sudo")
-    {
-        (
-            format!("sudo on {name} does not let this login run Python as {user}"),
-            "add a sudoers rule, or drop --sudo/--become",
-        )
-    } else if said_wrong_password(stderr) {
-        (format!("sudo on {name} refused the password"), "check the password (pushy asks once per run)")
-    } else if stderr.contains("sudo: command not found") || stderr.contains("sudo: not found") {
-        (format!("sudo is not installed on {name}"), "install sudo there, or drop --sudo/--become")
-    } else if stderr.contains("password is required") {
-        (format!("sudo on {name} wants a password"), "run pushy from a terminal, or give the user a NOPASSWD sudo rule")
-    } else if stderr.contains("unknown user") {
-        (format!("sudo on {name}: no user {user}"), "check the name given to --become")
-    } else {
-        return None;
-    };
-    Some(Error::new(ErrorKind::Connection, message).with_hint(hint))
-}
-
 fn start_failure(name: &str, python: &str, status: Option<i32>, stderr: &str, junk: &[u8]) -> Error {
     let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).map(str::trim);
     let mut message = match status {
@@ -698,63 +620,4 @@ fn start_failure(name: &str, python: &str, status: Option<i32>, stderr: &str, ju
         message.push_str(&format!("; the remote shell printed: {line}"));
     }
     Error::new(ErrorKind::Disconnected, message).with_hint(format!("check that `ssh {name} {python} -c 1` works"))
-}
-
-/// Forwards a local reader as the remote stdin, at most `STDIN_WINDOW`
-/// bytes ahead of what the server has written into the remote pipe.
-struct StdinForwarder {
-    state: Arc<(Mutex<StdinState>, Condvar)>,
-}
-
-struct StdinState {
-    in_flight: u64,
-    stopped: bool,
-}
-
-impl StdinForwarder {
-    fn start(mut input: Box<dyn Read + Send>, writer: Arc<Mutex<FrameWriter<File>>>, id: u64) -> StdinForwarder {
-        let state = Arc::new((Mutex::new(StdinState { in_flight: 0, stopped: false }), Condvar::new()));
-        let shared = Arc::clone(&state);
-        std::thread::spawn(move || {
-            let mut buf = vec![0u8; STDIN_CHUNK];
-            loop {
-                let n = match input.read(&mut buf) {
-                    Ok(n) => n,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                    Err(_) => 0,
-                };
-                {
-                    let (lock, cond) = &*shared;
-                    let guard = lock.lock().unwrap_or_else(|e| e.into_inner());
-                    let guard = cond
-                        .wait_while(guard, |s| !s.stopped && s.in_flight + n as u64 > STDIN_WINDOW)
-                        .unwrap_or_else(|e| e.into_inner());
-                    if guard.stopped {
-                        return;
-                    }
-                    drop(guard);
-                }
-                let header = json!({"k": "stdin", "id": id});
-                let sent = writer.lock().unwrap_or_else(|e| e.into_inner()).send(&header, &buf[..n]);
-                if sent.is_err() || n == 0 {
-                    return;
-                }
-                shared.0.lock().unwrap_or_else(|e| e.into_inner()).in_flight += n as u64;
-            }
-        });
-        StdinForwarder { state }
-    }
-
-    fn acknowledge(&self, n: u64) {
-        let (lock, cond) = &*self.state;
-        let mut state = lock.lock().unwrap_or_else(|e| e.into_inner());
-        state.in_flight = state.in_flight.saturating_sub(n);
-        cond.notify_all();
-    }
-
-    fn stop(self) {
-        let (lock, cond) = &*self.state;
-        lock.lock().unwrap_or_else(|e| e.into_inner()).stopped = true;
-        cond.notify_all();
-    }
 }
