@@ -373,6 +373,7 @@ fn code_that_reads_stdin_gets_end_of_file_at_once() {
     r.pty.exp_string(">>> ").unwrap();
     r.pty.send_line("len(sys.stdin.read()), 'after'").unwrap();
     r.pty.exp_string("(0, 'after')").expect("sys.stdin.read() must return '' at once");
+    r.pty.exp_string(">>> ").unwrap(); // Ctrl-D before the prompt is drawn would be typed ahead
     r.pty.send_control('d').unwrap();
     r.pty.exp_eof().unwrap();
 }
@@ -611,6 +612,7 @@ fn a_thread_that_keeps_printing_after_the_reply() {
     r.pty.send_line("6 * 7").unwrap();
     let out = r.pty.exp_string("42").unwrap();
     assert!(out.contains("late-output"), "the thread's output was lost: {out:?}");
+    r.pty.exp_string(">>> ").unwrap();
     r.pty.send_control('d').unwrap();
     r.pty.exp_eof().unwrap();
 }
@@ -952,6 +954,7 @@ fn a_history_file_of_another_user_is_left_alone() {
     let mut r = repl_with_data(&["local:"], data.path());
     r.pty.send_line("'typed' * 2").unwrap();
     r.pty.exp_string("'typedtyped'").unwrap();
+    r.pty.exp_string(">>> ").unwrap();
     r.pty.send_control('d').unwrap();
     r.pty.exp_eof().unwrap();
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "theirs\n");
