@@ -34,30 +34,43 @@ MIB = 1 << 20
 # The peers: one script, run by the venv's python as
 #   peer.py TOOL OP CONFIG HOST [ARGS...]
 # OP is `eval CODE` (connect, evaluate once, bring the value into this
-# process, print its size) or `warm N` (connect, evaluate `1` N times,
-# print the time per call). Each peer evaluates the same expression text;
-# modules are reached with __import__ since the peers do not import on use.
+# process, print its size), `warm N` (connect, evaluate `1` N times,
+# print the time per call) or `fanout FORKS CODE` with HOST a comma-separated
+# list (connect to every host, FORKS at a time from a thread pool, evaluate
+# CODE once on each, bring the values here, print how many). Each peer
+# evaluates the same expression text; modules are reached with __import__
+# since the peers do not import on use.
 # ---------------------------------------------------------------------------
 PEER_SCRIPT = r'''
 import json, sys, time
 
 tool, op, config, host = sys.argv[1:5]
 args = sys.argv[5:]
+shared = {}  # Mitogen: one broker and router for every connection
 
 
-def connect():
+def finish():
+    """Closes what connections share (Mitogen's broker)."""
+    if "broker" in shared:
+        shared["broker"].shutdown()
+        shared["broker"].join()
+
+
+def connect(host):
     """Returns (evaluate(code) -> local value, close())."""
     if tool == "mitogen":
         import mitogen.master
-        broker = mitogen.master.Broker()
-        # The default limit (128 MiB per message) refuses the bulk case.
-        router = mitogen.master.Router(broker, max_message_size=1 << 30)
-        ctx = router.ssh(hostname=host, ssh_args=["-F", config],
-                         python_path=["python3"])
+        if "router" not in shared:
+            shared["broker"] = mitogen.master.Broker()
+            # The default limit (128 MiB per message) refuses the bulk case.
+            shared["router"] = mitogen.master.Router(shared["broker"],
+                                                     max_message_size=1 << 30)
+        ctx = shared["router"].ssh(hostname=host, ssh_args=["-F", config],
+                                   python_path=["python3"])
 
         def close():
-            broker.shutdown()
-            broker.join()
+            if op == "fanout":  # else finish() disconnects it
+                ctx.shutdown(wait=True)
         return (lambda code: ctx.call(eval, code, {})), close
     if tool == "execnet":
         import execnet
@@ -99,7 +112,26 @@ def connect():
 
 
 t0 = time.perf_counter()
-evaluate, close = connect()
+if op == "fanout":
+    from concurrent.futures import ThreadPoolExecutor
+    forks, code = int(args[0]), args[1]
+    hosts = host.split(",")
+
+    def one(h):
+        evaluate, close = connect(h)
+        try:
+            return evaluate(code)
+        finally:
+            close()
+    try:
+        with ThreadPoolExecutor(forks) as pool:
+            values = list(pool.map(one, hosts))
+        print(json.dumps({"hosts": len(values),
+                          "ok": sum(1 for v in values if isinstance(v, str) and v)}))
+    finally:
+        finish()
+    sys.exit(0)
+evaluate, close = connect(host)
 try:
     if op == "eval":
         value = evaluate(args[0])
@@ -120,6 +152,7 @@ try:
         raise SystemExit("unknown op %r" % op)
 finally:
     close()
+    finish()
 '''
 
 PEERS = ["mitogen", "execnet", "rpyc"]
@@ -165,6 +198,9 @@ class Bench:
         self.peer_notes = {}
         self.slow = {}             # row key -> seconds its first run took
         self.cmds = []             # (case, label, command) for RESULTS.md
+        self.fanout_hosts = ["%s-f%02d" % (opts.host, i + 1) for i in range(opts.fanout_hosts)]
+        self.fanout_file = os.path.join(self.tmp, "fanout-hosts")  # one a line, for xargs
+        self.fanout_runs = 0
 
     # ---------------------------------------------------------- plumbing --
     def env(self, ctl=None, **more):
@@ -262,11 +298,13 @@ class Bench:
               file=sys.stderr)
 
     def check_loopback(self):
-        out = subprocess.run(["ssh", "-G", "-F", self.config, self.host],
-                             capture_output=True, text=True).stdout
-        names = [l.split()[1] for l in out.splitlines() if l.startswith("hostname ")]
-        if names != ["127.0.0.1"]:
-            raise SystemExit("refusing: %s resolves to %s, not 127.0.0.1" % (self.host, names))
+        hosts = [self.host] + (self.fanout_hosts if "6" in self.o.cases else [])
+        for host in hosts:
+            out = subprocess.run(["ssh", "-G", "-F", self.config, host],
+                                 capture_output=True, text=True).stdout
+            names = [l.split()[1] for l in out.splitlines() if l.startswith("hostname ")]
+            if names != ["127.0.0.1"]:
+                raise SystemExit("refusing: %s resolves to %s, not 127.0.0.1" % (host, names))
 
     def make_data(self):
         """The bulk file (random bytes) and the big directory, only for the
@@ -289,6 +327,8 @@ class Bench:
         self.peer_script = os.path.join(self.tmp, "peer.py")
         with open(self.peer_script, "w") as f:
             f.write(PEER_SCRIPT)
+        with open(self.fanout_file, "w") as f:
+            f.write("".join(h + "\n" for h in self.fanout_hosts))
 
     def find_peers(self):
         for tool in PEERS:
@@ -450,6 +490,26 @@ class Bench:
                                       "python3 -c 'print(1)'"), k, None)))
         cases.append(("5", "Reuse: %d sequential calls on an open master" % k,
                       "ms/call", "low", rows))
+
+        # 6. Fan-out: one call over many hosts, cold, FORKS at a time.
+        hosts, forks = self.fanout_hosts, o.fanout_forks
+        csv = ",".join(hosts)
+        rows = []
+        cmd = [o.pushy, "exec", "-F", self.config, csv, "--no-reuse", "--forks", str(forks),
+               "--json", "platform.node()"]
+        rows.append(dict(tool="pushy exec --no-reuse --forks %d --json" % forks, role="pushy",
+                         cmd=cmd, fn=lambda cmd=cmd: self.fanout_pushy(cmd)))
+        cmd = ["xargs", "-a", self.fanout_file, "-P", str(forks), "-I{}"] + self.ssh(
+            "{}", "python3 -c 'import platform; print(platform.node())'")
+        rows.append(dict(tool="xargs -P %d ssh HOST python3 -c (floor)" % forks, role="floor",
+                         cmd=cmd, fn=lambda cmd=cmd: self.fanout_floor(cmd)))
+        for tool in self.peers:
+            cmd = [o.venv_python, self.peer_script, tool, "fanout", self.config, csv,
+                   str(forks), '__import__("platform").node()']
+            rows.append(dict(tool="%s (%d threads)" % (tool, forks), role="peer", cmd=cmd,
+                             fn=lambda cmd=cmd: self.fanout_peer(cmd)))
+        cases.append(("6", "Fan-out: `platform.node()` on %d hosts, cold, %d at a time" % (
+            len(hosts), forks), "s", "low", rows))
         return cases
 
     # Measurement helpers.
@@ -519,6 +579,43 @@ class Bench:
             self.run(cmd, env=env)
         return (time.perf_counter() - start) * 1e3 / k
 
+    def fanout_pushy(self, cmd):
+        """Seconds and peak RSS of one pushy call over every fan-out host,
+        with a control dir of its own (nothing to reuse); checks that every
+        host answered."""
+        self.fanout_runs += 1
+        env = self.env(self.ctl("fanout-%d" % self.fanout_runs))
+        wall, out, peak = self.run(cmd, env=env, stdout=subprocess.PIPE, rss=True)
+        got = {}
+        for line in out.decode(errors="replace").splitlines():
+            try:
+                r = json.loads(line)
+            except ValueError:
+                raise Failed("unparsable output line: %r" % line[:120])
+            got[r.get("host")] = r
+        bad = [h for h in self.fanout_hosts if not (got.get(h) or {}).get("ok")]
+        if bad:
+            raise Failed("%d/%d hosts without a result, e.g. %s: %s" % (
+                len(bad), len(self.fanout_hosts), bad[0], one_line(json.dumps(got.get(bad[0])))))
+        return wall, peak
+
+    def fanout_floor(self, cmd):
+        wall, out, peak = self.run(cmd, stdout=subprocess.PIPE, rss=True)
+        lines = [l for l in out.decode(errors="replace").splitlines() if l.strip()]
+        if len(lines) != len(self.fanout_hosts):
+            raise Failed("%d lines of output for %d hosts" % (len(lines), len(self.fanout_hosts)))
+        return wall, peak
+
+    def fanout_peer(self, cmd):
+        wall, out, peak = self.run(cmd, stdout=subprocess.PIPE, rss=True)
+        try:
+            r = json.loads(out.decode().strip().splitlines()[-1])
+        except Exception:
+            raise Failed("unparsable output: %r" % out[:200])
+        if r.get("ok") != len(self.fanout_hosts):
+            raise Failed("%s of %d hosts answered" % (r.get("ok"), len(self.fanout_hosts)))
+        return wall, peak
+
     # --------------------------------------------------------------- run --
     def measure(self, cases):
         selected = [c for c in cases if c[0].rstrip("ab") in self.o.cases]
@@ -529,6 +626,8 @@ class Bench:
                 for row in rows[shift:] + rows[:shift]:
                     key = (cid, row["tool"])
                     if key in self.slow:
+                        continue
+                    if cid == "6" and rep >= self.o.fanout_reps:
                         continue
                     t1 = time.perf_counter()
                     try:
@@ -592,6 +691,10 @@ class Bench:
                     rs = [x / 1024 for x in r["rss"]]
                     notes.append("peak RSS %s MiB (%s–%s)" % (fmt(statistics.median(rs)),
                                                              fmt(min(rs)), fmt(max(rs))))
+                if cid == "6" and min(self.o.fanout_reps, self.o.reps) < self.o.reps \
+                        and (cid, row["tool"]) not in self.slow:
+                    notes.append("%d of %d repetitions (--fanout-reps)" % (
+                        min(self.o.fanout_reps, self.o.reps), self.o.reps))
                 if (cid, row["tool"]) in self.slow and self.o.reps > 1:
                     notes.append("measured once (one run took %.0f s > --slow-limit %g s)" % (
                         self.slow[(cid, row["tool"])], self.o.slow_limit))
@@ -605,8 +708,6 @@ class Bench:
                     tool = "**%s**" % tool
                 out.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
                     case_cell, tool, median, rng, vs_floor, vs_peer, target, "; ".join(notes)))
-        if "6" in self.o.cases:
-            out.append("| 6. Fan-out over many hosts | **pushy** | not implemented yet | | | | | |")
         return "\n".join(out)
 
     def target(self, cid, row, m, floor, peer_meds):
@@ -625,6 +726,8 @@ class Bench:
             return verdict(m >= 0.8 * floor, "(≥0.8x ssh cat)")
         if cid == "5":
             return verdict(m <= 1.5 * floor, "(≤1.5x floor)")
+        if cid == "6":
+            return "none set (%.2fx floor)" % (m / floor)
         return ""
 
     def machine_info(self):
@@ -702,6 +805,9 @@ class Bench:
             f.write("\n".join(lines))
 
     def redact(self, text):
+        if len(self.fanout_hosts) > 2:
+            text = text.replace(",".join(self.fanout_hosts), "%s,...,%s" % (
+                self.fanout_hosts[0], self.fanout_hosts[-1]))
         text = text.replace(self.config, "CONFIG")
         text = text.replace(self.peer_script, "peer.py")
         text = text.replace(self.tmp + "/", "$TMP/")
@@ -765,11 +871,17 @@ def main():
     p.add_argument("--host", default=HOST_DEFAULT)
     p.add_argument("--venv-python", help="python of the peers' venv (none: peers skipped)")
     p.add_argument("--reps", type=int, default=None, help="repetitions (default 5, --quick 1)")
-    p.add_argument("--quick", action="store_true", help="one repetition, a 32 MiB bulk file: under a minute")
+    p.add_argument("--quick", action="store_true", help="one repetition, a 32 MiB bulk file, 16 fan-out hosts: about a minute")
     p.add_argument("--cases", default="1,2,3,4,5,6", help="comma-separated case numbers")
     p.add_argument("--warm-calls", type=int, default=2000)
     p.add_argument("--reuse-calls", type=int, default=50)
     p.add_argument("--bulk-mib", type=int, default=None, help="default 256 (--quick 32)")
+    p.add_argument("--fanout-hosts", type=int, default=None,
+                   help="case 6: how many host aliases HOST-f01, HOST-f02, ... (all 127.0.0.1); default 50 (--quick 16)")
+    p.add_argument("--fanout-forks", type=int, default=16,
+                   help="case 6: how many hosts at a time (pushy --forks, xargs -P, peers' threads)")
+    p.add_argument("--fanout-reps", type=int, default=3,
+                   help="case 6 runs in the first N repetitions only (each run takes 5-25 s)")
     p.add_argument("--dir-entries", type=int, default=100_000)
     p.add_argument("--timeout", type=int, default=180, help="per process, seconds")
     p.add_argument("--bulk-peer-timeout", type=int, default=30,
@@ -789,6 +901,8 @@ def main():
         o.reps = 1 if o.quick else 5
     if o.bulk_mib is None:
         o.bulk_mib = 32 if o.quick else 256
+    if o.fanout_hosts is None:
+        o.fanout_hosts = 16 if o.quick else 50
     o.cases = set(c.strip() for c in o.cases.split(","))
     if not o.config and not o.harness:
         p.error("give --harness (to start the loopback sshd) or --config")
