@@ -939,6 +939,39 @@ def _error_header(rid, e):
 
 # ------------------------------------------------------------------- 6. main
 
+def start_watchdog(rfd, parent):
+    """Forks a process that waits for the protocol input to hang up (the
+    client is gone) and then, if this interpreter has not exited by itself
+    within a second, kills it. It holds nothing open but that input, so it
+    never keeps the channel alive."""
+    import warnings
+    try:
+        with warnings.catch_warnings():  # "fork in a multi-threaded process" (3.12+)
+            warnings.simplefilter("ignore")
+            pid = os.fork()
+    except OSError:
+        return
+    if pid:
+        return
+    try:
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        os.closerange(3, rfd)
+        os.closerange(rfd + 1, 65536)
+        import select
+        import time
+        poller = select.poll()
+        poller.register(rfd, 0)  # no POLLIN: only hang-up and errors wake us
+        while not any(ev & (select.POLLHUP | select.POLLERR | select.POLLNVAL) for _, ev in poller.poll()):
+            pass
+        time.sleep(1)
+        os.kill(parent, 9)
+    except BaseException:
+        pass
+    os._exit(0)
+
+
 def hello_info():
     uname = os.uname()
     try:
@@ -995,6 +1028,11 @@ def main():
     server = Server(channel, output)
     signal.signal(signal.SIGINT, server.on_sigint)
     _thread.start_new_thread(server.reader, ())
+    # 6. A watchdog for the one case the reader thread cannot handle: user
+    #    code stuck in C with the GIL held when the client goes away. Forked
+    #    from a thread of its own while the main thread waits for the first
+    #    request, so it costs that request nothing.
+    _thread.start_new_thread(start_watchdog, (proto_in, os.getpid()))
     server.serve()
 
 

@@ -817,7 +817,6 @@ fn a_killed_or_terminated_client_leaves_no_master_of_its_own() {
 }
 
 #[test]
-#[ignore = "open problem: an interpreter stuck in C code that holds the GIL outlives a killed client (bootstrap/server.py)"]
 fn a_killed_client_leaves_no_interpreter_stuck_in_c_code() {
     // A catastrophic regex holds the GIL inside C code: the server's reader
     // thread sees the end of its input but cannot run to exit.
