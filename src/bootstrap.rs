@@ -99,19 +99,26 @@ pub fn command_line(python: &str) -> Result<String> {
 
 /// A user name for `--become` must pass through a remote shell as one word.
 pub fn check_user(user: &str) -> Result<()> {
-    let ok = !user.is_empty()
-        && !user.starts_with('-')
-        && user.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
-    if ok {
+    if one_word(user, "_.-") {
         Ok(())
     } else {
         Err(Error::usage(format!("refusing user {user:?}")).with_hint("--become takes a user name"))
     }
 }
 
+/// Not empty, not option-like, and only letters, digits and `extra`: a word
+/// every shell passes through as it is.
+fn one_word(text: &str, extra: &str) -> bool {
+    !text.is_empty() && !text.starts_with('-') && text.chars().all(|c| c.is_ascii_alphanumeric() || extra.contains(c))
+}
+
 /// After `sudo -S` got the password: waits for stage 0's go marker, watching
-/// sudo's stderr for a refusal meanwhile.
-pub fn await_go(stdout: &mut std::fs::File, stderr: impl Fn() -> String) -> Result<std::result::Result<(), String>> {
+/// sudo's stderr (`stderr`) for a refusal (`refused`) meanwhile.
+pub fn await_go(
+    stdout: &mut std::fs::File,
+    stderr: impl Fn() -> String,
+    refused: impl Fn(&str) -> bool,
+) -> Result<std::result::Result<(), String>> {
     let deadline = Instant::now() + READY_TIMEOUT;
     let mut seen = Vec::new();
     let mut buf = [0u8; 256];
@@ -120,8 +127,7 @@ pub fn await_go(stdout: &mut std::fs::File, stderr: impl Fn() -> String) -> Resu
             return Ok(Ok(()));
         }
         let said = stderr();
-        if said.contains("try again") || said.contains("incorrect password") || said.contains("Authentication failure")
-        {
+        if refused(&said) {
             return Ok(Err(said));
         }
         let step = (Instant::now() + Duration::from_millis(100)).min(deadline);
@@ -143,10 +149,7 @@ pub fn await_go(stdout: &mut std::fs::File, stderr: impl Fn() -> String) -> Resu
 
 /// An interpreter path must pass through a remote shell as one word.
 pub fn check_interpreter(python: &str) -> Result<()> {
-    let ok = !python.is_empty()
-        && !python.starts_with('-')
-        && python.chars().all(|c| c.is_ascii_alphanumeric() || "_./+-".contains(c));
-    if ok {
+    if one_word(python, "_./+-") {
         Ok(())
     } else {
         Err(Error::usage(format!("refusing interpreter {python:?}"))

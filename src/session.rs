@@ -424,7 +424,7 @@ impl Session {
                     return Ok(Reply::Value(decode_value(&mut frame)?, truth));
                 }
                 "none" => return Ok(Reply::NoValue),
-                "end" => return Ok(Reply::StreamEnd(h.n.unwrap_or(consumed))),
+                "end" => return Ok(Reply::StreamEnd(consumed)),
                 "exit" => return Ok(Reply::Exit(h.code.unwrap_or(0) as i32)),
                 "error" => {
                     return Ok(Reply::Raised(RemoteError {
@@ -480,9 +480,9 @@ impl Session {
         })
     }
 
-    fn send(&self, header: &serde_json::Value) -> Result<()> {
-        let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        writer.send(header, b"").map_err(|_| self.lost())
+    fn send(&mut self, header: &serde_json::Value) -> Result<()> {
+        let sent = self.writer.lock().unwrap_or_else(|e| e.into_inner()).send(header, b"");
+        sent.map_err(|_| self.lost())
     }
 
     fn next_frame(&mut self) -> Result<Frame> {
@@ -506,15 +506,9 @@ impl Session {
 
     /// The error for a channel that ended: how the interpreter exited, and
     /// its last words on stderr if any.
-    fn lost(&self) -> Error {
+    fn lost(&mut self) -> Error {
         // The status arrives just after the channel's end of file.
-        let status = {
-            let process = &self.process as *const Process as *mut Process;
-            // SAFETY: `lost` is only called from methods holding &self or
-            // &mut self on a session whose process is not otherwise borrowed;
-            // waiting for the status mutates only the process's cache.
-            unsafe { (*process).wait_timeout(Duration::from_secs(2)) }
-        };
+        let status = self.process.wait_timeout(Duration::from_secs(2));
         let stderr = self.stderr.text(Duration::from_millis(200));
         let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).map(str::trim);
         let mut message = match status {

@@ -33,7 +33,7 @@ pub(crate) fn start_with_password(
     // SAFETY: zero bytes are valid UTF-8.
     unsafe { password.as_bytes_mut().fill(0) };
     let stderr = channel.stderr.clone();
-    match (sent, bootstrap::await_go(&mut channel.stdout, || stderr.text(Duration::ZERO))?) {
+    match (sent, bootstrap::await_go(&mut channel.stdout, || stderr.text(Duration::ZERO), said_wrong_password)?) {
         (Ok(()), Ok(())) => Ok(channel),
         _ if said_wrong_password(&stderr.text(Duration::from_millis(300))) => {
             channel.process.finish();
