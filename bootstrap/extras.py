@@ -381,17 +381,42 @@ def _all_module_names():
 
 # ---------------------------------------------------------- files (pushy cp)
 #
-# get: a generator the client streams like any iterator: {"total": n}, then
-#   per entry a dict (path relative to the root, type, mode, times), for a
-#   file its content as bytes chunks and {"end": path}; a file that cannot be
-#   read gives {"path": p, "error": why} and the rest goes on.
-# put: the client forwards a record stream as stdin: a JSON line per entry;
+# Both directions speak one record shape. An entry is a dict with `path`, a
+# list of single path components below the copy's root (`[]` is the root
+# itself), `type` (dir, file or symlink), `mode`, `mtime`, `atime` and, for a
+# symlink, `target`. Entries come in depth-first preorder, so an entry's
+# parent is always the directory entry just above it on the receiver's stack.
+#
+# get: a generator the client streams like any iterator: {"total": n,
+#   "name": base}, then the entries; a file's content follows its entry as
+#   bytes chunks and {"end": true}; an entry that cannot be read gives
+#   {"path": p, "error": why} and the rest goes on.
+# put: the client forwards the same records as stdin: a JSON line per entry;
 #   for a file, chunks (8-byte big-endian length, then bytes) up to an empty
-#   one, then a JSON status line. Files are written to a temporary name in
-#   the target directory and renamed at the end, so an interrupted copy never
-#   leaves a half-written file under its final name.
+#   one, then a JSON status line; {"done": true} ends the copy.
+#
+# The receiver trusts no name: each component is one name (never empty, `.`,
+# `..`, or holding `/` or NUL), every directory is entered with O_NOFOLLOW
+# from the one above it, and files are written to a random private name
+# (O_EXCL, 0600), given their mode, and renamed over the target, so a planted
+# symlink is replaced, never written through.
 
 CHUNK = 1 << 20
+_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+
+# Temporary files of a copy in progress, as (directory fd, name): removed if
+# the client goes away mid-copy (the reader thread calls remove_temporaries
+# before the interpreter exits).
+_temporaries = {}
+
+
+def remove_temporaries():
+    for dfd, name in list(_temporaries):
+        try:
+            os.unlink(name, dir_fd=dfd)
+        except OSError:
+            pass
+    _temporaries.clear()
 
 
 def transfer(mode, args):
@@ -401,21 +426,35 @@ def transfer(mode, args):
 
 
 def _walk_tree(root, recursive):
+    """(path components, full path, lstat or OSError) in depth-first preorder;
+    symlinks are entries, never followed."""
     import stat
     st = os.lstat(root)
     if stat.S_ISDIR(st.st_mode) and not recursive:
         raise IsADirectoryError("%s is a directory (use -r)" % root)
-    yield "", root, st
-    if not stat.S_ISDIR(st.st_mode):
-        return
-    for parent, dirs, files in os.walk(root):
-        dirs.sort()
-        for name in sorted(dirs + files):
-            full = os.path.join(parent, name)
+    todo = [([], root, st)]
+    while todo:
+        path, full, st = todo.pop()
+        yield path, full, st
+        if isinstance(st, OSError) or not stat.S_ISDIR(st.st_mode):
+            continue
+        try:
+            names = sorted(os.listdir(full))
+        except OSError as e:
+            yield path, full, e
+            continue
+        children = []
+        for name in names:
+            child = os.path.join(full, name)
             try:
-                yield os.path.relpath(full, root), full, os.lstat(full)
+                children.append((path + [name], child, os.lstat(child)))
             except OSError as e:
-                yield os.path.relpath(full, root), full, e
+                children.append((path + [name], child, e))
+        todo.extend(reversed(children))
+
+
+def _why(full, e):
+    return "%s: %s" % (full, getattr(e, "strerror", None) or e)
 
 
 def send_tree(path, recursive):
@@ -428,9 +467,9 @@ def send_tree(path, recursive):
         yield {"total": total, "name": os.path.basename(root.rstrip("/")) or root}
         for rel, full, st in entries:
             if isinstance(st, OSError):
-                yield {"path": rel, "error": "%s: %s" % (full, st.strerror or st)}
+                yield {"path": rel, "error": _why(full, st)}
                 continue
-            meta = {"path": rel, "mode": stat.S_IMODE(st.st_mode), "mtime": st.st_mtime, "atime": st.st_atime}
+            meta = {"path": rel, "mode": st.st_mode & 0o7777, "mtime": st.st_mtime, "atime": st.st_atime}
             if stat.S_ISDIR(st.st_mode):
                 meta["type"] = "dir"
                 yield meta
@@ -439,10 +478,10 @@ def send_tree(path, recursive):
                 meta["target"] = os.readlink(full)
                 yield meta
             elif stat.S_ISREG(st.st_mode):
-                try:
-                    f = open(full, "rb")
+                try:  # O_NOFOLLOW: a file swapped for a symlink since the walk is not read
+                    f = os.fdopen(os.open(full, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)), "rb")
                 except OSError as e:
-                    yield {"path": rel, "error": "%s: %s" % (full, e.strerror or e)}
+                    yield {"path": rel, "error": _why(full, e)}
                     continue
                 meta["type"] = "file"
                 yield meta
@@ -454,9 +493,9 @@ def send_tree(path, recursive):
                                 break
                             yield data
                 except OSError as e:
-                    yield {"path": rel, "error": "%s: %s" % (full, e.strerror or e)}
+                    yield {"path": rel, "error": _why(full, e)}
                     continue
-                yield {"end": rel}
+                yield {"end": True}
             else:
                 yield {"path": rel, "error": "%s: not a file, directory or symlink" % full}
     return items()
@@ -466,9 +505,63 @@ class TransferInterrupted(Exception):
     pass
 
 
+def one_name(name):
+    """`name` if it is a single path component, else None."""
+    if not isinstance(name, str) or name in ("", ".", "..") or "/" in name or "\0" in name:
+        return None
+    return name
+
+
+def current_umask():
+    """The umask, read without changing it where Linux says it."""
+    try:
+        with open("/proc/self/status") as f:
+            for text in f:
+                if text.startswith("Umask:"):
+                    return int(text.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o22)
+    os.umask(mask)
+    return mask
+
+
+def final_mode(mode, preserve, umask):
+    """As cp and scp: the permission bits less the umask; with preserve,
+    every bit (setuid, setgid and sticky included)."""
+    mode = int(mode) & 0o7777
+    return mode if preserve else mode & 0o777 & ~umask
+
+
+def _enter_dir(pfd, name):
+    """Creates directory `name` in `pfd` (0700 while it is filled), or opens
+    the one there; a symlink there is replaced, never followed. Returns
+    (fd, created)."""
+    import stat
+    created = False
+    try:
+        os.mkdir(name, 0o700, dir_fd=pfd)
+        created = True
+    except FileExistsError:
+        st = os.stat(name, dir_fd=pfd, follow_symlinks=False)
+        if stat.S_ISLNK(st.st_mode):
+            os.unlink(name, dir_fd=pfd)
+            os.mkdir(name, 0o700, dir_fd=pfd)
+            created = True
+        elif not stat.S_ISDIR(st.st_mode):
+            raise FileExistsError("exists and is not a directory")
+    return os.open(name, _DIR_FLAGS, dir_fd=pfd), created
+
+
+def _temp_name():
+    return ".pushy.%s.part" % os.urandom(8).hex()
+
+
 def receive_tree(dest, preserve):
+    import stat
     inp = sys.stdin.buffer
     dest = os.path.expanduser(dest)
+    umask = current_umask()
 
     def exact(n):
         data = inp.read(n)
@@ -482,52 +575,145 @@ def receive_tree(dest, preserve):
             raise TransferInterrupted("the copy was interrupted")
         return _json_loads(text.decode("utf-8", "surrogateescape"))
 
+    def chunks():
+        while True:
+            n = struct.unpack(">Q", exact(8))[0]
+            if n == 0:
+                return
+            yield exact(n)
+
     first = line()
-    base = dest
-    if os.path.isdir(dest) and first.get("name"):
-        base = os.path.join(dest, first["name"])
-    count, size, errors, dirs = 0, 0, [], []
-    while True:
-        head = line()
-        if head.get("done"):
-            break
-        rel = head["path"]
-        target = os.path.join(base, rel) if rel else base
-        kind = head["type"]
-        if kind == "dir":
-            os.makedirs(target, exist_ok=True)
-            dirs.append((target, head))
-        elif kind == "symlink":
-            if os.path.lexists(target):
-                os.unlink(target)
-            os.symlink(head["target"], target)
-        else:
-            tmp = os.path.join(os.path.dirname(target) or ".", ".%s.pushy-%d" % (os.path.basename(target), os.getpid()))
-            out = open(tmp, "wb")
-            try:
-                with out:
-                    while True:
-                        n = struct.unpack(">Q", exact(8))[0]
-                        if n == 0:
-                            break
-                        out.write(exact(n))
-                        size += n
-                status = line()
-                if not status.get("ok"):
-                    errors.append(status.get("error") or rel)
-                    os.unlink(tmp)
-                    continue
-                os.chmod(tmp, head["mode"])
-                if preserve:
-                    os.utime(tmp, (head["atime"], head["mtime"]))
-                os.replace(tmp, target)
-                count += 1
-            except BaseException:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-                raise
-    for target, head in reversed(dirs):  # last: a read-only dir stays writable while filled
-        os.chmod(target, head["mode"])
-        if preserve:
-            os.utime(target, (head["atime"], head["mtime"]))
+    # The destination the user named is followed, as cp follows it; nothing
+    # below it is.
+    if os.path.isdir(dest):
+        where, root_name = dest, one_name(first.get("name"))
+    else:
+        where, root_name = os.path.split(dest.rstrip("/") or dest)
+    base = os.open(where or ".", _DIR_FLAGS & ~getattr(os, "O_NOFOLLOW", 0))
+    # The directories entered, innermost last: (path, fd or None when it
+    # could not be made, entry, created). The first is where the root goes.
+    stack = [(None, base, None, False)]
+    count, size, errors = 0, 0, []
+
+    def shown(path):
+        return os.path.join(where, root_name or "", *path)
+
+    def leave():
+        _path, fd, head, created = stack.pop()
+        if fd is None:
+            return
+        try:
+            if created or preserve:
+                os.fchmod(fd, final_mode(head["mode"], preserve, umask))
+            if preserve:
+                os.utime(fd, (head["atime"], head["mtime"]))
+        except OSError as e:
+            errors.append(_why(shown(_path), e))
+        finally:
+            os.close(fd)
+
+    try:
+        while True:
+            head = line()
+            if head.get("done"):
+                break
+            path, kind = head.get("path"), head.get("type")
+            parent, name, problem = None, None, None
+            valid = isinstance(path, list) and all(one_name(part) for part in path)
+            if valid:
+                while len(stack) > 1 and stack[-1][0] != path[:-1]:
+                    leave()
+                if not path:
+                    parent, name = base, root_name
+                elif stack[-1][0] == path[:-1]:
+                    parent, name = stack[-1][1], path[-1]
+            if name is None:
+                problem = "refused %r: not a single name inside this copy" % (path if valid else head.get("path"),)
+            elif parent is None:
+                pass  # inside a directory that could not be made: said once
+            elif kind == "dir":
+                try:
+                    fd, created = _enter_dir(parent, name)
+                    stack.append((path, fd, head, created))
+                except OSError as e:
+                    stack.append((path, None, head, False))
+                    problem = _why(shown(path), e)
+            elif kind == "symlink":
+                tmp = _temp_name()
+                try:
+                    os.symlink(head["target"], tmp, dir_fd=parent)
+                    try:
+                        os.rename(tmp, name, src_dir_fd=parent, dst_dir_fd=parent)
+                    except OSError:
+                        os.unlink(tmp, dir_fd=parent)
+                        raise
+                except OSError as e:
+                    problem = _why(shown(path), e)
+            elif kind == "file":
+                why, written = _receive_file(parent, name, head, chunks, line, preserve, umask)
+                if why is None:
+                    count, size = count + 1, size + written
+                else:
+                    errors.append("%s: %s" % (shown(path), why))
+                continue
+            else:
+                problem = "%s: unknown entry type %r" % (shown(path), kind)
+            if kind == "file":  # not written: read past its content
+                for _ in chunks():
+                    pass
+                line()
+            if problem:
+                errors.append(problem)
+    finally:
+        while len(stack) > 1:
+            leave()
+        os.close(base)
     return {"files": count, "bytes": size, "errors": errors}
+
+
+def _receive_file(parent, name, head, chunks, line, preserve, umask):
+    """Writes one file's content to a private temporary name in `parent`,
+    then gives it its mode and renames it over `name`. Returns (why it was
+    not copied or None, bytes received); the content is read in any case."""
+    tmp = _temp_name()
+    _temporaries[(parent, tmp)] = True
+    fd, why, written, renamed = None, None, 0, False
+    try:
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+                         | getattr(os, "O_CLOEXEC", 0), 0o600, dir_fd=parent)
+        except OSError as e:
+            why = e.strerror or str(e)
+        for data in chunks():
+            written += len(data)
+            if why is None:
+                try:
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(fd, view):]
+                except OSError as e:
+                    why = e.strerror or str(e)
+        status = line()
+        if why is None and not status.get("ok"):
+            why = status.get("error") or "not readable"
+        if why is None:
+            try:
+                os.fchmod(fd, final_mode(head["mode"], preserve, umask))
+                if preserve:
+                    os.utime(fd, (head["atime"], head["mtime"]))
+                os.close(fd)
+                fd = None
+                os.rename(tmp, name, src_dir_fd=parent, dst_dir_fd=parent)
+                renamed = True
+            except OSError as e:
+                why = e.strerror or str(e)
+        return why, written
+    finally:
+        if fd is not None:
+            os.close(fd)
+        if not renamed:  # failed, or cut short: the client went away
+            try:
+                os.unlink(tmp, dir_fd=parent)
+            except OSError:
+                pass
+        _temporaries.pop((parent, tmp), None)

@@ -24,6 +24,7 @@ PROTOCOL_VERSION = 1
 READY_MARKER = b"\n<pushy-ready v1>\n"
 SELF_FILE = "<pushy>"
 MAX_FRAME = 1 << 30
+MAX_HEADER = 256 << 20  # src/protocol.rs MAX_HEADER
 MAX_DEPTH = 10000
 MAX_REPR = 1 << 20
 STDIN_WINDOW = 1 << 20
@@ -62,10 +63,10 @@ class Channel:
 
     def send(self, header, payload=b""):
         data = _header_bytes(header)
-        if len(data) + len(payload) > MAX_FRAME:  # the client would refuse it
+        if len(data) + len(payload) > MAX_FRAME or len(data) > MAX_HEADER:  # the client would refuse it
             raise ValueTooLargeError(
-                "the reply takes %d bytes, more than the %d (1 GiB) a reply may carry: "
-                "return it in parts, or as an iterator of parts" % (len(data) + len(payload), MAX_FRAME))
+                "the reply takes %d bytes, more than a reply may carry (1 GiB, of which 256 MiB "
+                "of structure): return it in parts, or as an iterator of parts" % (len(data) + len(payload)))
         with self.lock:
             self._write(_PREFIX.pack(len(data), len(payload)) + data)
             if payload:
@@ -666,7 +667,11 @@ class Server:
                         self.queue_ready.release()
         except BaseException:
             pass
-        # The client is gone (or spoke nonsense): never outlive it.
+        # The client is gone (or spoke nonsense): never outlive it, and
+        # leave no half-copied file behind.
+        remove = globals().get("remove_temporaries")
+        if remove is not None:
+            remove()
         os._exit(0)
 
     def _interrupt(self, rid):
@@ -943,7 +948,9 @@ def start_watchdog(rfd, parent):
     """Forks a process that waits for the protocol input to hang up (the
     client is gone) and then, if this interpreter has not exited by itself
     within a second, kills it. It holds nothing open but that input, so it
-    never keeps the channel alive."""
+    never keeps the channel alive. It never kills a stranger: `parent` must
+    still be its parent, and where Linux has pidfds the signal goes to the
+    process itself, not to a number another process may have taken since."""
     import warnings
     try:
         with warnings.catch_warnings():  # "fork in a multi-threaded process" (3.12+)
@@ -960,13 +967,24 @@ def start_watchdog(rfd, parent):
         os.closerange(3, rfd)
         os.closerange(rfd + 1, 65536)
         import select
+        import signal
         import time
+        guarded, send = None, getattr(signal, "pidfd_send_signal", None)
+        try:
+            guarded = getattr(os, "pidfd_open")(parent)  # Python 3.9+, Linux 5.3+
+        except (AttributeError, OSError):
+            pass
+        if os.getppid() != parent:  # not the interpreter we were told to guard
+            os._exit(0)
         poller = select.poll()
         poller.register(rfd, 0)  # no POLLIN: only hang-up and errors wake us
         while not any(ev & (select.POLLHUP | select.POLLERR | select.POLLNVAL) for _, ev in poller.poll()):
             pass
         time.sleep(1)
-        os.kill(parent, 9)
+        if guarded is not None and send is not None:
+            send(guarded, signal.SIGKILL)  # ESRCH if it ended: nothing else is hit
+        elif os.getppid() == parent:  # still alive (a dead parent makes us an orphan)
+            os.kill(parent, signal.SIGKILL)
     except BaseException:
         pass
     os._exit(0)

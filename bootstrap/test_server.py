@@ -1105,5 +1105,128 @@ class InterruptTests(EndToEndTest):
         self.assertReply(srv.eval("'next'"), "value", v=["next"])
 
 
+class WatchdogTests(unittest.TestCase):
+    def test_a_stranger_is_never_killed(self):
+        # The watchdog is told to guard a process that is not its parent (as
+        # after the interpreter died and its pid went to someone else): when
+        # the client hangs up, that process must live.
+        stranger = subprocess.Popen(["sleep", "30"])
+        self.addCleanup(stranger.wait)
+        self.addCleanup(stranger.kill)
+        rfd, wfd = os.pipe()
+        server.start_watchdog(rfd, stranger.pid)
+        os.close(rfd)
+        os.close(wfd)  # the client hangs up
+        time.sleep(1.6)  # the watchdog waits a second before it acts
+        self.assertIsNone(stranger.poll(), "the watchdog killed a process it does not guard")
+
+
+def records(*entries):
+    """The record stream `receive_tree` reads: JSON lines, file content as
+    length-prefixed chunks up to an empty one, then a status line."""
+    out = b""
+    for entry in entries:
+        if isinstance(entry, bytes):
+            out += struct.pack(">Q", len(entry)) + entry + struct.pack(">Q", 0) + b'{"ok": true}\n'
+        else:
+            out += json.dumps(entry).encode() + b"\n"
+    return out
+
+
+def entry(path, kind, mode=0o644, **extra):
+    return dict(path=path, type=kind, mode=mode, mtime=1e9, atime=1e9, **extra)
+
+
+class ReceiveTreeTests(unittest.TestCase):
+    """`pushy cp LOCAL HOST:DEST` on the host: nothing lands outside DEST, no
+    symlink is followed, modes are applied as cp applies them."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp()
+        self.addCleanup(subprocess.call, ["rm", "-rf", self.dir])
+
+    def receive(self, data, dest, preserve=False):
+        stream = mock.Mock()
+        stream.buffer = __import__("io").BytesIO(data)
+        with mock.patch.object(sys, "stdin", stream):
+            return server.receive_tree(dest, preserve)
+
+    def test_names_that_are_not_one_component_are_refused(self):
+        dest = os.path.join(self.dir, "dest")
+        os.mkdir(dest)
+        data = records({"name": "tree"}, entry([], "dir", 0o755),
+                       entry(["../escaped"], "file"), b"evil",
+                       entry(["..", "escaped2"], "file"), b"evil",
+                       entry(["/abs"], "file"), b"evil",
+                       entry(["ok"], "file"), b"good",
+                       {"done": True})
+        result = self.receive(data, dest)
+        self.assertEqual(result["files"], 1)
+        self.assertEqual(len(result["errors"]), 3, result["errors"])
+        self.assertEqual(sorted(os.listdir(self.dir)), ["dest"])
+        self.assertEqual(os.listdir(os.path.join(dest, "tree")), ["ok"])
+
+    def test_a_symlink_where_a_directory_goes_is_replaced_not_followed(self):
+        victim = os.path.join(self.dir, "victim")
+        os.mkdir(victim)
+        app = os.path.join(self.dir, "app")
+        os.mkdir(app)
+        os.symlink(victim, os.path.join(app, "data"))  # what an earlier copy brought
+        data = records({"name": "app"}, entry([], "dir", 0o755), entry(["data"], "dir", 0o755),
+                       entry(["data", "authorized_keys"], "file"), b"attacker", {"done": True})
+        result = self.receive(data, self.dir)
+        self.assertEqual(result["errors"], [])
+        self.assertEqual(os.listdir(victim), [])
+        self.assertFalse(os.path.islink(os.path.join(app, "data")))
+        self.assertEqual(os.listdir(os.path.join(app, "data")), ["authorized_keys"])
+
+    def test_a_symlink_at_the_file_is_replaced_not_written_through(self):
+        victim = os.path.join(self.dir, "victim")
+        with open(victim, "w") as f:
+            f.write("precious")
+        os.symlink(victim, os.path.join(self.dir, "target"))
+        result = self.receive(records({"name": "x"}, entry([], "file"), b"new", {"done": True}),
+                              os.path.join(self.dir, "target"))
+        self.assertEqual(result["files"], 1)
+        with open(victim) as f:
+            self.assertEqual(f.read(), "precious")
+        self.assertFalse(os.path.islink(os.path.join(self.dir, "target")))
+
+    def test_modes_lose_setuid_and_the_umask_unless_preserved(self):
+        old = os.umask(0o027)
+        self.addCleanup(os.umask, old)
+        plain, kept = os.path.join(self.dir, "plain"), os.path.join(self.dir, "kept")
+        self.receive(records({"name": "x"}, entry([], "file", 0o6777), b"#!", {"done": True}), plain)
+        self.receive(records({"name": "x"}, entry([], "file", 0o6777), b"#!", {"done": True}), kept, preserve=True)
+        self.assertEqual(os.stat(plain).st_mode & 0o7777, 0o750)
+        self.assertEqual(os.stat(kept).st_mode & 0o7777, 0o6777)
+
+    def test_a_cut_stream_leaves_no_temporary_file(self):
+        data = records({"name": "x"}, entry([], "file")) + struct.pack(">Q", 100) + b"only part"
+        with self.assertRaises(server.TransferInterrupted):
+            self.receive(data, os.path.join(self.dir, "file"))
+        self.assertEqual(os.listdir(self.dir), [])
+        self.assertEqual(server._temporaries, {})
+
+
+class StartupPathTests(unittest.TestCase):
+    def test_the_login_directory_is_not_on_sys_path(self):
+        # A fcntl.py where the interpreter starts must not run inside pushy.
+        home = tempfile.mkdtemp()
+        self.addCleanup(subprocess.call, ["rm", "-rf", home])
+        for name in ("fcntl.py", "select.py", "zlib.py"):
+            with open(os.path.join(home, name), "w") as f:
+                f.write("raise SystemExit('hijacked by %s')\n" % name)
+        with open(os.path.join(HERE, "stage0.py")) as f:
+            stage0 = f.read()
+        code = stage0.replace('exec(compile(zlib.decompress(b),"<pushy>","exec"),{"__name__":"__pushy__"})',
+                              'print(repr(sys.path[0]), sys.dont_write_bytecode);import fcntl,select')
+        out = subprocess.run([sys.executable, "-c", code, "0"], cwd=home, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=10)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertNotIn(b"hijacked", out.stdout + out.stderr)
+        self.assertIn(b"True", out.stdout)
+
+
 if __name__ == "__main__":
     unittest.main()

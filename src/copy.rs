@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use pushy::transfer::{self, Options, Progress, Summary};
 use pushy::{Error, ErrorKind, Session, Target};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
 use crate::cli::CpArgs;
 use crate::exit_code::ExitCode;
@@ -42,10 +43,16 @@ pub fn run(args: CpArgs) -> pushy::Result<ExitCode> {
     let mut session = Session::connect_with(&target, &args.conn.options())?;
     let options = Options { recursive: args.recursive, preserve: args.preserve };
     let progress = Arc::new(Progress::default());
-    // Ctrl-C cancels the copy (temporary files removed); a second one quits.
+    // Ctrl-C, SIGTERM and SIGHUP cancel the copy (temporary files removed,
+    // here and on the host), then pushy dies by that signal; a second one
+    // quits at once.
     let flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let _ = signal_hook::flag::register_conditional_shutdown(signal_hook::consts::SIGINT, 130, Arc::clone(&flag));
-    let _ = signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&flag));
+    let caught = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    for signal in [SIGINT, SIGTERM, SIGHUP] {
+        let _ = signal_hook::flag::register_conditional_shutdown(signal, 128 + signal, Arc::clone(&flag));
+        let _ = signal_hook::flag::register(signal, Arc::clone(&flag));
+        let _ = signal_hook::flag::register_usize(signal, Arc::clone(&caught), signal as usize);
+    }
     let watcher = {
         let progress = Arc::clone(&progress);
         let flag = Arc::clone(&flag);
@@ -66,6 +73,11 @@ pub fn run(args: CpArgs) -> pushy::Result<ExitCode> {
         Ok(summary) => Ok(report(&summary)),
         Err(_) if interrupted => {
             eprintln!("pushy: the copy was interrupted; nothing was left half-written");
+            let signal = caught.load(Ordering::SeqCst) as i32;
+            if signal != SIGINT {
+                // As the shell expects of a command a signal stopped.
+                let _ = signal_hook::low_level::emulate_default_handler(signal);
+            }
             Ok(ExitCode::Interrupted)
         }
         Err(e) => Err(e),

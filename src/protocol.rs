@@ -10,7 +10,9 @@
 //! | 8+h    | p    | payload      | raw bytes (output, stdin, bytes values)       |
 //!
 //! Bulk bytes never pass through JSON or base64: they ride in the payload.
-//! A frame larger than [`MAX_FRAME`] is refused before anything is allocated.
+//! A frame larger than [`MAX_FRAME`], or a header larger than [`MAX_HEADER`],
+//! is refused before anything is allocated; buffers grow only as bytes
+//! arrive, and fields the client does not know are skipped, never kept.
 //!
 //! Kinds, client to server: `eval` (`code`, `file`, `mode`, `stream`,
 //! `window`, `stdin`, `repl`, `truth`), `complete` (`text`), `check`
@@ -39,6 +41,11 @@ use crate::error::{Error, ErrorKind, Result};
 /// The largest frame either side accepts (header plus payload).
 pub const MAX_FRAME: u64 = 1 << 30;
 
+/// The largest header either side accepts. Headers carry a value's tokens
+/// (ten million ints take about 80 MB), so the cap is generous, but it is
+/// below the frame's: a header is parsed whole, where a payload may stream.
+pub const MAX_HEADER: u64 = 256 << 20;
+
 /// A received frame: its parsed header and raw payload.
 #[derive(Debug)]
 pub struct Frame {
@@ -49,7 +56,7 @@ pub struct Frame {
 }
 
 /// The fields a server-to-client header may carry.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub struct Header {
     /// The kind of frame.
     pub k: String,
@@ -89,9 +96,30 @@ pub struct Header {
     /// `completions`: the candidates.
     #[serde(default)]
     pub items: Option<Vec<String>>,
-    /// `hello`: everything else the server says about itself.
-    #[serde(flatten)]
-    pub rest: serde_json::Map<String, serde_json::Value>,
+    /// `checked`: complete, incomplete or invalid.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// `hello`: the protocol version the server speaks.
+    #[serde(default)]
+    pub protocol: Option<u64>,
+    /// `hello`: the interpreter's version.
+    #[serde(default)]
+    pub python: Option<String>,
+    /// `hello`: `uname` system, release and machine.
+    #[serde(default)]
+    pub platform: Option<String>,
+    /// `hello`: the host's name.
+    #[serde(default)]
+    pub host: Option<String>,
+    /// `hello`: the effective user.
+    #[serde(default)]
+    pub user: Option<String>,
+    /// `hello`: the interpreter's process id.
+    #[serde(default)]
+    pub pid: Option<u64>,
+    /// `hello`: the interpreter's path.
+    #[serde(default)]
+    pub executable: Option<String>,
 }
 
 /// Reads frames from a byte stream.
@@ -131,6 +159,11 @@ impl<R: Read> FrameReader<R> {
             return Err(Error::protocol(format!(
                 "frame of {} bytes exceeds the {MAX_FRAME}-byte maximum",
                 header_len + payload_len
+            )));
+        }
+        if header_len > MAX_HEADER {
+            return Err(Error::protocol(format!(
+                "frame header of {header_len} bytes exceeds the {MAX_HEADER}-byte maximum"
             )));
         }
         let header = read_growing(&mut self.inner, header_len as usize)?.ok_or_else(|| truncated("header"))?;

@@ -20,6 +20,12 @@ use crate::target::{ConnectOptions, Target};
 use crate::transport::{self, Process, StderrTail};
 use crate::value::{self, Value};
 
+/// Remote output held while a completion or a check is pending (a
+/// background thread printing between REPL calls); past this, the rest is
+/// dropped and one line says so, so a chatty or hostile host cannot grow
+/// the client without bound.
+const HELD_OUTPUT_MAX: usize = 4 << 20;
+
 /// Items a streamed iterator may run ahead of the client.
 const STREAM_WINDOW: u64 = 8192;
 
@@ -167,6 +173,10 @@ pub struct Session {
     /// background thread printing between REPL calls): delivered, in order,
     /// ahead of the next request's own frames rather than dropped.
     held: std::collections::VecDeque<Frame>,
+    /// Payload bytes in `held`; and whether output was dropped since the
+    /// queue was last empty.
+    held_bytes: usize,
+    held_dropped: bool,
 }
 
 /// Sends interrupts to a session from another thread (a Ctrl-C handler).
@@ -258,6 +268,8 @@ impl Session {
                         current: Arc::new(AtomicU64::new(0)),
                         closed: false,
                         held: Default::default(),
+                        held_bytes: 0,
+                        held_dropped: false,
                     };
                     session.info = session.read_hello()?;
                     return Ok(session);
@@ -289,19 +301,18 @@ impl Session {
         if frame.header.k != "hello" {
             return Err(Error::protocol(format!("expected hello from the server, got '{}'", frame.header.k)));
         }
-        let rest = &frame.header.rest;
-        let text = |k: &str| rest.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_string();
-        let protocol = rest.get("protocol").and_then(|v| v.as_u64()).unwrap_or(0);
+        let header = frame.header;
+        let protocol = header.protocol.unwrap_or(0);
         if protocol != 1 {
             return Err(Error::protocol(format!("server speaks protocol {protocol}, this pushy speaks 1")));
         }
         Ok(ServerInfo {
-            python: text("python"),
-            platform: text("platform"),
-            host: text("host"),
-            user: text("user"),
-            pid: rest.get("pid").and_then(|v| v.as_u64()).unwrap_or(0),
-            executable: text("executable"),
+            python: header.python.unwrap_or_default(),
+            platform: header.platform.unwrap_or_default(),
+            host: header.host.unwrap_or_default(),
+            user: header.user.unwrap_or_default(),
+            pid: header.pid.unwrap_or(0),
+            executable: header.executable.unwrap_or_default(),
         })
     }
 
@@ -373,7 +384,13 @@ impl Session {
         loop {
             let mut streamed = None;
             let mut frame = match self.held.pop_front() {
-                Some(frame) => frame,
+                Some(frame) => {
+                    self.held_bytes -= frame.payload.len();
+                    if self.held.is_empty() {
+                        self.held_dropped = false;
+                    }
+                    frame
+                }
                 None if stream_bytes => {
                     // A bytes value alone goes to the handler as it arrives.
                     let mut is_bytes = |h: &Header, len: u64| {
@@ -462,10 +479,24 @@ impl Session {
         loop {
             let frame = self.next_frame()?;
             if frame.header.k == "out" {
-                self.held.push_back(frame);
+                self.hold(frame);
             } else if frame.header.k == kind && frame.header.id == Some(id) {
                 return Ok(frame);
             }
+        }
+    }
+
+    /// Keeps output for the next request to report, up to a bound.
+    fn hold(&mut self, frame: Frame) {
+        if self.held_bytes + frame.payload.len() <= HELD_OUTPUT_MAX {
+            self.held_bytes += frame.payload.len();
+            self.held.push_back(frame);
+        } else if !self.held_dropped {
+            self.held_dropped = true;
+            let note = b"[pushy: remote output dropped: more than 4 MiB arrived between calls]\n".to_vec();
+            let header = Header { k: "out".into(), fd: Some(2), ..Header::default() };
+            self.held_bytes += note.len();
+            self.held.push_back(Frame { header, payload: note });
         }
     }
 
@@ -473,7 +504,7 @@ impl Session {
     /// (`codeop`): what the REPL asks before it runs a line or continues.
     pub fn check(&mut self, code: &str) -> Result<Completeness> {
         let frame = self.ask(json!({"k": "check", "code": code}), "checked")?;
-        Ok(match frame.header.rest.get("status").and_then(|s| s.as_str()) {
+        Ok(match frame.header.status.as_deref() {
             Some("complete") => Completeness::Complete,
             Some("incomplete") => Completeness::Incomplete,
             _ => Completeness::Invalid,

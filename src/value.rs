@@ -19,6 +19,11 @@
 //! | `["F", "nan"]`           | `nan`, `inf` or `-inf`                                    |
 //! | `["u", [cp, ...]]`       | a str with lone surrogates, as code points                |
 //! | `["b", off, len]`, `["B", off, len]` | bytes, bytearray: a slice of the frame payload |
+//!
+//! Bytes slices come in payload order and never overlap (each starts at or
+//! after the end of the one before), so the bytes a value decodes to never
+//! exceed the payload that arrived: a hostile server cannot make one
+//! megabyte into a gigabyte by pointing a thousand tokens at it.
 //! | `["r", T, "repr"]`       | any other object: its type and `repr()`                   |
 //! | `["c", "list"]`          | a reference back to an enclosing container (a cycle)      |
 //! | `["x", T]`               | a container nested past the depth limit                   |
@@ -204,6 +209,7 @@ pub fn decode(tokens: &RawValue, payload: &[u8]) -> Result<Value> {
     let text = tokens.get();
     let mut builder = Builder {
         payload,
+        payload_used: 0,
         total: count_tokens(text),
         seen: 0,
         promised: 0,
@@ -262,6 +268,8 @@ fn count_tokens(text: &str) -> usize {
 /// The decoder's state while tokens stream in.
 struct Builder<'p> {
     payload: &'p [u8],
+    /// Where the last bytes slice ended: the next may not start before it.
+    payload_used: usize,
     total: usize,
     seen: usize,
     /// Slots the open containers still wait for. A new container may reserve
@@ -284,7 +292,7 @@ impl Builder<'_> {
         self.seen += 1;
         let mut done = match token {
             Token::Scalar(v) => Some(v),
-            Token::Tag(parts) => match tag(parts, self.payload, room)? {
+            Token::Tag(parts) => match tag(parts, self.payload, &mut self.payload_used, room)? {
                 Tagged::Value(v) => Some(v),
                 Tagged::Open(open) if open.remaining() == 0 => Some(open.close()),
                 Tagged::Open(open) => {
@@ -355,7 +363,8 @@ enum Tagged {
 }
 
 /// `left`: the tokens that follow and that no open container is owed yet.
-fn tag(parts: Vec<serde_json::Value>, payload: &[u8], left: usize) -> Result<Tagged> {
+/// `used`: the payload bytes that earlier bytes tokens took.
+fn tag(parts: Vec<serde_json::Value>, payload: &[u8], used: &mut usize, left: usize) -> Result<Tagged> {
     use serde_json::Value as J;
     let bad = || Error::protocol(format!("bad value token {}", serde_json::Value::Array(parts.clone())));
     let name = |i: usize| parts.get(i).and_then(J::as_str).map(str::to_owned);
@@ -422,7 +431,12 @@ fn tag(parts: Vec<serde_json::Value>, payload: &[u8], left: usize) -> Result<Tag
         "b" | "B" => {
             let off = parts.get(1).and_then(J::as_u64).ok_or_else(bad)? as usize;
             let len = parts.get(2).and_then(J::as_u64).ok_or_else(bad)? as usize;
-            let bytes = off.checked_add(len).and_then(|end| payload.get(off..end)).ok_or_else(bad)?.to_vec();
+            if off < *used {
+                return Err(Error::protocol("bytes values that share payload bytes (a hostile or broken server)"));
+            }
+            let end = off.checked_add(len).ok_or_else(bad)?;
+            let bytes = payload.get(off..end).ok_or_else(bad)?.to_vec();
+            *used = end;
             Tagged::Value(if t == "b" { Value::Bytes(bytes) } else { Value::ByteArray(bytes) })
         }
         "r" => Tagged::Value(Value::Object(name(1).ok_or_else(bad)?, name(2).ok_or_else(bad)?)),
@@ -456,6 +470,8 @@ mod tests {
             Value::BigInt("-123456789012345678901234567890".into())
         );
         assert_eq!(dec(r#"[["b",1,2]]"#, b"xyz").unwrap(), Value::Bytes(b"yz".to_vec()));
+        let two = Value::Seq(SeqKind::List, vec![Value::Bytes(b"x".to_vec()), Value::Bytes(b"yz".to_vec())], None);
+        assert_eq!(dec(r#"[["l",2],["b",0,1],["b",1,2]]"#, b"xyz").unwrap(), two);
         assert!(matches!(dec(r#"[["F","nan"]]"#, b"").unwrap(), Value::Float(f) if f.is_nan()));
     }
 
@@ -488,6 +504,8 @@ mod tests {
             r#"[["l",2],1]"#,
             r#"[["l",99999999999]]"#,
             r#"[["b",0,5]]"#,
+            r#"[["l",2],["b",0,2],["b",0,2]]"#, // the same bytes twice
+            r#"[["l",2],["b",0,2],["b",1,1]]"#, // overlapping
             r#"[["q"]]"#,
             r#"[{"a":1}]"#,
             r#"[["i","12x"]]"#,
@@ -631,6 +649,17 @@ mod proptests {
         }
     }
 
+    /// The bytes and bytearray contents a value holds, in all.
+    fn bytes_in(value: &Value) -> usize {
+        match value {
+            Value::Bytes(b) | Value::ByteArray(b) => b.len(),
+            Value::Seq(_, items, _) => items.iter().map(bytes_in).sum(),
+            Value::Dict(pairs, _) => pairs.iter().map(|(k, v)| bytes_in(k) + bytes_in(v)).sum(),
+            Value::Named(_, fields) => fields.iter().map(|(_, v)| bytes_in(v)).sum(),
+            _ => 0,
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
@@ -646,8 +675,11 @@ mod proptests {
             payload in proptest::collection::vec(any::<u8>(), 0..16),
         ) {
             let text = format!("[{}]", tokens.join(","));
-            let (_, peak) = peak_during(|| decode_text(&text, &payload));
+            let (result, peak) = peak_during(|| decode_text(&text, &payload));
             prop_assert!(peak <= budget(text.len()), "{} bytes in, {peak} allocated: {text}", text.len());
+            if let Ok(value) = result {
+                prop_assert!(bytes_in(&value) <= payload.len(), "{text} decoded to more bytes than arrived");
+            }
         }
 
         #[test]

@@ -2,9 +2,10 @@
 //!
 //! The directory is `$PUSHY_CONTROL_DIR`, else `$XDG_RUNTIME_DIR/pushy`, else
 //! `/tmp/pushy-UID`. It must be ours and closed to others (0700): a socket in
-//! it is a live, authenticated connection to a host. Socket names are a hash
-//! of the destination and the ssh flags, short enough for the ~100-byte limit
-//! on Unix socket paths, and distinct for distinct settings.
+//! it is a live, authenticated connection to a host. Socket names are a
+//! SHA-256 of the destination and the ssh flags, cut to 128 bits: short
+//! enough for the ~100-byte limit on Unix socket paths, and no two settings
+//! (so no two destinations) ever share a master, even when chosen to collide.
 
 use std::fs::DirBuilder;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
@@ -58,19 +59,19 @@ fn check_private(dir: &Path) -> Result<()> {
 
 /// The master socket for a destination and its flags.
 pub(super) fn socket_path(dir: &Path, target: &SshTarget) -> PathBuf {
-    dir.join(format!("{:016x}", key(target)))
+    dir.join(key(target))
 }
 
-/// FNV-1a over the destination and every flag: a stable name per setting.
-fn key(target: &SshTarget) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+/// SHA-256 over the destination and every flag, each ended by a NUL (which
+/// no argument can hold), as 32 hex digits: a stable name per setting.
+fn key(target: &SshTarget) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
     for part in std::iter::once(target.destination.clone()).chain(target.ssh_args()) {
-        for byte in part.bytes().chain([0]) {
-            hash ^= u64::from(byte);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-        }
+        hash.update(part.as_bytes());
+        hash.update([0]);
     }
-    hash
+    hash.finalize()[..16].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Stops the reusable master for `target`, if one runs. True if one did.
@@ -109,5 +110,20 @@ mod tests {
         assert_ne!(socket_path(dir, &a), socket_path(dir, &b));
         assert_eq!(socket_path(dir, &a), socket_path(dir, &a.clone()));
         assert!(socket_path(dir, &a).as_os_str().len() < 100);
+    }
+
+    #[test]
+    fn socket_names_are_sha256_of_what_selects_the_connection() {
+        let a = SshTarget::parse("web1").unwrap();
+        let name = key(&a);
+        assert_eq!(name.len(), 32);
+        assert!(name.bytes().all(|b| b.is_ascii_hexdigit()));
+        // Arguments cannot run into each other: "ab" + "c" is not "a" + "bc".
+        let (mut x, mut y) = (a.clone(), a.clone());
+        x.destination = "ab".into();
+        x.user = Some("c".into());
+        y.destination = "a".into();
+        y.user = Some("bc".into());
+        assert_ne!(key(&x), key(&y));
     }
 }

@@ -2,32 +2,43 @@
 //! local) and `put`, over the session's own channel (no scp or sftp needed
 //! on the host), streamed in raw frames with bounded memory on both ends.
 //!
-//! Bytes, mode bits and (with `preserve`) times are kept; symlinks inside a
-//! directory are copied as symlinks; a file that cannot be read is reported
-//! by name and the rest goes on. Nothing is ever left half-written under its
-//! final name: each file is written to a temporary name in its target
-//! directory and renamed when complete.
+//! Bytes are kept; modes are applied as cp applies them (the permission bits
+//! less the receiver's umask, or every bit with `preserve`, which keeps
+//! times too); symlinks inside a directory are copied as symlinks; a file
+//! that cannot be read is reported by name and the rest goes on. Nothing is
+//! ever left half-written under its final name: each file is written to a
+//! private temporary name in its target directory and renamed when complete.
+//!
+//! Both directions send the same records: an entry names its place as a list
+//! of single path components below the copy's root, in depth-first preorder
+//! (see `bootstrap/extras.py`). The receiver checks every name and builds
+//! every path itself; on this side that is [`sink`], on the host
+//! `receive_tree`.
 
-use std::fs::{File, OpenOptions};
+mod sink;
+
+use std::fs::File;
 use std::io::{Read, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::session::{Event, Mode, Reply, Request, Session};
 use crate::value::Value;
+use sink::Sink;
 
 /// How to copy.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Options {
     /// Copy directories, recursively.
     pub recursive: bool,
-    /// Keep access and modification times.
+    /// Keep every mode bit (setuid, setgid, sticky; no umask) and the
+    /// access and modification times, as `scp -p`.
     pub preserve: bool,
 }
 
@@ -60,6 +71,7 @@ fn cancelled() -> Error {
 
 /// Copies `remote` (a file, or with `recursive` a directory) to `local`. As
 /// with scp, an existing local directory receives the entry by its name.
+/// Nothing the host sends can place a file outside `local` (see [`sink`]).
 pub fn get(
     session: &mut Session,
     remote: &str,
@@ -67,14 +79,7 @@ pub fn get(
     options: Options,
     progress: &Progress,
 ) -> Result<Summary> {
-    let mut sink = Sink {
-        local: local.to_path_buf(),
-        base: None,
-        current: None,
-        dirs: Vec::new(),
-        summary: Summary::default(),
-        preserve: options.preserve,
-    };
+    let mut sink = Sink::new(local, options.recursive, options.preserve);
     let request = Request {
         mode: Mode::Get,
         stream: true,
@@ -86,7 +91,14 @@ pub fn get(
             return Err(cancelled());
         }
         match event {
-            Event::Item(value) => sink.item(value, progress),
+            Event::Item(value) => {
+                if let Some(total) = header_total(&value) {
+                    progress.total.store(total, Ordering::Relaxed);
+                }
+                let moved = sink.item(&value)?;
+                progress.done.fetch_add(moved, Ordering::Relaxed);
+                Ok(())
+            }
             Event::Output(..) | Event::Flush | Event::Bytes(_) => Ok(()),
         }
     });
@@ -99,7 +111,7 @@ pub fn get(
     };
     match reply {
         Reply::StreamEnd(_) => {
-            sink.finish()?;
+            sink.finish();
             Ok(sink.summary)
         }
         Reply::Raised(e) => {
@@ -113,86 +125,15 @@ pub fn get(
     }
 }
 
-/// Where `get` writes: the entries as they stream in.
-struct Sink {
-    local: PathBuf,
-    base: Option<PathBuf>,
-    current: Option<(File, PathBuf, PathBuf, Value)>,
-    dirs: Vec<(PathBuf, Value)>,
-    summary: Summary,
-    preserve: bool,
-}
-
-impl Sink {
-    fn item(&mut self, value: Value, progress: &Progress) -> Result<()> {
-        if let Value::Bytes(bytes) = &value {
-            let (file, ..) = self.current.as_mut().ok_or_else(|| Error::protocol("file content without a file"))?;
-            file.write_all(bytes)?;
-            progress.done.fetch_add(bytes.len() as u64, Ordering::Relaxed);
-            self.summary.bytes += bytes.len() as u64;
-            return Ok(());
-        }
-        if let Some(total) = field(&value, "total").and_then(Value::as_i64) {
-            progress.total.store(total as u64, Ordering::Relaxed);
-            let name = field(&value, "name").and_then(Value::as_str).unwrap_or("copy");
-            self.base = Some(if self.local.is_dir() { self.local.join(name) } else { self.local.clone() });
-            return Ok(());
-        }
-        let base = self.base.clone().ok_or_else(|| Error::protocol("entries before the header"))?;
-        let rel = field(&value, "path").and_then(Value::as_str).unwrap_or("");
-        let target = if rel.is_empty() { base } else { base.join(rel) };
-        if let Some(error) = field(&value, "error").and_then(Value::as_str) {
-            self.drop_current();
-            self.summary.errors.push(error.to_string());
-            return Ok(());
-        }
-        if field(&value, "end").is_some() {
-            let (file, tmp, target, meta) = self.current.take().ok_or_else(|| Error::protocol("end without a file"))?;
-            drop(file);
-            apply_meta(&tmp, &meta, self.preserve)?;
-            std::fs::rename(&tmp, &target)?;
-            self.summary.files += 1;
-            return Ok(());
-        }
-        match field(&value, "type").and_then(Value::as_str) {
-            Some("dir") => {
-                std::fs::create_dir_all(&target)?;
-                self.dirs.push((target, value));
-            }
-            Some("symlink") => {
-                let link = field(&value, "target").and_then(Value::as_str).unwrap_or("");
-                if target.symlink_metadata().is_ok() {
-                    std::fs::remove_file(&target)?;
-                }
-                std::os::unix::fs::symlink(link, &target)?;
-            }
-            Some("file") => {
-                let tmp = temp_name(&target);
-                let file = OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
-                self.current = Some((file, tmp, target, value));
-            }
-            _ => return Err(Error::protocol("unknown entry in a file transfer")),
-        }
-        Ok(())
-    }
-
-    fn drop_current(&mut self) {
-        if let Some((file, tmp, ..)) = self.current.take() {
-            drop(file);
-            let _ = std::fs::remove_file(tmp);
-        }
-    }
-
-    /// Directory modes last, so read-only directories could still be filled.
-    fn finish(&mut self) -> Result<()> {
-        for (dir, meta) in self.dirs.iter().rev() {
-            apply_meta(dir, meta, self.preserve)?;
-        }
-        Ok(())
-    }
-
-    fn abandon(&mut self) {
-        self.drop_current();
+/// The size announced by a download's header, `{"total": n, ...}`.
+fn header_total(value: &Value) -> Option<u64> {
+    match value {
+        Value::Dict(pairs, _) => pairs
+            .iter()
+            .find(|(k, _)| k.as_str() == Some("total"))
+            .and_then(|(_, v)| v.as_i64())
+            .and_then(|n| u64::try_from(n).ok()),
+        _ => None,
     }
 }
 
@@ -201,35 +142,6 @@ fn field<'v>(value: &'v Value, key: &str) -> Option<&'v Value> {
         Value::Dict(pairs, _) => pairs.iter().find(|(k, _)| k.as_str() == Some(key)).map(|(_, v)| v),
         _ => None,
     }
-}
-
-fn number(value: &Value) -> Option<f64> {
-    match value {
-        Value::Int(i) => Some(*i as f64),
-        Value::Float(f) => Some(*f),
-        _ => None,
-    }
-}
-
-fn apply_meta(path: &Path, meta: &Value, preserve: bool) -> Result<()> {
-    if let Some(mode) = field(meta, "mode").and_then(Value::as_i64) {
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode as u32 & 0o7777))?;
-    }
-    if preserve {
-        let time = |key| field(meta, key).and_then(number).map(|t| UNIX_EPOCH + Duration::from_secs_f64(t.max(0.0)));
-        if let (Some(atime), Some(mtime)) = (time("atime"), time("mtime")) {
-            let file = File::options().write(path.is_file()).read(!path.is_file()).open(path)?;
-            file.set_times(std::fs::FileTimes::new().set_accessed(atime).set_modified(mtime))?;
-        }
-    }
-    Ok(())
-}
-
-/// `.NAME.pushy-PID` beside the target: same directory, so the final rename
-/// is atomic.
-fn temp_name(target: &Path) -> PathBuf {
-    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    target.with_file_name(format!(".{name}.pushy-{}", std::process::id()))
 }
 
 /// Copies `local` (a file, or with `recursive` a directory) to `remote`. As
@@ -290,7 +202,7 @@ enum Kind {
 }
 
 struct Entry {
-    rel: String,
+    rel: Vec<String>,
     full: PathBuf,
     kind: Kind,
     size: u64,
@@ -304,7 +216,7 @@ fn walk(root: &Path, recursive: bool) -> Result<Vec<Entry>> {
         return Err(Error::new(ErrorKind::Usage, format!("{} is a directory", root.display())).with_hint("use -r"));
     }
     let mut out = Vec::new();
-    let mut todo = vec![(String::new(), root.to_path_buf(), meta)];
+    let mut todo = vec![(Vec::new(), root.to_path_buf(), meta)];
     while let Some((rel, full, meta)) = todo.pop() {
         let kind = if meta.file_type().is_symlink() {
             Kind::Symlink
@@ -319,8 +231,9 @@ fn walk(root: &Path, recursive: bool) -> Result<Vec<Entry>> {
             for child in children.into_iter().rev() {
                 let name = child.file_name().to_string_lossy().into_owned();
                 if let Ok(meta) = child.path().symlink_metadata() {
-                    let rel = if rel.is_empty() { name } else { format!("{rel}/{name}") };
-                    todo.push((rel, child.path(), meta));
+                    let mut path = rel.clone();
+                    path.push(name);
+                    todo.push((path, child.path(), meta));
                 }
             }
         }
