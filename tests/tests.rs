@@ -13,3 +13,4 @@ mod reach;
 mod repl;
 mod ssh;
 mod support;
+mod untrusted;

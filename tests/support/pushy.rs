@@ -79,6 +79,12 @@ impl Pushy {
         self
     }
 
+    /// Runs pushy in `dir` (the directory a `local:` interpreter starts in).
+    pub fn current_dir(mut self, dir: &std::path::Path) -> Pushy {
+        self.command.current_dir(dir);
+        self
+    }
+
     pub fn stdin(mut self, bytes: impl Into<Vec<u8>>) -> Pushy {
         self.stdin = Some(bytes.into());
         self
