@@ -129,7 +129,7 @@ complete -c pushy -n "__fish_pushy_using_subcommand cp" -l color -d 'Colour: aut
 always\t'Always'
 never\t'Never'"
 complete -c pushy -n "__fish_pushy_using_subcommand cp" -s r -l recursive -d 'Copy directories recursively'
-complete -c pushy -n "__fish_pushy_using_subcommand cp" -s P -l preserve -d 'Keep modification and access times'
+complete -c pushy -n "__fish_pushy_using_subcommand cp" -s P -l preserve -d 'Keep every mode bit (setuid, setgid, sticky; no umask) and the times, as scp -p'
 complete -c pushy -n "__fish_pushy_using_subcommand cp" -s q -l quiet -d 'No progress bar'
 complete -c pushy -n "__fish_pushy_using_subcommand cp" -l no-reuse -d 'Use a fresh ssh connection and close it afterwards'
 complete -c pushy -n "__fish_pushy_using_subcommand cp" -l sudo -d 'Run the remote interpreter as root, through sudo (asks for a password if sudo wants one)'

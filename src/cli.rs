@@ -65,10 +65,12 @@ pub enum Command {
 
     /// Copy files between this machine and a host, as scp does, over pushy's connection.
     ///
-    /// One operand is HOST:PATH (or local:PATH), the other a local path. Bytes and mode
-    /// bits are kept (times with -p); symlinks in a directory stay symlinks; a file that
-    /// cannot be read is reported and the rest goes on. A file is never left half-written
-    /// under its final name.
+    /// One operand is HOST:PATH (or local:PATH), the other a local path. Bytes are kept;
+    /// modes are the permission bits less the receiver's umask, as cp applies them (all
+    /// bits and times with -P); symlinks in a directory stay symlinks; a file that cannot
+    /// be read is reported and the rest goes on. A file is never left half-written under
+    /// its final name. The host is not trusted: every name it sends must be a single file
+    /// name and lands under DEST; no symlink in a destination is followed, on either side.
     #[command(after_help = "Examples:\n  pushy cp web1:/var/log/syslog .\n  pushy cp -r ./conf web1:/etc/myapp")]
     Cp(CpArgs),
 }
@@ -88,7 +90,7 @@ pub struct CpArgs {
     #[arg(short = 'r', long)]
     pub recursive: bool,
 
-    /// Keep modification and access times.
+    /// Keep every mode bit (setuid, setgid, sticky; no umask) and the times, as scp -p.
     #[arg(long = "preserve", short = 'P')]
     pub preserve: bool,
 

@@ -190,6 +190,24 @@ Interrupted with Ctrl\-C.
 .TP
 \fB255\fR
 Connection, ssh or protocol failure; no Python 3 on the host.
+.SH SECURITY
+The host is not trusted by the client. Every name, mode, size and frame it
+sends is checked before use: a name in a download must be a single file name
+(not empty, \fB.\fR or \fB..\fR, without \fB/\fR or NUL) and lands under
+the destination named on the command line; no symlink in a destination is
+followed, locally or remotely (a symlink where a directory or file goes is
+replaced); temporary files are created exclusively, 0600, under random names,
+and removed when the copy stops or pushy is interrupted, terminated or hung up
+on; without \fB\-\-preserve\fR, modes lose setuid, setgid, sticky and the
+umask, as with \fBcp\fR(1). A hostile host costs the client at most the
+frame it sent plus a few MiB of memory.
+.PP
+What user code sees on \fBsys.path\fR: the interpreter's own path
+(\fBPYTHONPATH\fR, the standard library, site\-packages), without the
+current directory that \fBpython3 \-c\fR would put first: a module in the
+remote login directory (or, for \fBlocal:\fR, the caller's directory) is
+never imported by accident, and imports write no bytecode
+(\fBsys.dont_write_bytecode\fR).
 .SH ENVIRONMENT
 .TP
 \fBNO_COLOR\fR
