@@ -246,11 +246,28 @@ def check_complete(source):
     return "incomplete" if code is None else "complete"
 
 
+def _source_lines(source):
+    """The lines linecache would read from a file holding `source`.
+
+    traceback places its carets by assuming each line ends in a newline, as
+    linecache makes sure of for files (it adds one to a last line without):
+    a last line without one puts them a column to the right. Lines are split
+    where the compiler splits them (newlines only, universal newlines), not
+    where str.splitlines does (form feeds, \\x1c, U+2028, ...), or line
+    numbers would point at the wrong line.
+    """
+    import io
+    lines = io.StringIO(source, newline=None).readlines()
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    return lines
+
+
 def format_exception(e):
     import linecache
     import traceback
     for filename, source in _sources.items():
-        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        linecache.cache[filename] = (len(source), None, _source_lines(source), filename)
     if getattr(e, "_pushy_compile", False):
         return "".join(traceback.format_exception_only(type(e), e))
     try:
@@ -273,10 +290,34 @@ def format_exception(e):
             type(e).__name__, _short(e), _short(inner))
 
 
-# Completion: rlcompleter's rule, no calls and no subscripts are evaluated.
-
+# Completion: rlcompleter's rule, except that nothing is evaluated and
+# nothing is imported (the man page states these rules, under REPL):
+# - names come from the namespace, builtins, keywords and the names of the
+#   modules on sys.path; dict keys after `d['` (a dict's own keys, never a
+#   subclass's __iter__);
+# - `a.b.c` is resolved by reading attributes statically
+#   (inspect.getattr_static): no property, descriptor, __getattr__ or
+#   __getattribute__ runs;
+# - a module that is not imported is never imported (`antigravity.` would
+#   open a web browser): a package found on disk offers its submodules, found
+#   by the path finders, which run no module code;
+# - the one piece of user code that may run is an object's __dir__, through
+#   dir(), as rlcompleter does; the client gives a completion a time budget
+#   and interrupts it past that (Server._complete).
+# `start` in the reply counts code points of `text`, as Python indexes str.
 
 _module_names = None
+
+_MISSING = object()
+
+
+class _Unimported:
+    """A module found on disk but not imported: only its submodules' names
+    are known (`locations`: its package directories, empty for a module)."""
+    __slots__ = ("locations",)
+
+    def __init__(self, locations):
+        self.locations = locations
 
 
 def complete(namespace, text):
@@ -285,10 +326,12 @@ def complete(namespace, text):
     m = re.search(r"""([A-Za-z_][\w.]*)\[(["'])([^"']*)$""", text)
     if m:
         obj = _resolve(namespace, m.group(1))
-        if isinstance(obj, dict):
+        if obj is not _MISSING and issubclass(type(obj), dict):
             prefix = m.group(3)
             quote = m.group(2)
-            keys = sorted(k for k in obj if isinstance(k, str) and k.startswith(prefix))
+            # dict.keys: a subclass's own __iter__ is user code. Exact str
+            # keys only: a str subclass may override startswith.
+            keys = sorted(k for k in dict.keys(obj) if type(k) is str and k.startswith(prefix))
             return {"start": len(text) - len(prefix), "items": [k + quote + "]" for k in keys]}
         return {"start": len(text), "items": []}
     m = re.search(r"[A-Za-z_][\w.]*$|$", text)
@@ -297,16 +340,19 @@ def complete(namespace, text):
     if "." in word:
         base, _, prefix = word.rpartition(".")
         obj = _resolve(namespace, base)
-        if obj is None:
+        if obj is _MISSING:
             return {"start": start, "items": []}
-        names = set(_dir(obj))
-        if hasattr(obj, "__path__"):
-            names.update(_submodules(obj))
+        if type(obj) is _Unimported:
+            names = set(_submodules(obj.locations))
+        else:
+            names = set(_dir(obj))
+            if _is_module(obj):
+                names.update(_submodules(_locations(obj)))
         items = sorted(base + "." + n for n in names if n.startswith(prefix)
                        and (prefix.startswith("_") or not n.startswith("_")))
         return {"start": start, "items": items}
     import builtins
-    names = set(namespace) | set(dir(builtins)) | set(keyword.kwlist)
+    names = set(dict.keys(namespace)) | set(dir(builtins)) | set(keyword.kwlist)
     if word:
         names.update(_all_module_names())
     items = sorted(n for n in names if n.startswith(word) and (word.startswith("_") or not n.startswith("_")))
@@ -314,24 +360,71 @@ def complete(namespace, text):
 
 
 def _resolve(namespace, dotted):
+    """The object `dotted` names, an _Unimported, or _MISSING; evaluates
+    nothing and imports nothing."""
     parts = dotted.split(".")
     try:
-        obj = namespace[parts[0]] if parts[0] in namespace else None
-        if obj is None:
+        head = parts[0]
+        if dict.__contains__(namespace, head):  # never the auto-import
+            obj = dict.__getitem__(namespace, head)
+        else:
             import builtins
-            obj = getattr(builtins, parts[0], None)
-        if obj is None:
-            obj = _import_or_none(parts[0])
+            obj = vars(builtins).get(head, _MISSING)
+            if obj is _MISSING:
+                obj = _module(head, None)
         for i, p in enumerate(parts[1:], 1):
-            if isinstance(obj, type(sys)) and not hasattr(obj, p) and hasattr(obj, "__path__"):
-                obj = _import_or_none(".".join(parts[: i + 1]))
+            if obj is _MISSING:
+                break
+            if type(obj) is _Unimported or (_is_module(obj) and p not in _module_dict(obj)):
+                obj = _module(".".join(parts[: i + 1]), _locations(obj))
             else:
                 obj = _static_getattr(obj, p)
-            if obj is None:
-                return None
         return obj
     except Exception:
-        return None
+        return _MISSING
+
+
+def _is_module(obj):
+    # type(), not isinstance(): isinstance may read a __class__ property.
+    return issubclass(type(obj), type(sys))
+
+
+def _module_dict(module):
+    return object.__getattribute__(module, "__dict__")
+
+
+def _locations(obj):
+    """Where the submodules of a module or an _Unimported are: a list, empty
+    for a plain module or anything else."""
+    if type(obj) is _Unimported:
+        return obj.locations
+    if _is_module(obj):
+        path = _module_dict(obj).get("__path__")
+        if path is not None:
+            try:
+                return [p for p in path if isinstance(p, str)]
+            except Exception:
+                return []
+    return []
+
+
+def _module(name, locations):
+    """The module `name` if it is imported; else an _Unimported if the path
+    finders find it (in `locations`, its package's directories, for a
+    submodule); else _MISSING. Never imports."""
+    module = sys.modules.get(name)
+    if module is not None:
+        return module
+    if "." in name and not locations:
+        return _MISSING
+    try:
+        from importlib.machinery import PathFinder
+        spec = PathFinder.find_spec(name, locations or None)
+    except Exception:
+        return _MISSING
+    if spec is None:
+        return _MISSING
+    return _Unimported(list(spec.submodule_search_locations or []))
 
 
 def _static_getattr(obj, name):
@@ -341,27 +434,32 @@ def _static_getattr(obj, name):
     try:
         value = inspect.getattr_static(obj, name)
     except AttributeError:
-        return None
-    if isinstance(obj, type(sys)):
-        return getattr(obj, name, None)
+        return _MISSING
+    if type(value) in (staticmethod, classmethod):
+        return value.__func__
+    if _is_module(obj):
+        return value
     # A descriptor that is not a function computes its value when read: a
-    # property, functools.cached_property, a slot, a C getset.
-    if hasattr(type(value), "__get__") and not callable(value):
-        return None
-    return getattr(obj, name, None)
+    # property, functools.cached_property, a slot, a C getset. Looked up on
+    # the type's own dicts: hasattr could run a metaclass's __getattr__.
+    if not callable(value) and any("__get__" in vars(k) for k in type.__dict__["__mro__"].__get__(type(value))):
+        return _MISSING
+    return value
 
 
 def _dir(obj):
+    # dir() runs the object's __dir__: user code, which may block; the
+    # client's budget and its interrupt bound it. KeyboardInterrupt passes.
     try:
         return dir(obj)
     except Exception:
         return []
 
 
-def _submodules(pkg):
+def _submodules(locations):
     import pkgutil
     try:
-        return [name for _, name, _ in pkgutil.iter_modules(pkg.__path__)]
+        return [name for _, name, _ in pkgutil.iter_modules(list(locations))] if locations else []
     except Exception:
         return []
 

@@ -718,11 +718,7 @@ class Server:
         if kind == "eval":
             self.eval(rid, header)
         elif kind == "complete":
-            try:
-                load_extras()
-                result = complete(self.namespace, header.get("text", ""))
-            except Exception:
-                result = {"start": 0, "items": []}
+            result = self._complete(rid, header.get("text", ""))
             result.update({"k": "completions", "id": rid})
             self.channel.send(result)
         elif kind == "check":
@@ -733,6 +729,34 @@ class Server:
             os._exit(0)
         else:
             self.channel.send({"k": "bad", "id": rid, "message": "unknown request kind %r" % (kind,)})
+
+    def _complete(self, rid, text):
+        """Completions for `text`: `start` is a code-point offset into it
+        (see src/protocol.rs). Completion may run an object's `__dir__`, so
+        it is interruptible like an eval: the client interrupts it when it
+        overruns its time budget or the user presses Ctrl-C, and then gets
+        no candidates (and discards this late reply)."""
+        nothing = {"start": len(text), "items": []}
+        with self.state_lock:
+            if self.interrupt_for == rid:  # given up on before it started
+                return nothing
+            self.running = rid
+            self.deferred = False
+        try:
+            try:
+                load_extras()
+                return complete(self.namespace, text)
+            finally:
+                with self.state_lock:
+                    self.running = None
+        except BaseException:  # KeyboardInterrupt from the client, or a bug
+            while True:  # the reset above may itself have been interrupted
+                try:
+                    with self.state_lock:
+                        self.running = None
+                    return nothing
+                except KeyboardInterrupt:
+                    continue
 
     def eval(self, rid, header):
         # Left in self.stdins while the request runs: the reader thread must
@@ -777,6 +801,14 @@ class Server:
                 if mode in ("get", "put"):  # file transfer: pushy's own code, not the user's
                     load_extras()
                     has_value, value = True, transfer(mode, header.get("args") or {})
+                elif header.get("repl") and mode == "auto":
+                    # CPython's interactive rules: every expression statement
+                    # at the top level goes to sys.displayhook, which echoes
+                    # it as it runs (in order with the output) and sets `_`.
+                    # By value, never streamed: showing an iterator must not
+                    # consume it.
+                    self._interactive(rid, header.get("code", ""), header.get("file") or "<input>")
+                    return {"k": "none", "id": rid}, b""
                 else:
                     has_value, value = run_code(header.get("code", ""), header.get("file") or "<input>",
                                                 self.namespace, mode)
@@ -785,8 +817,6 @@ class Server:
                     return {"k": "end", "id": rid, "count": count}, b""
                 if not has_value:
                     return {"k": "none", "id": rid}, b""
-                if header.get("repl") and value is not None:
-                    self.namespace["_"] = value
                 data, blobs = encode_value(value)
                 head = {"k": "value", "id": rid, "v": _Raw(data)}
                 if header.get("truth"):
@@ -804,6 +834,33 @@ class Server:
             return {"k": "exit", "id": rid, "code": _exit_code(e)}, b""
         except BaseException as e:
             return _error_header(rid, e), b""
+
+    def _interactive(self, rid, code, filename):
+        """Runs a REPL input with this request's display hook in place of the
+        interpreter's own, unless the user's code has installed one of its
+        own (which then prints, as in CPython)."""
+        own = sys.displayhook is sys.__displayhook__
+
+        def display(value):
+            # CPython's displayhook, except that the value goes to the client
+            # as an `echo` frame: by value, printed there.
+            if os.getpid() != self.pid:  # a forked child must never send frames
+                return sys.__displayhook__(value)
+            if value is None:
+                return
+            import builtins
+            builtins._ = None  # as CPython: `_` is not the value while it is shown
+            data, blobs = encode_value(value)
+            self.send({"k": "echo", "id": rid, "v": _Raw(data)}, blobs)
+            builtins._ = value
+
+        if own:
+            sys.displayhook = display
+        try:
+            run_code(code, filename, self.namespace, "single")
+        finally:
+            if sys.displayhook is display:  # not if the code installed its own
+                sys.displayhook = sys.__displayhook__
 
     def _stream(self, rid, iterator):
         """Items go out as the iterator yields them, at most `credits` ahead of
@@ -875,7 +932,12 @@ _compiled = {}   # (source, file name) -> (statements, trailing expression)
 
 
 def run_code(code, filename, namespace, mode):
-    """Run the user's code; (has_value, value) of a trailing expression."""
+    """Run the user's code; (has_value, value) of a trailing expression.
+
+    Modes: "auto" (statements, then the trailing expression is the value),
+    "run" (a script as __main__, no value), "single" (a REPL input: each
+    expression statement at the top level goes to sys.displayhook, as in
+    CPython's interactive mode, and there is no value)."""
     if code.startswith("\ufeff"):  # a UTF-8 BOM, as python3 FILE skips it
         code = code[1:]
     if len(_sources) > 1000:
@@ -885,10 +947,10 @@ def run_code(code, filename, namespace, mode):
         namespace["__file__"] = filename
         exec(_compile(code, filename, "exec"), namespace)
         return False, None
-    key = (code, filename)
+    key = (code, filename, mode)
     compiled = _compiled.get(key)
     if compiled is None:
-        compiled = _compile_auto(code, filename, namespace)
+        compiled = _compile_auto(code, filename, namespace, mode == "single")
         if len(_compiled) > 256:
             _compiled.clear()
         _compiled[key] = compiled
@@ -900,15 +962,20 @@ def run_code(code, filename, namespace, mode):
     return True, eval(last, namespace)
 
 
-def _compile_auto(code, filename, namespace):
+def _compile_auto(code, filename, namespace, interactive=False):
     """(statements, trailing expression) as code objects, either may be None.
 
-    A lone expression without dots is compiled directly: no ast, nothing to
-    pre-import. Anything else is parsed, its dotted module names imported,
-    and split at the trailing expression.
+    A lone expression (or, interactive, a single statement) without dots is
+    compiled directly: no ast, nothing to pre-import. Anything else is
+    parsed, its dotted module names imported, and split at the trailing
+    expression; interactive code is not split but compiled whole in
+    "single" mode, from an ast.Interactive, which (unlike source in that
+    mode) may hold several statements: a pasted block.
     """
     if "." not in code:
         try:
+            if interactive:
+                return compile(code, filename, "single", dont_inherit=True), None
             return None, compile(code, filename, "eval", dont_inherit=True)
         except SyntaxError:
             pass  # statements (or a real error, reported below)
@@ -916,6 +983,10 @@ def _compile_auto(code, filename, namespace):
     tree = _compile(code, filename, "exec", ast.PyCF_ONLY_AST)
     load_extras()
     preimport_submodules(tree, namespace)
+    if interactive:
+        if not tree.body:
+            return None, None
+        return _compile(ast.Interactive(body=tree.body), filename, "single"), None
     last = None
     if tree.body and isinstance(tree.body[-1], ast.Expr):
         last = _compile(ast.Expression(tree.body.pop().value), filename, "eval")

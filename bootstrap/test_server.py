@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import types
 import unittest
 import zlib
 from unittest import mock
@@ -527,6 +528,55 @@ class FormatExceptionTests(unittest.TestCase):
         self.assertTrue(text.endswith("ValueError: v\n"), text)
 
 
+def cpython_traceback(code, filename):
+    """What CPython itself prints for `code` run as a script file (`python3
+    FILE`), with the script's path shown as `filename`: the reference the
+    server's tracebacks must match, carets (3.11+) included, whatever this
+    interpreter's version prints."""
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "script.py")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(code)
+        out = subprocess.run([sys.executable, path], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             timeout=30)
+    return out.stderr.decode("utf-8").replace('"%s"' % path, '"%s"' % filename)
+
+
+# Top-level code whose tracebacks mark columns: the last line has no newline
+# (as a REPL input and `pushy exec CODE` have none), in the trailing
+# expression, in a statement, and binary-operator anchors (`~~~^~~~`).
+CARET_CASES = [
+    'oss.listdir("/")',
+    'x = 1\noss.listdir("/")',
+    'x = 1\ny = [0] + oss.listdir("/")',
+    'a, b = 1, 0\nc = a / b',
+    'd = {"k": {}}\nv = d["k"]["j"]',
+    'x = 1\x0c\ny = 2\n1 + oss',  # a form feed is no line break to the compiler
+    'def f():\n    return 1 / 0\nf()',
+]
+
+
+# Catches what run_code raises in a frame of "<pushy>", as the server does,
+# so the traceback holds the user's frames only and compares whole.
+_CATCH = {}
+exec(compile("def catch(run, *args):\n    try:\n        run(*args)\n    except BaseException as e:\n"
+             "        return e\n", "<pushy>", "exec"), _CATCH)
+
+
+class CaretTests(unittest.TestCase):
+    def raised(self, code, mode):
+        e = _CATCH["catch"](server.run_code, code, "<input>", fresh_namespace(), mode)
+        self.assertIsNotNone(e, "no exception from %r" % code)
+        return e
+
+    def test_tracebacks_match_cpython_for_the_same_source(self):
+        for mode in ("auto", "single"):
+            for code in CARET_CASES:
+                with self.subTest(code=code, mode=mode):
+                    text = server.format_exception(self.raised(code, mode))
+                    self.assertEqual(text, cpython_traceback(code, "<input>"))
+
+
 # ---------------------------------------------------------- unit: complete
 
 
@@ -598,6 +648,70 @@ class CompleteTests(unittest.TestCase):
         self.ns["lazy"] = Lazy()
         self.assertEqual(self.complete("lazy.value.")["items"], [])
         self.assertEqual(self.complete('lazy.value["')["items"], [])
+        self.assertEqual(calls, [])
+
+    def test_start_counts_code_points(self):
+        # The wire unit (src/protocol.rs): Python's str index, not UTF-8 bytes.
+        self.assertEqual(self.complete('print("日本", os.listd'), {"start": 12, "items": ["os.listdir"]})
+        self.assertEqual(self.complete("s = 'é́🙂'; s.st")["start"], 11)
+        self.ns["d"] = {"ключ": 1}
+        self.assertEqual(self.complete("d['кл"), {"start": 3, "items": ["ключ']"]})
+
+    def test_nothing_is_imported(self):
+        # antigravity opens a web browser when imported.
+        self.assertNotIn("antigravity", sys.modules)
+        self.assertEqual(self.complete("antigravity.")["items"], [])
+        self.assertEqual(self.complete("antigravity.xk")["items"], [])
+        self.assertNotIn("antigravity", sys.modules)
+        with tempfile.TemporaryDirectory() as root:
+            package = os.path.join(root, "pushy_unimported_pkg")
+            os.makedirs(os.path.join(package, "inner"))
+            for name in ("__init__.py", "child.py", os.path.join("inner", "__init__.py"), os.path.join("inner", "leaf.py")):
+                with open(os.path.join(package, name), "w") as f:
+                    f.write("raise SystemExit('imported by completion')\n")
+            sys.path.insert(0, root)
+            try:
+                # Submodules found on disk, none of them run.
+                self.assertEqual(self.complete("pushy_unimported_pkg.ch")["items"], ["pushy_unimported_pkg.child"])
+                self.assertEqual(self.complete("pushy_unimported_pkg.inner.l")["items"],
+                                 ["pushy_unimported_pkg.inner.leaf"])
+                self.assertEqual(self.complete("pushy_unimported_pkg.child.")["items"], [])
+                self.assertFalse([m for m in sys.modules if m.startswith("pushy_unimported_pkg")])
+            finally:
+                sys.path.remove(root)
+
+    def test_getattr_and_iter_hooks_never_run(self):
+        calls = []
+
+        class Hooks:
+            value = {"key": 1}
+
+            def __getattr__(self, name):
+                calls.append(("__getattr__", name))
+                return {"x": 1}
+
+            def __getattribute__(self, name):
+                calls.append(("__getattribute__", name))
+                return object.__getattribute__(self, name)
+
+        class Keys(dict):
+            def __iter__(self):
+                calls.append("__iter__")
+                return iter(["trap"])
+
+        lazy = types.ModuleType("lazy_module")
+
+        def module_getattr(name):
+            calls.append(("module __getattr__", name))
+            return {"x": 1}
+
+        lazy.__getattr__ = module_getattr
+        self.ns.update(h=Hooks(), k=Keys(real=1), lazy=lazy)
+        self.assertEqual(self.complete("h.missing.")["items"], [])
+        self.assertEqual(self.complete('h.missing["')["items"], [])
+        self.assertEqual(self.complete('h.value["k')["items"], ['key"]'])
+        self.assertEqual(self.complete("k['")["items"], ["real']"])
+        self.assertEqual(self.complete("lazy.anything.")["items"], [])
         self.assertEqual(calls, [])
 
 
@@ -946,6 +1060,99 @@ class EvalTests(EndToEndTest):
         self.assertIn("os.path", frame.header["items"])
 
 
+def echoes(frames):
+    """What a REPL input displayed, in order with its output: ("echo",
+    tokens) and ("out", bytes) pairs, up to the reply."""
+    shown = []
+    for f in frames[:-1]:
+        if f.header["k"] == "echo":
+            shown.append(("echo", f.header["v"]))
+        elif f.header["k"] == "out":
+            shown.append(("out", f.payload))
+    return shown
+
+
+class ReplDisplayTests(EndToEndTest):
+    """`repl: true` inputs follow CPython's interactive rules: every
+    expression statement at the top level is shown (an `echo` frame, by
+    value, as sys.displayhook runs), None is not, `_` is the last shown."""
+
+    def repl(self, srv, code, **fields):
+        frames = srv.eval(code, repl=True, **fields)
+        self.assertReply(frames, "none")
+        return echoes(frames)
+
+    def test_each_expression_statement_is_echoed(self):
+        srv = self.start()
+        self.assertEqual(self.repl(srv, "for i in range(3): i"), [("echo", [0]), ("echo", [1]), ("echo", [2])])
+        self.assertEqual(self.repl(srv, "if True:\n    'a'\n    'b'\n"), [("echo", ["a"]), ("echo", ["b"])])
+        # A pasted block of several statements, each shown.
+        self.assertEqual(self.repl(srv, "x = 5\nx\nx + 1"), [("echo", [5]), ("echo", [6])])
+        # Not inside a function or a class body, as CPython.
+        self.assertEqual(self.repl(srv, "def f():\n    7\nf()"), [])
+        self.assertEqual(self.repl(srv, "class C:\n    8\n"), [])
+
+    def test_echoes_interleave_with_output(self):
+        srv = self.start()
+        self.assertEqual(self.repl(srv, "for i in range(2): print('p', i); i"),
+                         [("out", b"p 0\n"), ("echo", [0]), ("out", b"p 1\n"), ("echo", [1])])
+
+    def test_none_is_not_echoed_and_underscore_is_the_last_shown(self):
+        srv = self.start()
+        self.assertEqual(self.repl(srv, "None"), [])
+        self.assertEqual(self.repl(srv, "6 * 7"), [("echo", [42])])
+        self.assertEqual(self.repl(srv, "None"), [])  # leaves `_` alone, as CPython
+        self.assertEqual(self.repl(srv, "_ + 1"), [("echo", [43])])
+        self.assertEqual(self.repl(srv, "for i in range(3): i * 10"), [("echo", [0]), ("echo", [10]), ("echo", [20])])
+        self.assertEqual(self.repl(srv, "_"), [("echo", [20])])
+        # As in CPython, `_` lives in builtins: a global `_` the user sets wins.
+        self.repl(srv, "_ = 'mine'")
+        self.repl(srv, "1")
+        self.assertEqual(self.repl(srv, "_"), [("echo", ["mine"])])
+
+    def test_iterators_are_shown_not_consumed(self):
+        srv = self.start()
+        self.repl(srv, "g = (x for x in range(3))")
+        # Even if the request asks for streaming: the REPL shows values.
+        (kind, v), = self.repl(srv, "g", stream=True, window=10)
+        self.assertEqual(v[0][:2], ["r", "generator"], v)
+        self.assertIn("<generator object <genexpr>", v[0][2])
+        self.assertEqual(self.repl(srv, "list(g)"), [("echo", [["l", 3], 0, 1, 2])])
+        (kind, v), = self.repl(srv, "sys.stdout")
+        self.assertEqual(v[0][1], "_io.TextIOWrapper", v)
+        (kind, v), = self.repl(srv, "iter([1, 2])")
+        self.assertEqual(v[0][1], "list_iterator", v)
+
+    def test_bytes_ride_in_the_payload(self):
+        srv = self.start()
+        frames = srv.eval("b'ab'\nb'cde'", repl=True)
+        shown = [f for f in frames if f.header["k"] == "echo"]
+        self.assertEqual([(f.header["v"], f.payload) for f in shown],
+                         [([["b", 0, 2]], b"ab"), ([["b", 0, 3]], b"cde")])
+
+    def test_a_displayhook_of_the_users_own_prints(self):
+        srv = self.start()
+        self.repl(srv, "sys.displayhook = lambda v: print('custom', v)")
+        self.assertEqual(self.repl(srv, "5"), [("out", b"custom 5\n")])
+        self.repl(srv, "sys.displayhook = sys.__displayhook__")
+        self.assertEqual(self.repl(srv, "5"), [("echo", [5])])
+
+    def test_errors_after_an_echo(self):
+        srv = self.start()
+        frames = srv.eval("for i in range(3): 1 / (1 - i)", repl=True)
+        self.assertReply(frames, "error", type="ZeroDivisionError")
+        self.assertEqual(echoes(frames), [("echo", [1.0])])
+
+    def test_exec_keeps_the_trailing_value(self):
+        srv = self.start()
+        frames = srv.eval("for i in range(3): i")
+        self.assertReply(frames, "none")
+        self.assertEqual(echoes(frames), [])
+        self.assertReply(srv.eval("1\n2"), "value", v=[2])
+        frames = srv.eval("iter([1, 2])", stream=True, window=10)
+        self.assertReply(frames, "end")
+
+
 def stream_items(frames):
     """The token lists of streamed items; several may share an `items` frame."""
     return [v for f in frames if f.header["k"] == "items" for v in f.header["v"]]
@@ -1103,6 +1310,41 @@ class InterruptTests(EndToEndTest):
         srv.send({"k": "interrupt", "id": rid})  # waiting for credit
         self.assertReply(srv.collect(rid, timeout=2.0), "error", type="KeyboardInterrupt")
         self.assertReply(srv.eval("'next'"), "value", v=["next"])
+
+
+class CompletionInterruptTests(EndToEndTest):
+    """A completion can run an object's __dir__, which may block: the client
+    interrupts it past its budget, and the session must live on."""
+
+    def test_a_blocking_dir_is_interrupted(self):
+        srv = self.start()
+        self.assertReply(srv.eval("class B:\n    def __dir__(self):\n        time.sleep(60)\n        return ['x']\nb = B()"), "none")
+        rid = srv.request("complete", text="b.")
+        time.sleep(0.3)  # __dir__ is sleeping
+        start = time.monotonic()
+        srv.send({"k": "interrupt", "id": rid})
+        frame = self.assertReply(srv.collect(rid, timeout=2.0), "completions", items=[])
+        self.assertLess(time.monotonic() - start, 2.0)
+        self.assertEqual(frame.header["start"], 2)
+        # No KeyboardInterrupt is left over for the next request.
+        self.assertReply(srv.eval("'alive'"), "value", v=["alive"])
+
+    def test_an_interrupt_before_the_completion_runs(self):
+        srv = self.start()
+        self.assertReply(srv.eval("class B:\n    def __dir__(self):\n        time.sleep(60)\nb = B()"), "none")
+        first = srv.request("eval", code="time.sleep(0.3)")
+        second = srv.request("complete", text="b.")
+        srv.send({"k": "interrupt", "id": second})
+        self.assertReply(srv.collect(first), "value", v=[None])
+        self.assertReply(srv.collect(second, timeout=2.0), "completions", items=[])
+        self.assertReply(srv.eval("'alive'"), "value", v=["alive"])
+
+    def test_a_late_interrupt_is_harmless(self):
+        srv = self.start()
+        rid = srv.request("complete", text="os.pa")
+        self.assertIn("os.path", srv.collect(rid)[-1].header["items"])
+        srv.send({"k": "interrupt", "id": rid})  # the completion is over
+        self.assertReply(srv.eval("time.sleep(0.2) or 'not interrupted'"), "value", v=["not interrupted"])
 
 
 class WatchdogTests(unittest.TestCase):

@@ -348,7 +348,7 @@ _pushy() {
             return 0
             ;;
         pushy__subcmd__exec)
-            opts="-f -p -l -i -F -J -o -v -h --file --json --raw --test --timeout --forks --collapse --port --login --identity --ssh-config --jump --option --python --connect-timeout --persist --no-reuse --sudo --become --inventory --verbose --color --help"
+            opts="-f -0 -p -l -i -F -J -o -v -h --file --json --raw --null --test --timeout --forks --collapse --port --login --identity --ssh-config --jump --option --python --connect-timeout --persist --no-reuse --sudo --become --inventory --verbose --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

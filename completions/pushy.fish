@@ -69,8 +69,9 @@ complete -c pushy -n "__fish_pushy_using_subcommand exec" -l inventory -d 'An An
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -l color -d 'Colour: auto (when writing to a terminal and NO_COLOR is unset), always, never' -r -f -a "auto\t'When the stream is a terminal and NO_COLOR is unset'
 always\t'Always'
 never\t'Never'"
-complete -c pushy -n "__fish_pushy_using_subcommand exec" -l json -d 'Print values as JSON (JSON Lines for streamed items); see the man page for the format'
+complete -c pushy -n "__fish_pushy_using_subcommand exec" -l json -d 'Print values as JSON (JSON Lines for streamed items); stdout carries only JSON, remote output goes to stderr; see the man page for the format'
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -l raw -d 'Print text as is, bytes as bytes, and one item per line: for pipelines'
+complete -c pushy -n "__fish_pushy_using_subcommand exec" -s 0 -l null -d 'With --raw (implied): end every item with NUL instead of a newline, for `xargs -0`'
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -l test -d 'Print nothing; exit 0 if the value is truthy, 1 if falsy'
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -l collapse -d 'With many hosts: print identical results once, naming all their hosts'
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -l no-reuse -d 'Use a fresh ssh connection and close it afterwards'

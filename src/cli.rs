@@ -14,7 +14,13 @@ use pushy::{ConnectOptions, PasswordSource, Reuse, Target};
 /// pushy pushes a small Python server over ssh's stdin; nothing is installed
 /// or written on the host. Results come back by value and print locally.
 #[derive(Debug, Parser)]
-#[command(name = "pushy", version, args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+#[command(
+    name = "pushy",
+    version,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    arg_required_else_help = true
+)]
 #[command(
     after_help = "Examples:\n  pushy exec local: 'os.listdir(\"/\")'\n  pushy exec web1 'platform.node()' --json\n  pushy web1                  (a Python REPL on web1)"
 )]
@@ -177,13 +183,18 @@ pub struct DisconnectArgs {
 /// How results are printed.
 #[derive(Debug, Args, Default)]
 pub struct OutputArgs {
-    /// Print values as JSON (JSON Lines for streamed items); see the man page for the format.
+    /// Print values as JSON (JSON Lines for streamed items); stdout carries only JSON, remote
+    /// output goes to stderr; see the man page for the format.
     #[arg(long, conflicts_with = "raw")]
     pub json: bool,
 
     /// Print text as is, bytes as bytes, and one item per line: for pipelines.
     #[arg(long)]
     pub raw: bool,
+
+    /// With --raw (implied): end every item with NUL instead of a newline, for `xargs -0`.
+    #[arg(short = '0', long = "null", conflicts_with = "json")]
+    pub null: bool,
 }
 
 /// Connection flags, as ssh spells them.

@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 
 use pushy::transfer::{self, Options, Progress, Summary};
 use pushy::{Error, ErrorKind, Session, Target};
-use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
 use crate::cli::CpArgs;
 use crate::exit_code::ExitCode;
+use crate::interrupt::CtrlC;
 
 /// A `HOST:PATH` operand (`local:PATH` for a local interpreter).
 fn remote_operand(text: &str) -> Option<(&str, &str)> {
@@ -40,18 +40,21 @@ pub fn run(args: CpArgs) -> pushy::Result<ExitCode> {
         }
     };
     let target: Target = crate::exec::single(&args.conn, host)?;
+    // Ctrl-C, SIGTERM and SIGHUP cancel the copy (temporary files removed,
+    // here and on the host), then pushy dies by that signal; a second one
+    // quits at once. Before the copy starts, a signal just ends pushy.
+    let ctrl_c = CtrlC::install();
     let mut session = Session::connect_with(&target, &args.conn.options())?;
     let options = Options { recursive: args.recursive, preserve: args.preserve };
     let progress = Arc::new(Progress::default());
-    // Ctrl-C, SIGTERM and SIGHUP cancel the copy (temporary files removed,
-    // here and on the host), then pushy dies by that signal; a second one
-    // quits at once.
     let flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let caught = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    for signal in [SIGINT, SIGTERM, SIGHUP] {
-        let _ = signal_hook::flag::register_conditional_shutdown(signal, 128 + signal, Arc::clone(&flag));
-        let _ = signal_hook::flag::register(signal, Arc::clone(&flag));
-        let _ = signal_hook::flag::register_usize(signal, Arc::clone(&caught), signal as usize);
+    let caught = Arc::new(std::sync::atomic::AtomicI32::new(0));
+    {
+        let (flag, caught) = (Arc::clone(&flag), Arc::clone(&caught));
+        ctrl_c.on_signal(move |signal| {
+            caught.store(signal, Ordering::SeqCst);
+            flag.store(true, Ordering::SeqCst);
+        });
     }
     let watcher = {
         let progress = Arc::clone(&progress);
@@ -73,12 +76,8 @@ pub fn run(args: CpArgs) -> pushy::Result<ExitCode> {
         Ok(summary) => Ok(report(&summary)),
         Err(_) if interrupted => {
             eprintln!("pushy: the copy was interrupted; nothing was left half-written");
-            let signal = caught.load(Ordering::SeqCst) as i32;
-            if signal != SIGINT {
-                // As the shell expects of a command a signal stopped.
-                let _ = signal_hook::low_level::emulate_default_handler(signal);
-            }
-            Ok(ExitCode::Interrupted)
+            // As the shell expects of a command a signal stopped.
+            crate::signals::die(caught.load(Ordering::SeqCst))
         }
         Err(e) => Err(e),
     }

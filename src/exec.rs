@@ -5,14 +5,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use pushy::printer::{Format, Pretty, Printer};
+use pushy::printer::{json, Format, ItemEnd, Pretty, Printer};
 use pushy::{ConnectOptions, Error, ErrorKind, Mode, Reply, Request, Session, Target};
 
 use crate::cli::{ColorChoice, ConnArgs, ExecArgs, OutputArgs, RunArgs};
 use crate::exit_code::ExitCode;
 use crate::fanout;
 use crate::interrupt::CtrlC;
-use crate::output::Sink;
+use crate::output::{self, Sink};
 use crate::terminal;
 
 /// What to run, independent of where: the parts of a request a front end
@@ -36,6 +36,7 @@ pub fn run(args: ExecArgs, color: ColorChoice) -> pushy::Result<ExitCode> {
         Job { code, file, mode: Mode::Auto, argv: Vec::new(), test: args.test, timeout: args.timeout, stdin_used };
     let printer = printer(&args.output, color);
     let (mut targets, many) = args.conn.targets(&args.host)?;
+    crate::password::set_hosts(targets.len());
     if many {
         return fanout::run(targets, &args.conn.options(), &job, &printer, args.forks, args.collapse);
     }
@@ -84,12 +85,13 @@ pub fn describe(session: &Session) {
 pub fn printer(output: &OutputArgs, color: ColorChoice) -> Printer {
     let format = if output.json {
         Format::Json
-    } else if output.raw {
+    } else if output.raw || output.null {
         Format::Raw
     } else {
         Format::Pretty
     };
-    Printer { format, pretty: Pretty { width: terminal::width(), color: terminal::stdout_color(color) } }
+    let item_end = if output.null { ItemEnd::Nul } else { ItemEnd::Newline };
+    Printer { format, pretty: Pretty { width: terminal::width(), color: terminal::stdout_color(color) }, item_end }
 }
 
 /// One job on one host, its output streamed to ours as it comes.
@@ -123,10 +125,11 @@ fn execute(
         stdin: forward_stdin.then(|| Box::new(std::io::stdin()) as Box<dyn Read + Send>),
         ..Request::new(&job.code)
     };
+    // Under --json stdout carries JSON only: remote output goes to stderr.
     let mut sink = Sink::new(printer, job.test);
     let reply = session.request(request, &mut |event| sink.event(event));
     let reply = match reply {
-        Err(e) if e.kind() == ErrorKind::Io => return Ok(ExitCode::Success), // stdout closed: end quietly
+        Err(_) if output::stdout_closed() => return Ok(ExitCode::Success), // `| head`: end quietly
         other => other?,
     };
     let status = match reply {
@@ -139,33 +142,56 @@ fn execute(
                 }
             } else {
                 let mut out = std::io::stdout().lock();
-                if printer.write_value(&value, &mut out).and_then(|_| out.flush()).is_err() {
-                    return Ok(ExitCode::Success); // stdout closed: end quietly
+                match output::checked(printer.write_value(&value, &mut out).and_then(|_| out.flush())) {
+                    Err(_) if output::stdout_closed() => return Ok(ExitCode::Success), // `| head`
+                    other => other?,
                 }
                 ExitCode::Success
             }
         }
+        Reply::NoValue if printer.format == Format::Json && !job.test && job.mode == Mode::Auto => {
+            // Statements: `null`, so a script always reads one document.
+            output::write_stdout(b"null\n")?;
+            ExitCode::Success
+        }
         Reply::NoValue | Reply::StreamEnd(_) | Reply::Incomplete => ExitCode::Success,
         Reply::BytesStreamed(_) => {
-            if std::io::stdout().flush().is_err() {
-                return Ok(ExitCode::Success); // stdout closed: end quietly
+            match output::checked(std::io::stdout().flush()) {
+                Err(_) if output::stdout_closed() => return Ok(ExitCode::Success), // `| head`
+                other => other?,
             }
             ExitCode::Success
         }
         Reply::Exit(code) => ExitCode::Exit(code.clamp(0, 255) as u8),
         Reply::Raised(error) => {
-            let _ = std::io::stderr().write_all(error.traceback.as_bytes());
             if timed_out.load(Ordering::SeqCst) {
+                // Our own interrupt, not the user's error: no traceback.
+                eprintln!("pushy: timed out after {} s", seconds(job.timeout.unwrap_or(0.0)));
                 ExitCode::Timeout
-            } else if error.type_name == "KeyboardInterrupt" && ctrl_c.fired() {
-                ExitCode::Interrupted
             } else {
-                ExitCode::Raised
+                let _ = std::io::stderr().write_all(error.traceback.as_bytes());
+                if printer.format == Format::Json && !job.test {
+                    output::write_stdout(json::error_record(&error).as_bytes())?;
+                }
+                if error.type_name == "KeyboardInterrupt" && ctrl_c.fired() {
+                    ExitCode::Interrupted
+                } else {
+                    ExitCode::Raised
+                }
             }
         }
     };
     session.close()?;
     Ok(status)
+}
+
+/// `2`, `0.5`: seconds as the user wrote them.
+fn seconds(secs: f64) -> String {
+    if secs.fract() == 0.0 {
+        format!("{secs:.0}")
+    } else {
+        secs.to_string()
+    }
 }
 
 /// The code, the file name tracebacks show, and whether stdin was read for it.

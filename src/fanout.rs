@@ -84,7 +84,8 @@ fn run_one(host: String, target: &Target, options: &ConnectOptions, job: &Job) -
             match event {
                 Event::Output(stream, bytes) => output.push((stream, bytes.to_vec())),
                 Event::Item(value) => items.push(value),
-                Event::Flush | Event::Bytes(_) => {}
+                // Echoes come only for REPL requests, never sent here.
+                Event::Flush | Event::Bytes(_) | Event::Echo(_) => {}
             }
             Ok(())
         })?;

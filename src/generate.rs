@@ -123,14 +123,47 @@ spaces, quotes or shell characters, is refused.
 .TP
 \fBlocal:\fR
 A local interpreter, started without ssh: the same server and protocol.
+Only \fBlocal:\fR means this machine; a bare \fBlocal\fR is an ssh host name
+like any other.
+.SS How the command line is read
+Options may come before the subcommand (\fBpushy \-F cfg exec web1 CODE\fR).
+\fBpushy HOST CODE\fR is \fBpushy exec HOST CODE\fR. Every word after
+\fBpushy run\fR's SCRIPT is the script's, \fB\-v\fR and \fB\-\-help\fR
+included.
+.SS Connections
+Concurrent pushy runs to one host share one ssh master (a lock beside its
+socket decides who starts it). When ssh must ask something (a password, a
+passphrase, a new host key), it asks one host at a time, after a line naming
+the host; without a terminal it fails with a hint instead. A failed
+connection's error keeps what ssh (or a ProxyCommand) said, and its hint
+repeats your \fB\-F\fR, \fB\-o\fR, \fB\-J\fR, \fB\-p\fR and \fB\-l\fR.
 .SH OUTPUT
 By default values print as Python literals, wrapped to the terminal's width
 and coloured on a terminal. \fB\-\-raw\fR prints str as is, bytes as bytes, and
 one item per line for lists, tuples, sets and iterators (a dict as
-\fIkey\fR<TAB>\fIvalue\fR lines).
+\fIkey\fR<TAB>\fIvalue\fR lines); an item that is a row (a tuple or list
+of scalars) prints its fields tab\-separated, for \fBsort\fR and \fBcut\fR.
+\fB\-0\fR ends every item with NUL instead, for \fBxargs \-0\fR.
 .SS JSON format (\-\-json)
-One JSON document per result; JSON Lines, one item per line, when an
-iterator streams.
+Standard output carries JSON only: remote output (\fBprint\fR, child
+processes) goes to standard error. Each line is one of these records:
+.TP
+a bare value
+the result, as mapped below; \fBnull\fR for statements; JSON Lines, one
+item per line, when an iterator streams.
+.TP
+an error record
+\fB{"error": {"kind": "raised", "type": "ZeroDivisionError", "message": ..., "traceback": ...}}\fR
+for a remote exception (exit status 1).
+.TP
+the per\-host envelope (many hosts)
+\fB{"host": H, "ok": true, "value": V, "stdout": ..., "stderr": ...}\fR
+(\fBstdout\fR and \fBstderr\fR only when there was output); a failure is
+\fB{"host": H, "ok": false, "error": {...}}\fR with \fB"kind": "raised"\fR
+(as above) or \fB"kind": "connection"\fR (\fBmessage\fR, \fBhint\fR);
+\fBsys.exit(n)\fR gives \fB"exit": n\fR.
+.PP
+Values map as follows.
 .TP
 None, True, False
 null, true, false
@@ -167,6 +200,19 @@ a cycle
 .TP
 nested too deep
 {"$deep": "dict"}
+.SH REPL
+\fBpushy\fR \fIHOST\fR reads lines as CPython's REPL does: keys typed ahead (during a call,
+at a continuation prompt, while a completion runs) are kept and run line by line, and a
+paste, bracketed or not, runs exactly as if typed.
+.PP
+Tab completes names from the remote namespace, builtins, keywords and module names,
+attributes after a dot, and dict keys after \fBd['\fR. Completion evaluates nothing:
+attributes are read statically (no property, descriptor, \fB__getattr__\fR or
+\fB__getattribute__\fR runs), a dict's own keys are listed (not its \fB__iter__\fR), and a
+module that is not imported yet is never imported (a package offers the submodules found on
+disk). The one piece of your code it may run is an object's \fB__dir__\fR, through
+\fBdir\fR(), as CPython's completer does. A completion that takes longer than 1 s is
+interrupted on the host and offers nothing; Ctrl\-C cancels it sooner.
 .SH EXIT STATUS
 .TP
 \fB0\fR
@@ -174,7 +220,8 @@ Success (with \fB\-\-test\fR: the value was truthy).
 .TP
 \fB1\fR
 The remote code raised an exception (its traceback is on stderr), or with
-\fB\-\-test\fR the value was falsy.
+\fB\-\-test\fR the value was falsy; or writing the output failed (a full
+disk, \fB> /dev/full\fR). A closed pipe (\fB| head\fR) is not a failure.
 .TP
 \fB2\fR
 Usage error: a bad flag, host or interpreter name.
@@ -183,10 +230,14 @@ Usage error: a bad flag, host or interpreter name.
 The remote code called \fBsys.exit(\fR\fIn\fR\fB)\fR.
 .TP
 \fB124\fR
-\fB\-\-timeout\fR expired and the code was interrupted.
+\fB\-\-timeout\fR expired and the code was interrupted (one line on stderr
+says so, no traceback).
 .TP
-\fB130\fR
-Interrupted with Ctrl\-C.
+killed by SIGINT, SIGTERM or SIGHUP
+Ctrl\-C stops the remote call; pushy then tidies up (masters of its own
+stopped, temporary files removed, the terminal restored) and dies by the
+same signal, so a calling shell stops its loop (the shell reports 130, 143
+or 129). A second Ctrl\-C gives up at once.
 .TP
 \fB255\fR
 Connection, ssh or protocol failure; no Python 3 on the host.

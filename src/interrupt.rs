@@ -1,56 +1,88 @@
-//! Ctrl-C while remote code runs: the first one is forwarded to the remote
-//! interpreter as an interrupt frame (KeyboardInterrupt there, the session
-//! lives on); a second one before the call ends gives up at once.
+//! Signals while pushy runs, handled by one thread for the whole process.
+//!
+//! Ctrl-C while remote code runs is forwarded to the remote interpreter as
+//! an interrupt frame (KeyboardInterrupt there, the session lives on); a
+//! second one before the call ends gives up at once. A front end that has
+//! something to tidy first (`pushy cp` and its temporary files) takes the
+//! first SIGINT, SIGTERM or SIGHUP itself through [`CtrlC::on_signal`].
+//! Anything else ends pushy through [`crate::signals::die`]: masters it owns
+//! are stopped, the terminal restored, and it dies by the same signal.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use pushy::Interrupter;
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
-/// Routes SIGINT to the running request.
+use crate::signals::die;
+
+/// A front end's own response to a signal.
+type Hook = Box<dyn Fn(i32) + Send>;
+
+/// Routes signals to the running request, or to a front end's hook.
 #[derive(Clone, Default)]
 pub struct CtrlC {
     target: Arc<Mutex<Option<Interrupter>>>,
+    hook: Arc<Mutex<Option<Hook>>>,
     presses: Arc<AtomicU32>,
     fired: Arc<AtomicBool>,
 }
 
 impl CtrlC {
-    /// Installs the handler thread. Before a session exists, Ctrl-C exits 130.
+    /// The process's handler, its thread started on the first call. Before a
+    /// session exists, a signal tidies up and kills pushy by that signal.
     pub fn install() -> CtrlC {
-        let ctrl = CtrlC::default();
-        let shared = ctrl.clone();
-        if let Ok(mut signals) = Signals::new([SIGINT, SIGTERM]) {
-            std::thread::spawn(move || {
-                for signal in signals.forever() {
-                    if signal == SIGTERM {
-                        std::process::exit(143);
-                    }
-                    shared.fired.store(true, Ordering::SeqCst);
-                    let presses = shared.presses.fetch_add(1, Ordering::SeqCst) + 1;
-                    let target = shared.target.lock().unwrap_or_else(|e| e.into_inner()).clone();
-                    match target {
-                        Some(interrupter) if presses == 1 => {
-                            if interrupter.interrupt().is_err() {
-                                std::process::exit(130);
-                            }
+        static GLOBAL: OnceLock<CtrlC> = OnceLock::new();
+        GLOBAL
+            .get_or_init(|| {
+                let ctrl = CtrlC::default();
+                let shared = ctrl.clone();
+                if let Ok(mut signals) = Signals::new([SIGINT, SIGTERM, SIGHUP]) {
+                    std::thread::spawn(move || {
+                        for signal in signals.forever() {
+                            shared.handle(signal);
                         }
-                        _ => {
-                            eprintln!();
-                            std::process::exit(130);
-                        }
-                    }
+                    });
                 }
-            });
+                ctrl
+            })
+            .clone()
+    }
+
+    fn handle(&self, signal: i32) {
+        let presses = self.presses.fetch_add(1, Ordering::SeqCst) + 1;
+        if signal == SIGINT {
+            self.fired.store(true, Ordering::SeqCst);
         }
-        ctrl
+        if presses == 1 {
+            if let Some(hook) = self.hook.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+                hook(signal);
+                return;
+            }
+        }
+        if signal != SIGINT {
+            die(signal);
+        }
+        let target = self.target.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        match target {
+            Some(interrupter) if presses == 1 && interrupter.interrupt().is_ok() => {}
+            _ => {
+                eprintln!();
+                die(SIGINT);
+            }
+        }
     }
 
     /// From now on Ctrl-C interrupts requests of this session.
     pub fn attach(&self, interrupter: Interrupter) {
         *self.target.lock().unwrap_or_else(|e| e.into_inner()) = Some(interrupter);
+    }
+
+    /// The first signal goes to `hook` instead (a second one still ends
+    /// pushy at once).
+    pub fn on_signal(&self, hook: impl Fn(i32) + Send + 'static) {
+        *self.hook.lock().unwrap_or_else(|e| e.into_inner()) = Some(Box::new(hook));
     }
 
     /// A new request starts: count presses afresh.

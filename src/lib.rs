@@ -31,7 +31,9 @@ mod transport;
 pub mod value;
 
 pub use error::{Error, ErrorKind, RemoteError, Result};
-pub use session::{Completeness, Event, Interrupter, Mode, Reply, Request, ServerInfo, Session, Stream};
+pub use session::{
+    Completeness, Event, Interrupter, Mode, Reply, Request, ServerInfo, Session, Stream, COMPLETION_BUDGET,
+};
 pub use target::{ConnectOptions, PasswordSource, Reuse, SshTarget, Target};
-pub use transport::{control_dir, disconnect};
+pub use transport::{control_dir, disconnect, stop_owned_masters};
 pub use value::Value;

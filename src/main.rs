@@ -2,6 +2,7 @@
 //! outcome into an exit status. Errors are printed once, here, as one line
 //! behind the program name, with a hint line when pushy knows what to do.
 
+mod argv;
 mod cli;
 mod copy;
 mod exec;
@@ -14,6 +15,7 @@ mod inventory;
 mod output;
 mod password;
 mod repl;
+mod signals;
 mod terminal;
 
 use std::io::Write;
@@ -25,7 +27,10 @@ use cli::{Cli, Command};
 use exit_code::ExitCode;
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(argv::normalize(std::env::args_os().collect()));
+    // One thread handles SIGINT, SIGTERM and SIGHUP for the whole run, from
+    // before anything can prompt on the terminal.
+    interrupt::CtrlC::install();
     // The printer decides per stream whether to colour; `colored` must not
     // second-guess it from the environment.
     colored::control::set_override(true);
@@ -53,6 +58,12 @@ fn main() -> std::process::ExitCode {
             ExitCode::for_error(error.kind())
         }
     };
+    signals::let_a_signal_finish();
+    if status == ExitCode::Interrupted {
+        // Ctrl-C stopped the remote call and the session is closed: now die
+        // by SIGINT, so a calling shell's loop stops too.
+        signals::interrupted();
+    }
     std::process::ExitCode::from(status.code())
 }
 

@@ -5,8 +5,9 @@
 //! output goes out at once, after any items before it.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use pushy::printer::Printer;
+use pushy::printer::{Format, Printer};
 use pushy::{Event, Stream};
 
 /// Prints events as they come.
@@ -25,9 +26,15 @@ impl<'p> Sink<'p> {
     /// Handles one event of a running request.
     pub fn event(&mut self, event: Event<'_>) -> pushy::Result<()> {
         match event {
-            Event::Output(Stream::Stdout, bytes) => {
+            // Under --json, stdout carries JSON only: remote output is the
+            // user's diagnostics and goes to stderr.
+            Event::Output(Stream::Stdout, bytes) if self.printer.format != Format::Json => {
                 self.flush()?;
                 write_stdout(bytes)?;
+            }
+            Event::Output(Stream::Stdout, bytes) => {
+                self.flush()?;
+                let _ = std::io::stderr().write_all(bytes);
             }
             Event::Output(Stream::Stderr, bytes) => {
                 self.flush()?;
@@ -43,7 +50,11 @@ impl<'p> Sink<'p> {
             Event::Flush => self.flush()?,
             Event::Bytes(chunk) => {
                 self.flush()?;
-                std::io::stdout().lock().write_all(chunk)?;
+                checked(std::io::stdout().lock().write_all(chunk))?;
+            }
+            Event::Echo(value) => {
+                self.flush()?;
+                write_stdout(&self.printer.value(&value))?;
             }
         }
         Ok(())
@@ -59,10 +70,28 @@ impl<'p> Sink<'p> {
     }
 }
 
-/// Writes and flushes stdout; an error (a closed pipe) ends the request.
+/// Writes and flushes stdout; an error ends the request (see [`checked`]).
 pub fn write_stdout(bytes: &[u8]) -> pushy::Result<()> {
     let mut out = std::io::stdout().lock();
-    out.write_all(bytes)?;
-    out.flush()?;
-    Ok(())
+    checked(out.write_all(bytes).and_then(|()| out.flush()))
+}
+
+/// Set once stdout's reader went away (EPIPE): `| head` is done.
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// A write to stdout, judged: a closed pipe is the reader's choice (`| head`)
+/// and ends the run quietly, with [`stdout_closed`] set; any other failure
+/// (ENOSPC on `> /dev/full`, EIO) is an error the user must hear about.
+pub fn checked(result: std::io::Result<()>) -> pushy::Result<()> {
+    result.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            STDOUT_CLOSED.store(true, Ordering::SeqCst);
+        }
+        pushy::Error::new(pushy::ErrorKind::Io, format!("cannot write to stdout: {e}"))
+    })
+}
+
+/// Whether stdout's reader went away.
+pub fn stdout_closed() -> bool {
+    STDOUT_CLOSED.load(Ordering::SeqCst)
 }

@@ -15,7 +15,8 @@
 //! arrive, and fields the client does not know are skipped, never kept.
 //!
 //! Kinds, client to server: `eval` (`code`, `file`, `mode`, `stream`,
-//! `window`, `stdin`, `repl`, `truth`), `complete` (`text`), `check`
+//! `window`, `stdin`, `repl` (a REPL input: shown in `echo` frames, never
+//! streamed), `truth`), `complete` (`text`), `check`
 //! (`code`: is it a complete REPL input?), `interrupt`,
 //! `stdin` (payload; empty = end of input), `more` (`n` stream credits),
 //! `close`.
@@ -23,13 +24,27 @@
 //! Kinds, server to client: `hello` (after the ready marker: `python`,
 //! `platform`, `host`, `user`, `pid`, ...), `out` (`fd` 1 or 2, payload),
 //! `value` (`v`: value tokens, see [`crate::value`]; payload: their bytes),
-//! `none` (statements only, no value), `iter` / `items` / `end` (a streamed
+//! `echo` (`v` and payload as for `value`: a value a `repl` eval displays,
+//! sent as its `sys.displayhook` runs, so any number of them come before the
+//! reply, in order with the `out` frames around them), `none` (statements
+//! only, no value; a `repl` eval's reply), `iter` / `items` / `end` (a streamed
 //! iterator; `items` carries several values: `v` a list of token lists,
 //! `sizes` the payload bytes of each), `incomplete` (an `if_complete` eval
 //! whose code needs more lines), `error` (`type`, `message`, `traceback`), `exit` (`code`, from
 //! `SystemExit`), `stdin_ack` (`n` bytes consumed), `completions` (`start`,
 //! `items`), `checked` (`status`: complete, incomplete or invalid), `bad`
 //! (a request the server did not understand).
+//!
+//! Offsets into text are counted in Unicode code points (what Python's `str`
+//! indexes), never in bytes or UTF-16 units: `completions.start` is where the
+//! replaced word begins in the `complete` request's `text`. The client
+//! converts it to a byte offset itself and clamps it to the text, so a wrong
+//! or hostile value can cost a completion, never a panic.
+//!
+//! An `interrupt` (`id`) raises KeyboardInterrupt in the request of that id if
+//! it is running (an `eval` or a `complete`), or stops it before it starts;
+//! for a finished request it does nothing. The client interrupts a completion
+//! that overruns its time budget and discards the late `completions` reply.
 
 use std::io::{BufReader, Read, Write};
 
@@ -66,7 +81,7 @@ pub struct Header {
     /// `out`: which stream (1 stdout, 2 stderr).
     #[serde(default)]
     pub fd: Option<u8>,
-    /// `value` and `item`: the value's tokens, parsed later.
+    /// `value`, `echo` and `items`: the value's tokens, parsed later.
     #[serde(default)]
     pub v: Option<Box<RawValue>>,
     /// `value`: the value's truth, when asked for.
@@ -90,7 +105,7 @@ pub struct Header {
     /// `items`: the payload bytes of each item, in order.
     #[serde(default)]
     pub sizes: Option<Vec<usize>>,
-    /// `completions`: where the replaced word starts.
+    /// `completions`: where the replaced word starts, in code points.
     #[serde(default)]
     pub start: Option<usize>,
     /// `completions`: the candidates.
@@ -131,6 +146,17 @@ impl<R: Read> FrameReader<R> {
     /// Wraps a stream; reads are buffered.
     pub fn new(inner: R) -> Self {
         FrameReader { inner: BufReader::with_capacity(1 << 16, inner) }
+    }
+
+    /// The stream being read.
+    pub fn get_ref(&self) -> &R {
+        self.inner.get_ref()
+    }
+
+    /// Bytes already read from the stream but not yet taken as frames: a
+    /// wait for the stream to become readable must look here first.
+    pub fn buffered(&self) -> &[u8] {
+        self.inner.buffer()
     }
 
     /// The next frame, or `None` at a clean end of stream (between frames).

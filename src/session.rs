@@ -4,9 +4,10 @@
 
 use std::fs::File;
 use std::io::{Cursor, Read, Write};
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 use serde_json::value::RawValue;
@@ -25,6 +26,11 @@ use crate::value::{self, Value};
 /// dropped and one line says so, so a chatty or hostile host cannot grow
 /// the client without bound.
 const HELD_OUTPUT_MAX: usize = 4 << 20;
+
+/// How long a completion may take before the REPL gives up on it (and
+/// interrupts it): longer than any honest completion, short enough that a
+/// Tab on an object whose `__dir__` blocks costs a moment, not the session.
+pub const COMPLETION_BUDGET: Duration = Duration::from_secs(1);
 
 /// Items a streamed iterator may run ahead of the client.
 const STREAM_WINDOW: u64 = 8192;
@@ -69,7 +75,10 @@ pub struct Request<'a> {
     pub mode: Mode,
     /// Stream an iterator result item by item.
     pub stream: bool,
-    /// REPL conventions (`_` holds the last value).
+    /// CPython's interactive conventions (with `Mode::Auto`): each
+    /// expression statement at the top level is shown as it runs, as an
+    /// [`Event::Echo`] (None is not; `_` is the last shown), by value and
+    /// never streamed, and the reply is `Reply::NoValue`.
     pub repl: bool,
     /// Run only if the code is a complete input (else `Reply::Incomplete`):
     /// a REPL line in one round trip.
@@ -126,6 +135,9 @@ pub enum Event<'a> {
     Flush,
     /// A chunk of a bytes result (with `Request::stream_bytes`).
     Bytes(&'a [u8]),
+    /// A value a `Request::repl` input displays (what CPython's REPL
+    /// would print), in order with the output around it.
+    Echo(Value),
 }
 
 /// Whether a REPL input is ready to run.
@@ -285,7 +297,7 @@ impl Session {
                         tried.push(python.clone());
                         continue;
                     }
-                    return Err(start_failure(&name, python, status, &stderr, &junk));
+                    return Err(start_failure(target, python, status, &stderr, &junk));
                 }
             }
         }
@@ -421,6 +433,7 @@ impl Session {
                     }
                 }
                 "iter" => {}
+                "echo" => on_event(Event::Echo(decode_value(&mut frame)?))?,
                 "items" => {
                     let before = consumed;
                     for value in decode_items(&frame)? {
@@ -461,12 +474,86 @@ impl Session {
         }
     }
 
-    /// Completion candidates for the text before the cursor: the position
-    /// where the completed word starts, and the replacements.
+    /// Completion candidates for the text before the cursor: the byte
+    /// offset in `text` where the completed word starts, and the
+    /// replacements. A completion that takes longer than
+    /// [`COMPLETION_BUDGET`] gives no candidates (see
+    /// [`complete_within`](Self::complete_within)).
     pub fn complete(&mut self, text: &str) -> Result<(usize, Vec<String>)> {
-        let frame = self.ask(json!({"k": "complete", "text": text}), "completions")?;
-        let start = frame.header.start.unwrap_or(text.len()).min(text.len());
-        Ok((start, frame.header.items.unwrap_or_default()))
+        Ok(self.complete_within(text, COMPLETION_BUDGET)?.unwrap_or((text.len(), Vec::new())))
+    }
+
+    /// Like [`complete`](Self::complete), but `None` when the server has not
+    /// answered within `budget`: completion may run an object's `__dir__`,
+    /// which can block, and a Tab must never hang the REPL. The remote call
+    /// is then interrupted, and its late reply is discarded when it comes.
+    /// While it waits, the [`Interrupter`] can cancel it (Ctrl-C).
+    pub fn complete_within(&mut self, text: &str, budget: Duration) -> Result<Option<(usize, Vec<String>)>> {
+        let deadline = Instant::now() + budget;
+        self.next_id += 1;
+        let id = self.next_id;
+        self.send(&json!({"k": "complete", "id": id, "text": text}))?;
+        self.current.store(id, Ordering::SeqCst);
+        let answer = self.answer_by(id, "completions", deadline);
+        self.current.store(0, Ordering::SeqCst);
+        let Some(frame) = answer? else {
+            // Stop the remote call: the session's next request would
+            // otherwise queue behind a `__dir__` that never returns.
+            self.send(&json!({"k": "interrupt", "id": id}))?;
+            return Ok(None);
+        };
+        // The server counts code points (see `crate::protocol`); rustyline
+        // wants bytes, on a char boundary.
+        let start = byte_offset(text, frame.header.start.unwrap_or(usize::MAX));
+        Ok(Some((start, frame.header.items.unwrap_or_default())))
+    }
+
+    /// The reply of `kind` to request `id`, or `None` if it has not come by
+    /// `deadline`; output that arrives meanwhile is held, and late replies to
+    /// earlier, abandoned requests are skipped.
+    fn answer_by(&mut self, id: u64, kind: &str, deadline: Instant) -> Result<Option<Frame>> {
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if !self.readable_within(left) {
+                return Ok(None);
+            }
+            // The server writes each frame whole, so once its first byte is
+            // here the rest follows without waiting on remote code.
+            let frame = self.next_frame()?;
+            if frame.header.k == "out" {
+                self.hold(frame);
+            } else if frame.header.k == kind && frame.header.id == Some(id) {
+                return Ok(Some(frame));
+            }
+        }
+    }
+
+    /// Whether a frame's first byte is here or arrives within `timeout` (an
+    /// end of stream counts: the read that follows reports it).
+    fn readable_within(&self, timeout: Duration) -> bool {
+        if !self.reader.buffered().is_empty() {
+            return true;
+        }
+        let (leftover, channel) = self.reader.get_ref().get_ref();
+        if (leftover.position() as usize) < leftover.get_ref().len() {
+            return true;
+        }
+        let mut fds = [libc::pollfd { fd: channel.as_raw_fd(), events: libc::POLLIN, revents: 0 }];
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let ms = left.as_millis().min(i32::MAX as u128) as libc::c_int;
+            // SAFETY: `fds` is a valid array of one pollfd for the call's duration.
+            let n = unsafe { libc::poll(fds.as_mut_ptr(), 1, ms) };
+            if n > 0 {
+                return true;
+            }
+            let interrupted = n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted;
+            if !interrupted || left.is_zero() {
+                // A poll error is no reason to block: let the read report it.
+                return n < 0 && !interrupted;
+            }
+        }
     }
 
     /// Sends a small request and waits for its one reply of `kind`; remote
@@ -525,7 +612,19 @@ impl Session {
         stream: &mut dyn FnMut(&Header, u64) -> bool,
         sink: &mut dyn FnMut(&[u8]) -> Result<()>,
     ) -> Result<Frame> {
-        match self.reader.read_or_stream(stream, sink) {
+        // The handler's own failure (stdout full) is its error, not a lost
+        // connection: keep it apart from the reader's.
+        let mut failed = None;
+        let read = self.reader.read_or_stream(stream, &mut |chunk| {
+            sink(chunk).map_err(|e| {
+                failed = Some(e);
+                Error::new(ErrorKind::Io, "the output handler failed")
+            })
+        });
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        match read {
             Ok(Some(frame)) => Ok(frame),
             Ok(None) => Err(self.lost()),
             // A read error, or the stream ending inside a frame: the channel
@@ -616,6 +715,13 @@ fn decode_value(frame: &mut Frame) -> Result<Value> {
     value::decode(tokens, &frame.payload)
 }
 
+/// The byte offset of the `chars`-th code point of `text` (the server's unit
+/// for offsets), clamped to the text's end: always a char boundary, so the
+/// line editor can slice there whatever the server sent.
+pub(crate) fn byte_offset(text: &str, chars: usize) -> usize {
+    text.char_indices().nth(chars).map_or(text.len(), |(at, _)| at)
+}
+
 /// Writes remote output to this process's own stdout and stderr.
 pub fn forward_output(event: Event<'_>) -> Result<()> {
     if let Event::Output(stream, bytes) = event {
@@ -631,7 +737,8 @@ pub fn forward_output(event: Event<'_>) -> Result<()> {
     Ok(())
 }
 
-fn start_failure(name: &str, python: &str, status: Option<i32>, stderr: &str, junk: &[u8]) -> Error {
+fn start_failure(target: &Target, python: &str, status: Option<i32>, stderr: &str, junk: &[u8]) -> Error {
+    let name = target.display_name();
     let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).map(str::trim);
     let mut message = match status {
         Some(code) => format!("{python} on {name} exited with status {code} before pushy started"),
@@ -644,5 +751,52 @@ fn start_failure(name: &str, python: &str, status: Option<i32>, stderr: &str, ju
         let line = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string();
         message.push_str(&format!("; the remote shell printed: {line}"));
     }
-    Error::new(ErrorKind::Disconnected, message).with_hint(format!("check that `ssh {name} {python} -c 1` works"))
+    // A command the user can paste to see the failure for themselves.
+    let check = match target {
+        Target::Local => format!("{python} -c 1"),
+        Target::Ssh(ssh) => {
+            let mut words = vec!["ssh".to_string()];
+            words.extend(ssh.ssh_args().iter().map(|w| crate::target::shell_word(w)));
+            words.push(crate::target::shell_word(&ssh.destination));
+            words.push(format!("{python} -c 1"));
+            words.join(" ")
+        }
+    };
+    Error::new(ErrorKind::Disconnected, message).with_hint(format!("check that `{check}` works"))
+}
+
+/// Property tests for the offset conversion: lines mixing scripts, combining
+/// marks, emoji and bidirectional controls.
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+
+    use super::byte_offset;
+
+    fn unicode_char() -> impl Strategy<Value = char> {
+        prop_oneof![
+            proptest::char::range(' ', '~'),
+            proptest::char::range('\u{300}', '\u{36f}'),   // combining marks
+            proptest::char::range('\u{4e00}', '\u{9fff}'), // CJK
+            proptest::char::range('\u{590}', '\u{6ff}'),   // Hebrew, Arabic (RTL)
+            proptest::sample::select(vec!['\u{200f}', '\u{202e}', '\u{200d}', '\u{fe0f}']), // RLM, RLO, ZWJ, VS16
+            proptest::char::range('\u{1f300}', '\u{1faff}'), // emoji
+            any::<char>(),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn code_points_become_char_boundaries(
+            chars in proptest::collection::vec(unicode_char(), 0..40),
+            n in 0usize..60,
+        ) {
+            let text: String = chars.iter().collect();
+            let at = byte_offset(&text, n);
+            prop_assert!(text.is_char_boundary(at));
+            prop_assert_eq!(at, chars.iter().take(n).map(|c| c.len_utf8()).sum::<usize>());
+            // Python's index of the same place round-trips.
+            prop_assert_eq!(byte_offset(&text, text[..at].chars().count()), at);
+        }
+    }
 }

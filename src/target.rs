@@ -100,10 +100,35 @@ pub enum Reuse {
     Never,
 }
 
+/// `word` as a shell reads it back: as it is when plain, else in single
+/// quotes; with control characters, in `$'...'` with escapes, so a hint
+/// stays on one line. For hints that suggest a command to paste.
+pub fn shell_word(word: &str) -> String {
+    if !word.is_empty() && word.bytes().all(|b| b.is_ascii_alphanumeric() || b"@%+=:,./_-".contains(&b)) {
+        word.to_string()
+    } else if word.chars().any(char::is_control) {
+        let escaped: String = word
+            .chars()
+            .map(|c| match c {
+                '\\' | '\'' => format!("\\{c}"),
+                '\n' => "\\n".to_string(),
+                '\t' => "\\t".to_string(),
+                c if c.is_control() => format!("\\x{:02x}", c as u32),
+                c => c.to_string(),
+            })
+            .collect();
+        format!("$'{escaped}'")
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
 impl Target {
-    /// Parses `local:` or an ssh destination (`host`, `user@host`, `ssh://user@host:port`).
+    /// Parses `local:` or an ssh destination (`host`, `user@host`,
+    /// `ssh://user@host:port`). Only `local:` means this machine: a bare
+    /// `local` is an ssh host name like any other.
     pub fn parse(text: &str) -> Result<Target> {
-        if text == "local:" || text == "local" {
+        if text == "local:" {
             return Ok(Target::Local);
         }
         Ok(Target::Ssh(SshTarget::parse(text)?))
@@ -112,7 +137,7 @@ impl Target {
     /// A short name for messages and prompts.
     pub fn display_name(&self) -> String {
         match self {
-            Target::Local => "local".to_string(),
+            Target::Local => "local:".to_string(),
             Target::Ssh(ssh) => ssh.destination.clone(),
         }
     }
@@ -195,6 +220,15 @@ mod tests {
     #[test]
     fn local_and_hosts() {
         assert_eq!(Target::parse("local:").unwrap(), Target::Local);
+        assert!(matches!(Target::parse("local").unwrap(), Target::Ssh(ssh) if ssh.destination == "local"));
+    }
+
+    #[test]
+    fn shell_words_paste_back_on_one_line() {
+        assert_eq!(shell_word("web1"), "web1");
+        assert_eq!(shell_word("/my cfg"), "'/my cfg'");
+        assert_eq!(shell_word("it's"), "'it'\\''s'");
+        assert_eq!(shell_word("a\nb'c"), "$'a\\nb\\'c'");
         let Target::Ssh(t) = Target::parse("root@web1").unwrap() else { panic!() };
         assert_eq!(t.destination, "root@web1");
         let Target::Ssh(t) = Target::parse("ssh://me@db:2222").unwrap() else { panic!() };

@@ -72,6 +72,40 @@ fn a_remote_exception_prints_the_users_traceback_and_exits_1() {
     assert!(!err.contains("<pushy>") && !err.contains("server.py"), "pushy's own frames leaked: {err}");
 }
 
+/// What CPython itself prints on stderr for `code` run as a script file
+/// (`PYTHON FILE`) by `python`, with the script's path shown as `file`: the
+/// reference for pushy's tracebacks, carets included where that Python
+/// prints them (3.11+) and none where it does not.
+pub(crate) fn cpython_traceback(python: &str, code: &str, file: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("script.py");
+    std::fs::write(&script, code).unwrap();
+    let out = Command::new(python).arg(&script).output().expect("run the reference Python");
+    assert!(!out.status.success(), "the reference run of {code:?} raised nothing");
+    String::from_utf8(out.stderr).unwrap().replace(&format!("\"{}\"", script.display()), &format!("\"{file}\""))
+}
+
+/// Top-level code whose tracebacks mark columns (the last line of
+/// `pushy exec CODE` has no newline, where carets used to shift), with
+/// binary-operator anchors (`~~^~~`) and subscripts.
+pub(crate) const CARET_CASES: &[&str] = &[
+    r#"oss.listdir("/")"#,
+    "x = 1\ny = [0] + oss.listdir('/')",
+    "a, b = 1, 0; c = a / b",
+    "d = {'k': {}}; v = d['k']['j']",
+];
+
+#[test]
+fn tracebacks_match_cpython_for_the_same_code() {
+    let python = exec_local("sys.executable").success().stdout();
+    let python = python.trim().trim_matches('\'');
+    for code in CARET_CASES {
+        let done = exec_local(code);
+        done.code(1);
+        assert_eq!(done.stderr(), cpython_traceback(python, code, "<input>"), "for {code:?}");
+    }
+}
+
 #[test]
 fn a_syntax_error_shows_the_line_and_caret() {
     let done = exec_local("x = (1,\ndef f(:");

@@ -7,6 +7,7 @@ mod fleet;
 mod generated;
 mod harness;
 mod hostile;
+mod manners;
 mod pipelines;
 mod python;
 mod reach;

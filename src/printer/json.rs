@@ -24,6 +24,16 @@ use super::pretty::Pretty;
 use super::repr;
 use crate::value::Value;
 
+/// The record `--json` prints for a remote exception, one line with its
+/// newline: `{"error": {"kind": "raised", "type": ..., "message": ...,
+/// "traceback": ...}}`, the same `error` object as in a per-host record.
+pub fn error_record(error: &crate::RemoteError) -> String {
+    let record = serde_json::json!({"error": {
+        "kind": "raised", "type": error.type_name, "message": error.message, "traceback": error.traceback,
+    }});
+    format!("{record}\n")
+}
+
 /// The value as one line of JSON (no trailing newline).
 pub fn render(value: &Value) -> String {
     super::on_stack_for(value, || {

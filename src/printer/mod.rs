@@ -8,6 +8,7 @@ pub mod raw;
 pub mod repr;
 
 pub use pretty::Pretty;
+pub use raw::ItemEnd;
 
 use crate::value::Value;
 
@@ -73,6 +74,8 @@ pub struct Printer {
     pub format: Format,
     /// Width and colour, for the pretty format.
     pub pretty: Pretty,
+    /// What ends an item, for the raw format (`-0`: NUL).
+    pub item_end: ItemEnd,
 }
 
 impl Printer {
@@ -83,7 +86,7 @@ impl Printer {
             Format::Pretty if *value == Value::None => Vec::new(),
             Format::Pretty => (self.pretty.render(value) + "\n").into_bytes(),
             Format::Json => (json::render(value) + "\n").into_bytes(),
-            Format::Raw => raw::render(value),
+            Format::Raw => raw::render(value, self.item_end),
         }
     }
 
@@ -103,7 +106,7 @@ impl Printer {
             Format::Json => (json::render(value) + "\n").into_bytes(),
             Format::Raw => {
                 let mut out = Vec::new();
-                raw::line(value, &mut out);
+                raw::line(value, &mut out, self.item_end);
                 out
             }
         }

@@ -8,9 +8,11 @@
 //! session. With stdin not a terminal, the piped lines run as a script.
 
 mod helper;
+mod highlight;
 mod history;
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::io::{BufRead, IsTerminal, Write};
 use std::rc::Rc;
 
@@ -59,6 +61,7 @@ pub fn run(host: &str, conn: &ConnArgs, color: ColorChoice) -> pushy::Result<Exi
         printer: Printer {
             format: Format::Pretty,
             pretty: Pretty { width: terminal::width(), color: terminal::stdout_color(color) },
+            item_end: Default::default(),
         },
         ctrl_c,
         count: 0,
@@ -116,7 +119,12 @@ impl Repl {
             .build();
         let mut editor: Editor<RemoteHelper, DefaultHistory> = Editor::with_config(config)
             .map_err(|e| Error::new(ErrorKind::Io, format!("cannot use the terminal: {e}")))?;
-        editor.set_helper(Some(RemoteHelper { session: Rc::clone(&self.session) }));
+        editor.set_helper(Some(RemoteHelper {
+            session: Rc::clone(&self.session),
+            ctrl_c: self.ctrl_c.clone(),
+            // As CPython 3.14: off under NO_COLOR, --color never, or off a terminal.
+            syntax: highlight::Syntax::new(self.printer.pretty.color),
+        }));
         let history = history::path();
         if let Some(path) = &history {
             let _ = editor.load_history(path);
@@ -124,16 +132,29 @@ impl Repl {
         println!("{}", self.banner());
         let prompt = format!("{}>>> ", self.session.borrow().name());
         let mut buffer = String::new();
+        // Lines of a bracketed paste not yet run: rustyline hands the whole
+        // paste over as one text, but it must run line by line, as if typed.
+        let mut pasted: VecDeque<String> = VecDeque::new();
         loop {
-            let shown = if buffer.is_empty() { prompt.as_str() } else { "... " };
-            let line = match editor.readline(shown) {
-                Ok(line) => line,
-                Err(ReadlineError::Interrupted) => {
-                    buffer.clear(); // Ctrl-C at the prompt clears the input
-                    continue;
+            let line = match pasted.pop_front() {
+                Some(line) => line,
+                None => {
+                    let shown = if buffer.is_empty() { prompt.as_str() } else { "... " };
+                    match editor.readline(shown) {
+                        Ok(text) => {
+                            let mut lines = text.split('\n').map(str::to_string);
+                            let first = lines.next().unwrap_or_default();
+                            pasted.extend(lines);
+                            first
+                        }
+                        Err(ReadlineError::Interrupted) => {
+                            buffer.clear(); // Ctrl-C at the prompt clears the input
+                            continue;
+                        }
+                        Err(ReadlineError::Eof) => return Ok(ExitCode::Success),
+                        Err(e) => return Err(Error::new(ErrorKind::Io, format!("cannot read the terminal: {e}"))),
+                    }
                 }
-                Err(ReadlineError::Eof) => return Ok(ExitCode::Success),
-                Err(e) => return Err(Error::new(ErrorKind::Io, format!("cannot read the terminal: {e}"))),
             };
             if buffer.is_empty() && line.trim_start().starts_with(':') {
                 let _ = editor.add_history_entry(line.trim());
@@ -201,7 +222,9 @@ impl Repl {
     /// is complete (else `Next::More`: read another line).
     fn eval(&mut self, code: &str, if_complete: bool) -> pushy::Result<Next> {
         let file = format!("<input-{}>", self.count + 1);
-        let request = Request { file: &file, repl: true, if_complete, stream: true, ..Request::new(code) };
+        // Not streamed: showing an iterator must not consume it. The values
+        // come as echoes (`repl`), printed by the sink in order with output.
+        let request = Request { file: &file, repl: true, if_complete, ..Request::new(code) };
         self.ctrl_c.reset();
         let printer = self.printer;
         let mut sink = Sink::new(&printer, false);

@@ -99,7 +99,7 @@ pub fn get(
                 progress.done.fetch_add(moved, Ordering::Relaxed);
                 Ok(())
             }
-            Event::Output(..) | Event::Flush | Event::Bytes(_) => Ok(()),
+            Event::Output(..) | Event::Flush | Event::Bytes(_) | Event::Echo(_) => Ok(()),
         }
     });
     let reply = match reply {

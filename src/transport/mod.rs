@@ -16,6 +16,7 @@ use crate::error::Result;
 use crate::target::{ConnectOptions, Target};
 
 pub use control::{control_dir, disconnect};
+pub use ssh::stop_owned_masters;
 
 /// The running interpreter's stdio and a handle on its life.
 pub(crate) struct Channel {
