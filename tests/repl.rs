@@ -399,3 +399,35 @@ fn input_is_highlighted_unless_colour_is_off() {
     let shown = r.pty.exp_string("settled!").unwrap();
     assert!(!shown.contains("\x1b[3") && !shown.contains("\x1b[1;"), "{shown:?}");
 }
+
+/// A lost connection is survivable: the REPL says what was lost, Enter
+/// reconnects (a new interpreter), and the history stays.
+#[test]
+fn a_lost_connection_is_reported_and_enter_reconnects() {
+    let mut r = repl();
+    r.keys("'pid', os.getpid()\r");
+    let (_, pid) = r.pty.exp_regex("'pid', [0-9]+").unwrap();
+    r.pty.exp_string(PROMPT).unwrap();
+    let python: i32 = pid.rsplit(' ').next().unwrap().parse().unwrap();
+    // Kill the sshd process serving this connection: the interpreter's parent.
+    let status = std::fs::read_to_string(format!("/proc/{python}/status")).unwrap();
+    let ppid: i32 = status.lines().find_map(|l| l.strip_prefix("PPid:")).unwrap().trim().parse().unwrap();
+    // SAFETY: a signal to the test sshd's session process.
+    unsafe { libc::kill(ppid, libc::SIGKILL) };
+    r.keys("x = 1\r");
+    let out = r.pty.exp_string("press Enter").expect("the loss is reported");
+    assert!(out.contains("names are gone") || out.contains("lost") || out.contains("killed"), "{out:?}");
+    r.pty.exp_string(PROMPT).unwrap();
+    r.keys("\r");
+    r.pty.exp_string("connected to pushy-test again").expect("Enter reconnects");
+    r.pty.exp_string(PROMPT).unwrap();
+    r.keys("6 * 7\r");
+    r.pty.exp_string("42").expect("the new session answers");
+    r.pty.exp_string(PROMPT).unwrap();
+    // The history stayed: Up twice is the line typed before the loss.
+    r.keys("\x1b[A\x1b[A\r");
+    r.pty.exp_string(PROMPT).unwrap();
+    r.keys("x + 1\r");
+    r.pty.exp_string("2").expect("the recalled `x = 1` ran in the new session");
+    r.settle();
+}

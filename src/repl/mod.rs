@@ -38,6 +38,7 @@ Modules import themselves on first use: os.listdir(\"/\").
   :info          the remote interpreter: host, user, Python, pid
   :get REMOTE [LOCAL]   copy a file or directory from the host (default: here)
   :put LOCAL [REMOTE]   copy a file or directory to the host (default: its cwd)
+  :reconnect     a new connection and interpreter (names from before are gone)
   :quit          leave (Ctrl-D does too)
 Ctrl-C stops the running call (the session and its names live on).
 Tab completes remote names; Ctrl-R searches the history.";
@@ -58,6 +59,9 @@ pub fn run(host: &str, conn: &ConnArgs, color: ColorChoice) -> pushy::Result<Exi
     ctrl_c.attach(session.interrupter());
     let repl = Repl {
         session: Rc::new(RefCell::new(session)),
+        target,
+        options,
+        lost: false,
         printer: Printer {
             format: Format::Pretty,
             pretty: Pretty { width: terminal::width(), color: terminal::stdout_color(color) },
@@ -72,6 +76,11 @@ pub fn run(host: &str, conn: &ConnArgs, color: ColorChoice) -> pushy::Result<Exi
 
 struct Repl {
     session: Rc<RefCell<Session>>,
+    /// Where and how to connect again after a lost connection.
+    target: pushy::Target,
+    options: pushy::ConnectOptions,
+    /// The connection was lost: the next Enter (or `:reconnect`) reconnects.
+    lost: bool,
     printer: Printer,
     ctrl_c: CtrlC,
     count: u64,
@@ -165,14 +174,34 @@ impl Repl {
                 }
             }
             if buffer.is_empty() && line.trim().is_empty() {
+                if self.lost {
+                    self.reconnect();
+                }
                 continue;
             }
             if !buffer.is_empty() {
                 buffer.push('\n');
             }
             buffer.push_str(&line);
+            if self.lost {
+                let _ = editor.add_history_entry(buffer.trim_end());
+                save(&mut editor, history.as_ref());
+                buffer.clear();
+                eprintln!("pushy: not connected: press Enter (or type :reconnect) to reconnect, Ctrl-D to leave");
+                continue;
+            }
             // One round trip: the server runs the input only if complete.
-            let next = self.eval(&buffer, true)?;
+            let next = match self.eval(&buffer, true) {
+                Err(e) if e.kind() == ErrorKind::Disconnected => {
+                    // The input stays in the history; the session does not.
+                    let _ = editor.add_history_entry(buffer.trim_end());
+                    save(&mut editor, history.as_ref());
+                    buffer.clear();
+                    self.lose(&e);
+                    continue;
+                }
+                other => other?,
+            };
             if let Next::More = next {
                 continue;
             }
@@ -263,6 +292,7 @@ impl Repl {
                 );
             }
             ":get" | ":put" => self.copy(command),
+            ":reconnect" => self.reconnect(),
             other => eprintln!("unknown command {other}; :help lists them"),
         }
         Next::Continue
@@ -270,6 +300,38 @@ impl Repl {
 }
 
 impl Repl {
+    /// The connection is gone: say so, and what went with it.
+    fn lose(&mut self, error: &Error) {
+        self.lost = true;
+        eprintln!("pushy: {error}");
+        eprintln!(
+            "pushy: the remote interpreter and its names are gone; press Enter (or type :reconnect) \
+             to reconnect, Ctrl-D to leave"
+        );
+    }
+
+    /// A new connection and interpreter in place of the old; the history
+    /// and the line editor stay.
+    fn reconnect(&mut self) {
+        match Session::connect_with(&self.target, &self.options) {
+            Ok(session) => {
+                self.ctrl_c.attach(session.interrupter());
+                let old = std::mem::replace(&mut *self.session.borrow_mut(), session);
+                drop(old);
+                self.lost = false;
+                let name = self.session.borrow().name().to_string();
+                eprintln!("pushy: connected to {name} again (a new interpreter: earlier names are gone)");
+            }
+            Err(e) => {
+                self.lost = true;
+                eprintln!("pushy: cannot reconnect: {e}");
+                if let Some(hint) = e.hint() {
+                    eprintln!("pushy: hint: {hint}");
+                }
+            }
+        }
+    }
+
     /// `:get REMOTE [LOCAL]` and `:put LOCAL [REMOTE]`, over the session's
     /// own channel; Ctrl-C interrupts the remote side, which cleans up.
     fn copy(&mut self, command: &str) {
