@@ -292,6 +292,56 @@ def _fields_of(value, t):
     return None
 
 
+# Standard types that `--json` shows as their text (the mapping in the man
+# page), matched by name along the class's MRO so that checking imports
+# nothing: datetime, date and time as ISO 8601, timedelta as an ISO 8601
+# duration, Decimal, UUID and paths as str().
+_TEXT_FORMS = {
+    "datetime.datetime": "iso", "datetime.date": "iso", "datetime.time": "iso",
+    "datetime.timedelta": "duration", "decimal.Decimal": "str", "uuid.UUID": "str",
+    "pathlib.PurePath": "str", "pathlib._local.PurePath": "str",
+}
+
+# Set for the duration of a request that asked for text forms (`--json`).
+_text_forms = False
+
+
+def _text_form(item, t):
+    """The text `--json` shows for `item`, or None if it has none."""
+    for cls in t.__mro__:
+        kind = _TEXT_FORMS.get(_type_name(cls))
+        if kind is None:
+            continue
+        try:
+            if kind == "iso":
+                return item.isoformat()
+            if kind == "duration":
+                return _iso_duration(item)
+            return str(item)
+        except Exception:
+            return None
+    return None
+
+
+def _iso_duration(delta):
+    """A timedelta as ISO 8601: P1DT2H3M4.5S, -PT23H, PT0S."""
+    us = (delta.days * 86400 + delta.seconds) * 1000000 + delta.microseconds
+    sign, us = ("-" if us < 0 else ""), abs(us)
+    days, us = divmod(us, 86400 * 1000000)
+    hours, us = divmod(us, 3600 * 1000000)
+    minutes, us = divmod(us, 60 * 1000000)
+    seconds, micros = divmod(us, 1000000)
+    text = "%dD" % days if days else ""
+    clock = ""
+    if hours:
+        clock += "%dH" % hours
+    if minutes:
+        clock += "%dM" % minutes
+    if seconds or micros or not (days or clock):
+        clock += ("%d.%06d" % (seconds, micros)).rstrip("0").rstrip(".") + "S"
+    return sign + "P" + text + ("T" + clock if clock else "")
+
+
 def _encode(value, careful):
     out = []
     blobs = []
@@ -348,7 +398,11 @@ def _encode(value, careful):
         except Exception:  # a __len__, __iter__, items(), _fields... that raises
             parts = None
         if parts is None:
-            emit(["r", _type_name(t), _safe_repr(item)])
+            text = _text_form(item, t) if _text_forms else None
+            if text is not None:
+                push((text, depth))  # a str: encoded as one, surrogates and all
+            else:
+                emit(["r", _type_name(t), _safe_repr(item)])
             continue
         token, children = parts
         if token is None:  # a str, int or float subclass: its plain value
@@ -769,6 +823,8 @@ class Server:
             self.credits = int(header.get("window", 0))
             self.deferred = False
             interrupted = self.interrupt_for == rid
+        global _text_forms
+        _text_forms = bool(header.get("text_forms"))
         try:
             reply = self._run(rid, header, interrupted)
         finally:

@@ -1347,6 +1347,36 @@ class CompletionInterruptTests(EndToEndTest):
         self.assertReply(srv.eval("time.sleep(0.2) or 'not interrupted'"), "value", v=["not interrupted"])
 
 
+class TextFormTests(unittest.TestCase):
+    def test_iso_durations(self):
+        import datetime
+        cases = [
+            (datetime.timedelta(0), "PT0S"),
+            (datetime.timedelta(days=2), "P2D"),
+            (datetime.timedelta(days=1, hours=2, minutes=3, seconds=4.5), "P1DT2H3M4.5S"),
+            (datetime.timedelta(hours=-23), "-PT23H"),
+            (datetime.timedelta(microseconds=1), "PT0.000001S"),
+        ]
+        for delta, want in cases:
+            self.assertEqual(server._iso_duration(delta), want)
+
+    def test_only_asked_for_and_only_standard_types(self):
+        import datetime
+        import decimal
+        value = [datetime.date(2024, 1, 2), decimal.Decimal("1.5")]
+        self.assertEqual(tokens(value)[0][1][0], "r")
+        server._text_forms = True
+        try:
+            self.assertEqual(tokens(value)[0], [["l", 2], "2024-01-02", "1.5"])
+
+            class Mine:
+                def isoformat(self):
+                    return "not standard"
+            self.assertEqual(tokens(Mine())[0][0][0], "r")
+        finally:
+            server._text_forms = False
+
+
 class WatchdogTests(unittest.TestCase):
     def test_a_stranger_is_never_killed(self):
         # The watchdog is told to guard a process that is not its parent (as

@@ -27,14 +27,24 @@ pub struct Job {
     pub timeout: Option<f64>,
     /// Local stdin was consumed for the code itself and must not be forwarded.
     pub stdin_used: bool,
+    /// `--json`: standard types come as their text (see `Request::text_forms`).
+    pub text_forms: bool,
 }
 
 /// Runs `pushy exec`.
 pub fn run(args: ExecArgs, color: ColorChoice) -> pushy::Result<ExitCode> {
     let (code, file, stdin_used) = load_code(&args)?;
-    let job =
-        Job { code, file, mode: Mode::Auto, argv: Vec::new(), test: args.test, timeout: args.timeout, stdin_used };
     let printer = printer(&args.output, color);
+    let job = Job {
+        code,
+        file,
+        mode: Mode::Auto,
+        argv: Vec::new(),
+        test: args.test,
+        timeout: args.timeout,
+        stdin_used,
+        text_forms: printer.format == Format::Json,
+    };
     let (mut targets, many) = args.conn.targets(&args.host)?;
     crate::password::set_hosts(targets.len());
     if many {
@@ -53,7 +63,16 @@ pub fn run_script(args: RunArgs, color: ColorChoice) -> pushy::Result<ExitCode> 
     let file = args.script.display().to_string();
     let mut argv = vec![file.clone()];
     argv.extend(args.args.iter().cloned());
-    let job = Job { code, file, mode: Mode::Run, argv, test: false, timeout: args.timeout, stdin_used: false };
+    let job = Job {
+        code,
+        file,
+        mode: Mode::Run,
+        argv,
+        test: false,
+        timeout: args.timeout,
+        stdin_used: false,
+        text_forms: false,
+    };
     let target = single(&args.conn, &args.host)?;
     execute(&target, &args.conn.options(), &job, &printer(&OutputArgs::default(), color), args.conn.verbose)
 }
@@ -120,6 +139,7 @@ fn execute(
         argv: job.argv.clone(),
         stream: true,
         truth: job.test,
+        text_forms: job.text_forms,
         // --raw writes a bytes result as it arrives: no copy held in memory.
         stream_bytes: printer.format == Format::Raw && !job.test,
         stdin: forward_stdin.then(|| Box::new(std::io::stdin()) as Box<dyn Read + Send>),

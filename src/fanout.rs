@@ -78,6 +78,7 @@ fn run_one(host: String, target: &Target, options: &ConnectOptions, job: &Job) -
             mode: job.mode,
             argv: job.argv.clone(),
             stream: true,
+            text_forms: job.text_forms,
             ..Request::new(&job.code)
         };
         let reply = session.request(request, &mut |event| {

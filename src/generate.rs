@@ -192,6 +192,15 @@ object; other keys as their JSON text or Python repr
 namedtuple, os.stat_result, dataclass
 object of its fields
 .TP
+datetime, date, time
+ISO 8601 string ("2024\-01\-02T03:04:05+00:00")
+.TP
+timedelta
+ISO 8601 duration string ("P1DT2H3M4.5S", "\-PT23H")
+.TP
+Decimal, UUID, pathlib paths
+string: their str()
+.TP
 any other object
 {"$type": "module.Type", "$repr": "..."}
 .TP

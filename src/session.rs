@@ -88,6 +88,10 @@ pub struct Request<'a> {
     pub stream_bytes: bool,
     /// Also report the value's truth.
     pub truth: bool,
+    /// Standard types with a text form come as that text: datetime, date
+    /// and time as ISO 8601, timedelta as an ISO 8601 duration, Decimal,
+    /// UUID and paths as `str()` (the `--json` mapping).
+    pub text_forms: bool,
     /// Forward this as the remote `sys.stdin`.
     pub stdin: Option<Box<dyn Read + Send>>,
     /// `sys.argv` for a script (`Mode::Run`); empty leaves it alone.
@@ -108,6 +112,7 @@ impl<'a> Request<'a> {
             if_complete: false,
             stream_bytes: false,
             truth: false,
+            text_forms: false,
             stdin: None,
             argv: Vec::new(),
             args: serde_json::Value::Null,
@@ -372,7 +377,7 @@ impl Session {
             "k": "eval", "id": id, "code": request.code, "file": request.file,
             "mode": match request.mode { Mode::Auto => "auto", Mode::Run => "run", Mode::Get => "get", Mode::Put => "put" },
             "stream": request.stream, "window": STREAM_WINDOW, "repl": request.repl, "if_complete": request.if_complete,
-            "truth": request.truth, "stdin": request.stdin.is_some(), "argv": request.argv, "args": request.args,
+            "truth": request.truth, "text_forms": request.text_forms, "stdin": request.stdin.is_some(), "argv": request.argv, "args": request.args,
         });
         self.send(&header)?;
         self.current.store(id, Ordering::SeqCst);

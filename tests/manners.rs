@@ -192,6 +192,24 @@ fn json_stdout_carries_only_json() {
 }
 
 #[test]
+fn json_maps_dates_decimals_uuids_and_paths_to_strings() {
+    let code = "[datetime.datetime(2024, 1, 2, 3, 4, 5, 600), datetime.date(2024, 1, 2), datetime.time(1, 2), \
+                datetime.timedelta(days=1, hours=2, seconds=4.5), datetime.timedelta(hours=-23), \
+                decimal.Decimal('1.10'), uuid.UUID(int=1), pathlib.Path('/etc'), \
+                datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)]";
+    let want = r#"["2024-01-02T03:04:05.000600","2024-01-02","01:02:00","P1DT2H4.5S","-PT23H","1.10","#.to_string()
+        + r#""00000000-0000-0000-0000-000000000001","/etc","2024-01-01T00:00:00+00:00"]"#
+        + "\n";
+    pushy().args(["exec", "local:", code, "--json"]).run().success().stdout_is(&want);
+    // The pretty output keeps Python's reprs.
+    pushy()
+        .args(["exec", "local:", "datetime.date(2024, 1, 2), decimal.Decimal('1.10')"])
+        .run()
+        .success()
+        .stdout_is("(datetime.date(2024, 1, 2), Decimal('1.10'))\n");
+}
+
+#[test]
 fn raw_rows_are_tab_separated_and_null_ends_items() {
     pushy().args(["exec", "local:", "[(10, 'b'), (9, 'a')]", "--raw"]).run().success().stdout_is("10\tb\n9\ta\n");
     let done = pushy().args(["exec", "local:", "['a\\nb', 'c']", "-0"]).run();

@@ -14,6 +14,9 @@
 //! | list, tuple, set, frozenset  | array                                             |
 //! | dict                         | object; keys that are not str become their JSON text (`1`, `true`, `null`) or, for other types, their Python repr |
 //! | namedtuple, struct sequence, dataclass | object of its fields                    |
+//! | datetime, date, time         | ISO 8601 string (`"2024-01-02T03:04:05+00:00"`)   |
+//! | timedelta                    | ISO 8601 duration string (`"P1DT2H3M4.5S"`)       |
+//! | Decimal, UUID, paths         | string, their `str()`                             |
 //! | any other object             | `{"$type": "module.Type", "$repr": "..."}`        |
 //! | a cycle back to a container  | `{"$cycle": "list"}`                              |
 //! | nested past the depth limit  | `{"$deep": "dict"}`                               |
