@@ -13,6 +13,7 @@ use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::transport::Argv;
 
 /// The loader on the interpreter's command line.
 pub const STAGE0: &str = include_str!("../bootstrap/stage0.py");
@@ -61,8 +62,18 @@ pub struct Launch<'a> {
 pub const GO_MARKER: &[u8] = b"<pushy-go>";
 
 impl Launch<'_> {
-    /// The words of the command, for a local spawn (no shell).
-    pub fn argv(&self) -> Vec<String> {
+    /// The command to start, its words checked: the interpreter and the
+    /// user each pass through a remote shell as one word.
+    pub(crate) fn command(&self) -> Result<Argv> {
+        check_interpreter(self.python)?;
+        if let Some((user, _)) = self.become_user {
+            check_user(user)?;
+        }
+        Ok(Argv(self.words()))
+    }
+
+    /// The words of the command.
+    fn words(&self) -> Vec<String> {
         let mut words: Vec<String> = Vec::new();
         if let Some((user, sudo)) = self.become_user {
             let mode: &[&str] = match sudo {
@@ -78,23 +89,6 @@ impl Launch<'_> {
         }
         words
     }
-
-    /// The remote command line: safe in any login shell (every word is plain
-    /// but stage 0 and sudo's empty prompt, which are single-quoted).
-    pub fn command_line(&self) -> Result<String> {
-        check_interpreter(self.python)?;
-        if let Some((user, _)) = self.become_user {
-            check_user(user)?;
-        }
-        let words: Vec<String> =
-            self.argv().into_iter().map(|w| if w.is_empty() || w == STAGE0 { format!("'{w}'") } else { w }).collect();
-        Ok(words.join(" "))
-    }
-}
-
-/// The remote command line for an interpreter: safe in any login shell.
-pub fn command_line(python: &str) -> Result<String> {
-    Launch { python, become_user: None }.command_line()
 }
 
 /// A user name for `--become` must pass through a remote shell as one word.
@@ -236,9 +230,11 @@ mod tests {
 
     #[test]
     fn interpreters_are_one_word() {
-        assert!(command_line("/usr/bin/python3.11").is_ok());
+        let command = |python| Launch { python, become_user: None }.command();
+        let line = command("/usr/bin/python3.11").unwrap().shell_line();
+        assert!(line.starts_with("/usr/bin/python3.11 -c 'import sys;"), "{line}");
         for bad in ["", "-c", "py thon", "python;id", "$(id)"] {
-            assert!(command_line(bad).is_err(), "{bad:?}");
+            assert!(command(bad).is_err(), "{bad:?}");
         }
     }
 }

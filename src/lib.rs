@@ -14,21 +14,25 @@
 //! # Ok::<(), pushy::Error>(())
 //! ```
 //!
-//! The layers follow the data flow: [`target`] (where), `transport` (start
-//! the interpreter), [`bootstrap`] (push the server), [`protocol`] (frames),
-//! [`session`] (requests), [`value`] (results) and [`printer`] (output).
+//! The layers follow the data flow, each using only those above it in this
+//! list: [`target`] (where), `transport` (start a command there),
+//! [`bootstrap`] (push the server), `connect` (which interpreter, sudo, what
+//! a failed start means), [`protocol`] (frames), [`session`] (requests, with
+//! `stdin` forwarding), [`value`] (results), [`printer`] (output) and
+//! [`transfer`] (files, over a session).
 
-pub mod bootstrap;
 pub mod error;
-pub mod printer;
+
+pub mod target;
+mod transport;
+pub mod bootstrap;
+mod connect;
 pub mod protocol;
 pub mod session;
 mod stdin;
-mod sudo;
-pub mod target;
-pub mod transfer;
-mod transport;
 pub mod value;
+pub mod printer;
+pub mod transfer;
 
 pub use error::{Error, ErrorKind, RemoteError, Result};
 pub use session::{

@@ -12,13 +12,11 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use serde_json::value::RawValue;
 
-use crate::bootstrap::{self, Handshake, Launch, Sudo};
 use crate::error::{Error, ErrorKind, RemoteError, Result};
 use crate::protocol::{Frame, FrameReader, FrameWriter, Header};
 use crate::stdin::StdinForwarder;
-use crate::sudo;
 use crate::target::{ConnectOptions, Target};
-use crate::transport::{self, Process, StderrTail};
+use crate::transport::{self, Channel, Process, StderrTail};
 use crate::value::{self, Value};
 
 /// Remote output held while a completion or a check is pending (a
@@ -229,88 +227,33 @@ impl Session {
         Session::connect_with(target, &ConnectOptions::default())
     }
 
-    /// Starts the server on `target` and waits until it is ready.
+    /// Starts the server on `target` and waits until it is ready: finds
+    /// an interpreter, goes through sudo when asked (see [`crate::connect`]).
     pub fn connect_with(target: &Target, options: &ConnectOptions) -> Result<Session> {
-        let name = target.display_name();
-        let candidates = bootstrap::candidates(options.python.as_deref());
-        for python in &candidates {
-            bootstrap::check_interpreter(python)?;
-        }
-        let mut tried = Vec::new();
-        let mut candidates: std::collections::VecDeque<String> = candidates.into();
-        let mut discovered = options.python.is_some();
-        while let Some(python) = candidates.pop_front() {
-            let python = &python;
-            if python == "python" && !discovered {
-                // No python3: the newest python3.X on PATH comes before `python`.
-                discovered = true;
-                let versioned = transport::versioned_pythons(target);
-                if !versioned.is_empty() {
-                    candidates.push_front(python.clone());
-                    for (i, found) in versioned.into_iter().enumerate() {
-                        candidates.insert(i, found);
-                    }
-                    continue;
-                }
-            }
-            let sudo = options.become_user.as_deref().map(|user| (user, Sudo::NonInteractive));
-            let mut launch = Launch { python, become_user: sudo };
-            let Some(mut channel) = transport::open(target, options, &launch)? else {
-                tried.push(python.clone());
-                continue;
-            };
-            let mut handshake = bootstrap::start(&mut channel.stdin, &mut channel.stdout)?;
-            if let (Handshake::Ended { .. }, Some(user)) = (&handshake, options.become_user.as_deref()) {
-                let stderr = channel.stderr.text(Duration::from_millis(500));
-                if stderr.contains("password is required") {
-                    // A rule that wants a password: ask (once per run), then
-                    // start again with sudo reading it from stdin.
-                    channel.process.finish();
-                    launch.become_user = Some((user, Sudo::Password));
-                    channel = sudo::start_with_password(target, options, &launch, &name)?;
-                    handshake = bootstrap::start(&mut channel.stdin, &mut channel.stdout)?;
-                }
-            }
-            match handshake {
-                Handshake::Ready { leftover } => {
-                    let reader = FrameReader::new(Cursor::new(leftover).chain(channel.stdout));
-                    let mut session = Session {
-                        reader,
-                        writer: Arc::new(Mutex::new(FrameWriter::new(channel.stdin))),
-                        process: channel.process,
-                        stderr: channel.stderr,
-                        info: ServerInfo::default(),
-                        name: name.clone(),
-                        next_id: 0,
-                        current: Arc::new(AtomicU64::new(0)),
-                        closed: false,
-                        held: Default::default(),
-                        held_bytes: 0,
-                        held_dropped: false,
-                    };
-                    session.info = session.read_hello()?;
-                    return Ok(session);
-                }
-                Handshake::Ended { junk } => {
-                    let status = channel.process.wait_timeout(Duration::from_secs(5));
-                    let stderr = channel.stderr.text(Duration::from_millis(500));
-                    channel.process.finish();
-                    if let Some(error) = sudo::failure(&stderr, &name, options) {
-                        return Err(error);
-                    }
-                    if bootstrap::is_missing(status, &stderr) {
-                        tried.push(python.clone());
-                        continue;
-                    }
-                    return Err(start_failure(target, python, status, &stderr, &junk));
-                }
-            }
-        }
-        let message = match &options.python {
-            Some(python) => format!("no Python 3 at {python} on {name}"),
-            None => format!("no Python 3 on {name} (tried {})", tried.join(", ")),
+        crate::connect::connect(target, options)
+    }
+
+    /// A session over a channel whose server has just said it is ready;
+    /// `leftover` holds the bytes that came after the ready marker (the
+    /// first frames). Reads the server's hello.
+    pub(crate) fn ready(channel: Channel, leftover: Vec<u8>, name: String) -> Result<Session> {
+        let reader = FrameReader::new(Cursor::new(leftover).chain(channel.stdout));
+        let mut session = Session {
+            reader,
+            writer: Arc::new(Mutex::new(FrameWriter::new(channel.stdin))),
+            process: channel.process,
+            stderr: channel.stderr,
+            info: ServerInfo::default(),
+            name,
+            next_id: 0,
+            current: Arc::new(AtomicU64::new(0)),
+            closed: false,
+            held: Default::default(),
+            held_bytes: 0,
+            held_dropped: false,
         };
-        Err(Error::new(ErrorKind::NoPython, message).with_hint("pass --python PATH to name a Python 3 interpreter"))
+        session.info = session.read_hello()?;
+        Ok(session)
     }
 
     fn read_hello(&mut self) -> Result<ServerInfo> {
@@ -742,32 +685,91 @@ pub fn forward_output(event: Event<'_>) -> Result<()> {
     Ok(())
 }
 
-fn start_failure(target: &Target, python: &str, status: Option<i32>, stderr: &str, junk: &[u8]) -> Error {
-    let name = target.display_name();
-    let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).map(str::trim);
-    let mut message = match status {
-        Some(code) => format!("{python} on {name} exited with status {code} before pushy started"),
-        None => format!("{python} on {name} did not start pushy"),
-    };
-    if let Some(last) = last {
-        message.push_str(&format!(": {last}"));
-    } else if !junk.is_empty() {
-        let text = String::from_utf8_lossy(junk);
-        let line = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string();
-        message.push_str(&format!("; the remote shell printed: {line}"));
-    }
-    // A command the user can paste to see the failure for themselves.
-    let check = match target {
-        Target::Local => format!("{python} -c 1"),
-        Target::Ssh(ssh) => {
-            let mut words = vec!["ssh".to_string()];
-            words.extend(ssh.ssh_args().iter().map(|w| crate::target::shell_word(w)));
-            words.push(crate::target::shell_word(&ssh.destination));
-            words.push(format!("{python} -c 1"));
-            words.join(" ")
+/// The session alone, over two pipes, with a thread playing the server:
+/// no interpreter, no ssh.
+#[cfg(test)]
+mod over_pipes {
+    use std::os::fd::OwnedFd;
+
+    use serde_json::json;
+
+    use super::*;
+
+    /// A channel whose other end is `serve`, run on a thread with the
+    /// server's input and its frame writer.
+    fn channel(serve: impl FnOnce(File, FrameWriter<File>) + Send + 'static) -> Channel {
+        let (from_server, server_out) = std::io::pipe().unwrap();
+        let (server_in, to_server) = std::io::pipe().unwrap();
+        let (server_in, server_out) = (File::from(OwnedFd::from(server_in)), File::from(OwnedFd::from(server_out)));
+        std::thread::spawn(move || serve(server_in, FrameWriter::new(server_out)));
+        Channel {
+            stdin: File::from(OwnedFd::from(to_server)),
+            stdout: File::from(OwnedFd::from(from_server)),
+            stderr: StderrTail::default(),
+            process: Process::Unowned,
         }
-    };
-    Error::new(ErrorKind::Disconnected, message).with_hint(format!("check that `{check}` works"))
+    }
+
+    /// The header of the next request, as the server reads it.
+    fn request_header(input: &mut File) -> Option<serde_json::Value> {
+        let mut prefix = [0u8; 8];
+        input.read_exact(&mut prefix).ok()?;
+        let mut header = vec![0u8; u32::from_be_bytes(prefix[..4].try_into().unwrap()) as usize];
+        input.read_exact(&mut header).ok()?;
+        let mut payload = vec![0u8; u32::from_be_bytes(prefix[4..].try_into().unwrap()) as usize];
+        input.read_exact(&mut payload).ok()?;
+        serde_json::from_slice(&header).ok()
+    }
+
+    fn hello() -> serde_json::Value {
+        json!({"k": "hello", "protocol": 1, "python": "3.99.0", "host": "pipes", "user": "me", "pid": 7})
+    }
+
+    #[test]
+    fn a_request_and_its_reply_with_output_in_between() {
+        let channel = channel(|mut input, mut writer| {
+            writer.send(&hello(), b"").unwrap();
+            let request = request_header(&mut input).unwrap();
+            assert_eq!((&request["k"], &request["code"]), (&json!("eval"), &json!("6 * 7")));
+            let id = request["id"].as_u64().unwrap();
+            writer.send(&json!({"k": "out", "id": id, "fd": 1}), b"printed\n").unwrap();
+            writer.send(&json!({"k": "value", "id": id, "v": [["l", 2], 42, ["b", 0, 2]]}), b"hi").unwrap();
+        });
+        let mut session = Session::ready(channel, Vec::new(), "pipes".into()).unwrap();
+        assert_eq!((session.info().python.as_str(), session.info().pid), ("3.99.0", 7));
+        let mut output = Vec::new();
+        let reply = session
+            .request(Request::new("6 * 7"), &mut |event| {
+                if let Event::Output(Stream::Stdout, bytes) = event {
+                    output.extend_from_slice(bytes);
+                }
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(output, b"printed\n");
+        let want = Value::Seq(value::SeqKind::List, vec![Value::Int(42), Value::Bytes(b"hi".to_vec())], None);
+        assert!(matches!(reply, Reply::Value(v, None) if v == want));
+    }
+
+    #[test]
+    fn a_server_that_goes_away_is_a_lost_connection() {
+        let channel = channel(|mut input, mut writer| {
+            writer.send(&hello(), b"").unwrap();
+            let _ = request_header(&mut input); // then hang up
+        });
+        let mut session = Session::ready(channel, Vec::new(), "pipes".into()).unwrap();
+        let error = session.eval("1").unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Disconnected, "{error}");
+    }
+
+    #[test]
+    fn anything_but_a_hello_first_is_refused() {
+        let channel = channel(|_, mut writer| {
+            writer.send(&json!({"k": "value", "v": [1]}), b"").unwrap();
+        });
+        let error = Session::ready(channel, Vec::new(), "pipes".into()).err().unwrap();
+        assert_eq!(error.kind(), ErrorKind::Protocol, "{error}");
+    }
 }
 
 /// Property tests for the offset conversion: lines mixing scripts, combining

@@ -6,15 +6,14 @@ use std::os::fd::OwnedFd;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 
-use super::{Channel, Process, StderrTail};
-use crate::bootstrap::Launch;
+use super::{Argv, Channel, Process, StderrTail};
 use crate::error::Result;
 
-/// `Ok(None)` when the interpreter does not exist.
-pub(super) fn open(launch: &Launch<'_>) -> Result<Option<Channel>> {
-    let argv = launch.argv();
-    let spawned = Command::new(&argv[0])
-        .args(&argv[1..])
+/// `Ok(None)` when the program does not exist.
+pub(super) fn open(argv: &Argv) -> Result<Option<Channel>> {
+    let Some((program, args)) = argv.0.split_first() else { return Ok(None) };
+    let spawned = Command::new(program)
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -11,12 +11,29 @@ use std::io::Read;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use crate::bootstrap::Launch;
 use crate::error::Result;
 use crate::target::{ConnectOptions, Target};
 
 pub use control::{control_dir, disconnect};
 pub use ssh::stop_owned_masters;
+
+/// A command for a transport to start: its words, the program first. A
+/// local spawn takes them as they are; over ssh they become one shell line
+/// in which every word survives any login shell (see [`Argv::shell_line`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Argv(pub Vec<String>);
+
+impl Argv {
+    /// The words as one line for the remote login shell: plain words as
+    /// they are, anything else (an empty word, stage 0) single-quoted. The
+    /// words must hold no single quote (the caller checks its own).
+    pub fn shell_line(&self) -> String {
+        let plain =
+            |w: &str| !w.is_empty() && w.bytes().all(|b| b.is_ascii_alphanumeric() || b"_./+-=:@%,".contains(&b));
+        let words: Vec<String> = self.0.iter().map(|w| if plain(w) { w.clone() } else { format!("'{w}'") }).collect();
+        words.join(" ")
+    }
+}
 
 /// The running interpreter's stdio and a handle on its life.
 pub(crate) struct Channel {
@@ -30,6 +47,10 @@ pub(crate) struct Channel {
 pub(crate) enum Process {
     Local(std::process::Child),
     Ssh(Box<ssh::RemoteProcess>),
+    /// No process of ours: a channel over pipes someone else serves (the
+    /// session's unit tests).
+    #[cfg_attr(not(test), allow(dead_code))]
+    Unowned,
 }
 
 impl Process {
@@ -49,6 +70,7 @@ impl Process {
                 }
             }
             Process::Ssh(remote) => remote.wait_timeout(limit),
+            Process::Unowned => None,
         }
     }
 
@@ -111,6 +133,14 @@ pub(crate) fn widen_pipe(pipe: &File) {
 
 #[cfg(test)]
 mod tests {
+    use super::Argv;
+
+    #[test]
+    fn shell_lines_quote_what_is_not_plain() {
+        let argv = Argv(vec!["sudo".into(), "-p".into(), "".into(), "python3".into(), "-c".into(), "a;b".into()]);
+        assert_eq!(argv.shell_line(), "sudo -p '' python3 -c 'a;b'");
+    }
+
     #[test]
     fn versioned_interpreters_sort_newest_first() {
         let listing = "/usr/bin/python3.9\n/usr/bin/python3.11-config\n/opt/py/python3.12\n/usr/bin/python3.12\n/usr/bin/python3.11\n";
@@ -123,11 +153,12 @@ fn exit_code(status: std::process::ExitStatus) -> Option<i32> {
     status.code().or_else(|| status.signal().map(|s| 128 + s))
 }
 
-/// Starts `python -c STAGE0 LEN` (perhaps through sudo) on the target.
-pub(crate) fn open(target: &Target, options: &ConnectOptions, launch: &Launch<'_>) -> Result<Option<Channel>> {
+/// Starts `argv` on the target; `Ok(None)` when a local program does not
+/// exist (over ssh, the remote shell says so on stderr).
+pub(crate) fn open(target: &Target, options: &ConnectOptions, argv: &Argv) -> Result<Option<Channel>> {
     match target {
-        Target::Local => local::open(launch),
-        Target::Ssh(ssh) => ssh::open(ssh, options, launch).map(Some),
+        Target::Local => local::open(argv),
+        Target::Ssh(ssh) => ssh::open(ssh, options, &argv.shell_line()).map(Some),
     }
 }
 

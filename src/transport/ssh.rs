@@ -22,7 +22,6 @@ use std::time::Duration;
 
 use super::control::{control_dir, socket_path};
 use super::{Channel, Process, StderrTail};
-use crate::bootstrap::Launch;
 use crate::error::{Error, ErrorKind, Result};
 use crate::target::{shell_word, ConnectOptions, Reuse, SshTarget};
 
@@ -95,9 +94,9 @@ impl RemoteProcess {
     }
 }
 
-/// Starts the interpreter command on `target`, starting a master if needed.
-pub(super) fn open(target: &SshTarget, options: &ConnectOptions, launch: &Launch<'_>) -> Result<Channel> {
-    let command = launch.command_line()?;
+/// Starts `command` (a shell line) on `target`, starting a master if needed.
+pub(super) fn open(target: &SshTarget, options: &ConnectOptions, command: &str) -> Result<Channel> {
+    let command = command.to_string();
     let dir = control_dir()?;
     let shared = socket_path(&dir, target);
     let runtime = tokio::runtime::Builder::new_current_thread()

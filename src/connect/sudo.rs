@@ -25,7 +25,7 @@ pub(crate) fn start_with_password(
     };
     let source = options.password.as_ref().ok_or_else(no_password)?;
     let mut password = (source.0)().ok_or_else(no_password)?;
-    let mut channel = transport::open(target, options, launch)?
+    let mut channel = transport::open(target, options, &launch.command()?)?
         .ok_or_else(|| Error::new(ErrorKind::Connection, "sudo is not installed here"))?;
     password.push('\n');
     let sent = channel.stdin.write_all(password.as_bytes()).and_then(|_| channel.stdin.flush());
