@@ -1,13 +1,10 @@
-//! The command line as the user types it (clap derive). Nothing outside this
-//! module and `main` sees raw flags: they are turned into a [`Target`],
-//! [`ConnectOptions`] and a printer here, once.
+//! The command line as the user types it (clap derive): the flags and their
+//! help, nothing more. `plan` turns them, once, into what the front ends
+//! use; nothing else sees a flag.
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum, ValueHint};
-use pushy::{ConnectOptions, PasswordSource, Reuse, Target};
 
 /// Run Python on a remote machine over ssh: a REPL, or one-shot evaluation.
 ///
@@ -279,68 +276,4 @@ pub enum Generate {
     Fish,
     /// the man page (roff)
     Man,
-}
-
-impl ConnArgs {
-    /// The hosts a HOST argument names (a list, @FILE, or an inventory
-    /// pattern), each with its label and target; `many` is true unless
-    /// exactly one host was named.
-    pub fn targets(&self, spec: &str) -> pushy::Result<(Vec<(String, Target)>, bool)> {
-        if let Some(path) = &self.inventory {
-            let inventory = crate::inventory::Inventory::load(path)?;
-            let mut targets = Vec::new();
-            for host in inventory.select(spec)? {
-                let mut target = self.target(host.address.as_deref().unwrap_or(&host.name))?;
-                if let Target::Ssh(ssh) = &mut target {
-                    ssh.port = host.port.or(ssh.port);
-                    ssh.user = host.user.clone().or(ssh.user.take());
-                }
-                targets.push((host.name, target));
-            }
-            let many = targets.len() != 1 || crate::hosts::is_many(spec) || spec.contains('*');
-            return Ok((targets, many));
-        }
-        if crate::hosts::is_many(spec) {
-            let targets = crate::hosts::expand(spec)?
-                .into_iter()
-                .map(|host| self.target(&host).map(|target| (host, target)))
-                .collect::<pushy::Result<Vec<_>>>()?;
-            return Ok((targets, true));
-        }
-        Ok((vec![(spec.to_string(), self.target(spec)?)], false))
-    }
-
-    /// The target for `host` with these flags.
-    pub fn target(&self, host: &str) -> pushy::Result<Target> {
-        let mut target = Target::parse(host)?;
-        if let Target::Ssh(ssh) = &mut target {
-            if self.port.is_some() {
-                ssh.port = self.port;
-            }
-            ssh.user = self.login.clone();
-            ssh.identities = self.identity.clone();
-            ssh.config = self.ssh_config.clone();
-            ssh.jump = self.jump.clone();
-            ssh.options = self.option.clone();
-            for option in &ssh.options {
-                if option.starts_with('-') || option.contains('\n') {
-                    return Err(pushy::Error::new(pushy::ErrorKind::Usage, format!("refusing ssh option {option:?}"))
-                        .with_hint("-o takes Key=Value, as in ssh_config"));
-                }
-            }
-        }
-        Ok(target)
-    }
-
-    /// The connection options these flags ask for.
-    pub fn options(&self) -> ConnectOptions {
-        ConnectOptions {
-            python: self.python.clone(),
-            persist: Duration::from_secs(self.persist),
-            reuse: if self.no_reuse { Reuse::Never } else { Reuse::Keep },
-            connect_timeout: self.connect_timeout.map(Duration::from_secs),
-            become_user: if self.sudo { Some("root".to_string()) } else { self.become_user.clone() },
-            password: Some(PasswordSource(Arc::new(crate::password::ask_once))),
-        }
-    }
 }

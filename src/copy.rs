@@ -10,42 +10,20 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pushy::transfer::{self, Options, Progress, Summary};
-use pushy::{Error, ErrorKind, Session, Target};
+use pushy::Session;
 
-use crate::cli::CpArgs;
 use crate::exit_code::ExitCode;
 use crate::interrupt::CtrlC;
-
-/// A `HOST:PATH` operand (`local:PATH` for a local interpreter).
-fn remote_operand(text: &str) -> Option<(&str, &str)> {
-    if let Some(path) = text.strip_prefix("local:") {
-        return Some(("local:", path));
-    }
-    // As scp: a colon before any slash makes it remote.
-    let colon = text.find(':')?;
-    if text[..colon].contains('/') || colon == 0 {
-        return None;
-    }
-    Some((&text[..colon], &text[colon + 1..]))
-}
+use crate::plan::CopyPlan;
 
 /// Runs `pushy cp`.
-pub fn run(args: CpArgs) -> pushy::Result<ExitCode> {
-    let (host, remote, local, download) = match (remote_operand(&args.source), remote_operand(&args.dest)) {
-        (Some((host, path)), None) => (host, path, args.dest.as_str(), true),
-        (None, Some((host, path))) => (host, path, args.source.as_str(), false),
-        _ => {
-            return Err(Error::new(ErrorKind::Usage, "pushy cp copies between this machine and one host")
-                .with_hint("one operand is HOST:PATH (or local:PATH), the other a local path"))
-        }
-    };
-    let target: Target = crate::exec::single(&args.conn, host)?;
+pub fn run(plan: CopyPlan) -> pushy::Result<ExitCode> {
     // Ctrl-C, SIGTERM and SIGHUP cancel the copy (temporary files removed,
     // here and on the host), then pushy dies by that signal; a second one
     // quits at once. Before the copy starts, a signal just ends pushy.
     let ctrl_c = CtrlC::install();
-    let mut session = Session::connect_with(&target, &args.conn.options())?;
-    let options = Options { recursive: args.recursive, preserve: args.preserve };
+    let mut session = Session::connect_with(&plan.target, &plan.connect)?;
+    let options = Options { recursive: plan.recursive, preserve: plan.preserve };
     let progress = Arc::new(Progress::default());
     let flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let caught = Arc::new(std::sync::atomic::AtomicI32::new(0));
@@ -59,14 +37,13 @@ pub fn run(args: CpArgs) -> pushy::Result<ExitCode> {
     let watcher = {
         let progress = Arc::clone(&progress);
         let flag = Arc::clone(&flag);
-        let bar = !args.quiet && std::io::stderr().is_terminal();
+        let bar = !plan.quiet && std::io::stderr().is_terminal();
         std::thread::spawn(move || watch(&progress, &flag, bar))
     };
-    let result = if download {
-        transfer::get(&mut session, remote, Path::new(local), options, &progress)
+    let result = if plan.download {
+        transfer::get(&mut session, &plan.remote, Path::new(&plan.local), options, &progress)
     } else {
-        let remote = if remote.is_empty() { "." } else { remote };
-        transfer::put(&mut session, Path::new(local), remote, options, &progress)
+        transfer::put(&mut session, Path::new(&plan.local), &plan.remote, options, &progress)
     };
     progress.cancel.store(true, Ordering::SeqCst); // stops the watcher
     let _ = watcher.join();
@@ -132,19 +109,5 @@ fn size(bytes: u64) -> String {
         format!("{:.1} KiB", b / 1024.0)
     } else {
         format!("{bytes} B")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::remote_operand;
-
-    #[test]
-    fn operands_read_as_scp_reads_them() {
-        assert_eq!(remote_operand("web1:/etc/hosts"), Some(("web1", "/etc/hosts")));
-        assert_eq!(remote_operand("local:/tmp/x"), Some(("local:", "/tmp/x")));
-        assert_eq!(remote_operand("./a:b"), None);
-        assert_eq!(remote_operand("plain"), None);
-        assert_eq!(remote_operand("web1:"), Some(("web1", "")));
     }
 }

@@ -12,8 +12,10 @@ mod generate;
 mod hosts;
 mod interrupt;
 mod inventory;
+mod job;
 mod output;
 mod password;
+mod plan;
 mod repl;
 mod signals;
 mod terminal;
@@ -23,8 +25,9 @@ use std::io::Write;
 use clap::Parser;
 use colored::Colorize;
 
-use cli::{Cli, Command};
+use cli::Cli;
 use exit_code::ExitCode;
+use plan::Plan;
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse_from(argv::normalize(std::env::args_os().collect()));
@@ -35,22 +38,15 @@ fn main() -> std::process::ExitCode {
     // second-guess it from the environment.
     colored::control::set_override(true);
     let color = cli.color;
-    if let Some(kind) = cli.generate {
-        return match generate::run(kind) {
-            Ok(()) => std::process::ExitCode::SUCCESS,
-            Err(_) => std::process::ExitCode::from(ExitCode::Raised.code()),
-        };
-    }
-    let result = match cli.command {
-        Some(Command::Exec(args)) => exec::run(args, color),
-        Some(Command::Run(args)) => exec::run_script(args, color),
-        Some(Command::Disconnect(args)) => disconnect(args),
-        Some(Command::Cp(args)) => copy::run(args),
-        None => match cli.host.as_deref() {
-            Some(host) => repl::run(host, &cli.conn, color),
-            None => Err(pushy::Error::new(pushy::ErrorKind::Usage, "no host given").with_hint("try `pushy local:`")),
-        },
-    };
+    let result = Plan::from_cli(cli).and_then(|plan| match plan {
+        Plan::Generate(kind) => generate::run(kind)
+            .map(|()| ExitCode::Success)
+            .map_err(|e| pushy::Error::new(pushy::ErrorKind::Io, format!("cannot write: {e}"))),
+        Plan::Job(job) => exec::run(job),
+        Plan::Repl(repl) => repl::run(repl),
+        Plan::Copy(copy) => copy::run(copy),
+        Plan::Disconnect(targets) => disconnect(&targets),
+    });
     let status = match result {
         Ok(status) => status,
         Err(error) => {
@@ -68,12 +64,10 @@ fn main() -> std::process::ExitCode {
 }
 
 /// `pushy disconnect HOST...`: stop the reusable ssh masters now.
-fn disconnect(args: cli::DisconnectArgs) -> pushy::Result<ExitCode> {
-    for spec in &args.hosts {
-        for host in hosts::expand(spec)? {
-            if let pushy::Target::Ssh(ssh) = args.conn.target(&host)? {
-                pushy::disconnect(&ssh)?;
-            }
+fn disconnect(targets: &[pushy::Target]) -> pushy::Result<ExitCode> {
+    for target in targets {
+        if let pushy::Target::Ssh(ssh) = target {
+            pushy::disconnect(ssh)?;
         }
     }
     Ok(ExitCode::Success)

@@ -211,6 +211,13 @@ impl Interrupter {
         let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         writer.send(&json!({"k": "interrupt", "id": id}), b"")
     }
+
+    /// Ends the session's input: the server exits (its watchdog sees to it
+    /// even when user code holds the interpreter), and a request waiting
+    /// on it returns a lost connection. For code that ignores interrupts.
+    pub fn hang_up(&self) {
+        self.writer.lock().unwrap_or_else(|e| e.into_inner()).close();
+    }
 }
 
 impl Session {

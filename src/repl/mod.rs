@@ -16,19 +16,18 @@ use std::collections::VecDeque;
 use std::io::{BufRead, IsTerminal, Write};
 use std::rc::Rc;
 
-use pushy::printer::{Format, Pretty, Printer};
+use pushy::printer::Printer;
 use pushy::transfer::{self, Options, Progress};
-use pushy::{Error, ErrorKind, Reply, Request, Reuse, Session};
+use pushy::{Error, ErrorKind, Reply, Request, Session};
 use rustyline::config::{CompletionType, Config};
 use rustyline::error::ReadlineError;
 use rustyline::history::DefaultHistory;
 use rustyline::Editor;
 
-use crate::cli::{ColorChoice, ConnArgs};
 use crate::exit_code::ExitCode;
 use crate::interrupt::CtrlC;
 use crate::output::{write_stdout, Sink};
-use crate::terminal;
+use crate::plan;
 use helper::RemoteHelper;
 
 const HELP: &str = "\
@@ -43,30 +42,20 @@ Modules import themselves on first use: os.listdir(\"/\").
 Ctrl-C stops the running call (the session and its names live on).
 Tab completes remote names; Ctrl-R searches the history.";
 
-/// Runs the REPL on `host`.
-pub fn run(host: &str, conn: &ConnArgs, color: ColorChoice) -> pushy::Result<ExitCode> {
-    let target = crate::exec::single(conn, host)?;
-    let mut options = conn.options();
-    // Use a master an earlier pushy left; one started for the REPL ends with it.
-    if options.reuse == Reuse::Keep {
-        options.reuse = Reuse::Attach;
-    }
+/// Runs the REPL the plan describes.
+pub fn run(plan: plan::Repl) -> pushy::Result<ExitCode> {
     let ctrl_c = CtrlC::install();
-    let session = Session::connect_with(&target, &options)?;
-    if conn.verbose {
-        crate::exec::describe(&session);
+    let session = Session::connect_with(&plan.target, &plan.connect)?;
+    if plan.verbose {
+        crate::job::describe(&session);
     }
     ctrl_c.attach(session.interrupter());
     let repl = Repl {
         session: Rc::new(RefCell::new(session)),
-        target,
-        options,
+        target: plan.target,
+        options: plan.connect,
         lost: false,
-        printer: Printer {
-            format: Format::Pretty,
-            pretty: Pretty { width: terminal::width(), color: terminal::stdout_color(color) },
-            item_end: Default::default(),
-        },
+        printer: plan.printer,
         ctrl_c,
         count: 0,
         raised: false,

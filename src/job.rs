@@ -1,0 +1,129 @@
+//! One job on one host: connect, send the request, pass its events on, and
+//! say how it ended. The same code path serves `pushy exec HOST` and each
+//! host of `pushy exec H1,H2,...`, so every flag (`--timeout`, `--test`,
+//! `-v`, `--raw`, `--json`) means the same for one host and for many.
+
+use std::io::Read;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
+
+use pushy::{ConnectOptions, Event, Interrupter, RemoteError, Reply, Request, Session, Target, Value};
+
+use crate::interrupt::CtrlC;
+use crate::plan::Job;
+
+/// How a job ended on its host.
+pub enum Outcome {
+    /// A value (and its truth, with `--test`).
+    Value(Value, Option<bool>),
+    /// Statements only: no value.
+    NoValue,
+    /// A result streamed as events (items, or bytes), all passed on.
+    Streamed,
+    /// The code raised.
+    Raised(RemoteError),
+    /// The code called `sys.exit(n)`.
+    Exit(i32),
+    /// `--timeout` ran out (the code was interrupted, or hung up on).
+    TimedOut(Duration),
+    /// Ctrl-C stopped the code.
+    Interrupted,
+}
+
+/// Runs `job` on `target`; `events` gets the request's output and streamed
+/// items as they come. With `ctrl_c`, Ctrl-C interrupts the remote code
+/// (one host in the foreground).
+pub fn run_job(
+    target: &Target,
+    connect: &ConnectOptions,
+    job: &Job,
+    ctrl_c: Option<&CtrlC>,
+    events: &mut dyn FnMut(Event<'_>) -> pushy::Result<()>,
+) -> pushy::Result<Outcome> {
+    let mut session = Session::connect_with(target, connect)?;
+    if job.verbose {
+        describe(&session);
+    }
+    if let Some(ctrl_c) = ctrl_c {
+        ctrl_c.attach(session.interrupter());
+    }
+    let timer = job.timeout.map(|limit| Timer::start(session.interrupter(), limit));
+    let request = Request {
+        file: &job.file,
+        mode: job.mode,
+        argv: job.argv.clone(),
+        stream: true,
+        truth: job.test,
+        text_forms: job.text_forms,
+        stream_bytes: job.stream_bytes,
+        stdin: job.forward_stdin.then(|| Box::new(std::io::stdin()) as Box<dyn Read + Send>),
+        ..Request::new(&job.code)
+    };
+    let reply = session.request(request, events);
+    let timed_out = timer.is_some_and(|timer| timer.stop());
+    if timed_out {
+        let _ = session.close();
+        return Ok(Outcome::TimedOut(job.timeout.unwrap_or_default()));
+    }
+    let outcome = match reply? {
+        Reply::Value(value, truth) => Outcome::Value(value, truth),
+        Reply::NoValue | Reply::Incomplete => Outcome::NoValue,
+        Reply::StreamEnd(_) | Reply::BytesStreamed(_) => Outcome::Streamed,
+        Reply::Exit(code) => Outcome::Exit(code),
+        Reply::Raised(error) if error.type_name == "KeyboardInterrupt" && ctrl_c.is_some_and(CtrlC::fired) => {
+            Outcome::Interrupted
+        }
+        Reply::Raised(error) => Outcome::Raised(error),
+    };
+    session.close()?;
+    Ok(outcome)
+}
+
+/// `-v`: which interpreter runs where, as whom.
+pub fn describe(session: &Session) {
+    let info = session.info();
+    eprintln!(
+        "pushy: {} runs Python {} ({}) as {} on {}",
+        session.name(),
+        info.python,
+        info.executable,
+        info.user,
+        info.host
+    );
+}
+
+/// `--timeout` for one session: when the time is up, the running code is
+/// interrupted; code that ignores that is hung up on 5 s later. Stopped
+/// when the job ends first.
+struct Timer {
+    stop: mpsc::Sender<()>,
+    fired: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Timer {
+    fn start(interrupter: Interrupter, limit: Duration) -> Timer {
+        let (stop, stopped) = mpsc::channel::<()>();
+        let fired = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&fired);
+        let thread = std::thread::spawn(move || {
+            if stopped.recv_timeout(limit) != Err(mpsc::RecvTimeoutError::Timeout) {
+                return; // the job ended in time
+            }
+            flag.store(true, Ordering::SeqCst);
+            let _ = interrupter.interrupt();
+            if stopped.recv_timeout(Duration::from_secs(5)) == Err(mpsc::RecvTimeoutError::Timeout) {
+                interrupter.hang_up();
+            }
+        });
+        Timer { stop, fired, thread }
+    }
+
+    /// Stops the timer; whether it had fired.
+    fn stop(self) -> bool {
+        drop(self.stop);
+        let _ = self.thread.join();
+        self.fired.load(Ordering::SeqCst)
+    }
+}

@@ -1,0 +1,361 @@
+//! What the user asked for, resolved once: the command line (`cli`) turned
+//! into the objects that do the work, as ripgrep's `HiArgs` does. Targets,
+//! connection options, the printer, the job and the fleet settings are
+//! decided here and nowhere else; the front ends (`exec`, `fanout`, `repl`,
+//! `copy`) read a plan and never see a flag.
+
+use std::io::Read;
+use std::sync::Arc;
+use std::time::Duration;
+
+use pushy::printer::{Format, ItemEnd, Pretty, Printer};
+use pushy::{ConnectOptions, Error, ErrorKind, Mode, PasswordSource, Reuse, Target};
+
+use crate::cli::{Cli, ColorChoice, Command, ConnArgs, CpArgs, ExecArgs, Generate, OutputArgs, RunArgs};
+use crate::terminal;
+
+/// One run of pushy.
+pub enum Plan {
+    /// `--generate`: completions or the man page.
+    Generate(Generate),
+    /// `pushy HOST`: the REPL.
+    Repl(Repl),
+    /// `pushy exec` and `pushy run`: a job on one host or many.
+    Job(JobPlan),
+    /// `pushy cp`.
+    Copy(CopyPlan),
+    /// `pushy disconnect`: the masters to stop.
+    Disconnect(Vec<Target>),
+}
+
+/// The REPL's plan.
+pub struct Repl {
+    pub target: Target,
+    pub connect: ConnectOptions,
+    pub printer: Printer,
+    pub verbose: bool,
+}
+
+/// A job and where it runs.
+pub struct JobPlan {
+    /// Each host's label and target, in the order given.
+    pub targets: Vec<(String, Target)>,
+    /// Many hosts (a list, a file, a group), even if it names one.
+    pub many: bool,
+    pub connect: ConnectOptions,
+    pub printer: Printer,
+    pub job: Job,
+    pub fleet: Fleet,
+}
+
+/// What runs on each host, whatever the host.
+#[derive(Clone)]
+pub struct Job {
+    pub code: String,
+    /// The file name tracebacks show.
+    pub file: String,
+    pub mode: Mode,
+    /// `sys.argv` for a script.
+    pub argv: Vec<String>,
+    /// `--test`: no output, the value's truth is the status.
+    pub test: bool,
+    /// `--timeout`, per host.
+    pub timeout: Option<Duration>,
+    /// Local stdin is forwarded to the remote `sys.stdin` (one host, and
+    /// not read for the code itself).
+    pub forward_stdin: bool,
+    /// `--raw`: a bytes result streams to stdout as it arrives.
+    pub stream_bytes: bool,
+    /// `--json`: standard types come as their text.
+    pub text_forms: bool,
+    /// `-v`: say which interpreter ran, as whom.
+    pub verbose: bool,
+}
+
+/// How many hosts run at once, and how their results print.
+#[derive(Clone, Copy)]
+pub struct Fleet {
+    pub forks: usize,
+    pub collapse: bool,
+}
+
+/// `pushy cp`'s plan.
+pub struct CopyPlan {
+    pub target: Target,
+    pub connect: ConnectOptions,
+    pub remote: String,
+    pub local: String,
+    pub download: bool,
+    pub recursive: bool,
+    pub preserve: bool,
+    pub quiet: bool,
+}
+
+impl Plan {
+    /// Resolves the parsed command line.
+    pub fn from_cli(cli: Cli) -> pushy::Result<Plan> {
+        if let Some(kind) = cli.generate {
+            return Ok(Plan::Generate(kind));
+        }
+        let color = cli.color;
+        match cli.command {
+            Some(Command::Exec(args)) => exec(args, color).map(Plan::Job),
+            Some(Command::Run(args)) => run(args, color).map(Plan::Job),
+            Some(Command::Cp(args)) => copy(args).map(Plan::Copy),
+            Some(Command::Disconnect(args)) => {
+                let mut targets = Vec::new();
+                for spec in &args.hosts {
+                    for host in crate::hosts::expand(spec)? {
+                        targets.push(target(&args.conn, &host)?);
+                    }
+                }
+                Ok(Plan::Disconnect(targets))
+            }
+            None => {
+                let host = cli
+                    .host
+                    .ok_or_else(|| Error::new(ErrorKind::Usage, "no host given").with_hint("try `pushy local:`"))?;
+                let mut connect = options(&cli.conn);
+                // Use a master an earlier pushy left; one started for the
+                // REPL ends with it.
+                if connect.reuse == Reuse::Keep {
+                    connect.reuse = Reuse::Attach;
+                }
+                let printer = printer(&OutputArgs::default(), color, false);
+                Ok(Plan::Repl(Repl { target: single(&cli.conn, &host)?, connect, printer, verbose: cli.conn.verbose }))
+            }
+        }
+    }
+}
+
+fn exec(args: ExecArgs, color: ColorChoice) -> pushy::Result<JobPlan> {
+    let (code, file, stdin_used) = load_code(&args)?;
+    let (targets, many) = targets(&args.conn, &args.host)?;
+    crate::password::set_hosts(targets.len());
+    let printer = printer(&args.output, color, many);
+    let job = Job {
+        code,
+        file,
+        mode: Mode::Auto,
+        argv: Vec::new(),
+        test: args.test,
+        timeout: timeout(args.timeout)?,
+        forward_stdin: !many && !stdin_used && forwardable_stdin(),
+        stream_bytes: printer.format == Format::Raw && !args.test && !many,
+        text_forms: printer.format == Format::Json,
+        verbose: args.conn.verbose,
+    };
+    let fleet = Fleet { forks: args.forks, collapse: args.collapse };
+    Ok(JobPlan { targets, many, connect: options(&args.conn), printer, job, fleet })
+}
+
+fn run(args: RunArgs, color: ColorChoice) -> pushy::Result<JobPlan> {
+    let code = std::fs::read_to_string(&args.script).map_err(|e| {
+        Error::new(ErrorKind::Usage, format!("cannot read {}: {e}", args.script.display()))
+            .with_hint("pushy run takes a local script file")
+    })?;
+    let file = args.script.display().to_string();
+    let mut argv = vec![file.clone()];
+    argv.extend(args.args.iter().cloned());
+    let target = single(&args.conn, &args.host)?;
+    let job = Job {
+        code,
+        file,
+        mode: Mode::Run,
+        argv,
+        test: false,
+        timeout: timeout(args.timeout)?,
+        forward_stdin: forwardable_stdin(),
+        stream_bytes: false,
+        text_forms: false,
+        verbose: args.conn.verbose,
+    };
+    Ok(JobPlan {
+        targets: vec![(args.host.clone(), target)],
+        many: false,
+        connect: options(&args.conn),
+        printer: printer(&OutputArgs::default(), color, false),
+        job,
+        fleet: Fleet { forks: 1, collapse: false },
+    })
+}
+
+fn copy(args: CpArgs) -> pushy::Result<CopyPlan> {
+    let (host, remote, local, download) = match (remote_operand(&args.source), remote_operand(&args.dest)) {
+        (Some((host, path)), None) => (host, path, args.dest.as_str(), true),
+        (None, Some((host, path))) => (host, path, args.source.as_str(), false),
+        _ => {
+            return Err(Error::new(ErrorKind::Usage, "pushy cp copies between this machine and one host")
+                .with_hint("one operand is HOST:PATH (or local:PATH), the other a local path"))
+        }
+    };
+    // An upload to `HOST:` goes to the remote login directory.
+    let remote = if remote.is_empty() && !download { "." } else { remote };
+    Ok(CopyPlan {
+        target: single(&args.conn, host)?,
+        connect: options(&args.conn),
+        remote: remote.to_string(),
+        local: local.to_string(),
+        download,
+        recursive: args.recursive,
+        preserve: args.preserve,
+        quiet: args.quiet,
+    })
+}
+
+/// A `HOST:PATH` operand (`local:PATH` for a local interpreter).
+fn remote_operand(text: &str) -> Option<(&str, &str)> {
+    if let Some(path) = text.strip_prefix("local:") {
+        return Some(("local:", path));
+    }
+    // As scp: a colon before any slash makes it remote.
+    let colon = text.find(':')?;
+    if text[..colon].contains('/') || colon == 0 {
+        return None;
+    }
+    Some((&text[..colon], &text[colon + 1..]))
+}
+
+/// The printer the output flags ask for; values of many hosts print
+/// indented under their host's label, so they wrap 4 columns sooner.
+fn printer(output: &OutputArgs, color: ColorChoice, many: bool) -> Printer {
+    let format = if output.json {
+        Format::Json
+    } else if output.raw || output.null {
+        Format::Raw
+    } else {
+        Format::Pretty
+    };
+    let item_end = if output.null { ItemEnd::Nul } else { ItemEnd::Newline };
+    let width = if many { terminal::width().saturating_sub(4).max(20) } else { terminal::width() };
+    Printer { format, pretty: Pretty { width, color: terminal::stdout_color(color) }, item_end }
+}
+
+fn timeout(secs: Option<f64>) -> pushy::Result<Option<Duration>> {
+    match secs {
+        None => Ok(None),
+        Some(secs) if secs.is_finite() && secs > 0.0 => Ok(Some(Duration::from_secs_f64(secs))),
+        Some(secs) => Err(Error::new(ErrorKind::Usage, format!("bad --timeout {secs}"))
+            .with_hint("give a positive number of seconds")),
+    }
+}
+
+/// The code, the file name tracebacks show, and whether stdin was read for it.
+fn load_code(args: &ExecArgs) -> pushy::Result<(String, String, bool)> {
+    if let Some(path) = &args.file {
+        let code = std::fs::read_to_string(path)
+            .map_err(|e| Error::new(ErrorKind::Usage, format!("cannot read {}: {e}", path.display())))?;
+        return Ok((code, path.display().to_string(), false));
+    }
+    match args.code.as_deref() {
+        Some("-") => {
+            let mut code = String::new();
+            std::io::stdin()
+                .read_to_string(&mut code)
+                .map_err(|e| Error::new(ErrorKind::Usage, format!("cannot read code from stdin: {e}")))?;
+            Ok((code, "<stdin>".into(), true))
+        }
+        Some(code) => Ok((code.to_string(), "<input>".into(), false)),
+        None => Err(Error::new(ErrorKind::Usage, "no code given").with_hint("pass CODE, `-` or -f FILE")),
+    }
+}
+
+/// Is there a local stdin worth forwarding? Not a terminal, and not
+/// `< /dev/null` (cron, CI, `ssh -n` habits): not forwarding saves the
+/// remote side its stdin machinery.
+fn forwardable_stdin() -> bool {
+    use std::io::IsTerminal;
+    use std::os::unix::fs::MetadataExt;
+    if std::io::stdin().is_terminal() {
+        return false;
+    }
+    let null = std::fs::metadata("/dev/null");
+    let stdin = std::fs::File::options().read(true).open("/dev/stdin").and_then(|f| f.metadata());
+    !matches!((null, stdin), (Ok(n), Ok(s)) if n.rdev() == s.rdev() && n.dev() == s.dev() && n.ino() == s.ino())
+}
+
+/// The hosts a HOST argument names (a list, @FILE, or an inventory
+/// pattern), each with its label and target; `many` is true unless exactly
+/// one host was named.
+fn targets(conn: &ConnArgs, spec: &str) -> pushy::Result<(Vec<(String, Target)>, bool)> {
+    if let Some(path) = &conn.inventory {
+        let inventory = crate::inventory::Inventory::load(path)?;
+        let mut targets = Vec::new();
+        for host in inventory.select(spec)? {
+            let mut target = target(conn, host.address.as_deref().unwrap_or(&host.name))?;
+            if let Target::Ssh(ssh) = &mut target {
+                ssh.port = host.port.or(ssh.port);
+                ssh.user = host.user.clone().or(ssh.user.take());
+            }
+            targets.push((host.name, target));
+        }
+        let many = targets.len() != 1 || crate::hosts::is_many(spec) || spec.contains('*');
+        return Ok((targets, many));
+    }
+    if crate::hosts::is_many(spec) {
+        let targets = crate::hosts::expand(spec)?
+            .into_iter()
+            .map(|host| target(conn, &host).map(|target| (host, target)))
+            .collect::<pushy::Result<Vec<_>>>()?;
+        return Ok((targets, true));
+    }
+    Ok((vec![(spec.to_string(), target(conn, spec)?)], false))
+}
+
+/// The one target a front end that takes one host was given.
+fn single(conn: &ConnArgs, spec: &str) -> pushy::Result<Target> {
+    let (mut targets, many) = targets(conn, spec)?;
+    if many {
+        return Err(Error::new(ErrorKind::Usage, format!("{spec:?} names {} hosts; this takes one", targets.len()))
+            .with_hint("many hosts work with `pushy exec`"));
+    }
+    Ok(targets.remove(0).1)
+}
+
+/// The target for `host` with these flags.
+fn target(conn: &ConnArgs, host: &str) -> pushy::Result<Target> {
+    let mut target = Target::parse(host)?;
+    if let Target::Ssh(ssh) = &mut target {
+        if conn.port.is_some() {
+            ssh.port = conn.port;
+        }
+        ssh.user = conn.login.clone();
+        ssh.identities = conn.identity.clone();
+        ssh.config = conn.ssh_config.clone();
+        ssh.jump = conn.jump.clone();
+        ssh.options = conn.option.clone();
+        for option in &ssh.options {
+            if option.starts_with('-') || option.contains('\n') {
+                return Err(Error::new(ErrorKind::Usage, format!("refusing ssh option {option:?}"))
+                    .with_hint("-o takes Key=Value, as in ssh_config"));
+            }
+        }
+    }
+    Ok(target)
+}
+
+/// The connection options the flags ask for.
+fn options(conn: &ConnArgs) -> ConnectOptions {
+    ConnectOptions {
+        python: conn.python.clone(),
+        persist: Duration::from_secs(conn.persist),
+        reuse: if conn.no_reuse { Reuse::Never } else { Reuse::Keep },
+        connect_timeout: conn.connect_timeout.map(Duration::from_secs),
+        become_user: if conn.sudo { Some("root".to_string()) } else { conn.become_user.clone() },
+        password: Some(PasswordSource(Arc::new(crate::password::ask_once))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::remote_operand;
+
+    #[test]
+    fn operands_read_as_scp_reads_them() {
+        assert_eq!(remote_operand("web1:/etc/hosts"), Some(("web1", "/etc/hosts")));
+        assert_eq!(remote_operand("local:/tmp/x"), Some(("local:", "/tmp/x")));
+        assert_eq!(remote_operand("./a:b"), None);
+        assert_eq!(remote_operand("plain"), None);
+        assert_eq!(remote_operand("web1:"), Some(("web1", "")));
+    }
+}
