@@ -1,14 +1,52 @@
 # pushy server extras: the parts of the pushed program that only some
-# sessions need. The client appends this file to server.py as a string
-# (`_EXTRAS_SOURCE`); server.py's load_extras() compiles it into its own
-# globals on first use, so everything here may use server.py's names.
+# sessions need, compiled on first use instead of on every connection.
 #
+# A module of its own: server.py's load_extras() compiles this source (sent
+# as the string `_EXTRAS_SOURCE`) into a module object made in memory, never
+# written to disk nor put in sys.modules, and calls init() with the few server
+# names this module declares below. It sees nothing else of the server, and
+# the server calls it only through that module object (`extras.complete(...)`).
+#
+#   interface     what this module takes from the server: init()
 #   streaming     items in batches, with a flusher thread
 #   stdin         forwarded stdin for one request
 #   completion    rlcompleter's rule; is an input complete (codeop)
 #   tracebacks    the user's frames only
 #   imports       submodules that dotted names refer to
 #   files         pushy cp: send and receive file trees
+#
+# What the server uses: Stdin, Batch, end_forked_child, check_complete,
+# complete, format_exception, preimport_submodules, transfer and
+# remove_temporaries.
+
+import os
+import struct
+import sys
+import _thread
+
+# ---------------------------------------------------------------- interface
+#
+# The server's names this module uses, and no others: bound by init(), which
+# load_extras() calls once, before anything else here runs. (Modules, such as
+# os, are imported above instead: the server has loaded them already, so
+# importing them again costs a dict lookup.)
+
+SELF_FILE = None        # the file name the pushed program runs under: "<pushy>"
+_sources = None         # file name -> the user's source, for tracebacks
+_Raw = None             # already-encoded JSON, spliced into a frame header
+_short = None           # str() of an exception, bounded, never raising
+_json_loads = None      # the server's JSON decoder (no `json`, which imports re)
+_import_or_none = None  # a module by name, or None if there is none
+
+
+def init(self_file, sources, raw, short, json_loads, import_or_none):
+    """Binds the server's names above (server.py load_extras)."""
+    global SELF_FILE, _sources, _Raw, _short, _json_loads, _import_or_none
+    SELF_FILE, _sources, _Raw, _short = self_file, sources, raw, short
+    _json_loads, _import_or_none = json_loads, import_or_none
+
+
+# ------------------------------------------------------------------ imports
 
 def preimport_submodules(tree, namespace):
     """Import the submodules that dotted names in the code refer to.
@@ -136,7 +174,7 @@ class Stdin:
             os.close(self.wfd)
 
 
-def _end_forked_child(reply):
+def end_forked_child(reply):
     """A child the user's code forked came back into pushy (the parent
     replies).  It must neither send frames nor wait for requests it will never
     get, holding the channel open for ever: it ends, as a multiprocessing
@@ -163,7 +201,7 @@ BATCH_BYTES = 1 << 18
 BATCH_ITEMS = 2048
 
 
-class _Batch:
+class Batch:
     """Encoded items waiting to go out as one `items` frame."""
 
     def __init__(self, server, rid):
@@ -517,10 +555,11 @@ def remove_temporaries():
     _temporaries.clear()
 
 
-def transfer(mode, args):
-    if mode == "get":
-        return send_tree(args.get("path", ""), bool(args.get("recursive")))
-    return receive_tree(args.get("path", ""), bool(args.get("preserve")))
+def transfer(kind, request):
+    """A `get` or `put` request (see src/protocol/message.rs)."""
+    if kind == "get":
+        return send_tree(request.get("path", ""), bool(request.get("recursive")))
+    return receive_tree(request.get("path", ""), bool(request.get("preserve")))
 
 
 def _walk_tree(root, recursive):
@@ -656,7 +695,6 @@ def _temp_name():
 
 
 def receive_tree(dest, preserve):
-    import stat
     inp = sys.stdin.buffer
     dest = os.path.expanduser(dest)
     umask = current_umask()

@@ -27,7 +27,6 @@ MAX_FRAME = 1 << 30
 MAX_HEADER = 256 << 20  # src/protocol.rs MAX_HEADER
 MAX_DEPTH = 10000
 MAX_REPR = 1 << 20
-STDIN_WINDOW = 1 << 20
 
 # ---------------------------------------------------------------- 1. framing
 
@@ -94,7 +93,10 @@ _encoder = None
 
 
 def _header_bytes(header):
-    """A header as JSON; _Raw values are spliced in already encoded."""
+    """A header as JSON, `k` first (the client reads the kind before any
+    other field); _Raw values are spliced in already encoded."""
+    if next(iter(header)) != "k":
+        header = dict([("k", header["k"])] + [kv for kv in header.items() if kv[0] != "k"])
     raws = [(k, v) for k, v in header.items() if type(v) is _Raw]
     if not raws:
         return _json_bytes(header)
@@ -174,27 +176,37 @@ def _make_decoder():
 #
 # What only some sessions need (completion, file transfer, streaming,
 # forwarded stdin, tracebacks, submodule pre-import) lives in extras.py,
-# which the client appends to this program as a string: compiling it costs
-# milliseconds, paid on first use instead of on every connection.
+# which the client sends ahead of this program as a string: compiling it
+# costs milliseconds, paid on first use instead of on every connection. It is
+# a module of its own, which sees of this one only the names passed to its
+# init(), and which this one uses only through the module object that
+# load_extras() returns.
 
 _extras_lock = _thread.allocate_lock()
-_extras_loaded = False
+_extras = None
 
 
 def load_extras():
-    """Defines the extras in this module's globals (once, thread-safe)."""
-    global _extras_loaded
-    if _extras_loaded:
-        return
+    """The extras module: compiled on the first call (once, thread-safe)."""
+    global _extras
+    if _extras is not None:
+        return _extras
     with _extras_lock:
-        if _extras_loaded:
-            return
+        if _extras is not None:
+            return _extras
         source = globals().get("_EXTRAS_SOURCE")
         if source is None:  # run from the source tree (the unit tests)
             with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "extras.py")) as f:
                 source = f.read()
-        exec(compile(source, SELF_FILE, "exec", dont_inherit=True), globals())
-        _extras_loaded = True
+        # A module object in memory, not in sys.modules: the user's code never
+        # imports it by accident. Named as this program is, so its classes
+        # show the same module name as the server's own (`__pushy__`).
+        extras = type(sys)(__name__)
+        exec(compile(source, SELF_FILE, "exec", dont_inherit=True), vars(extras))
+        extras.init(self_file=SELF_FILE, sources=_sources, raw=_Raw, short=_short,
+                    json_loads=_json_loads, import_or_none=_import_or_none)
+        _extras = extras
+    return _extras
 
 
 # ----------------------------------------------------------------- 2. values
@@ -711,11 +723,10 @@ class Server:
                         if self.credit_ready.locked():
                             self.credit_ready.release()
                 else:
-                    if kind == "eval" and header.get("stdin"):
+                    if (kind == "eval" and header.get("stdin")) or kind == "put":
                         # Created here, not in the main thread, so stdin
                         # frames that follow the request are never dropped.
-                        load_extras()
-                        self.stdins[rid] = Stdin(self.channel, rid)
+                        self.stdins[rid] = load_extras().Stdin(self.channel, rid)
                     self.queue.append((header, payload))
                     if self.queue_ready.locked():
                         self.queue_ready.release()
@@ -723,9 +734,8 @@ class Server:
             pass
         # The client is gone (or spoke nonsense): never outlive it, and
         # leave no half-copied file behind.
-        remove = globals().get("remove_temporaries")
-        if remove is not None:
-            remove()
+        if _extras is not None:  # else no copy can have run
+            _extras.remove_temporaries()
         os._exit(0)
 
     def _interrupt(self, rid):
@@ -769,18 +779,15 @@ class Server:
     def handle(self, header, payload):
         rid = header.get("id")
         kind = header.get("k")
-        if kind == "eval":
+        if kind in ("eval", "get", "put"):
             self.eval(rid, header)
         elif kind == "complete":
             result = self._complete(rid, header.get("text", ""))
             result.update({"k": "completions", "id": rid})
             self.channel.send(result)
         elif kind == "check":
-            load_extras()
-            self.channel.send({"k": "checked", "id": rid, "status": check_complete(header.get("code", ""))})
-        elif kind == "close":
-            self.output.drain()
-            os._exit(0)
+            status = load_extras().check_complete(header.get("code", ""))
+            self.channel.send({"k": "checked", "id": rid, "status": status})
         else:
             self.channel.send({"k": "bad", "id": rid, "message": "unknown request kind %r" % (kind,)})
 
@@ -798,8 +805,7 @@ class Server:
             self.deferred = False
         try:
             try:
-                load_extras()
-                return complete(self.namespace, text)
+                return load_extras().complete(self.namespace, text)
             finally:
                 with self.state_lock:
                     self.running = None
@@ -832,8 +838,7 @@ class Server:
                 self.running = None
                 self.deferred = False
         if os.getpid() != self.pid:
-            load_extras()
-            _end_forked_child(reply[0])
+            load_extras().end_forked_child(reply[0])
             if stdin is not None:
                 del self.stdins[rid]
                 stdin.detach()
@@ -854,9 +859,9 @@ class Server:
                 mode = header.get("mode", "auto")
                 if header.get("if_complete") and _incomplete(header.get("code", "")):
                     return {"k": "incomplete", "id": rid}, b""
-                if mode in ("get", "put"):  # file transfer: pushy's own code, not the user's
-                    load_extras()
-                    has_value, value = True, transfer(mode, header.get("args") or {})
+                kind = header.get("k")
+                if kind in ("get", "put"):  # file transfer: pushy's own code, not the user's
+                    has_value, value = True, load_extras().transfer(kind, header)
                 elif header.get("repl") and mode == "auto":
                     # CPython's interactive rules: every expression statement
                     # at the top level goes to sys.displayhook, which echoes
@@ -868,9 +873,9 @@ class Server:
                 else:
                     has_value, value = run_code(header.get("code", ""), header.get("file") or "<input>",
                                                 self.namespace, mode)
-                if has_value and header.get("stream") and _is_iterator(value):
-                    count = self._stream(rid, value)
-                    return {"k": "end", "id": rid, "count": count}, b""
+                if has_value and (header.get("stream") or kind == "get") and _is_iterator(value):
+                    self._stream(rid, value)
+                    return {"k": "end", "id": rid}, b""
                 if not has_value:
                     return {"k": "none", "id": rid}, b""
                 data, blobs = encode_value(value)
@@ -923,8 +928,7 @@ class Server:
         what the client has consumed, so an endless iterator costs no memory.
         Items that come fast share a frame; none waits more than FLUSH_AFTER."""
         self.send({"k": "iter", "id": rid})
-        load_extras()
-        batch = _Batch(self, rid)
+        batch = load_extras().Batch(self, rid)
         count = 0
         try:
             for item in iterator:
@@ -960,8 +964,7 @@ def _incomplete(code):
             return False
         except (SyntaxError, ValueError, OverflowError):
             pass
-    load_extras()
-    return check_complete(code) == "incomplete"
+    return load_extras().check_complete(code) == "incomplete"
 
 
 def _is_iterator(value):
@@ -983,7 +986,7 @@ def _exit_code(e):
     return 1
 
 
-_sources = {}    # file name -> source, for tracebacks
+_sources = {}    # file name -> source, for tracebacks (extras holds it too: never rebind)
 _compiled = {}   # (source, file name) -> (statements, trailing expression)
 
 
@@ -1037,8 +1040,7 @@ def _compile_auto(code, filename, namespace, interactive=False):
             pass  # statements (or a real error, reported below)
     import ast
     tree = _compile(code, filename, "exec", ast.PyCF_ONLY_AST)
-    load_extras()
-    preimport_submodules(tree, namespace)
+    load_extras().preimport_submodules(tree, namespace)
     if interactive:
         if not tree.body:
             return None, None
@@ -1064,8 +1066,7 @@ def _compile(source, filename, mode, flags=0):
 def _error_header(rid, e):
     """A remote exception as a reply: the traceback shows the user's frames
     only, never this server's."""
-    load_extras()
-    text = format_exception(e)
+    text = load_extras().format_exception(e)
     return {"k": "error", "id": rid, "type": type(e).__name__, "message": _short(e), "traceback": text}
 
 
@@ -1128,7 +1129,6 @@ def hello_info():
         "k": "hello",
         "protocol": PROTOCOL_VERSION,
         "python": "%d.%d.%d" % sys.version_info[:3],
-        "implementation": sys.implementation.name,
         "executable": sys.executable,
         "platform": "%s %s %s" % (uname.sysname, uname.release, uname.machine),
         "host": uname.nodename,
@@ -1180,9 +1180,6 @@ def main():
     _thread.start_new_thread(start_watchdog, (proto_in, os.getpid()))
     server.serve()
 
-
-if __name__ != "__pushy__":  # imported (the unit tests): everything at once
-    load_extras()
 
 if __name__ == "__pushy__":  # stage 0 execs us under this name; tests import us
     main()

@@ -7,7 +7,8 @@ Run from the repository root:
 Two layers:
 
 * Unit tests load server.py as a module and call its parts directly: the value
-  encoder, the auto-importing namespace, running code, tracebacks, completion.
+  encoder, the auto-importing namespace, running code; and, through the extras
+  module the server makes of extras.py, tracebacks, completion, file trees.
 * End-to-end tests start the server exactly as the client does (`PYTHON -c
   STAGE0 LEN`, the zlib-compressed program on stdin, frames after the ready
   marker) and speak the frame protocol to it.
@@ -78,6 +79,9 @@ def load_server():
 
 
 server = load_server()
+# extras.py as the server loads it (on first use in production): a module of
+# its own, bound to this server.
+extras = server.load_extras()
 
 
 def tokens(value):
@@ -413,6 +417,7 @@ def spy(name):
     calls.append(name)
     return real(name)
 server["_import_or_none"] = spy
+extras = server["load_extras"]()  # after the spy is in place: extras takes it
 ns = server["Namespace"](__name__="__main__", __builtins__=builtins)
 code = (
     "root = xml.etree.ElementTree.fromstring('<a><b/></a>')\n"
@@ -420,7 +425,7 @@ code = (
     "joined = os.path.join('a', 'b')\n"
     "[root.tag, pool.__name__, joined]\n"
 )
-server["preimport_submodules"](ast.parse(code), ns)
+extras.preimport_submodules(ast.parse(code), ns)
 after = [m for m in watched if m in sys.modules]
 result = server["run_code"](code, "<input>", ns, "auto")
 print(json.dumps({"before": before, "after": after, "calls": calls, "result": result}))
@@ -428,6 +433,16 @@ print(json.dumps({"before": before, "after": after, "calls": calls, "result": re
 
 
 class PreimportTests(unittest.TestCase):
+    def spy_on_imports(self):
+        """A mock that sees every import by name, the server's (the namespace)
+        and the extras' (a submodule) alike."""
+        spy = mock.Mock(wraps=server._import_or_none)
+        for module in (server, extras):
+            patcher = mock.patch.object(module, "_import_or_none", spy)
+            patcher.start()
+            self.addCleanup(patcher.stop)
+        return spy
+
     def test_dotted_names_import_their_submodules(self):
         out = subprocess.check_output(
             [sys.executable, "-B", "-c", PREIMPORT_PROBE, SERVER_PATH], timeout=30
@@ -448,8 +463,8 @@ class PreimportTests(unittest.TestCase):
         ns = fresh_namespace()
         ns["obj"] = object()
         code = "obj.attr.sub\nlen.attr.sub\npushy_no_such_module_xyz.attr\n"
-        with mock.patch.object(server, "_import_or_none", wraps=server._import_or_none) as spy:
-            server.preimport_submodules(ast.parse(code), ns)
+        spy = self.spy_on_imports()
+        extras.preimport_submodules(ast.parse(code), ns)
         called = [c[0][0] for c in spy.call_args_list]
         # Only the unknown root is tried (as a module, by the namespace).
         self.assertEqual(called, ["pushy_no_such_module_xyz"])
@@ -458,8 +473,8 @@ class PreimportTests(unittest.TestCase):
         # `this` is a parameter here, not the `this` module (the Zen of Python).
         ns = fresh_namespace()
         code = "def f(this, json):\n    return this.real, json.x\nfor string in []: string.y\n"
-        with mock.patch.object(server, "_import_or_none", wraps=server._import_or_none) as spy:
-            server.preimport_submodules(ast.parse(code), ns)
+        spy = self.spy_on_imports()
+        extras.preimport_submodules(ast.parse(code), ns)
         self.assertEqual(spy.call_args_list, [])
 
 
@@ -492,7 +507,7 @@ class RunCodeTests(unittest.TestCase):
         with self.assertRaises(SyntaxError) as caught:
             self.run_code("1 +")
         self.assertIs(caught.exception._pushy_compile, True)
-        text = server.format_exception(caught.exception)
+        text = extras.format_exception(caught.exception)
         self.assertNotIn("Traceback", text)  # shown the way CPython shows it
         self.assertIn("SyntaxError", text)
 
@@ -510,7 +525,7 @@ class FormatExceptionTests(unittest.TestCase):
         e = self.raised("def f():\n    return 1 / 0\nf()")
         full = "".join(traceback.format_exception(type(e), e, e.__traceback__))
         self.assertIn('"<pushy>"', full, "test premise: server frames in the traceback")
-        text = server.format_exception(e)
+        text = extras.format_exception(e)
         self.assertNotIn("<pushy>", text)
         self.assertIn('File "<input>", line 2, in f', text)
         self.assertIn("return 1 / 0", text)  # the source, via linecache
@@ -521,7 +536,7 @@ class FormatExceptionTests(unittest.TestCase):
         e = self.raised(
             "try:\n    {}['k']\nexcept KeyError as e:\n    raise ValueError('v') from e\n"
         )
-        text = server.format_exception(e)
+        text = extras.format_exception(e)
         self.assertNotIn("<pushy>", text)
         self.assertIn("KeyError: 'k'", text)
         self.assertIn("direct cause", text)
@@ -573,7 +588,7 @@ class CaretTests(unittest.TestCase):
         for mode in ("auto", "single"):
             for code in CARET_CASES:
                 with self.subTest(code=code, mode=mode):
-                    text = server.format_exception(self.raised(code, mode))
+                    text = extras.format_exception(self.raised(code, mode))
                     self.assertEqual(text, cpython_traceback(code, "<input>"))
 
 
@@ -598,7 +613,7 @@ class CompleteTests(unittest.TestCase):
         self.ns = fresh_namespace()
 
     def complete(self, text):
-        return server.complete(self.ns, text)
+        return extras.complete(self.ns, text)
 
     def test_names(self):
         self.ns["my_variable"] = 1
@@ -955,7 +970,6 @@ class HandshakeTests(EndToEndTest):
         self.assertEqual(hello["k"], "hello")
         self.assertEqual(hello["protocol"], 1)
         self.assertEqual(hello["python"], "%d.%d.%d" % sys.version_info[:3])
-        self.assertEqual(hello["implementation"], sys.implementation.name)
         self.assertEqual(os.path.realpath(hello["executable"]), os.path.realpath(sys.executable))
         uname = os.uname()
         self.assertEqual(hello["platform"], "%s %s %s" % (uname.sysname, uname.release, uname.machine))
@@ -973,10 +987,15 @@ class HandshakeTests(EndToEndTest):
         self.assertEqual(srv.hello.header["k"], "hello")
         self.assertReply(srv.eval("1 + 1"), "value", v=[2])
 
-    def test_close_request_ends_the_server(self):
+    def test_end_of_input_ends_the_server(self):
         srv = self.start()
-        srv.send({"k": "close"})
+        srv.proc.stdin.close()
         self.assertEqual(srv.wait(5), 0)
+
+    def test_headers_put_the_kind_first(self):
+        # The client reads `k` before any other field.
+        self.assertTrue(server._header_bytes({"id": 1, "v": server._Raw(b"[1]"), "k": "value"}).startswith(b'{"k":'))
+        self.assertTrue(server._header_bytes({"id": 1, "k": "none"}).startswith(b'{"k":'))
 
     def test_unknown_request_is_bad(self):
         srv = self.start()
@@ -1184,7 +1203,7 @@ class StreamTests(EndToEndTest):
         srv.send({"k": "more", "id": rid, "n": 7})
         frames += srv.collect(rid)
         self.assertEqual(self.items(frames), [[i] for i in range(10)])
-        self.assertReply(frames, "end", id=rid, count=10)
+        self.assertReply(frames, "end", id=rid)
 
     def test_stream_with_credit_per_item(self):
         srv = self.start()
@@ -1421,7 +1440,7 @@ class ReceiveTreeTests(unittest.TestCase):
         stream = mock.Mock()
         stream.buffer = __import__("io").BytesIO(data)
         with mock.patch.object(sys, "stdin", stream):
-            return server.receive_tree(dest, preserve)
+            return extras.receive_tree(dest, preserve)
 
     def test_names_that_are_not_one_component_are_refused(self):
         dest = os.path.join(self.dir, "dest")
@@ -1475,10 +1494,10 @@ class ReceiveTreeTests(unittest.TestCase):
 
     def test_a_cut_stream_leaves_no_temporary_file(self):
         data = records({"name": "x"}, entry([], "file")) + struct.pack(">Q", 100) + b"only part"
-        with self.assertRaises(server.TransferInterrupted):
+        with self.assertRaises(extras.TransferInterrupted):
             self.receive(data, os.path.join(self.dir, "file"))
         self.assertEqual(os.listdir(self.dir), [])
-        self.assertEqual(server._temporaries, {})
+        self.assertEqual(extras._temporaries, {})
 
 
 class StartupPathTests(unittest.TestCase):

@@ -9,11 +9,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde_json::json;
 use serde_json::value::RawValue;
 
 use crate::error::{Error, ErrorKind, RemoteError, Result};
-use crate::protocol::{Frame, FrameReader, FrameWriter, Header};
+use crate::protocol::message::{Eval, Items, Out, ValueTokens};
+use crate::protocol::{Frame, FrameReader, FrameWriter, FromServer, ToServer};
 use crate::stdin::StdinForwarder;
 use crate::target::{ConnectOptions, Target};
 use crate::transport::{self, Channel, Process, StderrTail};
@@ -57,10 +57,26 @@ pub enum Mode {
     Auto,
     /// A script: run as `__main__`, no value.
     Run,
-    /// Send a file tree (`args`: path, recursive), streamed.
-    Get,
-    /// Receive a file tree from stdin (`args`: path, preserve).
-    Put,
+}
+
+/// A file transfer, instead of code (see [`crate::transfer`]).
+#[derive(Debug, Clone, Copy)]
+pub enum Transfer<'a> {
+    /// Send the tree at `path` (a directory only if `recursive`), streamed
+    /// as items.
+    Get {
+        /// What to send.
+        path: &'a str,
+        /// Directories too.
+        recursive: bool,
+    },
+    /// Receive a tree from the forwarded stdin into `path`.
+    Put {
+        /// Where to.
+        path: &'a str,
+        /// Keep every mode bit and the times.
+        preserve: bool,
+    },
 }
 
 /// One evaluation request.
@@ -94,8 +110,8 @@ pub struct Request<'a> {
     pub stdin: Option<Box<dyn Read + Send>>,
     /// `sys.argv` for a script (`Mode::Run`); empty leaves it alone.
     pub argv: Vec<String>,
-    /// Arguments of `Mode::Get` and `Mode::Put`.
-    pub args: serde_json::Value,
+    /// A file transfer instead of the code.
+    pub transfer: Option<Transfer<'a>>,
 }
 
 impl<'a> Request<'a> {
@@ -113,7 +129,7 @@ impl<'a> Request<'a> {
             text_forms: false,
             stdin: None,
             argv: Vec::new(),
-            args: serde_json::Value::Null,
+            transfer: None,
         }
     }
 }
@@ -209,7 +225,7 @@ impl Interrupter {
             return Ok(());
         }
         let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        writer.send(&json!({"k": "interrupt", "id": id}), b"")
+        writer.send(&ToServer::Interrupt { id }, b"")
     }
 
     /// Ends the session's input: the server exits (its watchdog sees to it
@@ -265,21 +281,19 @@ impl Session {
 
     fn read_hello(&mut self) -> Result<ServerInfo> {
         let frame = self.next_frame()?;
-        if frame.header.k != "hello" {
-            return Err(Error::protocol(format!("expected hello from the server, got '{}'", frame.header.k)));
-        }
-        let header = frame.header;
-        let protocol = header.protocol.unwrap_or(0);
-        if protocol != 1 {
-            return Err(Error::protocol(format!("server speaks protocol {protocol}, this pushy speaks 1")));
+        let FromServer::Hello(hello) = frame.header else {
+            return Err(Error::protocol(format!("expected hello from the server, got '{}'", frame.header.kind())));
+        };
+        if hello.protocol != 1 {
+            return Err(Error::protocol(format!("server speaks protocol {}, this pushy speaks 1", hello.protocol)));
         }
         Ok(ServerInfo {
-            python: header.python.unwrap_or_default(),
-            platform: header.platform.unwrap_or_default(),
-            host: header.host.unwrap_or_default(),
-            user: header.user.unwrap_or_default(),
-            pid: header.pid.unwrap_or(0),
-            executable: header.executable.unwrap_or_default(),
+            python: hello.python,
+            platform: hello.platform,
+            host: hello.host,
+            user: hello.user,
+            pid: hello.pid,
+            executable: hello.executable,
         })
     }
 
@@ -323,13 +337,28 @@ impl Session {
     ) -> Result<Reply> {
         self.next_id += 1;
         let id = self.next_id;
-        let header = json!({
-            "k": "eval", "id": id, "code": request.code, "file": request.file,
-            "mode": match request.mode { Mode::Auto => "auto", Mode::Run => "run", Mode::Get => "get", Mode::Put => "put" },
-            "stream": request.stream, "window": STREAM_WINDOW, "repl": request.repl, "if_complete": request.if_complete,
-            "truth": request.truth, "text_forms": request.text_forms, "stdin": request.stdin.is_some(), "argv": request.argv, "args": request.args,
-        });
-        self.send(&header)?;
+        let message = match request.transfer {
+            Some(Transfer::Get { path, recursive }) => ToServer::Get { id, path, recursive, window: STREAM_WINDOW },
+            Some(Transfer::Put { path, preserve }) => ToServer::Put { id, path, preserve },
+            None => ToServer::Eval(Eval {
+                id,
+                code: request.code,
+                file: request.file,
+                mode: match request.mode {
+                    Mode::Auto => "auto",
+                    Mode::Run => "run",
+                },
+                stream: request.stream,
+                window: STREAM_WINDOW,
+                repl: request.repl,
+                if_complete: request.if_complete,
+                truth: request.truth,
+                text_forms: request.text_forms,
+                stdin: request.stdin.is_some(),
+                argv: &request.argv,
+            }),
+        };
+        self.send(&message)?;
         self.current.store(id, Ordering::SeqCst);
         let stdin = request.stdin.map(|input| StdinForwarder::start(input, Arc::clone(&self.writer), id));
         let result = self.replies(id, on_event, stdin.as_ref(), request.stream_bytes);
@@ -350,7 +379,7 @@ impl Session {
         let mut consumed = 0u64;
         loop {
             let mut streamed = None;
-            let mut frame = match self.held.pop_front() {
+            let frame = match self.held.pop_front() {
                 Some(frame) => {
                     self.held_bytes -= frame.payload.len();
                     if self.held.is_empty() {
@@ -360,9 +389,8 @@ impl Session {
                 }
                 None if stream_bytes => {
                     // A bytes value alone goes to the handler as it arrives.
-                    let mut is_bytes = |h: &Header, len: u64| {
-                        let yes =
-                            h.k == "value" && h.v.as_deref().is_some_and(|v| v.get() == format!(r#"[["b",0,{len}]]"#));
+                    let mut is_bytes = |message: &FromServer, len: u64| {
+                        let yes = matches!(message, FromServer::Value(v) if v.lone_bytes() == Some(len));
                         if yes {
                             streamed = Some(len);
                         }
@@ -373,58 +401,57 @@ impl Session {
                 }
                 None => self.next_frame()?,
             };
-            let h = &frame.header;
-            if h.k != "out" && h.id.is_some_and(|frame_id| frame_id != id) {
+            let Frame { header, mut payload } = frame;
+            if !matches!(header, FromServer::Out(_)) && header.id().is_some_and(|frame_id| frame_id != id) {
                 continue; // a late frame of an earlier, abandoned request
             }
-            match h.k.as_str() {
-                "out" => {
-                    let stream = if h.fd == Some(2) { Stream::Stderr } else { Stream::Stdout };
-                    on_event(Event::Output(stream, &frame.payload))?;
+            match header {
+                FromServer::Out(out) => {
+                    let stream = if out.fd == 2 { Stream::Stderr } else { Stream::Stdout };
+                    on_event(Event::Output(stream, &payload))?;
                 }
-                "stdin_ack" => {
+                FromServer::StdinAck(ack) => {
                     if let Some(stdin) = stdin {
-                        stdin.acknowledge(h.n.unwrap_or(0));
+                        stdin.acknowledge(ack.n);
                     }
                 }
-                "iter" => {}
-                "echo" => on_event(Event::Echo(decode_value(&mut frame)?))?,
-                "items" => {
+                FromServer::Iter(_) => {}
+                FromServer::Echo(tokens) => on_event(Event::Echo(decode_value(&tokens, &mut payload)?))?,
+                FromServer::Items(items) => {
                     let before = consumed;
-                    for value in decode_items(&frame)? {
+                    for value in decode_items(&items, &payload)? {
                         on_event(Event::Item(value))?;
                         consumed += 1;
                     }
                     on_event(Event::Flush)?;
                     // Credit back in halves of the window: few `more` frames.
-                    if consumed / (STREAM_WINDOW / 2) != before / (STREAM_WINDOW / 2) {
-                        let n = (consumed / (STREAM_WINDOW / 2) - before / (STREAM_WINDOW / 2)) * (STREAM_WINDOW / 2);
-                        self.send(&json!({"k": "more", "id": id, "n": n}))?;
+                    let half = STREAM_WINDOW / 2;
+                    if consumed / half != before / half {
+                        self.send(&ToServer::More { id, n: (consumed / half - before / half) * half })?;
                     }
                 }
-                "incomplete" => return Ok(Reply::Incomplete),
-                "value" if streamed.is_some() => return Ok(Reply::BytesStreamed(streamed.unwrap_or(0))),
-                "value" => {
-                    let truth = h.truth;
-                    return Ok(Reply::Value(decode_value(&mut frame)?, truth));
+                FromServer::Incomplete(_) => return Ok(Reply::Incomplete),
+                FromServer::Value(_) if streamed.is_some() => return Ok(Reply::BytesStreamed(streamed.unwrap_or(0))),
+                FromServer::Value(tokens) => {
+                    let truth = tokens.truth;
+                    return Ok(Reply::Value(decode_value(&tokens, &mut payload)?, truth));
                 }
-                "none" => return Ok(Reply::NoValue),
-                "end" => return Ok(Reply::StreamEnd(consumed)),
-                "exit" => return Ok(Reply::Exit(h.code.unwrap_or(0) as i32)),
-                "error" => {
+                FromServer::None(_) => return Ok(Reply::NoValue),
+                FromServer::End(_) => return Ok(Reply::StreamEnd(consumed)),
+                FromServer::Exit(exit) => {
+                    return Ok(Reply::Exit(exit.code.clamp(i32::MIN.into(), i32::MAX.into()) as i32))
+                }
+                FromServer::Error(e) => {
                     return Ok(Reply::Raised(RemoteError {
-                        type_name: h.type_name.clone().unwrap_or_default(),
-                        message: h.message.clone().unwrap_or_default(),
-                        traceback: h.traceback.clone().unwrap_or_default(),
+                        type_name: e.type_name,
+                        message: e.message,
+                        traceback: e.traceback,
                     }))
                 }
-                "bad" => {
-                    return Err(Error::protocol(format!(
-                        "the server refused a request: {}",
-                        h.message.as_deref().unwrap_or("?")
-                    )))
+                FromServer::Bad(bad) => {
+                    return Err(Error::protocol(format!("the server refused a request: {}", bad.message)))
                 }
-                other => return Err(Error::protocol(format!("unexpected frame '{other}'"))),
+                other => return Err(Error::protocol(format!("unexpected frame '{}'", other.kind()))),
             }
         }
     }
@@ -447,38 +474,48 @@ impl Session {
         let deadline = Instant::now() + budget;
         self.next_id += 1;
         let id = self.next_id;
-        self.send(&json!({"k": "complete", "id": id, "text": text}))?;
+        self.send(&ToServer::Complete { id, text })?;
         self.current.store(id, Ordering::SeqCst);
-        let answer = self.answer_by(id, "completions", deadline);
+        let answer = self.answer_by(id, Some(deadline));
         self.current.store(0, Ordering::SeqCst);
-        let Some(frame) = answer? else {
-            // Stop the remote call: the session's next request would
-            // otherwise queue behind a `__dir__` that never returns.
-            self.send(&json!({"k": "interrupt", "id": id}))?;
-            return Ok(None);
-        };
-        // The server counts code points (see `crate::protocol`); rustyline
-        // wants bytes, on a char boundary.
-        let start = byte_offset(text, frame.header.start.unwrap_or(usize::MAX));
-        Ok(Some((start, frame.header.items.unwrap_or_default())))
+        match answer? {
+            Some(FromServer::Completions(found)) => {
+                // The server counts code points (see `crate::protocol`);
+                // rustyline wants bytes, on a char boundary.
+                let start = byte_offset(text, found.start.unwrap_or(usize::MAX));
+                Ok(Some((start, found.items)))
+            }
+            Some(other) => Err(Error::protocol(format!("'{}' in answer to a completion", other.kind()))),
+            None => {
+                // Stop the remote call: the session's next request would
+                // otherwise queue behind a `__dir__` that never returns.
+                self.send(&ToServer::Interrupt { id })?;
+                Ok(None)
+            }
+        }
     }
 
-    /// The reply of `kind` to request `id`, or `None` if it has not come by
-    /// `deadline`; output that arrives meanwhile is held, and late replies to
-    /// earlier, abandoned requests are skipped.
-    fn answer_by(&mut self, id: u64, kind: &str, deadline: Instant) -> Result<Option<Frame>> {
+    /// The answer to request `id`, or `None` if it has not come by
+    /// `deadline`; output that arrives meanwhile is held for the next
+    /// request to report, and late answers to earlier, abandoned requests
+    /// are skipped.
+    fn answer_by(&mut self, id: u64, deadline: Option<Instant>) -> Result<Option<FromServer>> {
         loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if !self.readable_within(left) {
-                return Ok(None);
+            if let Some(deadline) = deadline {
+                if !self.readable_within(deadline.saturating_duration_since(Instant::now())) {
+                    return Ok(None);
+                }
             }
             // The server writes each frame whole, so once its first byte is
             // here the rest follows without waiting on remote code.
             let frame = self.next_frame()?;
-            if frame.header.k == "out" {
-                self.hold(frame);
-            } else if frame.header.k == kind && frame.header.id == Some(id) {
-                return Ok(Some(frame));
+            match frame.header {
+                FromServer::Out(_) => self.hold(frame),
+                FromServer::Bad(bad) if bad.id == Some(id) => {
+                    return Err(Error::protocol(format!("the server refused a request: {}", bad.message)))
+                }
+                answer if answer.id() == Some(id) => return Ok(Some(answer)),
+                _ => {}
             }
         }
     }
@@ -511,23 +548,6 @@ impl Session {
         }
     }
 
-    /// Sends a small request and waits for its one reply of `kind`; remote
-    /// output that arrives meanwhile is held for the next call to report.
-    fn ask(&mut self, mut header: serde_json::Value, kind: &str) -> Result<Frame> {
-        self.next_id += 1;
-        let id = self.next_id;
-        header["id"] = id.into();
-        self.send(&header)?;
-        loop {
-            let frame = self.next_frame()?;
-            if frame.header.k == "out" {
-                self.hold(frame);
-            } else if frame.header.k == kind && frame.header.id == Some(id) {
-                return Ok(frame);
-            }
-        }
-    }
-
     /// Keeps output for the next request to report, up to a bound.
     fn hold(&mut self, frame: Frame) {
         if self.held_bytes + frame.payload.len() <= HELD_OUTPUT_MAX {
@@ -536,7 +556,7 @@ impl Session {
         } else if !self.held_dropped {
             self.held_dropped = true;
             let note = b"[pushy: remote output dropped: more than 4 MiB arrived between calls]\n".to_vec();
-            let header = Header { k: "out".into(), fd: Some(2), ..Header::default() };
+            let header = FromServer::Out(Out { id: None, fd: 2 });
             self.held_bytes += note.len();
             self.held.push_back(Frame { header, payload: note });
         }
@@ -545,15 +565,23 @@ impl Session {
     /// Whether `code` is a complete input by CPython's interactive rule
     /// (`codeop`): what the REPL asks before it runs a line or continues.
     pub fn check(&mut self, code: &str) -> Result<Completeness> {
-        let frame = self.ask(json!({"k": "check", "code": code}), "checked")?;
-        Ok(match frame.header.status.as_deref() {
-            Some("complete") => Completeness::Complete,
-            Some("incomplete") => Completeness::Incomplete,
-            _ => Completeness::Invalid,
-        })
+        self.next_id += 1;
+        let id = self.next_id;
+        self.send(&ToServer::Check { id, code })?;
+        match self.answer_by(id, None)? {
+            Some(FromServer::Checked(checked)) => Ok(match checked.status.as_str() {
+                "complete" => Completeness::Complete,
+                "incomplete" => Completeness::Incomplete,
+                _ => Completeness::Invalid,
+            }),
+            other => Err(Error::protocol(format!(
+                "'{}' in answer to a check",
+                other.as_ref().map_or("nothing", FromServer::kind)
+            ))),
+        }
     }
 
-    fn send(&mut self, header: &serde_json::Value) -> Result<()> {
+    fn send(&mut self, header: &ToServer<'_>) -> Result<()> {
         let sent = self.writer.lock().unwrap_or_else(|e| e.into_inner()).send(header, b"");
         sent.map_err(|_| self.lost())
     }
@@ -564,7 +592,7 @@ impl Session {
 
     fn next_frame_streaming(
         &mut self,
-        stream: &mut dyn FnMut(&Header, u64) -> bool,
+        stream: &mut dyn FnMut(&FromServer, u64) -> bool,
         sink: &mut dyn FnMut(&[u8]) -> Result<()>,
     ) -> Result<Frame> {
         // The handler's own failure (stdout full) is its error, not a lost
@@ -639,20 +667,18 @@ impl Drop for Session {
 }
 
 /// The values of an `items` frame, each with its slice of the payload.
-fn decode_items(frame: &Frame) -> Result<Vec<Value>> {
-    let tokens = frame.header.v.as_deref().ok_or_else(|| Error::protocol("items frame without values"))?;
+fn decode_items(items: &Items, payload: &[u8]) -> Result<Vec<Value>> {
     let lists: Vec<&RawValue> =
-        serde_json::from_str(tokens.get()).map_err(|e| Error::protocol(format!("bad items frame: {e}")))?;
-    let sizes = frame.header.sizes.as_deref().unwrap_or(&[]);
-    if sizes.len() != lists.len() {
+        serde_json::from_str(items.v.get()).map_err(|e| Error::protocol(format!("bad items frame: {e}")))?;
+    if items.sizes.len() != lists.len() {
         return Err(Error::protocol("items frame: values and sizes disagree"));
     }
     let mut at = 0usize;
     let mut values = Vec::with_capacity(lists.len());
-    for (tokens, size) in lists.into_iter().zip(sizes) {
+    for (tokens, size) in lists.into_iter().zip(&items.sizes) {
         let payload = at
             .checked_add(*size)
-            .and_then(|end| frame.payload.get(at..end))
+            .and_then(|end| payload.get(at..end))
             .ok_or_else(|| Error::protocol("items frame: sizes exceed the payload"))?;
         values.push(value::decode(tokens, payload)?);
         at += size;
@@ -660,14 +686,13 @@ fn decode_items(frame: &Frame) -> Result<Vec<Value>> {
     Ok(values)
 }
 
-fn decode_value(frame: &mut Frame) -> Result<Value> {
-    let tokens = frame.header.v.as_deref().ok_or_else(|| Error::protocol("value frame without a value"))?;
+fn decode_value(tokens: &ValueTokens, payload: &mut Vec<u8>) -> Result<Value> {
     // A bytes value alone (a file's contents) takes the payload as it is:
     // no copy of what may be hundreds of MiB.
-    if tokens.get() == format!(r#"[["b",0,{}]]"#, frame.payload.len()) {
-        return Ok(Value::Bytes(std::mem::take(&mut frame.payload)));
+    if tokens.lone_bytes() == Some(payload.len() as u64) {
+        return Ok(Value::Bytes(std::mem::take(payload)));
     }
-    value::decode(tokens, &frame.payload)
+    value::decode(&tokens.v, payload)
 }
 
 /// The byte offset of the `chars`-th code point of `text` (the server's unit
@@ -701,6 +726,7 @@ mod over_pipes {
     use serde_json::json;
 
     use super::*;
+    use crate::protocol::tests::raw;
 
     /// A channel whose other end is `serve`, run on a thread with the
     /// server's input and its frame writer.
@@ -728,8 +754,8 @@ mod over_pipes {
         serde_json::from_slice(&header).ok()
     }
 
-    fn hello() -> serde_json::Value {
-        json!({"k": "hello", "protocol": 1, "python": "3.99.0", "host": "pipes", "user": "me", "pid": 7})
+    fn hello() -> Box<RawValue> {
+        raw(r#"{"k": "hello", "protocol": 1, "python": "3.99.0", "host": "pipes", "user": "me", "pid": 7}"#)
     }
 
     #[test]
@@ -739,8 +765,9 @@ mod over_pipes {
             let request = request_header(&mut input).unwrap();
             assert_eq!((&request["k"], &request["code"]), (&json!("eval"), &json!("6 * 7")));
             let id = request["id"].as_u64().unwrap();
-            writer.send(&json!({"k": "out", "id": id, "fd": 1}), b"printed\n").unwrap();
-            writer.send(&json!({"k": "value", "id": id, "v": [["l", 2], 42, ["b", 0, 2]]}), b"hi").unwrap();
+            writer.send(&raw(&format!(r#"{{"k": "out", "id": {id}, "fd": 1}}"#)), b"printed\n").unwrap();
+            let value = format!(r#"{{"k": "value", "id": {id}, "v": [["l", 2], 42, ["b", 0, 2]]}}"#);
+            writer.send(&raw(&value), b"hi").unwrap();
         });
         let mut session = Session::ready(channel, Vec::new(), "pipes".into()).unwrap();
         assert_eq!((session.info().python.as_str(), session.info().pid), ("3.99.0", 7));
@@ -772,7 +799,7 @@ mod over_pipes {
     #[test]
     fn anything_but_a_hello_first_is_refused() {
         let channel = channel(|_, mut writer| {
-            writer.send(&json!({"k": "value", "v": [1]}), b"").unwrap();
+            writer.send(&raw(r#"{"k": "value", "v": [1]}"#), b"").unwrap();
         });
         let error = Session::ready(channel, Vec::new(), "pipes".into()).err().unwrap();
         assert_eq!(error.kind(), ErrorKind::Protocol, "{error}");

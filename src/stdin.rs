@@ -6,9 +6,7 @@ use std::fs::File;
 use std::io::Read;
 use std::sync::{Arc, Condvar, Mutex};
 
-use serde_json::json;
-
-use crate::protocol::FrameWriter;
+use crate::protocol::{FrameWriter, ToServer};
 
 /// Bytes of forwarded stdin in flight before the server acknowledges them.
 const STDIN_WINDOW: u64 = 4 << 20;
@@ -52,7 +50,7 @@ impl StdinForwarder {
                     }
                     drop(guard);
                 }
-                let header = json!({"k": "stdin", "id": id});
+                let header = ToServer::Stdin { id };
                 let sent = writer.lock().unwrap_or_else(|e| e.into_inner()).send(&header, &buf[..n]);
                 if sent.is_err() || n == 0 {
                     return;

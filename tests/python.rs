@@ -1,4 +1,4 @@
-//! The Python side: the pushed server's own test suite, and its version floor.
+//! The Python side: the pushed server's own test suite, its version floor, and lint.
 //!
 //! `bootstrap/test_server.py` unit-tests `bootstrap/server.py` and drives it end
 //! to end over frames, started the way the client starts it; here it runs as
@@ -8,6 +8,11 @@
 //! and vermin, which also knows when each library function appeared, checks the
 //! rest where it is installed. CI installs it (`.ci/run`), so there a missing
 //! vermin is a failure rather than a silently skipped check.
+//!
+//! pyflakes lints every Python file on its own: `server.py` and `extras.py`
+//! are separate modules with an explicit interface, so a name one uses that
+//! only the other defines is an error here, not a surprise on a host. It is
+//! required: without it the test fails and says how to install it.
 
 use std::fs::File;
 use std::io::{Read, Seek};
@@ -16,6 +21,10 @@ use std::time::{Duration, Instant};
 
 /// The files pushed to remote hosts, relative to the repository root.
 const PUSHED: [&str; 3] = ["bootstrap/server.py", "bootstrap/extras.py", "bootstrap/stage0.py"];
+
+/// The pushed program's Python files and their unit tests, each linted on its own.
+const LINTED: [&str; 4] =
+    ["bootstrap/server.py", "bootstrap/extras.py", "bootstrap/stage0.py", "bootstrap/test_server.py"];
 
 /// The oldest Python the pushed files must run on, as (major, minor).
 const FLOOR: (u32, u32) = (3, 6);
@@ -129,6 +138,28 @@ fn python_version_floor_of_pushed_files_per_vermin() {
     if let Some(minimum) = minimum_python3(&done.stdout) {
         assert!(minimum <= FLOOR, "vermin says the minimum is {minimum:?}\n{}", done.describe());
     }
+}
+
+#[test]
+fn python_files_pass_pyflakes_each_on_its_own() {
+    // `python3 -m pyflakes`: the interpreter the other tests use, whose
+    // grammar pyflakes parses with (a console script may belong to another).
+    let probe = run(Command::new("python3").args(["-m", "pyflakes", "--version"]), Duration::from_secs(60));
+    assert!(
+        probe.status.success(),
+        "pyflakes is not installed for python3, and the Python files must be linted: \
+         install it with `python3 -m pip install pyflakes` (`.ci/run` does)\n{}",
+        probe.describe()
+    );
+    // One file per run, so that each is checked alone (pyflakes does so
+    // anyway, and says which file a finding is in).
+    let failures: Vec<String> = LINTED
+        .iter()
+        .map(|file| run(Command::new("python3").args(["-m", "pyflakes", file]), Duration::from_secs(60)))
+        .filter(|done| !done.status.success())
+        .map(|done| done.describe())
+        .collect();
+    assert!(failures.is_empty(), "pyflakes found problems\n{}", failures.join("\n"));
 }
 
 /// The Python 3 version in vermin's "Minimum required versions: ..." line.

@@ -15,6 +15,7 @@
 //! every path itself; on this side that is [`sink`], on the host
 //! `receive_tree`.
 
+mod record;
 mod sink;
 
 use std::fs::File;
@@ -28,8 +29,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::json;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::session::{Event, Mode, Reply, Request, Session};
-use crate::value::Value;
+use crate::session::{Event, Reply, Request, Session, Transfer};
 use sink::Sink;
 
 /// How to copy.
@@ -81,9 +81,8 @@ pub fn get(
 ) -> Result<Summary> {
     let mut sink = Sink::new(local, options.recursive, options.preserve);
     let request = Request {
-        mode: Mode::Get,
         stream: true,
-        args: json!({"path": remote, "recursive": options.recursive}),
+        transfer: Some(Transfer::Get { path: remote, recursive: options.recursive }),
         ..Request::new("")
     };
     let reply = session.request(request, &mut |event| {
@@ -91,14 +90,7 @@ pub fn get(
             return Err(cancelled());
         }
         match event {
-            Event::Item(value) => {
-                if let Some(total) = header_total(&value) {
-                    progress.total.store(total, Ordering::Relaxed);
-                }
-                let moved = sink.item(&value)?;
-                progress.done.fetch_add(moved, Ordering::Relaxed);
-                Ok(())
-            }
+            Event::Item(value) => sink.item(&value, progress),
             Event::Output(..) | Event::Flush | Event::Bytes(_) | Event::Echo(_) => Ok(()),
         }
     });
@@ -122,25 +114,6 @@ pub fn get(
             sink.abandon();
             Err(Error::protocol("unexpected reply to a file transfer"))
         }
-    }
-}
-
-/// The size announced by a download's header, `{"total": n, ...}`.
-fn header_total(value: &Value) -> Option<u64> {
-    match value {
-        Value::Dict(pairs, _) => pairs
-            .iter()
-            .find(|(k, _)| k.as_str() == Some("total"))
-            .and_then(|(_, v)| v.as_i64())
-            .and_then(|n| u64::try_from(n).ok()),
-        _ => None,
-    }
-}
-
-fn field<'v>(value: &'v Value, key: &str) -> Option<&'v Value> {
-    match value {
-        Value::Dict(pairs, _) => pairs.iter().find(|(k, _)| k.as_str() == Some(key)).map(|(_, v)| v),
-        _ => None,
     }
 }
 
@@ -169,8 +142,7 @@ pub fn put(
         std::thread::spawn(move || produce(writer, &name, entries, &progress, &errors))
     };
     let request = Request {
-        mode: Mode::Put,
-        args: json!({"path": remote, "preserve": options.preserve}),
+        transfer: Some(Transfer::Put { path: remote, preserve: options.preserve }),
         stdin: Some(Box::new(reader)),
         ..Request::new("")
     };
@@ -179,11 +151,10 @@ pub fn put(
     let mut local_errors = std::mem::take(&mut *errors.lock().unwrap_or_else(|e| e.into_inner()));
     match reply? {
         Reply::Value(value, _) => {
-            let count = |key| field(&value, key).and_then(Value::as_i64).unwrap_or(0) as u64;
-            if let Some(Value::Seq(_, remote_errors, _)) = field(&value, "errors") {
-                local_errors.extend(remote_errors.iter().filter_map(|e| e.as_str().map(str::to_owned)));
-            }
-            Ok(Summary { files: count("files"), bytes: count("bytes"), errors: local_errors })
+            let mut summary = record::put_summary(&value)?;
+            local_errors.append(&mut summary.errors);
+            summary.errors = local_errors;
+            Ok(summary)
         }
         Reply::Raised(e) if progress.cancel.load(Ordering::SeqCst) => {
             let _ = e;

@@ -14,12 +14,14 @@ use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 
 use rustix::fs::{self as fs, AtFlags, FileType, Mode, OFlags, Timespec, Timestamps};
 
-use super::Summary;
+use super::record::{Entry, Kind, Record};
+use super::{Progress, Summary};
 use crate::error::{Error, Result};
 use crate::value::Value;
 
@@ -82,44 +84,47 @@ impl Sink {
     }
 
     /// Takes one streamed item: the header, an entry, file content, a
-    /// file's end, or an entry that could not be read.
-    pub(super) fn item(&mut self, value: &Value) -> Result<u64> {
-        if let Value::Bytes(bytes) = value {
-            return self.content(bytes);
+    /// file's end, or an entry that could not be read; `progress` learns
+    /// the total and the content bytes taken.
+    pub(super) fn item(&mut self, value: &Value, progress: &Progress) -> Result<()> {
+        let record = Record::parse(value)?;
+        if let Record::Content(bytes) = record {
+            let taken = self.content(bytes)?;
+            progress.done.fetch_add(taken, Ordering::Relaxed);
+            return Ok(());
         }
-        if field(value, "total").is_some() {
-            self.header(value)?;
-            return Ok(0);
+        if let Record::Header { name, total } = record {
+            progress.total.store(total, Ordering::Relaxed);
+            return self.header(name);
         }
         if self.base.is_none() {
             return Err(Error::protocol("file entries before the copy's header"));
         }
-        if field(value, "end").is_some() {
-            self.end()?;
-            return Ok(0);
+        match record {
+            Record::End => self.end()?,
+            Record::Unreadable(why) => {
+                self.drop_current();
+                self.summary.errors.push(why);
+            }
+            Record::Entry(_) if self.current.is_some() => {
+                return Err(Error::protocol("a new entry inside a file's content"))
+            }
+            Record::Entry(entry) => self.entry(entry),
+            Record::Header { .. } | Record::Content(_) => unreachable!("handled above"),
         }
-        if let Some(error) = field(value, "error") {
-            self.drop_current();
-            self.summary.errors.push(text(error).unwrap_or_else(|| "an entry could not be read".into()));
-            return Ok(0);
-        }
-        if self.current.is_some() {
-            return Err(Error::protocol("a new entry inside a file's content"));
-        }
-        self.entry(value);
-        Ok(0)
+        Ok(())
     }
 
-    /// `{"total": n, "name": base}`: decides where the root goes. As scp: an
-    /// existing directory (the user named it, so a symlink to one is
-    /// followed) receives the entry by the host's name for it; anything
-    /// else is the name the entry takes.
-    fn header(&mut self, value: &Value) -> Result<()> {
+    /// The header: decides where the root goes. As scp: an existing
+    /// directory (the user named it, so a symlink to one is followed)
+    /// receives the entry by the host's name for it; anything else is the
+    /// name the entry takes.
+    fn header(&mut self, host_name: Option<OsString>) -> Result<()> {
         if self.base.is_some() {
             return Err(Error::protocol("a second header in one copy"));
         }
         let (dir, name) = if self.dest.is_dir() {
-            let name = field(value, "name").and_then(os_string).unwrap_or_default();
+            let name = host_name.unwrap_or_default();
             if !one_name(&name) {
                 return Err(Error::new(
                     crate::error::ErrorKind::Remote,
@@ -142,35 +147,25 @@ impl Sink {
     }
 
     /// A dir, file or symlink entry.
-    fn entry(&mut self, value: &Value) {
-        let raw_path = field(value, "path");
-        let path: Option<Vec<OsString>> = match raw_path {
-            Some(Value::Seq(_, parts, _)) => parts.iter().map(os_string).collect(),
-            _ => None,
-        };
-        let kind = field(value, "type").and_then(Value::as_str).unwrap_or("");
+    fn entry(&mut self, entry: Entry<'_>) {
+        let kind = entry.kind.clone();
+        let raw_path = entry.raw_path;
         let refuse = |sink: &mut Sink, why: &str| {
             let shown = raw_path.map(|p| crate::printer::Pretty { width: 1000, color: false }.render(p));
             sink.summary
                 .errors
                 .push(format!("refused {} from the host: {why}", shown.unwrap_or_else(|| "an entry".into())));
-            if kind == "file" {
+            if kind == Kind::File {
                 sink.current = Some(Incoming::Skipping);
             }
         };
-        let Some(path) = path.filter(|p| p.iter().all(|c| one_name(c))) else {
+        let Some(path) = entry.path.filter(|p| p.iter().all(|c| one_name(c))) else {
             return refuse(self, "not a single file name");
         };
-        if !self.recursive && (!path.is_empty() || kind == "dir") {
+        if !self.recursive && (!path.is_empty() || kind == Kind::Dir) {
             return refuse(self, "a directory's entry, and -r was not given");
         }
-        let meta = Meta {
-            mode: field(value, "mode").and_then(Value::as_i64).unwrap_or(0o600) as u32,
-            times: match (field(value, "atime").and_then(number), field(value, "mtime").and_then(number)) {
-                (Some(a), Some(m)) => Some((a, m)),
-                _ => None,
-            },
-        };
+        let meta = Meta { mode: entry.mode, times: entry.times };
         // The parent: the base for the root, else the directory entered just
         // above (entries come in depth-first preorder).
         let parent = if path.is_empty() {
@@ -190,9 +185,9 @@ impl Sink {
             Some(self.stack.len() - 1)
         };
         if parent.is_some_and(|i| self.stack[i].fd.is_none()) {
-            if kind == "dir" {
+            if kind == Kind::Dir {
                 self.stack.push(Dir { path, fd: None, meta, created: false });
-            } else if kind == "file" {
+            } else if kind == Kind::File {
                 self.current = Some(Incoming::Skipping);
             }
             return; // inside a directory that could not be made: said once
@@ -207,7 +202,7 @@ impl Sink {
             None => self.base.as_ref().expect("checked by item").0.as_fd(),
         };
         let outcome = match kind {
-            "dir" => match enter_dir(dir, &name) {
+            Kind::Dir => match enter_dir(dir, &name) {
                 Ok((fd, created)) => {
                     self.stack.push(Dir { path, fd: Some(fd), meta, created });
                     Ok(())
@@ -217,11 +212,8 @@ impl Sink {
                     Err(e)
                 }
             },
-            "symlink" => {
-                let target = field(value, "target").and_then(os_string).unwrap_or_default();
-                place_symlink(dir, &target, &name)
-            }
-            "file" => match create_temp(dir) {
+            Kind::Symlink => place_symlink(dir, &entry.target.unwrap_or_default(), &name),
+            Kind::File => match create_temp(dir) {
                 Ok((file, tmp)) => {
                     self.current = Some(Incoming::Writing { file, parent, tmp, name, meta, shown: shown.clone() });
                     Ok(())
@@ -231,7 +223,7 @@ impl Sink {
                     Err(e)
                 }
             },
-            other => {
+            Kind::Other(other) => {
                 self.summary.errors.push(format!("{shown}: unknown entry type {other:?}"));
                 return;
             }
@@ -342,47 +334,6 @@ pub(super) fn one_name(name: &OsStr) -> bool {
     !bytes.is_empty() && bytes != b"." && bytes != b".." && !bytes.contains(&b'/') && !bytes.contains(&0)
 }
 
-/// A name as the host sent it: a str, or a str with lone surrogates (an
-/// undecodable file name, surrogate-escaped as Python does).
-fn os_string(value: &Value) -> Option<OsString> {
-    match value {
-        Value::Str(s) => Some(OsString::from(s)),
-        Value::WideStr(points) => {
-            let mut bytes = Vec::with_capacity(points.len());
-            for &p in points {
-                match p {
-                    0xDC80..=0xDCFF => bytes.push((p - 0xDC00) as u8),
-                    _ => {
-                        let c = char::from_u32(p)?;
-                        bytes.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
-                    }
-                }
-            }
-            Some(OsString::from_vec(bytes))
-        }
-        _ => None,
-    }
-}
-
-fn text(value: &Value) -> Option<String> {
-    os_string(value).map(|s| s.to_string_lossy().into_owned())
-}
-
-fn field<'v>(value: &'v Value, key: &str) -> Option<&'v Value> {
-    match value {
-        Value::Dict(pairs, _) => pairs.iter().find(|(k, _)| k.as_str() == Some(key)).map(|(_, v)| v),
-        _ => None,
-    }
-}
-
-fn number(value: &Value) -> Option<f64> {
-    match value {
-        Value::Int(i) => Some(*i as f64),
-        Value::Float(f) if f.is_finite() => Some(*f),
-        _ => None,
-    }
-}
-
 /// As cp and scp: the permission bits less the umask; with `preserve`,
 /// every bit (setuid, setgid and sticky included), as `scp -p` keeps them.
 pub(super) fn final_mode(mode: u32, preserve: bool, umask: u32) -> u32 {
@@ -487,13 +438,6 @@ mod tests {
         assert_eq!(final_mode(0o4755, false, 0o077), 0o700);
         assert_eq!(final_mode(0o6777, true, 0o022), 0o6777);
         assert_eq!(final_mode(0o1777, true, 0o077), 0o1777);
-    }
-
-    #[test]
-    fn surrogate_escaped_names_become_their_bytes() {
-        let value = Value::WideStr(vec!['a' as u32, 0xDCFF, 'b' as u32]);
-        assert_eq!(os_string(&value).unwrap().as_bytes(), b"a\xffb");
-        assert_eq!(os_string(&Value::WideStr(vec![0xD800])), None);
     }
 
     #[test]

@@ -14,44 +14,16 @@
 //! is refused before anything is allocated; buffers grow only as bytes
 //! arrive, and fields the client does not know are skipped, never kept.
 //!
-//! Kinds, client to server: `eval` (`code`, `file`, `mode`, `stream`,
-//! `window`, `stdin`, `repl` (a REPL input: shown in `echo` frames, never
-//! streamed), `truth`), `complete` (`text`), `check`
-//! (`code`: is it a complete REPL input?), `interrupt`,
-//! `stdin` (payload; empty = end of input), `more` (`n` stream credits),
-//! `close`.
-//!
-//! Kinds, server to client: `hello` (after the ready marker: `python`,
-//! `platform`, `host`, `user`, `pid`, ...), `out` (`fd` 1 or 2, payload),
-//! `value` (`v`: value tokens, see [`crate::value`]; payload: their bytes),
-//! `echo` (`v` and payload as for `value`: a value a `repl` eval displays,
-//! sent as its `sys.displayhook` runs, so any number of them come before the
-//! reply, in order with the `out` frames around them), `none` (statements
-//! only, no value; a `repl` eval's reply), `iter` / `items` / `end` (a streamed
-//! iterator; `items` carries several values: `v` a list of token lists,
-//! `sizes` the payload bytes of each), `incomplete` (an `if_complete` eval
-//! whose code needs more lines), `error` (`type`, `message`, `traceback`), `exit` (`code`, from
-//! `SystemExit`), `stdin_ack` (`n` bytes consumed), `completions` (`start`,
-//! `items`), `checked` (`status`: complete, incomplete or invalid), `bad`
-//! (a request the server did not understand).
-//!
-//! Offsets into text are counted in Unicode code points (what Python's `str`
-//! indexes), never in bytes or UTF-16 units: `completions.start` is where the
-//! replaced word begins in the `complete` request's `text`. The client
-//! converts it to a byte offset itself and clamps it to the text, so a wrong
-//! or hostile value can cost a completion, never a panic.
-//!
-//! An `interrupt` (`id`) raises KeyboardInterrupt in the request of that id if
-//! it is running (an `eval` or a `complete`), or stops it before it starts;
-//! for a finished request it does nothing. The client interrupts a completion
-//! that overruns its time budget and discards the late `completions` reply.
+//! What frames carry, typed in both directions, is in [`message`].
+
+pub mod message;
 
 use std::io::{BufReader, Read, Write};
 
-use serde::Deserialize;
-use serde_json::value::RawValue;
+use serde::Serialize;
 
 use crate::error::{Error, ErrorKind, Result};
+pub use message::{FromServer, ToServer};
 
 /// The largest frame either side accepts (header plus payload).
 pub const MAX_FRAME: u64 = 1 << 30;
@@ -61,80 +33,13 @@ pub const MAX_FRAME: u64 = 1 << 30;
 /// below the frame's: a header is parsed whole, where a payload may stream.
 pub const MAX_HEADER: u64 = 256 << 20;
 
-/// A received frame: its parsed header and raw payload.
+/// A received frame: its typed header and raw payload.
 #[derive(Debug)]
 pub struct Frame {
-    /// The JSON header.
-    pub header: Header,
+    /// The message.
+    pub header: FromServer,
     /// The raw payload.
     pub payload: Vec<u8>,
-}
-
-/// The fields a server-to-client header may carry.
-#[derive(Debug, Default, Deserialize)]
-pub struct Header {
-    /// The kind of frame.
-    pub k: String,
-    /// The request this frame answers, if any.
-    #[serde(default)]
-    pub id: Option<u64>,
-    /// `out`: which stream (1 stdout, 2 stderr).
-    #[serde(default)]
-    pub fd: Option<u8>,
-    /// `value`, `echo` and `items`: the value's tokens, parsed later.
-    #[serde(default)]
-    pub v: Option<Box<RawValue>>,
-    /// `value`: the value's truth, when asked for.
-    #[serde(default)]
-    pub truth: Option<bool>,
-    /// `error`: the exception's class name.
-    #[serde(default, rename = "type")]
-    pub type_name: Option<String>,
-    /// `error` and `bad`: the message.
-    #[serde(default)]
-    pub message: Option<String>,
-    /// `error`: the formatted traceback.
-    #[serde(default)]
-    pub traceback: Option<String>,
-    /// `exit`: the status passed to `sys.exit`.
-    #[serde(default)]
-    pub code: Option<i64>,
-    /// `stdin_ack` and `more`: a count.
-    #[serde(default)]
-    pub n: Option<u64>,
-    /// `items`: the payload bytes of each item, in order.
-    #[serde(default)]
-    pub sizes: Option<Vec<usize>>,
-    /// `completions`: where the replaced word starts, in code points.
-    #[serde(default)]
-    pub start: Option<usize>,
-    /// `completions`: the candidates.
-    #[serde(default)]
-    pub items: Option<Vec<String>>,
-    /// `checked`: complete, incomplete or invalid.
-    #[serde(default)]
-    pub status: Option<String>,
-    /// `hello`: the protocol version the server speaks.
-    #[serde(default)]
-    pub protocol: Option<u64>,
-    /// `hello`: the interpreter's version.
-    #[serde(default)]
-    pub python: Option<String>,
-    /// `hello`: `uname` system, release and machine.
-    #[serde(default)]
-    pub platform: Option<String>,
-    /// `hello`: the host's name.
-    #[serde(default)]
-    pub host: Option<String>,
-    /// `hello`: the effective user.
-    #[serde(default)]
-    pub user: Option<String>,
-    /// `hello`: the interpreter's process id.
-    #[serde(default)]
-    pub pid: Option<u64>,
-    /// `hello`: the interpreter's path.
-    #[serde(default)]
-    pub executable: Option<String>,
 }
 
 /// Reads frames from a byte stream.
@@ -170,7 +75,7 @@ impl<R: Read> FrameReader<R> {
     /// held in memory.
     pub fn read_or_stream(
         &mut self,
-        stream: &mut dyn FnMut(&Header, u64) -> bool,
+        stream: &mut dyn FnMut(&FromServer, u64) -> bool,
         sink: &mut dyn FnMut(&[u8]) -> Result<()>,
     ) -> Result<Option<Frame>> {
         let mut prefix = [0u8; 8];
@@ -193,7 +98,7 @@ impl<R: Read> FrameReader<R> {
             )));
         }
         let header = read_growing(&mut self.inner, header_len as usize)?.ok_or_else(|| truncated("header"))?;
-        let header: Header =
+        let header: FromServer =
             serde_json::from_slice(&header).map_err(|e| Error::protocol(format!("bad frame header: {e}")))?;
         if stream(&header, payload_len) {
             let mut left = payload_len;
@@ -266,8 +171,10 @@ impl<W: Write> FrameWriter<W> {
         self.inner = None;
     }
 
-    /// Sends one frame.
-    pub fn send(&mut self, header: &serde_json::Value, payload: &[u8]) -> Result<()> {
+    /// Sends one frame: any header that serialises to a JSON object whose
+    /// first key is `k` ([`ToServer`] does; tests play the server with
+    /// `serde_json::json!`).
+    pub fn send(&mut self, header: &impl Serialize, payload: &[u8]) -> Result<()> {
         let header = serde_json::to_vec(header).map_err(|e| Error::protocol(e.to_string()))?;
         let len = |n: usize| u32::try_from(n).map_err(|_| Error::protocol("frame too large to send"));
         let mut frame = Vec::with_capacity(8 + header.len() + payload.len());
@@ -283,20 +190,24 @@ impl<W: Write> FrameWriter<W> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use serde_json::json;
 
-    fn roundtrip(header: serde_json::Value, payload: &[u8]) -> Frame {
+    /// A header as the server writes it, `k` first.
+    pub(crate) fn raw(text: &str) -> Box<serde_json::value::RawValue> {
+        serde_json::value::RawValue::from_string(text.to_string()).unwrap()
+    }
+
+    fn roundtrip(header: &str, payload: &[u8]) -> Frame {
         let mut bytes = Vec::new();
-        FrameWriter::new(&mut bytes).send(&header, payload).unwrap();
+        FrameWriter::new(&mut bytes).send(&raw(header), payload).unwrap();
         FrameReader::new(&bytes[..]).read().unwrap().unwrap()
     }
 
     #[test]
     fn frames_round_trip() {
-        let f = roundtrip(json!({"k": "out", "fd": 2}), b"\x00\xffraw");
-        assert_eq!((f.header.k.as_str(), f.header.fd), ("out", Some(2)));
+        let f = roundtrip(r#"{"k": "out", "fd": 2}"#, b"\x00\xffraw");
+        assert!(matches!(f.header, FromServer::Out(message::Out { fd: 2, id: None })), "{f:?}");
         assert_eq!(f.payload, b"\x00\xffraw");
     }
 
@@ -325,7 +236,6 @@ pub(crate) mod proptests {
     use std::cell::Cell;
 
     use proptest::prelude::*;
-    use serde_json::json;
 
     use super::*;
 
@@ -438,21 +348,22 @@ pub(crate) mod proptests {
 
         #[test]
         fn frames_round_trip(
-            kind in "\\PC{0,20}",
+            junk in "[a-z]{1,8}",
             fd in any::<u8>(),
             payload in proptest::collection::vec(any::<u8>(), 0..4096),
             frames in 1usize..4,
         ) {
             let mut bytes = Vec::new();
             let mut writer = FrameWriter::new(&mut bytes);
+            let header = format!(r#"{{"k": "out", "{junk}x": [1, {{"a": "b"}}], "fd": {fd}, "id": 7}}"#);
             for _ in 0..frames {
-                writer.send(&json!({"k": kind, "fd": fd, "id": 7}), &payload).unwrap();
+                writer.send(&super::tests::raw(&header), &payload).unwrap();
             }
             let mut reader = FrameReader::new(&bytes[..]);
             for _ in 0..frames {
                 let frame = reader.read().unwrap().unwrap();
-                prop_assert_eq!(&frame.header.k, &kind);
-                prop_assert_eq!((frame.header.fd, frame.header.id), (Some(fd), Some(7)));
+                let FromServer::Out(out) = frame.header else { panic!("not out") };
+                prop_assert_eq!((out.fd, out.id), (fd, Some(7)));
                 prop_assert_eq!(&frame.payload, &payload);
             }
             prop_assert!(reader.read().unwrap().is_none());
