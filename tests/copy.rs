@@ -1,11 +1,10 @@
 //! `pushy cp` and the REPL's `:get` / `:put`, over the loopback sshd.
 
 use std::os::unix::fs::PermissionsExt;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::pushy::{private_dir, pushy};
-use crate::support::sshd::sshd;
+use crate::support::sshd::{sshd, test_users};
 
 fn cp() -> crate::support::pushy::Pushy {
     pushy().args(["cp", "-F", &sshd().config.display().to_string()])
@@ -44,10 +43,7 @@ fn a_100_mib_file_both_ways_byte_identical_with_its_mode() {
 
 #[test]
 fn a_tree_with_a_symlink_and_an_unreadable_file() {
-    if !sshd().has_test_users() {
-        eprintln!("skipped: needs a second user to make a file unreadable");
-        return;
-    }
+    test_users(); // a second user, for whom a file is unreadable
     let dir = tempfile::Builder::new().prefix("pushy-cp-").tempdir().unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let tree = dir.path().join("tree");
@@ -82,8 +78,15 @@ fn a_tree_with_a_symlink_and_an_unreadable_file() {
     assert_eq!(std::fs::read_to_string(back.join("out/sub/b.txt")).unwrap(), "beta\n");
     assert_eq!(std::fs::read_link(back.join("out/link")).unwrap(), std::path::Path::new("a.txt"));
     // A directory without -r is refused with a hint.
-    cp().args([&format!("pushy-test:{}", tree.display()), &dir.path().join("x").display().to_string()]).run().code(1);
+    cp().args([&format!("pushy-test:{}", tree.display()), &dir.path().join("x").display().to_string()])
+        .run()
+        .code(1)
+        .clean_error()
+        .stderr_has("-r");
 }
+
+/// What an interrupted copy says.
+pub(crate) const INTERRUPTED: &str = "pushy: the copy was interrupted; nothing was left half-written\n";
 
 /// Starts a copy of a huge sparse file, interrupts it, and checks that the
 /// old target is intact and no temporary file is left.
@@ -98,23 +101,11 @@ fn interrupt(download: bool) {
     } else {
         (src.display().to_string(), format!("pushy-test:{}", target.display()))
     };
-    let control = private_dir();
-    let child = Command::new(env!("CARGO_BIN_EXE_pushy"))
-        .args(["cp", "-q", "-F", &sshd().config.display().to_string(), &from, &to])
-        .env("PUSHY_CONTROL_DIR", control.path())
-        .stdin(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let copy = cp().args(["-q", &from, &to]).spawn();
     std::thread::sleep(Duration::from_millis(1500));
-    // SAFETY: a child we spawned.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let start = Instant::now();
-    let out = child.wait_with_output().unwrap();
+    copy.signal(libc::SIGINT);
     // Tidied up, then dead by SIGINT, as a shell loop expects.
-    let signal = std::os::unix::process::ExitStatusExt::signal(&out.status);
-    assert_eq!(signal, Some(libc::SIGINT), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(start.elapsed() < Duration::from_secs(10), "took {:?} to stop", start.elapsed());
+    copy.wait_within(Duration::from_secs(10)).killed_by(libc::SIGINT).stderr_is(INTERRUPTED);
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "the old content\n");
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
@@ -147,13 +138,8 @@ fn the_repl_gets_and_puts() {
     std::fs::write(dir.path().join("here.txt"), "from here\n").unwrap();
     let remote_dir = private_dir();
     std::fs::write(remote_dir.path().join("there.txt"), "from there\n").unwrap();
-    let control = private_dir();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pushy"));
-    cmd.args(["-F", &sshd().config.display().to_string(), "pushy-test"])
-        .env("PUSHY_CONTROL_DIR", control.path())
-        .env("XDG_DATA_HOME", control.path())
-        .env("NO_COLOR", "1");
-    let mut pty = rexpect::session::spawn_command(cmd, Some(30_000)).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let mut pty = pushy().ssh("pushy-test").env("XDG_DATA_HOME", data.path()).env("NO_COLOR", "1").pty();
     pty.exp_string(">>> ").unwrap();
     pty.send_line(&format!(":get {}/there.txt {}/got.txt", remote_dir.path().display(), dir.path().display())).unwrap();
     pty.exp_string("copied 1 file(s), 11 bytes").unwrap();

@@ -3,6 +3,7 @@
 
 use std::process::Command;
 
+use crate::support::needs;
 use crate::support::pushy::{exec_local, pushy};
 
 /// Checks with the real Python that `text` is a literal equal to `expr`.
@@ -58,16 +59,14 @@ fn remote_output_arrives_in_order_before_the_value() {
         r#"print("one"); sys.stdout.write("two\n"); os.system("echo three"); subprocess.run(["echo", "four"]); "five""#;
     exec_local(code).success().stdout_is("one\ntwo\nthree\nfour\n'five'\n");
     let done = exec_local(r#"sys.stderr.write("to-stderr\n"); os.system("echo sh-err >&2"); 1"#);
-    done.success().stdout_is("1\n");
-    assert_eq!(done.stderr(), "to-stderr\nsh-err\n");
+    done.success().stdout_is("1\n").stderr_is("to-stderr\nsh-err\n");
 }
 
 #[test]
 fn a_remote_exception_prints_the_users_traceback_and_exits_1() {
     let done = exec_local("def f():\n    return 1/0\nf()");
-    done.code(1).stdout_is("");
+    done.code(1).stdout_is("").stderr_starts_with("Traceback (most recent call last):");
     let err = done.stderr();
-    assert!(err.starts_with("Traceback (most recent call last):"), "{err}");
     assert!(err.contains("line 2, in f") && err.ends_with("ZeroDivisionError: division by zero\n"), "{err}");
     assert!(!err.contains("<pushy>") && !err.contains("server.py"), "pushy's own frames leaked: {err}");
 }
@@ -100,20 +99,15 @@ fn tracebacks_match_cpython_for_the_same_code() {
     let python = exec_local("sys.executable").success().stdout();
     let python = python.trim().trim_matches('\'');
     for code in CARET_CASES {
-        let done = exec_local(code);
-        done.code(1);
-        assert_eq!(done.stderr(), cpython_traceback(python, code, "<input>"), "for {code:?}");
+        exec_local(code).code(1).stderr_is(&cpython_traceback(python, code, "<input>"));
     }
 }
 
 #[test]
 fn a_syntax_error_shows_the_line_and_caret() {
     let done = exec_local("x = (1,\ndef f(:");
-    done.code(1);
-    let err = done.stderr();
-    assert!(err.contains("SyntaxError"), "{err}");
-    assert!(err.contains('^'), "{err}");
-    assert!(!err.contains("Traceback"), "a syntax error has no traceback: {err}");
+    // A syntax error has no traceback.
+    done.code(1).stderr_has("SyntaxError").stderr_has("^").stderr_lacks("Traceback");
 }
 
 #[test]
@@ -200,16 +194,14 @@ assert v["t"] == [1, 2] and v["s"] == "\udcff" and v["n"] is None and v["3"] is 
     use std::io::Write;
     child.stdin.take().unwrap().write_all(&done.stdout).unwrap();
     assert!(child.wait().unwrap().success(), "{}", done.stdout());
-    if Command::new("jq").arg("--version").output().is_ok() {
-        let jq = Command::new("sh")
-            .args(["-c", "jq -e '.big and .t[1] == 2' >/dev/null"])
-            .stdin(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut jq = jq;
-        jq.stdin.take().unwrap().write_all(&done.stdout).unwrap();
-        assert!(jq.wait().unwrap().success(), "jq rejects {}", done.stdout());
-    }
+    let mut jq = Command::new(needs::program("jq", "jq"))
+        .args(["-e", ".big and .t[1] == 2"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    jq.stdin.take().unwrap().write_all(&done.stdout).unwrap();
+    assert!(jq.wait().unwrap().success(), "jq rejects {}", done.stdout());
 }
 
 #[test]
@@ -231,9 +223,9 @@ fn hosts_that_look_like_options_never_reach_ssh() {
 
 #[test]
 fn usage_errors_exit_2() {
-    pushy().args(["exec", "local:"]).run().code(2);
-    pushy().args(["exec", "local:", "1", "--json", "--raw"]).run().code(2);
-    pushy().args(["--no-such-flag"]).run().code(2);
+    for args in [&["exec", "local:"][..], &["exec", "local:", "1", "--json", "--raw"], &["--no-such-flag"]] {
+        pushy().args(args).run().code(2).stderr_starts_with("error: ").stderr_has("\nUsage: pushy");
+    }
 }
 
 #[test]

@@ -3,13 +3,14 @@
 
 use std::process::Command;
 
+use crate::support::needs;
+use crate::support::pushy::pushy;
+
 const REGENERATE: &str = "run `cargo run -- --generate bash > completions/pushy.bash`, \
 `--generate zsh > completions/_pushy`, `--generate fish > completions/pushy.fish`, `--generate man > man/pushy.1`";
 
 fn generate(kind: &str) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_pushy")).args(["--generate", kind]).output().unwrap();
-    assert!(out.status.success(), "--generate {kind} failed");
-    String::from_utf8(out.stdout).unwrap()
+    pushy().args(["--generate", kind]).run().success().stdout()
 }
 
 #[test]
@@ -45,27 +46,24 @@ fn the_man_page_renders_cleanly_and_covers_the_contract() {
         assert!(page.contains(needle), "the man page lacks {needle:?}");
     }
     let path = format!("{}/man/pushy.1", env!("CARGO_MANIFEST_DIR"));
-    let groff = Command::new("groff").args(["-man", "-t", "-ww", "-z", &path]).output();
-    match groff {
-        Ok(out) => assert!(
-            out.status.success() && out.stderr.is_empty(),
-            "groff warns:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        ),
-        Err(_) => assert!(std::env::var_os("CI").is_none(), "groff is missing (CI installs it)"),
-    }
-    let man =
-        Command::new("man").args(["--warnings", "-l", &path]).env("MANWIDTH", "80").env("MANPAGER", "cat").output();
-    if let Ok(out) = man {
-        assert!(out.stderr.is_empty(), "man warns:\n{}", String::from_utf8_lossy(&out.stderr));
-    }
+    let groff =
+        Command::new(needs::program("groff", "groff")).args(["-man", "-t", "-ww", "-z", &path]).output().unwrap();
+    assert!(
+        groff.status.success() && groff.stderr.is_empty(),
+        "groff warns:\n{}",
+        String::from_utf8_lossy(&groff.stderr)
+    );
+    let man = Command::new(needs::program("man", "man-db"))
+        .args(["--warnings", "-l", &path])
+        .env("MANWIDTH", "80")
+        .env("MANPAGER", "cat")
+        .output()
+        .unwrap();
+    assert!(man.stderr.is_empty(), "man warns:\n{}", String::from_utf8_lossy(&man.stderr));
 }
 
 #[test]
 fn help_shows_examples_and_version_is_there() {
-    let help = Command::new(env!("CARGO_BIN_EXE_pushy")).arg("--help").output().unwrap();
-    let text = String::from_utf8_lossy(&help.stdout);
-    assert!(help.status.success() && text.contains("Examples:") && text.contains("pushy exec local:"), "{text}");
-    let version = Command::new(env!("CARGO_BIN_EXE_pushy")).arg("--version").output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&version.stdout).trim(), format!("pushy {}", env!("CARGO_PKG_VERSION")));
+    pushy().arg("--help").run().stdout_has("Examples:").stdout_has("pushy exec local:");
+    pushy().arg("--version").run().stdout_is(&format!("pushy {}\n", env!("CARGO_PKG_VERSION")));
 }

@@ -6,7 +6,7 @@
 
 use std::process::{Command, Output, Stdio};
 
-use crate::support::sshd::sshd;
+use crate::support::sshd::{sshd, test_users};
 
 /// Runs `ssh -F CONFIG ALIAS REMOTE` with no stdin.
 fn ssh(alias: &str, remote: &str) -> Output {
@@ -50,15 +50,6 @@ fn assert_ssh_refused(alias: &str, reason: &str) {
     );
 }
 
-/// Whether the test users exist; says so when they do not.
-fn have_test_users(test: &str) -> bool {
-    let have = sshd().has_test_users();
-    if !have {
-        eprintln!("{test}: not root, so no test users: nothing to check");
-    }
-    have
-}
-
 /// The login shell of the user running the tests.
 fn own_login_shell() -> String {
     // SAFETY: geteuid has no preconditions and cannot fail.
@@ -90,18 +81,18 @@ fn plain_login_skips_bashrc() {
     // bash increments SHLVL: 2 means the sshd's SHLVL=1 reached it, and
     // bash sources ~/.bashrc for `ssh host cmd` only below 2. Without the
     // SetEnv, bash would start from nothing and say 1.
-    if !own_login_shell().ends_with("/bash") {
-        eprintln!("the login shell is not bash: nothing to check");
-        return;
-    }
+    let shell = own_login_shell();
+    assert!(
+        shell.ends_with("/bash"),
+        "this test checks bash's .bashrc rule on the plain login, whose shell is {shell:?}: run the tests as a user \
+         whose login shell is bash (root, as CI does: `bash .ci/run`)"
+    );
     assert_eq!(ssh_ok(sshd().host(), "echo \"shlvl=$SHLVL\""), "shlvl=2\n");
 }
 
 #[test]
 fn junk_user_bashrc_prints_junk() {
-    if !have_test_users("junk_user_bashrc_prints_junk") {
-        return;
-    }
+    test_users();
     // SHLVL=1 shows that the SetEnv that silences .bashrc for everyone else
     // does not apply here.
     let expected = "welcome to junk\nPUSHY\nshlvl=1\n";
@@ -111,9 +102,7 @@ fn junk_user_bashrc_prints_junk() {
 
 #[test]
 fn other_login_shells_run_python() {
-    if !have_test_users("other_login_shells_run_python") {
-        return;
-    }
+    test_users();
     // Each probe is valid only in its own shell (bash would print something
     // else or fail), so it proves which shell ran the command.
     let cases = [
@@ -149,9 +138,7 @@ fn closed_port_is_refused() {
 #[test]
 #[ignore = "a server for manual use, not a test"]
 fn serve() {
-    let Some(info) = std::env::var_os("PUSHY_SSHD_INFO") else {
-        return;
-    };
+    let info = std::env::var_os("PUSHY_SSHD_INFO").expect("set PUSHY_SSHD_INFO=FILE: where to write the config's path");
     let sshd = crate::support::sshd::sshd();
     std::fs::write(&info, format!("{}\n", sshd.config.display())).expect("info file is writable");
     let until = std::time::Instant::now() + std::time::Duration::from_secs(3600);

@@ -14,26 +14,27 @@
 //! Transport faults that kill or freeze sshd use an sshd of their own
 //! ([`OwnSshd`]), never the shared one of the harness.
 
-use std::io::{BufRead, BufReader, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::support::pushy::{exec_local, private_dir, pushy, Done};
+use crate::support::needs;
+use crate::support::pushy::{exec_local, private_dir, pushy, Done, Pty, Running};
 use crate::support::sshd::sshd;
 
 // ------------------------------------------------------------------ helpers
 
 /// `pushy exec local: -` with the code on stdin (argv cannot carry NUL
 /// bytes or 10 MB).
+#[track_caller]
 fn exec_local_stdin(code: impl Into<Vec<u8>>) -> Done {
     pushy().args(["exec", "local:", "-"]).stdin(code).run()
 }
 
 /// `pushy exec --persist 1 HOST CODE` against the shared loopback sshd: its
 /// master ends a second after the call instead of idling for a minute.
+#[track_caller]
 fn exec_ssh(code: &str) -> Done {
     pushy().args(["exec", "--persist", "1"]).ssh(sshd().host()).arg(code).run()
 }
@@ -41,7 +42,7 @@ fn exec_ssh(code: &str) -> Done {
 /// Asserts that the run took less than `limit`.
 #[track_caller]
 fn within(done: &Done, limit: Duration) -> &Done {
-    assert!(done.elapsed < limit, "took {:?}, more than {limit:?}:\n{}", done.elapsed, done.stderr());
+    assert!(done.elapsed < limit, "took {:?}, more than {limit:?}:\n{}", done.elapsed, done.describe());
     done
 }
 
@@ -49,85 +50,15 @@ fn within(done: &Done, limit: Duration) -> &Done {
 #[track_caller]
 fn clean_remote_error(done: &Done, says: &str) {
     done.code(1).stderr_has(says);
-    let err = done.stderr();
     for leak in ["<pushy>", "server.py", "ast.py", "Traceback", "panicked"] {
-        assert!(!err.contains(leak), "{leak:?} leaked into:\n{}", &err[..err.len().min(2000)]);
+        done.stderr_lacks(leak);
     }
 }
 
-/// A process of ours that is killed (and reaped) when the test ends, however
-/// it ends, with a reader of its stdout lines.
-struct Running {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    stderr: std::sync::Arc<std::sync::Mutex<String>>,
-}
-
-impl Running {
-    fn spawn(mut command: Command) -> Running {
-        command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = command.spawn().expect("spawn");
-        let (tx, lines) = mpsc::channel();
-        let out = child.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-        let sink = std::sync::Arc::clone(&stderr);
-        let mut err = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = err.read_to_string(&mut text);
-            sink.lock().unwrap().push_str(&text);
-        });
-        Running { child, lines, stderr }
-    }
-
-    /// The next stdout line, within `limit`.
-    fn line(&self, limit: Duration) -> String {
-        self.lines.recv_timeout(limit).unwrap_or_else(|_| panic!("no output line within {limit:?}: {}", self.err()))
-    }
-
-    fn err(&self) -> String {
-        self.stderr.lock().unwrap().clone()
-    }
-
-    /// The exit status, waiting at most `limit` (None: still running).
-    fn wait(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                // Let the stderr reader finish.
-                std::thread::sleep(Duration::from_millis(50));
-                return Some(status);
-            }
-            if Instant::now() > deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn signal(&self, signal: i32) {
-        // SAFETY: a signal to our own child, not yet reaped.
-        unsafe { libc::kill(self.child.id() as i32, signal) };
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// `pushy exec ARGS...` against the shared loopback sshd, as a running process.
+/// `pushy ARGS...` with the control directory `control`, started and kept
+/// running.
 fn spawn_pushy(args: &[&str], control: &Path) -> Running {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_pushy"));
-    command.args(args).env("PUSHY_CONTROL_DIR", control).env_remove("PUSHY_PYTHON");
-    Running::spawn(command)
+    pushy().args(args).control_dir(control).spawn()
 }
 
 /// Whether a process is gone (a zombie counts: it runs nothing any more).
@@ -440,49 +371,19 @@ fn a_ten_million_element_list_prints_in_bounded_time_and_memory() {
     // interpreter is not pushy's child and its memory is not counted).
     // Measured in release: about 5 s and 640 MB (1.2 GB before the decoder
     // streamed its tokens); a debug build takes about 15 s.
-    let out = tempfile::tempfile().unwrap();
-    let control = private_dir();
-    #[allow(clippy::zombie_processes)] // reaped by wait4 below, which also reports its peak memory
-    let child = Command::new(env!("CARGO_BIN_EXE_pushy"))
-        .args([
-            "exec",
-            "--persist",
-            "1",
-            "-F",
-            &sshd().config.display().to_string(),
-            sshd().host(),
-            "list(range(10**7))",
-        ])
-        .env("PUSHY_CONTROL_DIR", control.path())
+    let done = pushy()
+        .args(["exec", "--persist", "1"])
+        .ssh(sshd().host())
+        .arg("list(range(10**7))")
         .env("COLUMNS", "80")
-        .stdin(Stdio::null())
-        .stdout(out.try_clone().unwrap())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    let pid = child.id() as libc::pid_t;
-    let watchdog = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_secs(90));
-        kill(pid as u32, libc::SIGKILL);
-    });
-    let mut status = 0;
-    // SAFETY: zeroed rusage is a valid out-parameter for wait4.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: wait4 on our own child, with valid out-pointers; the Child is
-    // never waited on again.
-    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    let elapsed = start.elapsed();
-    drop(watchdog);
-    assert_eq!(waited, pid);
-    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "status {status:#x} after {elapsed:?}");
-    assert!(elapsed < Duration::from_secs(60), "took {elapsed:?}");
-    let max_rss_mb = usage.ru_maxrss / 1024;
+        .timeout(Duration::from_secs(90))
+        .measuring_memory()
+        .run();
+    done.success();
+    assert!(done.elapsed < Duration::from_secs(60), "took {:?}", done.elapsed);
+    let max_rss_mb = done.peak_rss_kib() / 1024;
     assert!(max_rss_mb < 900, "pushy used {max_rss_mb} MB for a 10**7-element list");
-    let mut out = out;
-    let mut text = String::new();
-    std::io::Seek::rewind(&mut out).unwrap();
-    out.read_to_string(&mut text).unwrap();
+    let text = done.stdout();
     assert!(text.starts_with("[0, 1, 2,") && text.ends_with(" 9999999]\n"), "{}", &text[..80]);
     assert!(text.lines().all(|l| l.chars().count() <= 80), "lines wrap at the width");
 }
@@ -493,8 +394,7 @@ fn repr_that_sleeps_is_interrupted_and_a_huge_repr_is_cut() {
     // line) and one that returns 10 MB (cut at 1 MiB).
     let code = "class S:\n    def __repr__(self):\n        time.sleep(60)\n[S()]";
     let done = pushy().args(["exec", "local:", code, "--timeout", "1"]).run();
-    within(&done, Duration::from_secs(10)).code(124);
-    assert_eq!(done.stderr(), "pushy: timed out after 1 s\n");
+    within(&done, Duration::from_secs(10)).code(124).stderr_is("pushy: timed out after 1 s\n");
     let code = "class H:\n    def __repr__(self):\n        return 'h' * (10 << 20)\nH()";
     let done = exec_local(code);
     done.success();
@@ -572,7 +472,7 @@ fn os_exit_is_the_interpreter_exiting_with_its_status() {
     for done in [exec_local(code), exec_ssh(code)] {
         within(&done, Duration::from_secs(10)).code(255).stdout_is("before\n").stderr_has("err-before\n");
         done.stderr_has("exited with status 3");
-        assert!(done.stderr().lines().filter(|l| l.starts_with("pushy: error:")).count() == 1, "{}", done.stderr());
+        assert!(done.stderr().lines().filter(|l| l.starts_with("pushy: error:")).count() == 1, "{}", done.describe());
     }
 }
 
@@ -663,7 +563,7 @@ fn code_that_ignores_interrupts_still_ends_at_its_timeout() {
     // does nothing. Outcome: pushy gives up 5 s later, exit 124, one line.
     let code = "signal.signal(signal.SIGINT, signal.SIG_IGN); time.sleep(60)";
     let done = pushy().args(["exec", "local:", code, "--timeout", "1"]).run();
-    within(&done, Duration::from_secs(10)).code(124).stderr_has("did not stop within 5 s");
+    within(&done, Duration::from_secs(10)).code(124).stderr_has("did not stop within 5 s of the interrupt");
 }
 
 #[test]
@@ -712,9 +612,9 @@ fn sshd_killed_mid_call() {
     for pid in sessions.iter().filter(|pid| **pid != python) {
         kill(*pid, libc::SIGKILL);
     }
-    let status = call.wait(Duration::from_secs(10)).expect("pushy still waits 10 s after sshd died");
-    assert_eq!(status.code(), Some(255), "{}", call.err());
-    assert!(call.err().starts_with("pushy: error: lost the connection to hostile"), "{}", call.err());
+    // pushy ends within 10 s after sshd died.
+    let done = call.wait_within(Duration::from_secs(10));
+    done.code(255).stderr_starts_with("pushy: error: lost the connection to hostile");
     assert!(gone_within(python, Duration::from_secs(10)), "the remote interpreter outlived sshd");
     eprintln!("sshd killed: pushy reported it after {:?}", killed.elapsed());
 }
@@ -747,10 +647,10 @@ fn a_frozen_remote_is_detected_by_keepalives() {
     for pid in own.sessions() {
         kill(pid, libc::SIGSTOP);
     }
-    let status = call.wait(Duration::from_secs(15)).expect("pushy still waits 15 s after the host froze");
+    // pushy ends within 15 s after the host froze.
+    let done = call.wait_within(Duration::from_secs(15));
     let after = frozen.elapsed();
-    assert_eq!(status.code(), Some(255), "{}", call.err());
-    assert!(call.err().contains("lost the connection to hostile"), "{}", call.err());
+    done.code(255).stderr_has("lost the connection to hostile");
     assert!(after < Duration::from_secs(8), "keepalives took {after:?}");
     assert!(std::fs::read_dir(control.path()).unwrap().next().is_none(), "the dead master's socket is gone");
     drop(own); // SIGKILL to the stopped processes
@@ -788,13 +688,13 @@ fn the_ssh_master_killed_mid_call() {
     );
     let python: u32 = call.line(Duration::from_secs(20)).trim().parse().unwrap();
     kill(master_pid(control.path()), libc::SIGKILL);
-    let status = call.wait(Duration::from_secs(5)).expect("pushy still waits 5 s after its master died");
-    assert_eq!(status.code(), Some(255), "{}", call.err());
-    assert!(call.err().starts_with("pushy: error: lost the connection to pushy-test"), "{}", call.err());
+    // pushy ends within 5 s after its master died.
+    let done = call.wait_within(Duration::from_secs(5));
+    done.code(255).stderr_starts_with("pushy: error: lost the connection to pushy-test");
     assert!(gone_within(python, Duration::from_secs(10)), "the remote interpreter outlived the master");
-    let again = pushy().args(["exec"]).ssh(sshd().host()).arg("'again'").env("PUSHY_CONTROL_DIR", control.path()).run();
+    let again = pushy().args(["exec"]).ssh(sshd().host()).arg("'again'").control_dir(control.path()).run();
     again.success().stdout_is("'again'\n");
-    let _ = pushy().args(["disconnect"]).ssh(sshd().host()).env("PUSHY_CONTROL_DIR", control.path()).run();
+    pushy().args(["disconnect"]).ssh(sshd().host()).control_dir(control.path()).run().success();
 }
 
 #[test]
@@ -814,8 +714,10 @@ fn a_killed_or_terminated_client_leaves_no_master_of_its_own() {
         let python: u32 = call.line(Duration::from_secs(20)).trim().parse().unwrap();
         let master = master_pid(control.path());
         call.signal(signal);
-        let exit = call.wait(Duration::from_secs(5)).expect("pushy outlived the signal");
-        assert_eq!(std::os::unix::process::ExitStatusExt::signal(&exit), Some(signal), "{}", call.err());
+        // What pushy writes while it dies of SIGTERM races its exit
+        // (nothing, or all or part of a lost-connection line): not this
+        // test's concern.
+        call.wait_within(Duration::from_secs(5)).killed_by(signal).stderr_lacks("panicked");
         assert!(gone_within(master, Duration::from_secs(10)), "signal {signal}: the master outlived pushy");
         assert!(gone_within(python, Duration::from_secs(10)), "signal {signal}: the interpreter outlived pushy");
         let left: Vec<_> = std::fs::read_dir(control.path()).unwrap().flatten().map(|e| e.file_name()).collect();
@@ -834,7 +736,7 @@ fn a_killed_client_leaves_no_interpreter_stuck_in_c_code() {
     let python: u32 = call.line(Duration::from_secs(20)).trim().parse().unwrap();
     std::thread::sleep(Duration::from_millis(1500)); // in the regex by now
     call.signal(libc::SIGKILL);
-    let _ = call.wait(Duration::from_secs(5));
+    call.wait_within(Duration::from_secs(5)).killed_by(libc::SIGKILL);
     let ended = gone_within(python, Duration::from_secs(10));
     kill(python, libc::SIGKILL); // clean up either way
     assert!(ended, "the remote interpreter outlived its client by 10 s");
@@ -904,22 +806,15 @@ fn a_changed_host_key_is_never_accepted() {
 
 #[test]
 fn the_control_directory_must_be_private() {
-    // 4 bad set-ups. A new control directory is made 0700 even under umask
-    // 000; one that is open to others, another user's, or a symlink is
-    // refused before ssh runs: exit 2, one line.
+    // 3 bad set-ups (another user's directory is the next test's). A new
+    // control directory is made 0700 even under umask 000; one that is open
+    // to others or a symlink is refused before ssh runs: exit 2, one line.
     let base = tempfile::tempdir().unwrap();
     let fresh = base.path().join("fresh");
-    let config = sshd().config.display().to_string();
-    let script = "umask 000; exec \"$0\" exec -F \"$1\" pushy-test 1";
-    let out = Command::new("sh")
-        .args(["-c", script, env!("CARGO_BIN_EXE_pushy"), &config])
-        .env("PUSHY_CONTROL_DIR", &fresh)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let umask_000 = ["sh", "-c", "umask 000; exec \"$0\" \"$@\""];
+    pushy().under(umask_000).args(["exec"]).ssh(sshd().host()).arg("1").control_dir(&fresh).run().stdout_is("1\n");
     assert_eq!(std::fs::metadata(&fresh).unwrap().permissions().mode() & 0o777, 0o700);
-    let _ = pushy().args(["disconnect"]).ssh(sshd().host()).env("PUSHY_CONTROL_DIR", &fresh).run();
+    pushy().args(["disconnect"]).ssh(sshd().host()).control_dir(&fresh).run().success();
 
     let open = base.path().join("open");
     std::fs::create_dir(&open).unwrap();
@@ -927,30 +822,31 @@ fn the_control_directory_must_be_private() {
     let link = base.path().join("link");
     let private = private_dir();
     std::os::unix::fs::symlink(private.path(), &link).unwrap();
-    let mut cases = vec![(open, "others can access it"), (link, "not a directory")];
-    // SAFETY: geteuid cannot fail.
-    if unsafe { libc::geteuid() } == 0 {
-        let theirs = base.path().join("theirs");
-        std::fs::create_dir(&theirs).unwrap();
-        std::fs::set_permissions(&theirs, std::fs::Permissions::from_mode(0o700)).unwrap();
-        std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
-        cases.push((theirs, "belongs to another user"));
-    }
-    for (dir, says) in cases {
-        let done = pushy().args(["exec"]).ssh(sshd().host()).arg("1").env("PUSHY_CONTROL_DIR", &dir).run();
+    for (dir, says) in [(open, "others can access it"), (link, "not a directory")] {
+        let done = pushy().args(["exec"]).ssh(sshd().host()).arg("1").control_dir(&dir).run();
         done.code(2).clean_error().stderr_has(says);
     }
+}
+
+#[test]
+fn a_control_directory_of_another_user_is_refused() {
+    // 1 bad set-up (as root: the directory belongs to nobody), refused
+    // before ssh runs: exit 2, one line.
+    needs::root("to chown the control directory to another user");
+    let base = tempfile::tempdir().unwrap();
+    let theirs = base.path().join("theirs");
+    std::fs::create_dir(&theirs).unwrap();
+    std::fs::set_permissions(&theirs, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
+    let done = pushy().args(["exec"]).ssh(sshd().host()).arg("1").control_dir(&theirs).run();
+    done.code(2).clean_error().stderr_has("belongs to another user");
 }
 
 #[test]
 fn a_history_file_of_another_user_is_left_alone() {
     // 1 bad set-up (as root: the history file belongs to another user).
     // Outcome: the REPL works, without history, and never touches the file.
-    // SAFETY: geteuid cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("skipped: chown needs root");
-        return;
-    }
+    needs::root("to chown the history file to another user");
     let data = tempfile::tempdir().unwrap();
     let file = data.path().join("pushy/history");
     std::fs::create_dir_all(file.parent().unwrap()).unwrap();
@@ -991,10 +887,7 @@ fn nothing_is_written_to_the_remote_filesystem() {
     // 1 check, by strace on the remote interpreter (started through
     // --python, a wrapper): no file is created, opened for writing, renamed,
     // removed or chmodded by the bootstrap, the server, imports or a value.
-    if Command::new("strace").arg("-V").stdout(Stdio::null()).stderr(Stdio::null()).status().is_err() {
-        eprintln!("skipped: strace is not installed");
-        return;
-    }
+    let strace = needs::program("strace", "strace");
     let dir = private_dir();
     let trace = dir.path().join("trace");
     let wrapper = dir.path().join("python3-traced");
@@ -1002,7 +895,11 @@ fn nothing_is_written_to_the_remote_filesystem() {
                  symlink,symlinkat,truncate,chmod,fchmodat,chown,fchownat,mknod,mknodat";
     std::fs::write(
         &wrapper,
-        format!("#!/bin/sh\nexec strace -f -qq -o '{}' -e trace={calls} python3 \"$@\"\n", trace.display()),
+        format!(
+            "#!/bin/sh\nexec '{}' -f -qq -o '{}' -e trace={calls} python3 \"$@\"\n",
+            strace.display(),
+            trace.display()
+        ),
     )
     .unwrap();
     std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -1013,10 +910,7 @@ fn nothing_is_written_to_the_remote_filesystem() {
         .ssh(sshd().host())
         .arg(code)
         .run();
-    if done.status != Some(0) && done.stderr().contains("PTRACE") {
-        eprintln!("skipped: ptrace is not permitted here: {}", done.stderr());
-        return;
-    }
+    assert!(!done.stderr().contains("PTRACE"), "strace needs ptrace, which is not permitted here\n{}", done.describe());
     done.success().stdout_has("out\n");
     let trace = std::fs::read_to_string(&trace).unwrap();
     assert!(trace.lines().count() > 10, "strace saw too little: {trace}");
@@ -1081,7 +975,7 @@ fn passwords_and_passphrases_go_only_to_ssh() {
             .args(["exec", "-F", &config.display().to_string()])
             .args(extra)
             .args(["pw", "open('/proc/self/environ').read() + ' '.join(sys.argv) + open('/proc/self/cmdline').read()"])
-            .env("PUSHY_CONTROL_DIR", control.path())
+            .control_dir(control.path())
             .env("SSH_ASKPASS", &askpass)
             .env("SSH_ASKPASS_REQUIRE", "force")
             .run()
@@ -1090,25 +984,26 @@ fn passwords_and_passphrases_go_only_to_ssh() {
     within(&batch, Duration::from_secs(10)).code(255).clean_error().stderr_has("Permission denied");
     assert!(!asked.exists(), "ssh prompted although nobody could answer");
     let done = run(&["-o", "BatchMode=no"]);
+    // (Its stderr is empty: `done` checks that when dropped.)
     done.success();
     assert!(std::fs::read_to_string(&asked).unwrap().contains("passphrase"), "ssh's prompt was not used");
-    assert!(!done.stdout().contains(&secret) && !done.stderr().contains(&secret), "the secret leaked");
+    assert!(!done.stdout().contains(&secret), "the secret leaked");
     for entry in std::fs::read_dir(control.path()).unwrap().flatten() {
         if entry.path().is_file() {
             assert!(!std::fs::read_to_string(entry.path()).unwrap_or_default().contains(&secret));
         }
     }
-    let _ = pushy()
+    pushy()
         .args(["disconnect", "-F", &config.display().to_string(), "-o", "BatchMode=no", "pw"])
-        .env("PUSHY_CONTROL_DIR", control.path())
-        .run();
+        .control_dir(control.path())
+        .run()
+        .success();
 }
 
 // ----------------------------------------------------------------- the REPL
 
 struct Repl {
-    pty: rexpect::session::PtySession,
-    _control: tempfile::TempDir,
+    pty: Pty,
     _data: Option<tempfile::TempDir>,
 }
 
@@ -1120,16 +1015,14 @@ fn repl(args: &[&str]) -> Repl {
 }
 
 fn repl_with_data(args: &[&str], data: &Path) -> Repl {
-    let control = private_dir();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pushy"));
-    cmd.args(args)
-        .env("PUSHY_CONTROL_DIR", control.path())
+    let mut pty = pushy()
+        .args(args)
         .env("XDG_DATA_HOME", data)
         .env("TERM", "xterm")
         .env("NO_COLOR", "1")
-        .env("COLUMNS", "100");
-    let mut pty = rexpect::session::spawn_command(cmd, Some(30_000)).expect("spawn pushy in a pty");
+        .env("COLUMNS", "100")
+        .pty();
     pty.exp_string(">>> ").expect("first prompt");
     let _ = pty.flush();
-    Repl { pty, _control: control, _data: None }
+    Repl { pty, _data: None }
 }

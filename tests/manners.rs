@@ -4,18 +4,10 @@
 //! ssh behind, `--json` stdout is JSON only, and arguments are read the way
 //! people type them.
 
-use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rexpect::session::spawn_command;
-
 use crate::support::pushy::{private_dir, pushy};
-use crate::support::sshd::sshd;
-
-fn pushy_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_pushy")
-}
+use crate::support::sshd::{sshd, test_users};
 
 /// The ssh processes whose command line names `dir` (pushy's control
 /// directory of that run): its masters.
@@ -48,85 +40,61 @@ fn none_within(dir: &std::path::Path, limit: Duration) {
 fn ctrl_c_stops_a_shell_loop_of_pushy_calls() {
     // Ctrl-C reaches the whole foreground process group. bash goes on with
     // its loop if its child exited 130, and stops if it died by SIGINT.
-    let control = private_dir();
-    let script =
-        format!("for i in 1 2 3; do '{}' exec local: 'time.sleep(5)'; echo next; done; echo loop-done", pushy_bin());
-    let child = Command::new("bash")
-        .args(["-c", &script])
-        .env("PUSHY_CONTROL_DIR", control.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .unwrap();
+    let script = "for i in 1 2 3; do \"$0\" exec local: 'time.sleep(5)'; echo next; done; echo loop-done";
+    let shell_loop = pushy().under(["bash", "-c", script]).process_group().spawn();
     std::thread::sleep(Duration::from_millis(1500));
-    // SAFETY: a signal to the process group we just made.
-    unsafe { libc::killpg(child.id() as i32, libc::SIGINT) };
-    let start = Instant::now();
-    let out = child.wait_with_output().unwrap();
-    assert!(start.elapsed() < Duration::from_secs(4), "took {:?}", start.elapsed());
-    assert_eq!(out.status.signal(), Some(libc::SIGINT), "bash was not stopped by SIGINT: {:?}", out.status);
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "", "the loop went on");
+    shell_loop.signal_group(libc::SIGINT);
+    // bash is stopped by SIGINT within 4 s, and the loop did not go on.
+    let done = shell_loop.wait_within(Duration::from_secs(4));
+    done.killed_by(libc::SIGINT).stdout_is("").stderr_has("KeyboardInterrupt");
 }
 
 #[test]
 fn pushy_itself_dies_by_the_signal_it_got() {
     for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
-        let control = private_dir();
-        let mut child = Command::new(pushy_bin())
-            .args(["exec", "local:", "print('up', flush=True); time.sleep(5)"])
-            .env("PUSHY_CONTROL_DIR", control.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut up = [0u8; 3];
-        std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut up).unwrap();
-        // SAFETY: our own child, not yet reaped.
-        unsafe { libc::kill(child.id() as i32, signal) };
-        let status = child.wait().unwrap();
-        assert_eq!(status.signal(), Some(signal), "{status:?}");
+        let mut call = pushy().args(["exec", "local:", "print('up', flush=True); time.sleep(5)"]).spawn();
+        assert_eq!(call.line(Duration::from_secs(10)), "up");
+        call.signal(signal);
+        let done = call.wait();
+        done.killed_by(signal);
+        // Ctrl-C interrupts the code, as in Python; the others end pushy quietly.
+        if signal == libc::SIGINT {
+            done.stderr_has("KeyboardInterrupt");
+        }
     }
 }
 
 #[test]
 fn sigterm_with_no_reuse_leaves_no_ssh_process() {
     let control = private_dir();
-    let mut child = Command::new(pushy_bin())
-        .args(["exec", "--no-reuse", "-F", &sshd().config.display().to_string(), sshd().host()])
+    let mut call = pushy()
+        .args(["exec", "--no-reuse"])
+        .ssh(sshd().host())
         .arg("print('up', flush=True); time.sleep(30)")
-        .env("PUSHY_CONTROL_DIR", control.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut up = [0u8; 3];
-    std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut up).unwrap();
+        .control_dir(control.path())
+        .spawn();
+    assert_eq!(call.line(Duration::from_secs(20)), "up");
     assert_eq!(ssh_processes(control.path()).len(), 1, "one master of its own");
-    // SAFETY: our own child, not yet reaped.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let status = child.wait().unwrap();
-    assert_eq!(status.signal(), Some(libc::SIGTERM), "{status:?}");
+    call.signal(libc::SIGTERM);
+    // What pushy writes while it dies races its exit (nothing, or all or
+    // part of a lost-connection line): not this test's concern.
+    call.wait().killed_by(libc::SIGTERM).stderr_lacks("panicked");
     none_within(control.path(), Duration::from_millis(500));
 }
 
 #[test]
 fn the_terminal_gets_its_echo_back_after_a_signal_at_the_password_prompt() {
-    assert!(sshd().has_test_users(), "needs root: the sudo test user is made by the harness");
-    let control = private_dir();
-    // The shell ignores SIGINT and reports the terminal's state after pushy
-    // (rexpect starts its terminal without echo: the shell turns it on).
-    let script = format!(
-        "trap '' INT; stty echo; '{}' exec -F '{}' -l pushysudo --sudo pushy-test-x 1; echo status=$?; stty -a",
-        pushy_bin(),
-        sshd().config.display()
-    );
-    let mut cmd = Command::new("sh");
-    cmd.args(["-c", &script]).env("PUSHY_CONTROL_DIR", control.path()).env("NO_COLOR", "1");
-    let mut pty = spawn_command(cmd, Some(30_000)).unwrap();
+    test_users(); // the sudo test user
+                  // The shell ignores SIGINT and reports the terminal's state after pushy
+                  // (rexpect starts its terminal without echo: the shell turns it on).
+    let script = "trap '' INT; stty echo; \"$0\" \"$@\"; echo status=$?; stty -a";
+    let mut pty = pushy()
+        .under(["sh", "-c", script])
+        .args(["exec", "-l", "pushysudo", "--sudo"])
+        .ssh("pushy-test-x")
+        .arg("1")
+        .env("NO_COLOR", "1")
+        .pty();
     pty.exp_string("sudo password: ").unwrap();
     pty.send_control('c').unwrap();
     let (_, status) = pty.exp_regex("status=[0-9]+").unwrap();
@@ -139,33 +107,20 @@ fn the_terminal_gets_its_echo_back_after_a_signal_at_the_password_prompt() {
 
 #[test]
 fn write_errors_on_stdout_are_failures() {
+    let full = || std::fs::File::create("/dev/full").unwrap();
     for code in ["1", "print('x')", "iter(range(3))"] {
-        let out = Command::new(pushy_bin())
-            .args(["exec", "local:", code])
-            .env("PUSHY_CONTROL_DIR", private_dir().path())
-            .stdout(std::fs::File::create("/dev/full").unwrap())
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{code}: {err}");
-        assert!(err.starts_with("pushy: error: cannot write to stdout: No space left"), "{code}: {err}");
+        let done = pushy().args(["exec", "local:", code]).stdout_to(full()).run();
+        done.code(1).stderr_starts_with("pushy: error: cannot write to stdout: No space left");
     }
-    let raw = Command::new(pushy_bin())
-        .args(["exec", "local:", "b'x' * 10**6", "--raw"])
-        .env("PUSHY_CONTROL_DIR", private_dir().path())
-        .stdout(std::fs::File::create("/dev/full").unwrap())
-        .output()
-        .unwrap();
-    assert_eq!(raw.status.code(), Some(1), "{}", String::from_utf8_lossy(&raw.stderr));
+    let raw = pushy().args(["exec", "local:", "b'x' * 10**6", "--raw"]).stdout_to(full()).run();
+    raw.code(1).stderr_starts_with("pushy: error: cannot write to stdout");
     // A closed pipe is the reader's choice: quiet, and success.
-    let piped = Command::new("sh")
-        .arg("-c")
-        .arg(format!("'{}' exec local: 'iter(range(10**7))' | head -1", pushy_bin()))
-        .env("PUSHY_CONTROL_DIR", private_dir().path())
-        .output()
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&piped.stdout), "0\n");
-    assert_eq!(String::from_utf8_lossy(&piped.stderr), "");
+    pushy()
+        .under(["sh", "-c", "\"$0\" \"$@\" | head -1"])
+        .args(["exec", "local:", "iter(range(10**7))"])
+        .run()
+        .stdout_is("0\n")
+        .stderr_is("");
 }
 
 #[test]
@@ -184,11 +139,13 @@ fn json_stdout_carries_only_json() {
     assert_eq!(record["error"]["kind"], "raised");
     // Many hosts and streamed items: every line parses.
     let done = pushy().args(["exec", "local:,local:", "print('noise'); iter([1, 2])", "--json"]).run();
+    // (Their output goes into the records.)
+    done.success();
     for line in done.stdout().lines() {
         serde_json::from_str::<serde_json::Value>(line).unwrap_or_else(|e| panic!("{line:?}: {e}"));
     }
     let done = pushy().args(["exec", "local:", "print('noise'); iter([1, 2])", "--json"]).run();
-    done.success().stdout_is("1\n2\n");
+    done.success().stdout_is("1\n2\n").stderr_is("noise\n");
 }
 
 #[test]
@@ -220,8 +177,7 @@ fn raw_rows_are_tab_separated_and_null_ends_items() {
 #[test]
 fn timeout_ends_with_one_line() {
     let done = pushy().args(["exec", "--timeout", "1", "local:", "time.sleep(30)"]).run();
-    done.code(124);
-    assert_eq!(done.stderr(), "pushy: timed out after 1 s\n");
+    done.code(124).stderr_is("pushy: timed out after 1 s\n");
 }
 
 // ------------------------------------------------------------ arguments
@@ -249,9 +205,9 @@ fn options_before_the_subcommand_and_host_then_code() {
     pushy().args(["-F", &config, "--persist", "1", sshd().host(), "6 * 7", "--json"]).run().success().stdout_is("42\n");
     // A bare pushy lists the subcommands.
     let done = pushy().run();
-    done.code(2);
+    done.code(2).any_stderr();
     for sub in ["exec", "run", "cp", "disconnect"] {
-        assert!(done.stderr().contains(sub) || done.stdout().contains(sub), "{sub} missing:\n{}", done.stderr());
+        assert!(done.stderr().contains(sub) || done.stdout().contains(sub), "{sub} missing:\n{}", done.describe());
     }
 }
 
@@ -262,8 +218,7 @@ fn only_local_colon_is_this_machine_and_its_hints_say_so() {
     done.code(255).stderr_has("cannot connect to local");
     // A broken local interpreter gets a local hint.
     let done = pushy().args(["exec", "--python", "false", "local:", "1"]).run();
-    done.code(255);
-    assert!(!done.stderr().contains("ssh local"), "{}", done.stderr());
+    done.code(255).clean_error().stderr_lacks("ssh local");
 }
 
 #[test]
@@ -285,21 +240,16 @@ fn a_proxy_commands_message_reaches_the_user() {
 fn eight_first_connections_at_once_share_one_master() {
     let control = private_dir();
     let config = sshd().config.display().to_string();
-    let children: Vec<_> = (0..8)
+    let calls: Vec<_> = (0..8)
         .map(|_| {
-            Command::new(pushy_bin())
+            pushy()
                 .args(["exec", "--persist", "2", "-F", &config, sshd().host(), "os.getpid()"])
-                .env("PUSHY_CONTROL_DIR", control.path())
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
+                .control_dir(control.path())
                 .spawn()
-                .unwrap()
         })
         .collect();
-    for child in children {
-        let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for call in calls {
+        call.wait().success();
     }
     assert_eq!(ssh_processes(control.path()).len(), 1, "masters: {:?}", ssh_processes(control.path()));
     // --persist 2: then nothing of pushy's is left.
@@ -314,13 +264,13 @@ fn host_key_prompts_of_many_hosts_come_one_at_a_time() {
     let known = dir.path().join("known_hosts");
     std::fs::write(&known, "").unwrap();
     let config = sshd().config.display().to_string();
-    let mut cmd = Command::new(pushy_bin());
-    cmd.args(["exec", "--no-reuse", "-F", &config, "-o", "BatchMode=no", "-o", "StrictHostKeyChecking=ask", "-o"])
+    let mut pty = pushy()
+        .args(["exec", "--no-reuse", "-F", &config, "-o", "BatchMode=no", "-o", "StrictHostKeyChecking=ask", "-o"])
         .arg(format!("UserKnownHostsFile={}", known.display()))
         .args(["-o", "HostKeyAlias=pushy-prompt-test", "pushy-test-a,pushy-test-b", "6 * 7"])
-        .env("PUSHY_CONTROL_DIR", dir.path())
-        .env("NO_COLOR", "1");
-    let mut pty = spawn_command(cmd, Some(30_000)).unwrap();
+        .control_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .pty();
     let (before, _) = pty.exp_regex("continue connecting \\(yes/no[^)]*\\)\\? ").unwrap();
     assert!(before.contains("pushy: connecting to pushy-test-"), "the prompt is not announced:\n{before}");
     pty.send_line("yes").unwrap();

@@ -44,22 +44,14 @@ fn an_endless_iterator_into_head_ends_at_once() {
     let dir = private_dir();
     let pidfile = dir.path().join("pid");
     let code = format!("open({:?}, 'w').write(str(os.getpid())) and itertools.count()", pidfile.display().to_string());
-    let config = sshd().config.display().to_string();
-    let control = private_dir();
-    let start = Instant::now();
-    let mut pipeline = Command::new("bash")
-        .args(["-c", "\"$0\" exec -F \"$1\" pushy-test \"$2\" --raw | head -3"])
-        .args([env!("CARGO_BIN_EXE_pushy"), &config, &code])
-        .env("PUSHY_CONTROL_DIR", control.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = String::new();
-    std::io::Read::read_to_string(pipeline.stdout.as_mut().unwrap(), &mut out).unwrap();
-    pipeline.wait().unwrap();
-    assert_eq!(out, "0\n1\n2\n");
-    assert!(start.elapsed() < Duration::from_secs(2), "took {:?}", start.elapsed());
+    let done = pushy()
+        .under(["bash", "-c", "\"$0\" \"$@\" | head -3"])
+        .arg("exec")
+        .ssh("pushy-test")
+        .args([&code, "--raw"])
+        .run();
+    done.stdout_is("0\n1\n2\n");
+    assert!(done.elapsed < Duration::from_secs(2), "took {:?}", done.elapsed);
     let pid = std::fs::read_to_string(&pidfile).unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);
     while std::path::Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
@@ -120,8 +112,7 @@ fn run_executes_a_local_script_remotely() {
 fn timeout_interrupts_and_exits_124() {
     let start = Instant::now();
     let done = ssh_exec().args(["time.sleep(30)", "--timeout", "1"]).run();
-    done.code(124);
-    assert_eq!(done.stderr(), "pushy: timed out after 1 s\n");
+    done.code(124).stderr_is("pushy: timed out after 1 s\n");
     assert!(start.elapsed() < Duration::from_secs(10), "took {:?}", start.elapsed());
 }
 
@@ -150,18 +141,10 @@ fn a_large_raw_bytes_result_streams_with_bounded_memory() {
     let path = dir.path().join("blob");
     std::fs::File::create(&path).unwrap().set_len(96 << 20).unwrap();
     let code = format!("open({:?}, 'rb').read()", path.display().to_string());
-    let config = sshd().config.display().to_string();
-    let control = private_dir();
-    // GNU time reports the peak resident set of pushy itself.
-    let out = Command::new("/usr/bin/time")
-        .args(["-f", "%M", env!("CARGO_BIN_EXE_pushy"), "exec", "-F", &config, "pushy-test", &code, "--raw"])
-        .env("PUSHY_CONTROL_DIR", control.path())
-        .stdin(Stdio::null())
-        .output()
-        .expect("/usr/bin/time (Debian's `time`; .ci/run installs it)");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(out.stdout.len(), 96 << 20);
-    assert!(out.stdout.iter().all(|b| *b == 0));
-    let kib: u64 = String::from_utf8_lossy(&out.stderr).trim().lines().last().unwrap().parse().unwrap();
+    let done = ssh_exec().args([code.as_str(), "--raw"]).measuring_memory().run();
+    done.success();
+    assert_eq!(done.stdout.len(), 96 << 20);
+    assert!(done.stdout.iter().all(|b| *b == 0));
+    let kib = done.peak_rss_kib();
     assert!(kib < 48 * 1024, "pushy held {kib} KiB for a 96 MiB result");
 }

@@ -2,36 +2,30 @@
 //! prompt, values, blocks, completion, Ctrl-C, Ctrl-D and history. Timeouts
 //! are generous: CI machines have two cores.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use rexpect::session::{spawn_command, PtySession};
-
-use crate::support::pushy::private_dir;
+use crate::support::pushy::{pushy, Pty};
 use crate::support::sshd::sshd;
 
 const PROMPT: &str = "pushy-test>>> ";
 
 struct Repl {
-    pty: PtySession,
-    _control: tempfile::TempDir,
+    pty: Pty,
     data: tempfile::TempDir,
 }
 
 fn repl() -> Repl {
-    let control = private_dir();
     let data = tempfile::tempdir().unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pushy"));
-    cmd.args(["-F", &sshd().config.display().to_string(), sshd().host()])
-        .env("PUSHY_CONTROL_DIR", control.path())
+    let mut pty = pushy()
+        .ssh(sshd().host())
         .env("XDG_DATA_HOME", data.path())
         .env("TERM", "xterm")
         .env("NO_COLOR", "1")
-        .env("COLUMNS", "100");
-    let mut pty = spawn_command(cmd, Some(30_000)).expect("spawn pushy in a pty");
+        .env("COLUMNS", "100")
+        .pty();
     pty.exp_string("Python 3.").expect("banner names the Python version");
     pty.exp_string(PROMPT).expect("first prompt");
-    Repl { pty, _control: control, data }
+    Repl { pty, data }
 }
 
 impl Repl {
@@ -138,10 +132,10 @@ fn ctrl_d_leaves_nothing_behind_and_history_is_kept() {
     }
     assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists(), "the remote interpreter outlived the REPL");
     let deadline = Instant::now() + Duration::from_secs(10);
-    while std::fs::read_dir(r._control.path()).unwrap().count() > 0 && Instant::now() < deadline {
+    while std::fs::read_dir(r.pty.control_dir()).unwrap().count() > 0 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
     }
-    let left: Vec<_> = std::fs::read_dir(r._control.path()).unwrap().collect();
+    let left: Vec<_> = std::fs::read_dir(r.pty.control_dir()).unwrap().collect();
     assert!(left.is_empty(), "an ssh master was left behind: {left:?}");
     let path = r.data.path().join("pushy/history");
     let history = std::fs::read_to_string(&path).unwrap();
@@ -152,10 +146,7 @@ fn ctrl_d_leaves_nothing_behind_and_history_is_kept() {
 
 #[test]
 fn piped_stdin_runs_as_a_script() {
-    let done = crate::support::pushy::pushy()
-        .arg("local:")
-        .stdin("x = 20\ndef f(a):\n    return a + 1\n\nf(x) * 2\nprint('done')\n")
-        .run();
+    let done = pushy().arg("local:").stdin("x = 20\ndef f(a):\n    return a + 1\n\nf(x) * 2\nprint('done')\n").run();
     done.success().stdout_is("42\ndone\n");
 }
 
@@ -376,16 +367,13 @@ fn the_up_arrow_recalls_a_block_as_one_entry() {
 /// comments; none under NO_COLOR.
 #[test]
 fn input_is_highlighted_unless_colour_is_off() {
-    let control = private_dir();
     let data = tempfile::tempdir().unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pushy"));
-    cmd.args(["--color", "always", "local:"])
-        .env("PUSHY_CONTROL_DIR", control.path())
+    let mut pty = pushy()
+        .args(["--color", "always", "local:"])
         .env("XDG_DATA_HOME", data.path())
         .env("TERM", "xterm")
         .env("COLUMNS", "100")
-        .env_remove("NO_COLOR");
-    let mut pty = spawn_command(cmd, Some(30_000)).unwrap();
+        .pty();
     pty.exp_string("local:>>> ").unwrap();
     pty.send("x = 'a' if 1 else 2  # pick\r'sett' + 'led!'\r").unwrap();
     pty.flush().unwrap();

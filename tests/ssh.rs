@@ -5,7 +5,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::support::pushy::{exec_ssh, private_dir, pushy};
-use crate::support::sshd::sshd;
+use crate::support::sshd::{sshd, test_users};
 
 #[test]
 fn listdir_over_ssh() {
@@ -23,10 +23,7 @@ fn values_and_errors_cross_the_wire() {
 
 #[test]
 fn every_login_shell_runs_the_bootstrap() {
-    if !sshd().has_test_users() {
-        eprintln!("skipped: test users need root");
-        return;
-    }
+    test_users();
     for (host, user) in [
         ("pushy-test-junk", "pushyjunk"),
         ("pushy-test-fish", "pushyfish"),
@@ -40,10 +37,7 @@ fn every_login_shell_runs_the_bootstrap() {
 
 #[test]
 fn a_bashrc_that_prints_junk_does_not_break_the_session() {
-    if !sshd().has_test_users() {
-        eprintln!("skipped: test users need root");
-        return;
-    }
+    test_users();
     let done = exec_ssh("pushy-test-junk", r#"print("clean"); [1, 2]"#);
     done.success().stdout_is("clean\n[1, 2]\n");
 }
@@ -90,13 +84,11 @@ fn ssh_flags_pass_through() {
 fn the_master_is_reused_and_then_idles_out() {
     let dir = private_dir();
     let control = dir.path().to_path_buf();
-    let done =
-        pushy().args(["exec", "--persist", "2"]).ssh(sshd().host()).arg("1").env("PUSHY_CONTROL_DIR", &control).run();
+    let done = pushy().args(["exec", "--persist", "2"]).ssh(sshd().host()).arg("1").control_dir(&control).run();
     done.success();
     let sockets = || std::fs::read_dir(&control).map(|d| d.count()).unwrap_or(0);
     assert_eq!(sockets(), 1, "one master socket after the first call");
-    let again =
-        pushy().args(["exec", "--persist", "2"]).ssh(sshd().host()).arg("2").env("PUSHY_CONTROL_DIR", &control).run();
+    let again = pushy().args(["exec", "--persist", "2"]).ssh(sshd().host()).arg("2").control_dir(&control).run();
     again.success().stdout_is("2\n");
     assert!(again.elapsed < done.elapsed, "reuse should be faster: {:?} vs {:?}", again.elapsed, done.elapsed);
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -114,13 +106,10 @@ fn a_killed_client_leaves_no_remote_interpreter() {
     // alone (other tests run interpreters of the same user meanwhile).
     let pidfile = control.path().join("remote.pid");
     let code = format!("open({:?}, 'w').write(str(os.getpid()))\ntime.sleep(120)", pidfile.display().to_string());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pushy"))
+    let call = pushy()
         .args(["exec", "--persist", "2", "-F", &config, sshd().host(), &code])
-        .env("PUSHY_CONTROL_DIR", control.path())
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+        .control_dir(control.path())
+        .spawn();
     let deadline = Instant::now() + Duration::from_secs(20);
     let pid = loop {
         if let Some(pid) = std::fs::read_to_string(&pidfile).ok().filter(|p| !p.is_empty()) {
@@ -131,8 +120,8 @@ fn a_killed_client_leaves_no_remote_interpreter() {
     };
     let alive = || std::path::Path::new(&format!("/proc/{pid}")).exists();
     assert!(alive());
-    child.kill().unwrap();
-    child.wait().unwrap();
+    call.signal(libc::SIGKILL);
+    call.wait().killed_by(libc::SIGKILL);
     let deadline = Instant::now() + Duration::from_secs(10);
     while alive() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
@@ -142,10 +131,7 @@ fn a_killed_client_leaves_no_remote_interpreter() {
 
 #[test]
 fn nothing_is_written_to_the_remote_home() {
-    if !sshd().has_test_users() {
-        eprintln!("skipped: test users need root");
-        return;
-    }
+    test_users();
     let listing = || {
         let out =
             Command::new("sh").args(["-c", "cd ~pushydash && find . -printf '%p %s %T@\\n' | sort"]).output().unwrap();

@@ -7,13 +7,14 @@
 //! symlink followed, no panic.
 
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::support::pushy::{private_dir, pushy, Done, Pushy};
-use crate::support::sshd::sshd;
+use crate::copy::INTERRUPTED;
+use crate::support::needs;
+use crate::support::pushy::{private_dir, pushy, Done, Exit, Pushy};
+use crate::support::sshd::{sshd, test_users};
 
 /// The fake hostile interpreter.
 fn hostile() -> String {
@@ -213,21 +214,13 @@ fn uploads_drop_setuid_and_apply_the_umask_unless_preserved() {
 
 /// Runs `pushy` under strace (following the remote interpreter too, when it
 /// is local) and returns the `openat` lines that created a file.
+#[track_caller]
 fn traced_creates(args: &[&str]) -> Vec<String> {
     let dir = private_dir();
     let trace = dir.path().join("trace");
-    let status = Command::new("strace")
-        .args(["-f", "-qq", "-e", "trace=openat", "-o"])
-        .arg(&trace)
-        .arg(env!("CARGO_BIN_EXE_pushy"))
-        .args(args)
-        .env("PUSHY_CONTROL_DIR", dir.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
-        .expect("strace is needed for this test (Debian: apt-get install strace)");
-    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    let strace = needs::program("strace", "strace").display().to_string();
+    let output = trace.display().to_string();
+    pushy().under([strace.as_str(), "-f", "-qq", "-e", "trace=openat", "-o", output.as_str()]).args(args).run();
     let trace = std::fs::read_to_string(&trace).unwrap();
     trace.lines().filter(|l| l.contains("O_CREAT") && l.contains(".pushy.")).map(String::from).collect()
 }
@@ -239,7 +232,8 @@ fn check_temp_open(line: &str) -> String {
     for flag in ["O_EXCL", "O_NOFOLLOW"] {
         assert!(line.contains(flag), "{flag} missing: {line}");
     }
-    assert!(line.contains(", 0600)"), "not created 0600: {line}");
+    // (strace ends the line early when another thread runs meanwhile.)
+    assert!(line.contains(", 0600)") || line.contains(", 0600 <unfinished ...>"), "not created 0600: {line}");
     let name = line.split('"').nth(1).unwrap().to_string();
     let hex = name.strip_prefix(".pushy.").and_then(|n| n.strip_suffix(".part")).unwrap_or("");
     assert!(hex.len() == 16 && hex.bytes().all(|b| b.is_ascii_hexdigit()), "not a random name: {name}");
@@ -312,24 +306,16 @@ fn the_remote_temporary_file_goes_when_the_client_goes() {
     for signal in [libc::SIGTERM, libc::SIGHUP, libc::SIGKILL] {
         let remote = root.path().join(format!("remote-{signal}"));
         std::fs::create_dir(&remote).unwrap();
-        let control = private_dir();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_pushy"))
+        let copy = pushy()
             .args(["cp", "-q", "--persist", "2", "-F", &sshd().config.display().to_string()])
             .arg(&src)
             .arg(format!("{}:{}", sshd().host(), remote.join("big.bin").display()))
-            .env("PUSHY_CONTROL_DIR", control.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+            .spawn();
         temp_appears(&remote, Duration::from_secs(20));
-        // SAFETY: a signal to our own child, not yet reaped.
-        unsafe { libc::kill(child.id() as i32, signal) };
-        let status = child.wait().unwrap();
-        if signal != libc::SIGKILL {
-            assert_eq!(status.signal(), Some(signal), "pushy did not die by the signal it got: {status:?}");
-        }
+        copy.signal(signal);
+        // pushy dies by the signal it got, saying so unless it was SIGKILL.
+        let said = if signal == libc::SIGKILL { "" } else { INTERRUPTED };
+        copy.wait().killed_by(signal).stderr_is(said);
         empties_within(&remote, Duration::from_secs(10));
     }
 }
@@ -342,22 +328,10 @@ fn the_local_temporary_file_goes_when_the_copy_is_stopped() {
     for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
         let dest = root.path().join(format!("dest-{signal}"));
         std::fs::create_dir(&dest).unwrap();
-        let control = private_dir();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_pushy"))
-            .args(["cp", "-q"])
-            .arg(format!("local:{}", src.display()))
-            .arg(&dest)
-            .env("PUSHY_CONTROL_DIR", control.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let copy = pushy().args(["cp", "-q"]).arg(format!("local:{}", src.display())).arg(&dest).spawn();
         temp_appears(&dest, Duration::from_secs(20));
-        // SAFETY: a signal to our own child, not yet reaped.
-        unsafe { libc::kill(child.id() as i32, signal) };
-        let status = child.wait().unwrap();
-        assert!(status.signal() == Some(signal) || status.code() == Some(130), "{status:?}");
+        copy.signal(signal);
+        copy.wait().exits_one_of(&[Exit::Signal(signal), Exit::Code(130)]).stderr_is(INTERRUPTED);
         empties_within(&dest, Duration::from_secs(5));
     }
 }
@@ -377,14 +351,15 @@ fn a_module_in_the_callers_directory_cannot_run_inside_pushy() {
     let dir = scratch();
     plant_modules(dir.path());
     let done = pushy().current_dir(dir.path()).args(["exec", "local:", "json.dumps(sys.path[0])"]).run();
+    // (Nor on stderr, which `done` checks is empty.)
     done.success();
-    assert!(!done.stderr().contains("HIJACKED") && !done.stdout().contains("HIJACKED"), "{}", done.stderr());
-    assert!(!done.stdout().contains(&format!("'\"{}\"'", dir.path().display())), "{}", done.stdout());
+    assert!(!done.stdout().contains("HIJACKED"), "{}", done.describe());
+    assert!(!done.stdout().contains(&format!("'\"{}\"'", dir.path().display())), "{}", done.describe());
 }
 
 #[test]
 fn a_module_in_the_remote_login_directory_cannot_run_inside_pushy() {
-    assert!(sshd().has_test_users(), "needs root: the test plants modules in a test user's home");
+    test_users(); // the test plants modules in a test user's home
     let home = Command::new("getent").args(["passwd", "pushydash"]).output().unwrap();
     let home = String::from_utf8_lossy(&home.stdout).split(':').nth(5).unwrap().to_string();
     let home = PathBuf::from(home);
@@ -393,8 +368,8 @@ fn a_module_in_the_remote_login_directory_cannot_run_inside_pushy() {
     for name in ["fcntl.py", "os.py", "select.py", "zlib.py", "json.py"] {
         let _ = std::fs::remove_file(home.join(name));
     }
+    // (Nothing HIJACKED on stderr, which `done` checks is empty.)
     done.success().stdout_has("42)");
-    assert!(!done.stderr().contains("HIJACKED"), "{}", done.stderr());
 }
 
 #[test]
@@ -416,20 +391,15 @@ fn importing_leaves_no_bytecode_behind() {
 /// capped (a soft `ulimit -v` that the fake host lifts for itself): one
 /// malloc arena, so the cap measures what pushy holds, not what glibc
 /// reserves per thread.
-fn capped_exec(mode: &str, limit_kib: u64, code: &str) -> std::process::Output {
-    let control = private_dir();
-    Command::new("sh")
-        .arg("-c")
-        .arg(format!("ulimit -S -v {limit_kib} && exec \"$0\" exec --python \"$1\" local: \"$2\""))
-        .arg(env!("CARGO_BIN_EXE_pushy"))
-        .arg(hostile())
-        .arg(code)
+#[track_caller]
+fn capped_exec(mode: &str, limit_kib: u64, code: &str) -> Done {
+    let script = format!("ulimit -S -v {limit_kib} && exec \"$0\" \"$@\"");
+    pushy()
+        .under(["sh", "-c", &script])
+        .args(["exec", "--python", &hostile(), "local:", code])
         .env("PUSHY_HOSTILE", mode)
-        .env("PUSHY_CONTROL_DIR", control.path())
         .env("MALLOC_ARENA_MAX", "1")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
+        .run()
 }
 
 /// A 64 MiB frame plus 64 MiB, as the client may hold.
@@ -438,17 +408,12 @@ const CAP_KIB: u64 = (64 + 64) << 10;
 #[test]
 fn bytes_tokens_that_share_the_payload_cannot_multiply_memory() {
     // 1000 tokens pointing at one 1 MiB payload would decode to 1 GiB.
-    let out = capped_exec("overlap", CAP_KIB, "b'x'");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(255), "{err}");
-    assert!(err.starts_with("pushy: error: bytes values that share payload bytes"), "{err}");
-    assert!(!err.contains("panicked") && !err.contains("memory allocation"), "{err}");
+    let done = capped_exec("overlap", CAP_KIB, "b'x'");
+    done.code(255).stderr_starts_with("pushy: error: bytes values that share payload bytes");
+    done.stderr_lacks("panicked").stderr_lacks("memory allocation");
 }
 
 #[test]
 fn a_64_mib_header_of_unknown_fields_costs_no_more_than_itself() {
-    let out = capped_exec("big-header", CAP_KIB, "6 * 7");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{:?}: {err}", out.status);
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "42\n");
+    capped_exec("big-header", CAP_KIB, "6 * 7").success().stdout_is("42\n");
 }

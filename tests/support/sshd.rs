@@ -17,8 +17,9 @@
 //! | `pushy-test-noauth`     | current user   | offers only a key that is not authorized        |
 //! | `pushy-test-closed`     | -              | a port where nothing listens                    |
 //!
-//! The test users exist only when the tests run as root (as CI does):
-//! check [`Sshd::has_test_users`]. They are created on first use and reused
+//! The test users exist only when the tests run as root (as CI does); a
+//! test that logs in as one calls [`test_users()`], which fails (never
+//! skips) without them. They are created on first use and reused
 //! afterwards; their login shell, password field, home and dotfiles are put
 //! right on every run.
 //!
@@ -157,11 +158,19 @@ impl Sshd {
     pub fn host(&self) -> &'static str {
         HOST
     }
+}
 
-    /// True when we run as root and the test users were created.
-    pub fn has_test_users(&self) -> bool {
-        self.test_users
-    }
+/// The loopback sshd, for a test that logs in as the harness's test users:
+/// fails, naming why, when they are missing (the tests do not run as root).
+#[track_caller]
+pub fn test_users() -> &'static Sshd {
+    let sshd = sshd();
+    assert!(
+        sshd.test_users,
+        "this test logs in as the harness's test users (pushydash, pushysudo, ...), which it creates only \
+         when the tests run as root: run them as root, as CI does (`bash .ci/run`)"
+    );
+    sshd
 }
 
 /// Starts (once per test process) a real OpenSSH sshd on 127.0.0.1 on a free
