@@ -55,6 +55,7 @@ complete -c pushy -n "__fish_pushy_needs_command" -a "help" -d 'Print this messa
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -s f -l file -d 'Read the code from a file' -r -F
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -l timeout -d 'Interrupt the code after this many seconds (exit 124)' -r
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -l forks -d 'With many hosts: how many run at once' -r
+complete -c pushy -n "__fish_pushy_using_subcommand exec" -l failed -d 'With many hosts: write the hosts that did not end well (unreachable, raised, timed out, exited non-zero, falsy with --test) to FILE, one a line, for a retry with @FILE' -r -F
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -s p -l port -d 'Port to connect to on the host (ssh -p)' -r
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -s l -l login -d 'User to log in as (ssh -l)' -r
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -s i -l identity -d 'Identity (private key) file (ssh -i); may be repeated' -r -F
@@ -74,6 +75,8 @@ complete -c pushy -n "__fish_pushy_using_subcommand exec" -l raw -d 'Print text 
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -s 0 -l null -d 'With --raw (implied): end every item with NUL instead of a newline, for `xargs -0`'
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -l test -d 'Print nothing; exit 0 if the value is truthy, 1 if falsy'
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -l collapse -d 'With many hosts: print identical results once, naming all their hosts'
+complete -c pushy -n "__fish_pushy_using_subcommand exec" -l ordered -d 'With many hosts: print in the order given, not as hosts finish'
+complete -c pushy -n "__fish_pushy_using_subcommand exec" -s q -l quiet -d 'With many hosts: no progress line and no summary on the terminal'
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -l no-reuse -d 'Use a fresh ssh connection and close it afterwards'
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -l sudo -d 'Run the remote interpreter as root, through sudo (asks for a password if sudo wants one)'
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -s v -l verbose -d 'Say which interpreter ran, as whom, on stderr'

@@ -162,6 +162,20 @@ pub struct ExecArgs {
     #[arg(long)]
     pub collapse: bool,
 
+    /// With many hosts: print in the order given, not as hosts finish.
+    #[arg(long)]
+    pub ordered: bool,
+
+    /// With many hosts: write the hosts that did not end well (unreachable, raised,
+    /// timed out, exited non-zero, falsy with --test) to FILE, one a line, for a retry
+    /// with @FILE.
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath)]
+    pub failed: Option<PathBuf>,
+
+    /// With many hosts: no progress line and no summary on the terminal.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+
     #[command(flatten)]
     pub conn: ConnArgs,
 }

@@ -53,12 +53,17 @@ fn one_host(target: &pushy::Target, plan: &JobPlan) -> pushy::Result<ExitCode> {
             ExitCode::Success
         }
         Outcome::Exit(code) => ExitCode::Exit(code.clamp(0, 255) as u8),
-        Outcome::TimedOut(limit) => {
+        Outcome::TimedOut(limit, hung_up) => {
             // Our own interrupt, not the user's error: no traceback.
-            eprintln!("pushy: timed out after {} s", seconds(limit));
+            let how = if hung_up { " (the code did not stop within 5 s of the interrupt: pushy hung up)" } else { "" };
+            eprintln!("pushy: timed out after {} s{how}", seconds(limit));
             ExitCode::Timeout
         }
-        Outcome::Interrupted => ExitCode::Interrupted,
+        Outcome::Interrupted(error) => {
+            // Where Ctrl-C stopped the code, as CPython shows it.
+            let _ = std::io::stderr().write_all(error.traceback.as_bytes());
+            ExitCode::Interrupted
+        }
         Outcome::Raised(error) => {
             let _ = std::io::stderr().write_all(error.traceback.as_bytes());
             if printer.format == Format::Json && !job.test {

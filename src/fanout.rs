@@ -1,250 +1,438 @@
 //! `pushy exec H1,H2,... CODE`: one job on many hosts, `--forks` at a time,
-//! each on its own connection. One failing host never stops the others.
-//!
-//! Pretty output labels each host (`web1: value`), in the order the hosts
-//! were given, as soon as a host and all hosts before it are done;
-//! `--collapse` folds identical results. `--json` writes one JSON line per
-//! host as each finishes. Each host runs [`run_job`], as one host does, so
+//! each on its own connection, each through [`run_job`] as one host is, so
 //! `--timeout` (per host), `--test`, `-v`, `--raw` and `--json` mean the
-//! same. The exit status: 255 if any host could not be reached, else 1 if
-//! any raised (or, with `--test`, was falsy), else 124 if any timed out,
-//! else 0.
+//! same. One failing host never stops the others.
+//!
+//! Output flows as it comes, so memory stays flat however long hosts run:
+//! remote output lines and streamed items print as they arrive, labelled
+//! with their host (`web1| line`, `web1: item`; with `--json`, one record a
+//! line naming its `host`), and each host's result prints as that host
+//! finishes. `--ordered` prints hosts in the order given instead, holding a
+//! host's output until the hosts before it are done; `--collapse` folds
+//! identical results at the end. On a terminal, a progress line and a
+//! summary go to stderr (not with `-q`).
+//!
+//! The exit status: 255 if any host could not be reached, else 1 if any
+//! raised, exited non-zero or (with `--test`) was falsy, else 124 if any
+//! timed out, else 0.
 
-use std::collections::{BTreeMap, VecDeque};
-use std::io::Write;
+use std::collections::VecDeque;
+use std::io::{IsTerminal, Write};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use pushy::printer::{json, Format, Printer};
-use pushy::value::SeqKind;
-use pushy::{ConnectOptions, Error, Event, Stream, Target, Value};
+use pushy::{Error, Event, Stream, Value};
 
 use crate::exit_code::ExitCode;
 use crate::job::{run_job, Outcome};
-use crate::plan::{Job, JobPlan};
+use crate::plan::JobPlan;
+
+/// What a worker tells the printer, for the host at `index`.
+enum Message {
+    Started(usize),
+    Output(usize, Stream, Vec<u8>),
+    Item(usize, Value),
+    Done(usize, HostEnd),
+}
 
 /// How one host ended: the job's outcome, or why it never ran.
-enum HostOutcome {
+enum HostEnd {
     Ran(Outcome),
     Failed(Error),
 }
 
-/// One host's result and the output its code produced.
-struct HostResult {
-    host: String,
-    output: Vec<(Stream, Vec<u8>)>,
-    outcome: HostOutcome,
-}
+/// Messages in flight between the workers and the printer: beyond this,
+/// workers wait, and so (through stream credits) do their hosts.
+const IN_FLIGHT: usize = 1024;
 
 /// Runs the plan's job on every target, `forks` at a time.
 pub fn run(plan: &JobPlan) -> pushy::Result<ExitCode> {
     let count = plan.targets.len();
     let queue = Arc::new(Mutex::new(plan.targets.iter().cloned().enumerate().collect::<VecDeque<_>>()));
-    let (done, results) = mpsc::channel();
+    let (tx, rx) = mpsc::sync_channel(IN_FLIGHT);
     std::thread::scope(|scope| {
         for _ in 0..plan.fleet.forks.clamp(1, count.max(1)) {
             let queue = Arc::clone(&queue);
-            let done = done.clone();
+            let tx = tx.clone();
             scope.spawn(move || loop {
                 let next = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
-                let Some((index, (host, target))) = next else { break };
-                let result = run_one(host, &target, &plan.connect, &plan.job);
-                if done.send((index, result)).is_err() {
+                let Some((index, (_, target))) = next else { break };
+                if tx.send(Message::Started(index)).is_err() {
+                    break;
+                }
+                let end = match run_job(&target, &plan.connect, &plan.job, None, &mut |event| {
+                    let message = match event {
+                        Event::Output(stream, bytes) => Message::Output(index, stream, bytes.to_vec()),
+                        Event::Item(value) => Message::Item(index, value),
+                        // Bytes stream only for one host; echoes only in the REPL.
+                        Event::Flush | Event::Bytes(_) | Event::Echo(_) => return Ok(()),
+                    };
+                    tx.send(message).map_err(|_| Error::new(pushy::ErrorKind::Io, "the printer stopped"))
+                }) {
+                    Ok(outcome) => HostEnd::Ran(outcome),
+                    Err(e) => HostEnd::Failed(e),
+                };
+                if tx.send(Message::Done(index, end)).is_err() {
                     break;
                 }
             });
         }
-        drop(done);
-        report(results, count, &plan.printer, plan.fleet.collapse, plan.job.test)
+        drop(tx);
+        Report::new(plan).run(rx)
     })
 }
 
-fn run_one(host: String, target: &Target, connect: &ConnectOptions, job: &Job) -> HostResult {
-    let mut output = Vec::new();
-    let mut items = Vec::new();
-    let outcome = run_job(target, connect, job, None, &mut |event| {
-        match event {
-            Event::Output(stream, bytes) => output.push((stream, bytes.to_vec())),
-            Event::Item(value) => items.push(value),
-            // Bytes stream only for one host; echoes only in the REPL.
-            Event::Flush | Event::Bytes(_) | Event::Echo(_) => {}
-        }
-        Ok(())
-    });
-    let outcome = match outcome {
-        // Streamed items from many hosts are gathered into a list per host.
-        Ok(Outcome::Streamed) => HostOutcome::Ran(Outcome::Value(Value::Seq(SeqKind::List, items, None), None)),
-        Ok(outcome) => HostOutcome::Ran(outcome),
-        Err(e) => HostOutcome::Failed(e),
-    };
-    HostResult { host, output, outcome }
+/// The printer's side: labels, order, progress and the summary.
+struct Report<'p> {
+    plan: &'p JobPlan,
+    hosts: Vec<HostState>,
+    /// `--ordered`: the first host not yet printed in full.
+    next: usize,
+    /// `--collapse`: each distinct result with the hosts (by index) that gave it.
+    collapsed: Vec<(String, Vec<usize>, bool)>,
+    progress: Option<Progress>,
+    tally: Tally,
 }
 
-/// Prints results as they allow and returns the summary status: 255 if a
-/// host could not be reached, else 1 if one raised, exited non-zero or (with
-/// `--test`) was falsy, else 124 if one timed out, else 0.
-fn report(
-    results: mpsc::Receiver<(usize, HostResult)>,
-    count: usize,
-    printer: &Printer,
-    collapse: bool,
-    test: bool,
-) -> pushy::Result<ExitCode> {
-    let (mut failed, mut raised, mut timed_out) = (false, false, false);
-    let mut pending = BTreeMap::new();
-    let mut next = 0;
-    let mut collapsed: Vec<(String, Vec<String>, bool)> = Vec::new();
-    for (index, result) in results {
-        match &result.outcome {
-            HostOutcome::Failed(_) => failed = true,
-            HostOutcome::Ran(Outcome::Raised(_) | Outcome::Interrupted) => raised = true,
-            HostOutcome::Ran(Outcome::Exit(code)) if *code != 0 => raised = true,
-            HostOutcome::Ran(Outcome::Value(_, Some(false))) if test => raised = true,
-            HostOutcome::Ran(Outcome::TimedOut(_)) => timed_out = true,
-            _ => {}
+/// One host as the printer sees it.
+#[derive(Default)]
+struct HostState {
+    started: Option<Instant>,
+    finished: bool,
+    /// Partial output lines, per stream, until their newline comes.
+    partial: [Vec<u8>; 2],
+    /// `--ordered`: what waits for the hosts before it.
+    held: Vec<Message>,
+}
+
+#[derive(Default)]
+struct Tally {
+    ok: usize,
+    raised: usize,
+    failed: usize,
+    timed_out: usize,
+    /// The hosts that did not end well, for `--failed`.
+    bad: Vec<String>,
+}
+
+/// The progress line on a terminal's stderr.
+struct Progress {
+    drawn: bool,
+    last: Instant,
+}
+
+impl<'p> Report<'p> {
+    fn new(plan: &'p JobPlan) -> Report<'p> {
+        let terminal = std::io::stderr().is_terminal() && !plan.fleet.quiet;
+        Report {
+            plan,
+            hosts: plan.targets.iter().map(|_| HostState::default()).collect(),
+            next: 0,
+            collapsed: Vec::new(),
+            progress: terminal.then(|| Progress { drawn: false, last: Instant::now() }),
+            tally: Tally::default(),
         }
-        if printer.format == Format::Json {
-            write_out(json_line(&result, test).as_bytes())?;
-            continue;
+    }
+
+    fn run(mut self, rx: mpsc::Receiver<Message>) -> pushy::Result<ExitCode> {
+        loop {
+            match rx.recv_timeout(Duration::from_millis(200)) {
+                Ok(message) => self.take(message)?,
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+            self.draw_progress();
         }
-        pending.insert(index, result);
-        while let Some(result) = pending.remove(&next) {
-            next += 1;
-            if collapse {
-                let (text, is_error) = rendered(&result, printer, test);
-                match collapsed.iter_mut().find(|(t, _, e)| *t == text && *e == is_error) {
-                    Some((_, hosts, _)) => hosts.push(result.host),
-                    None => collapsed.push((text, vec![result.host], is_error)),
+        self.clear_progress();
+        for (text, mut hosts, is_error) in std::mem::take(&mut self.collapsed) {
+            if !text.is_empty() {
+                hosts.sort_unstable(); // in the order given
+                let names: Vec<&str> = hosts.iter().map(|&i| self.plan.targets[i].0.as_str()).collect();
+                self.labelled(&names.join(", "), &text, is_error)?;
+            }
+        }
+        if let Some(path) = &self.plan.fleet.failed_file {
+            let mut list = self.tally.bad.join("\n");
+            if !list.is_empty() {
+                list.push('\n');
+            }
+            std::fs::write(path, list).map_err(|e| {
+                Error::new(pushy::ErrorKind::Io, format!("cannot write the failed hosts to {}: {e}", path.display()))
+            })?;
+        }
+        if self.progress.is_some() {
+            let t = &self.tally;
+            eprintln!(
+                "pushy: {} hosts: {} ok, {} raised, {} failed to connect, {} timed out",
+                self.hosts.len(),
+                t.ok,
+                t.raised,
+                t.failed,
+                t.timed_out
+            );
+        }
+        let t = &self.tally;
+        Ok(if t.failed > 0 {
+            ExitCode::Connection
+        } else if t.raised > 0 {
+            ExitCode::Raised
+        } else if t.timed_out > 0 {
+            ExitCode::Timeout
+        } else {
+            ExitCode::Success
+        })
+    }
+
+    /// One message: printed now, or held (`--ordered`) until its turn.
+    fn take(&mut self, message: Message) -> pushy::Result<()> {
+        let index = match &message {
+            Message::Started(i) => {
+                self.hosts[*i].started = Some(Instant::now());
+                return Ok(());
+            }
+            Message::Output(i, ..) | Message::Item(i, _) | Message::Done(i, _) => *i,
+        };
+        if self.plan.fleet.ordered && index != self.next {
+            self.hosts[index].held.push(message);
+            return Ok(());
+        }
+        self.print(message)?;
+        // `--ordered`: a finished host lets the next ones print what they held.
+        while self.plan.fleet.ordered && self.next < self.hosts.len() && self.hosts[self.next].finished {
+            self.next += 1;
+            if let Some(host) = self.hosts.get_mut(self.next) {
+                for held in std::mem::take(&mut host.held) {
+                    self.print(held)?;
                 }
-            } else {
-                print_labelled(&result, printer, test)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn print(&mut self, message: Message) -> pushy::Result<()> {
+        let json = self.plan.printer.format == Format::Json;
+        match message {
+            Message::Started(_) => {}
+            Message::Output(index, stream, bytes) if json => {
+                let name = if stream == Stream::Stderr { "stderr" } else { "stdout" };
+                let text = serde_json::to_string(&String::from_utf8_lossy(&bytes)).expect("a str serialises");
+                self.out(format!("{{\"host\":{},\"{name}\":{text}}}\n", self.host_json(index)).as_bytes(), false)?;
+            }
+            Message::Output(index, stream, bytes) => {
+                let slot = usize::from(stream == Stream::Stderr);
+                let mut partial = std::mem::take(&mut self.hosts[index].partial[slot]);
+                partial.extend_from_slice(&bytes);
+                while let Some(end) = partial.iter().position(|&b| b == b'\n') {
+                    let line: Vec<u8> = partial.drain(..=end).collect();
+                    self.output_line(index, stream, &line)?;
+                }
+                self.hosts[index].partial[slot] = partial;
+            }
+            Message::Item(index, value) if json => {
+                let line = format!("{{\"host\":{},\"item\":{}}}\n", self.host_json(index), json::render(&value));
+                self.out(line.as_bytes(), false)?;
+            }
+            Message::Item(index, value) => {
+                if !self.plan.job.test {
+                    let text = String::from_utf8_lossy(&self.plan.printer.item(&value)).trim_end().to_string();
+                    self.labelled(&self.plan.targets[index].0, &text, false)?;
+                }
+            }
+            Message::Done(index, end) => self.done(index, end)?,
+        }
+        Ok(())
+    }
+
+    /// A host finished: what is left of its output, then its result.
+    fn done(&mut self, index: usize, end: HostEnd) -> pushy::Result<()> {
+        for stream in [Stream::Stdout, Stream::Stderr] {
+            let slot = usize::from(stream == Stream::Stderr);
+            let mut rest = std::mem::take(&mut self.hosts[index].partial[slot]);
+            if !rest.is_empty() {
+                rest.push(b'\n');
+                self.output_line(index, stream, &rest)?;
+            }
+        }
+        self.hosts[index].finished = true;
+        let host = self.plan.targets[index].0.clone();
+        let test = self.plan.job.test;
+        let good = match &end {
+            HostEnd::Failed(_) => {
+                self.tally.failed += 1;
+                false
+            }
+            HostEnd::Ran(Outcome::Raised(_) | Outcome::Interrupted(_)) => {
+                self.tally.raised += 1;
+                false
+            }
+            HostEnd::Ran(Outcome::Exit(code)) if *code != 0 => {
+                self.tally.raised += 1;
+                false
+            }
+            HostEnd::Ran(Outcome::Value(_, Some(false))) if test => {
+                self.tally.raised += 1;
+                false
+            }
+            HostEnd::Ran(Outcome::TimedOut(..)) => {
+                self.tally.timed_out += 1;
+                false
+            }
+            HostEnd::Ran(_) => {
+                self.tally.ok += 1;
+                true
+            }
+        };
+        if !good {
+            self.tally.bad.push(host.clone());
+        }
+        if self.plan.printer.format == Format::Json {
+            let line = json_line(&self.host_json(index), &end, test);
+            return self.out(line.as_bytes(), false);
+        }
+        let (text, is_error) = rendered(&end, &self.plan.printer, test);
+        if self.plan.fleet.collapse {
+            match self.collapsed.iter_mut().find(|(t, _, e)| *t == text && *e == is_error) {
+                Some((_, hosts, _)) => hosts.push(index),
+                None => self.collapsed.push((text, vec![index], is_error)),
+            }
+            return Ok(());
+        }
+        if !text.is_empty() || matches!(end, HostEnd::Ran(Outcome::Value(..)) if !test) {
+            self.labelled(&host, &text, is_error)?;
+        }
+        Ok(())
+    }
+
+    fn output_line(&mut self, index: usize, stream: Stream, line: &[u8]) -> pushy::Result<()> {
+        let mut labelled = format!("{}| ", self.plan.targets[index].0).into_bytes();
+        labelled.extend_from_slice(line);
+        self.out(&labelled, stream == Stream::Stderr)
+    }
+
+    /// `host: text` on one line, or the label alone and the text indented
+    /// under it when the text has several lines.
+    fn labelled(&mut self, label: &str, text: &str, to_stderr: bool) -> pushy::Result<()> {
+        let out = if text.contains('\n') {
+            let body: Vec<String> = text.lines().map(|l| format!("    {l}")).collect();
+            format!("{label}:\n{}\n", body.join("\n"))
+        } else {
+            format!("{label}: {text}\n")
+        };
+        self.out(out.as_bytes(), to_stderr)
+    }
+
+    fn host_json(&self, index: usize) -> String {
+        serde_json::to_string(&self.plan.targets[index].0).expect("a str serialises")
+    }
+
+    /// Writes a line, the progress line out of its way.
+    fn out(&mut self, bytes: &[u8], to_stderr: bool) -> pushy::Result<()> {
+        self.clear_progress();
+        if to_stderr {
+            let _ = std::io::stderr().write_all(bytes);
+            Ok(())
+        } else {
+            crate::output::write_stdout(bytes)
+        }
+    }
+
+    /// done/total, failed, running, and the slowest host still running.
+    fn draw_progress(&mut self) {
+        let Some(progress) = &self.progress else { return };
+        if progress.drawn && progress.last.elapsed() < Duration::from_millis(200) {
+            return;
+        }
+        let done = self.hosts.iter().filter(|h| h.finished).count();
+        let running: Vec<(usize, Duration)> = self
+            .hosts
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| !h.finished)
+            .filter_map(|(i, h)| h.started.map(|s| (i, s.elapsed())))
+            .collect();
+        let slowest = running
+            .iter()
+            .max_by_key(|(_, t)| *t)
+            .map(|(i, t)| format!(", slowest {} ({:.1} s)", self.plan.targets[*i].0, t.as_secs_f64()));
+        let failed = self.tally.failed + self.tally.raised + self.tally.timed_out;
+        let line = format!(
+            "\r\x1b[K[{done}/{}] {failed} failed, {} running{}",
+            self.hosts.len(),
+            running.len(),
+            slowest.unwrap_or_default()
+        );
+        let mut err = std::io::stderr().lock();
+        let _ = err.write_all(line.as_bytes());
+        let _ = err.flush();
+        if let Some(progress) = &mut self.progress {
+            progress.drawn = true;
+            progress.last = Instant::now();
+        }
+    }
+
+    fn clear_progress(&mut self) {
+        if let Some(progress) = &mut self.progress {
+            if progress.drawn {
+                let _ = std::io::stderr().write_all(b"\r\x1b[K");
+                progress.drawn = false;
             }
         }
     }
-    for (text, hosts, is_error) in collapsed {
-        if !text.is_empty() {
-            labelled(&hosts.join(", "), &text, is_error)?;
-        }
-    }
-    debug_assert!(next == count || printer.format == Format::Json || pending.is_empty());
-    Ok(if failed {
-        ExitCode::Connection
-    } else if raised {
-        ExitCode::Raised
-    } else if timed_out {
-        ExitCode::Timeout
-    } else {
-        ExitCode::Success
-    })
 }
 
-/// The text shown for a host, and whether it goes to stderr. With `--test`
-/// a value shows nothing, as for one host: the status says it.
-fn rendered(result: &HostResult, printer: &Printer, test: bool) -> (String, bool) {
-    match &result.outcome {
-        HostOutcome::Ran(Outcome::Value(..)) if test => (String::new(), false),
-        HostOutcome::Ran(Outcome::Value(value, _)) => {
+/// The text shown for a host's end, and whether it goes to stderr. With
+/// `--test` a value shows nothing, as for one host: the status says it.
+fn rendered(end: &HostEnd, printer: &Printer, test: bool) -> (String, bool) {
+    match end {
+        HostEnd::Ran(Outcome::Value(..)) if test => (String::new(), false),
+        HostEnd::Ran(Outcome::Value(value, _)) => {
             (String::from_utf8_lossy(&printer.value(value)).trim_end().to_string(), false)
         }
-        HostOutcome::Ran(Outcome::NoValue | Outcome::Streamed) => (String::new(), false),
-        HostOutcome::Ran(Outcome::Exit(code)) => (format!("exited with status {code}"), *code != 0),
-        HostOutcome::Ran(Outcome::Raised(e)) => (e.traceback.trim_end().to_string(), true),
-        HostOutcome::Ran(Outcome::TimedOut(limit)) => (format!("timed out after {} s", limit.as_secs_f64()), true),
-        HostOutcome::Ran(Outcome::Interrupted) => ("interrupted".to_string(), true),
-        HostOutcome::Failed(e) => {
+        HostEnd::Ran(Outcome::NoValue | Outcome::Streamed) => (String::new(), false),
+        HostEnd::Ran(Outcome::Exit(code)) => (format!("exited with status {code}"), *code != 0),
+        HostEnd::Ran(Outcome::Raised(e)) => (e.traceback.trim_end().to_string(), true),
+        HostEnd::Ran(Outcome::TimedOut(limit, _)) => (format!("timed out after {} s", limit.as_secs_f64()), true),
+        HostEnd::Ran(Outcome::Interrupted(e)) => (e.traceback.trim_end().to_string(), true),
+        HostEnd::Failed(e) => {
             let hint = e.hint().map(|h| format!("\nhint: {h}")).unwrap_or_default();
             (format!("error: {e}{hint}"), true)
         }
     }
 }
 
-fn print_labelled(result: &HostResult, printer: &Printer, test: bool) -> pushy::Result<()> {
-    for (stream, bytes) in &result.output {
-        let text = String::from_utf8_lossy(bytes);
-        for line in text.lines() {
-            let labelled = format!("{}| {line}\n", result.host);
-            match stream {
-                Stream::Stdout => write_out(labelled.as_bytes())?,
-                Stream::Stderr => {
-                    let _ = std::io::stderr().write_all(labelled.as_bytes());
-                }
-            }
-        }
-    }
-    let (text, is_error) = rendered(result, printer, test);
-    if !text.is_empty() || matches!(result.outcome, HostOutcome::Ran(Outcome::Value(..)) if !test) {
-        labelled(&result.host, &text, is_error)?;
-    }
-    Ok(())
-}
-
-/// `host: text` on one line, or the label alone and the text indented
-/// under it when the text has several lines.
-fn labelled(label: &str, text: &str, to_stderr: bool) -> pushy::Result<()> {
-    let out = if text.contains('\n') {
-        let body: Vec<String> = text.lines().map(|l| format!("    {l}")).collect();
-        format!("{label}:\n{}\n", body.join("\n"))
-    } else {
-        format!("{label}: {text}\n")
-    };
-    if to_stderr {
-        let _ = std::io::stderr().write_all(out.as_bytes());
-        Ok(())
-    } else {
-        write_out(out.as_bytes())
-    }
-}
-
-/// `{"host": ..., "ok": true, "value": ...}` or `{"host": ..., "ok": false, "error": {...}}`;
-/// with `--test`, `ok` is the value's truth and there is no value.
-fn json_line(result: &HostResult, test: bool) -> String {
-    let host = serde_json::to_string(&result.host).expect("a str serialises");
-    let mut output = String::new();
-    for (name, wanted) in [("stdout", Stream::Stdout), ("stderr", Stream::Stderr)] {
-        let bytes: Vec<u8> =
-            result.output.iter().filter(|(s, _)| *s == wanted).flat_map(|(_, b)| b.iter().copied()).collect();
-        if !bytes.is_empty() {
-            let text = serde_json::to_string(&String::from_utf8_lossy(&bytes)).expect("a str serialises");
-            output.push_str(&format!(",\"{name}\":{text}"));
-        }
-    }
+/// A host's last record: `{"host": H, "ok": true, "value": V}` or
+/// `{"host": H, "ok": false, "error": {...}}`; with `--test`, `ok` is the
+/// value's truth and there is no value. Output and items came before it as
+/// records of their own.
+fn json_line(host: &str, end: &HostEnd, test: bool) -> String {
     let s = |text: &str| serde_json::to_string(text).expect("a str serialises");
-    let line = match &result.outcome {
-        HostOutcome::Ran(Outcome::Value(_, truth)) if test => {
-            format!("{{\"host\":{host},\"ok\":{}{output}}}", truth.unwrap_or(false))
+    let line = match end {
+        HostEnd::Ran(Outcome::Value(_, truth)) if test => format!("{{\"host\":{host},\"ok\":{}}}", truth.unwrap_or(false)),
+        HostEnd::Ran(Outcome::Value(value, _)) => {
+            format!("{{\"host\":{host},\"ok\":true,\"value\":{}}}", json::render(value))
         }
-        HostOutcome::Ran(Outcome::Value(value, _)) => {
-            format!("{{\"host\":{host},\"ok\":true,\"value\":{}{output}}}", json::render(value))
-        }
-        HostOutcome::Ran(Outcome::NoValue | Outcome::Streamed) => {
-            format!("{{\"host\":{host},\"ok\":true,\"value\":null{output}}}")
-        }
-        HostOutcome::Ran(Outcome::Exit(code)) => format!("{{\"host\":{host},\"ok\":{},\"exit\":{code}{output}}}", *code == 0),
-        HostOutcome::Ran(Outcome::Raised(e)) => format!(
-            "{{\"host\":{host},\"ok\":false,\"error\":{{\"kind\":\"raised\",\"type\":{},\"message\":{},\"traceback\":{}}}{output}}}",
+        HostEnd::Ran(Outcome::NoValue | Outcome::Streamed) => format!("{{\"host\":{host},\"ok\":true,\"value\":null}}"),
+        HostEnd::Ran(Outcome::Exit(code)) => format!("{{\"host\":{host},\"ok\":{},\"exit\":{code}}}", *code == 0),
+        HostEnd::Ran(Outcome::Raised(e)) => format!(
+            "{{\"host\":{host},\"ok\":false,\"error\":{{\"kind\":\"raised\",\"type\":{},\"message\":{},\"traceback\":{}}}}}",
             s(&e.type_name),
             s(&e.message),
             s(&e.traceback)
         ),
-        HostOutcome::Ran(Outcome::TimedOut(limit)) => format!(
-            "{{\"host\":{host},\"ok\":false,\"error\":{{\"kind\":\"timeout\",\"seconds\":{}}}{output}}}",
+        HostEnd::Ran(Outcome::TimedOut(limit, _)) => format!(
+            "{{\"host\":{host},\"ok\":false,\"error\":{{\"kind\":\"timeout\",\"seconds\":{}}}}}",
             limit.as_secs_f64()
         ),
-        HostOutcome::Ran(Outcome::Interrupted) => {
-            format!("{{\"host\":{host},\"ok\":false,\"error\":{{\"kind\":\"interrupted\"}}{output}}}")
+        HostEnd::Ran(Outcome::Interrupted(_)) => {
+            format!("{{\"host\":{host},\"ok\":false,\"error\":{{\"kind\":\"interrupted\"}}}}")
         }
-        HostOutcome::Failed(e) => format!(
+        HostEnd::Failed(e) => format!(
             "{{\"host\":{host},\"ok\":false,\"error\":{{\"kind\":\"connection\",\"message\":{},\"hint\":{}}}}}",
             s(&e.to_string()),
             e.hint().map(s).unwrap_or_else(|| "null".into())
         ),
     };
     line + "\n"
-}
-
-fn write_out(bytes: &[u8]) -> pushy::Result<()> {
-    let mut out = std::io::stdout().lock();
-    out.write_all(bytes)?;
-    out.flush()?;
-    Ok(())
 }

@@ -156,12 +156,16 @@ an error record
 \fB{"error": {"kind": "raised", "type": "ZeroDivisionError", "message": ..., "traceback": ...}}\fR
 for a remote exception (exit status 1).
 .TP
-the per\-host envelope (many hosts)
-\fB{"host": H, "ok": true, "value": V, "stdout": ..., "stderr": ...}\fR
-(\fBstdout\fR and \fBstderr\fR only when there was output); a failure is
-\fB{"host": H, "ok": false, "error": {...}}\fR with \fB"kind": "raised"\fR
-(as above) or \fB"kind": "connection"\fR (\fBmessage\fR, \fBhint\fR);
-\fBsys.exit(n)\fR gives \fB"exit": n\fR.
+many hosts
+records name their \fBhost\fR and come as they happen: remote output as
+\fB{"host": H, "stdout": TEXT}\fR or \fB{"host": H, "stderr": TEXT}\fR, a
+streamed item as \fB{"host": H, "item": V}\fR, and last the host's end:
+\fB{"host": H, "ok": true, "value": V}\fR (\fBnull\fR for statements and
+streams; with \fB\-\-test\fR, \fB"ok"\fR is the value's truth and there is
+no value), \fB{"host": H, "ok": false, "error": {...}}\fR with
+\fB"kind"\fR \fB"raised"\fR (as above), \fB"connection"\fR
+(\fBmessage\fR, \fBhint\fR) or \fB"timeout"\fR (\fBseconds\fR), or
+\fB{"host": H, "ok": false, "exit": n}\fR after \fBsys.exit(n)\fR.
 .PP
 Values map as follows.
 .TP
@@ -222,6 +226,24 @@ module that is not imported yet is never imported (a package offers the submodul
 disk). The one piece of your code it may run is an object's \fB__dir__\fR, through
 \fBdir\fR(), as CPython's completer does. A completion that takes longer than 1 s is
 interrupted on the host and offers nothing; Ctrl\-C cancels it sooner.
+.SH MANY HOSTS
+\fIHOST\fR may name many: \fIH1\fR,\fIH2\fR, \fB@\fR\fIFILE\fR (one host a
+line), \fB@\-\fR (the same from stdin), ranges as Ansible writes them
+(\fBweb[01:20]\fR, \fBweb[1:9:2]\fR, \fBdb\-[a:c]\fR), or an inventory
+pattern. \fB\-\-forks\fR hosts run at once, each through the same code as
+one host, so \fB\-\-timeout\fR (per host), \fB\-\-test\fR, \fB\-v\fR,
+\fB\-\-raw\fR and \fB\-\-json\fR mean the same. Output flows as it comes:
+remote output as \fIHOST\fR| \fIline\fR, streamed items as \fIHOST\fR:
+\fIitem\fR, and each host's result as that host finishes (\fB\-\-ordered\fR:
+in the order given). Local stdin is read once and sent to every host. On a
+terminal a progress line and a summary go to stderr (not with \fB\-q\fR);
+\fB\-\-failed\fR \fIFILE\fR lists the hosts that did not end well, for a
+retry with \fB@\fR\fIFILE\fR. Each running host costs pushy about 8 file
+descriptors (its channel's three pipes, the sockets to its ssh master, an
+I/O event loop), so \fB\-\-forks 50\fR fits well within \fBulimit \-n 1024\fR.
+The status: 255 if a host could not be reached, else 1 if one raised,
+exited non\-zero or (with \fB\-\-test\fR) was falsy, else 124 if one timed
+out, else 0.
 .SH EXIT STATUS
 .TP
 \fB0\fR

@@ -11,7 +11,16 @@ use std::time::Duration;
 use pushy::{ConnectOptions, Event, Interrupter, RemoteError, Reply, Request, Session, Target, Value};
 
 use crate::interrupt::CtrlC;
-use crate::plan::Job;
+use crate::plan::{Job, StdinSource};
+
+/// One copy of stdin, read by every host's forwarder.
+struct SharedBytes(Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for SharedBytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
 
 /// How a job ended on its host.
 pub enum Outcome {
@@ -25,10 +34,11 @@ pub enum Outcome {
     Raised(RemoteError),
     /// The code called `sys.exit(n)`.
     Exit(i32),
-    /// `--timeout` ran out (the code was interrupted, or hung up on).
-    TimedOut(Duration),
-    /// Ctrl-C stopped the code.
-    Interrupted,
+    /// `--timeout` ran out: the code was interrupted, or (`true`) it ignored
+    /// that and was hung up on 5 s later.
+    TimedOut(Duration, bool),
+    /// Ctrl-C stopped the code (its KeyboardInterrupt traceback).
+    Interrupted(RemoteError),
 }
 
 /// Runs `job` on `target`; `events` gets the request's output and streamed
@@ -57,14 +67,17 @@ pub fn run_job(
         truth: job.test,
         text_forms: job.text_forms,
         stream_bytes: job.stream_bytes,
-        stdin: job.forward_stdin.then(|| Box::new(std::io::stdin()) as Box<dyn Read + Send>),
+        stdin: match &job.stdin {
+            StdinSource::Nothing => None,
+            StdinSource::Forwarded => Some(Box::new(std::io::stdin()) as Box<dyn Read + Send>),
+            StdinSource::Copied(bytes) => Some(Box::new(std::io::Cursor::new(SharedBytes(Arc::clone(bytes))))),
+        },
         ..Request::new(&job.code)
     };
     let reply = session.request(request, events);
-    let timed_out = timer.is_some_and(|timer| timer.stop());
-    if timed_out {
+    if let Some(hung_up) = timer.and_then(Timer::stop) {
         let _ = session.close();
-        return Ok(Outcome::TimedOut(job.timeout.unwrap_or_default()));
+        return Ok(Outcome::TimedOut(job.timeout.unwrap_or_default(), hung_up));
     }
     let outcome = match reply? {
         Reply::Value(value, truth) => Outcome::Value(value, truth),
@@ -72,7 +85,7 @@ pub fn run_job(
         Reply::StreamEnd(_) | Reply::BytesStreamed(_) => Outcome::Streamed,
         Reply::Exit(code) => Outcome::Exit(code),
         Reply::Raised(error) if error.type_name == "KeyboardInterrupt" && ctrl_c.is_some_and(CtrlC::fired) => {
-            Outcome::Interrupted
+            Outcome::Interrupted(error)
         }
         Reply::Raised(error) => Outcome::Raised(error),
     };
@@ -99,6 +112,7 @@ pub fn describe(session: &Session) {
 struct Timer {
     stop: mpsc::Sender<()>,
     fired: Arc<AtomicBool>,
+    hung_up: Arc<AtomicBool>,
     thread: std::thread::JoinHandle<()>,
 }
 
@@ -106,24 +120,27 @@ impl Timer {
     fn start(interrupter: Interrupter, limit: Duration) -> Timer {
         let (stop, stopped) = mpsc::channel::<()>();
         let fired = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&fired);
+        let hung_up = Arc::new(AtomicBool::new(false));
+        let (fired_flag, hung_up_flag) = (Arc::clone(&fired), Arc::clone(&hung_up));
         let thread = std::thread::spawn(move || {
             if stopped.recv_timeout(limit) != Err(mpsc::RecvTimeoutError::Timeout) {
                 return; // the job ended in time
             }
-            flag.store(true, Ordering::SeqCst);
+            fired_flag.store(true, Ordering::SeqCst);
             let _ = interrupter.interrupt();
             if stopped.recv_timeout(Duration::from_secs(5)) == Err(mpsc::RecvTimeoutError::Timeout) {
+                hung_up_flag.store(true, Ordering::SeqCst);
                 interrupter.hang_up();
             }
         });
-        Timer { stop, fired, thread }
+        Timer { stop, fired, hung_up, thread }
     }
 
-    /// Stops the timer; whether it had fired.
-    fn stop(self) -> bool {
+    /// Stops the timer: `None` if it had not fired, else whether it had to
+    /// hang up.
+    fn stop(self) -> Option<bool> {
         drop(self.stop);
         let _ = self.thread.join();
-        self.fired.load(Ordering::SeqCst)
+        self.fired.load(Ordering::SeqCst).then(|| self.hung_up.load(Ordering::SeqCst))
     }
 }

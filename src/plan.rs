@@ -61,9 +61,8 @@ pub struct Job {
     pub test: bool,
     /// `--timeout`, per host.
     pub timeout: Option<Duration>,
-    /// Local stdin is forwarded to the remote `sys.stdin` (one host, and
-    /// not read for the code itself).
-    pub forward_stdin: bool,
+    /// What the remote `sys.stdin` reads.
+    pub stdin: StdinSource,
     /// `--raw`: a bytes result streams to stdout as it arrives.
     pub stream_bytes: bool,
     /// `--json`: standard types come as their text.
@@ -72,11 +71,29 @@ pub struct Job {
     pub verbose: bool,
 }
 
+/// Where a job's remote `sys.stdin` comes from.
+#[derive(Clone)]
+pub enum StdinSource {
+    /// Nothing (`/dev/null` there): a terminal, `< /dev/null`, or stdin was
+    /// read for the code or the host list.
+    Nothing,
+    /// This process's stdin, as it comes (one host).
+    Forwarded,
+    /// This process's stdin, read once and sent to every host.
+    Copied(Arc<Vec<u8>>),
+}
+
 /// How many hosts run at once, and how their results print.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct Fleet {
     pub forks: usize,
     pub collapse: bool,
+    /// Print in the order given, not as hosts finish.
+    pub ordered: bool,
+    /// No progress line or summary.
+    pub quiet: bool,
+    /// Where to write the hosts that did not end well.
+    pub failed_file: Option<std::path::PathBuf>,
 }
 
 /// `pushy cp`'s plan.
@@ -129,8 +146,9 @@ impl Plan {
 }
 
 fn exec(args: ExecArgs, color: ColorChoice) -> pushy::Result<JobPlan> {
-    let (code, file, stdin_used) = load_code(&args)?;
+    let (code, file, code_from_stdin) = load_code(&args)?;
     let (targets, many) = targets(&args.conn, &args.host)?;
+    let stdin_used = code_from_stdin || args.host.split(',').any(|part| part.trim() == "@-");
     crate::password::set_hosts(targets.len());
     let printer = printer(&args.output, color, many);
     let job = Job {
@@ -140,12 +158,18 @@ fn exec(args: ExecArgs, color: ColorChoice) -> pushy::Result<JobPlan> {
         argv: Vec::new(),
         test: args.test,
         timeout: timeout(args.timeout)?,
-        forward_stdin: !many && !stdin_used && forwardable_stdin(),
+        stdin: stdin_source(stdin_used, many)?,
         stream_bytes: printer.format == Format::Raw && !args.test && !many,
         text_forms: printer.format == Format::Json,
         verbose: args.conn.verbose,
     };
-    let fleet = Fleet { forks: args.forks, collapse: args.collapse };
+    let fleet = Fleet {
+        forks: args.forks,
+        collapse: args.collapse,
+        ordered: args.ordered,
+        quiet: args.quiet,
+        failed_file: args.failed.clone(),
+    };
     Ok(JobPlan { targets, many, connect: options(&args.conn), printer, job, fleet })
 }
 
@@ -165,7 +189,7 @@ fn run(args: RunArgs, color: ColorChoice) -> pushy::Result<JobPlan> {
         argv,
         test: false,
         timeout: timeout(args.timeout)?,
-        forward_stdin: forwardable_stdin(),
+        stdin: stdin_source(false, false)?,
         stream_bytes: false,
         text_forms: false,
         verbose: args.conn.verbose,
@@ -176,7 +200,7 @@ fn run(args: RunArgs, color: ColorChoice) -> pushy::Result<JobPlan> {
         connect: options(&args.conn),
         printer: printer(&OutputArgs::default(), color, false),
         job,
-        fleet: Fleet { forks: 1, collapse: false },
+        fleet: Fleet { forks: 1, collapse: false, ordered: false, quiet: false, failed_file: None },
     })
 }
 
@@ -258,6 +282,22 @@ fn load_code(args: &ExecArgs) -> pushy::Result<(String, String, bool)> {
         Some(code) => Ok((code.to_string(), "<input>".into(), false)),
         None => Err(Error::new(ErrorKind::Usage, "no code given").with_hint("pass CODE, `-` or -f FILE")),
     }
+}
+
+/// Where the remote stdin comes from: ours, forwarded to one host or read
+/// once and copied to each of many; nothing when it was used up already.
+fn stdin_source(used: bool, many: bool) -> pushy::Result<StdinSource> {
+    if used || !forwardable_stdin() {
+        return Ok(StdinSource::Nothing);
+    }
+    if !many {
+        return Ok(StdinSource::Forwarded);
+    }
+    let mut bytes = Vec::new();
+    std::io::stdin()
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::new(ErrorKind::Io, format!("cannot read stdin: {e}")))?;
+    Ok(StdinSource::Copied(Arc::new(bytes)))
 }
 
 /// Is there a local stdin worth forwarding? Not a terminal, and not

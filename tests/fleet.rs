@@ -13,7 +13,7 @@ fn fleet() -> crate::support::pushy::Pushy {
 
 #[test]
 fn pretty_output_labels_each_host_in_the_order_given() {
-    let done = fleet().args(["pushy-test-b,pushy-test-a,pushy-test-c", "print('hi'); 6 * 7"]).run();
+    let done = fleet().args(["--ordered", "pushy-test-b,pushy-test-a,pushy-test-c", "print('hi'); 6 * 7"]).run();
     done.success();
     assert_eq!(
         done.stdout(),
@@ -51,21 +51,16 @@ fn exit_status_summarises_the_fleet() {
     let dir = private_dir();
     let list = dir.path().join("hosts.txt");
     std::fs::write(&list, "# the fleet\npushy-test-a\n\npushy-test-b  # and one more\n").unwrap();
-    let done = fleet().args([&format!("@{}", list.display()), "'ok'"]).run();
+    let done = fleet().args(["--ordered", &format!("@{}", list.display()), "'ok'"]).run();
     done.success().stdout_is("pushy-test-a: 'ok'\npushy-test-b: 'ok'\n");
 }
 
 #[test]
 fn repeated_calls_reuse_one_master_until_disconnect() {
     let dir = private_dir();
-    let control = dir.path().display().to_string();
     let config = sshd().config.display().to_string();
-    let call = || {
-        pushy()
-            .args(["exec", "-F", &config, "pushy-test-reuse", "os.getppid()"])
-            .env("PUSHY_CONTROL_DIR", &control)
-            .run()
-    };
+    let call =
+        || pushy().args(["exec", "-F", &config, "pushy-test-reuse", "os.getppid()"]).control_dir(dir.path()).run();
     let first = call();
     first.success();
     let second = call();
@@ -74,7 +69,7 @@ fn repeated_calls_reuse_one_master_until_disconnect() {
     let sockets: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert_eq!(sockets.len(), 1, "{sockets:?}");
     assert!(second.elapsed < first.elapsed, "second {:?} vs first {:?}", second.elapsed, first.elapsed);
-    pushy().args(["disconnect", "-F", &config, "pushy-test-reuse"]).env("PUSHY_CONTROL_DIR", &control).run().success();
+    pushy().args(["disconnect", "-F", &config, "pushy-test-reuse"]).control_dir(dir.path()).run().success();
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "disconnect removes the master");
     call().success();
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "a new master after disconnect");
@@ -101,10 +96,10 @@ fn a_hundred_hosts_in_one_call() {
     let start = Instant::now();
     let done = fleet()
         .args(["--no-reuse", &hosts.join(","), "platform.python_version()", "--json"])
-        .env("PUSHY_CONTROL_DIR", dir.path())
+        .control_dir(dir.path())
         .run();
     done.success();
-    assert_eq!(done.stdout().lines().count(), 100, "{}", done.stderr());
+    assert_eq!(done.stdout().lines().count(), 100, "{}", done.describe());
     assert!(done.stdout().lines().all(|l| l.contains("\"ok\":true")));
     eprintln!("100 hosts in {:?}", start.elapsed());
     // No master outlives the run: each was this run's own.
@@ -116,4 +111,115 @@ fn a_hundred_hosts_in_one_call() {
     assert!(left.is_empty(), "masters left behind: {left:?}");
     let ps = std::process::Command::new("pgrep").args(["-f", &dir.path().display().to_string()]).output().unwrap();
     assert!(ps.stdout.is_empty(), "ssh processes left: {}", String::from_utf8_lossy(&ps.stdout));
+}
+
+#[test]
+fn results_print_as_hosts_finish_unless_ordered() {
+    // Whichever host takes the marker first sleeps; the other answers at once.
+    let dir = private_dir();
+    let marker = dir.path().join("slow");
+    let code = format!(
+        "try:\n    os.rename({m:?}, {m:?} + '.taken')\n    time.sleep(1.5)\n    r = 'slept'\nexcept OSError:\n    r = 'quick'\nr",
+        m = marker.display().to_string()
+    );
+    let run = |ordered: bool| {
+        std::fs::write(&marker, "").unwrap();
+        let mut args = vec!["--forks", "2", "pushy-test-a,pushy-test-b", code.as_str()];
+        if ordered {
+            args.insert(0, "--ordered");
+        }
+        let done = fleet().args(args).run();
+        done.success();
+        done.stdout()
+    };
+    // As hosts finish: the quick one first.
+    let lines: Vec<String> = run(false).lines().map(str::to_string).collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[0].ends_with(": 'quick'") && lines[1].ends_with(": 'slept'"), "{lines:?}");
+    // --ordered: the order given, whoever slept.
+    let lines: Vec<String> = run(true).lines().map(str::to_string).collect();
+    assert!(lines[0].starts_with("pushy-test-a: ") && lines[1].starts_with("pushy-test-b: "), "{lines:?}");
+}
+
+#[test]
+fn every_flag_means_the_same_for_many_hosts() {
+    // --timeout, per host: both end within it, exit 124, each one line.
+    let start = Instant::now();
+    let done = fleet().args(["--timeout", "1", "pushy-test-a,pushy-test-b", "time.sleep(30)"]).run();
+    done.code(124).stderr_has("pushy-test-a: timed out after 1 s").stderr_has("pushy-test-b: timed out after 1 s");
+    assert!(start.elapsed() < Duration::from_secs(15), "took {:?}", start.elapsed());
+    // --test: no output; the status is the truth of every host.
+    fleet().args(["--test", "pushy-test-a,pushy-test-b", "True"]).run().success().stdout_is("");
+    fleet().args(["--test", "--ordered", "pushy-test-a,pushy-test-b", "False"]).run().code(1).stdout_is("");
+    // -v: which interpreter ran, for each host.
+    let done = fleet().args(["-v", "--ordered", "pushy-test-a,pushy-test-b", "1"]).run();
+    done.success().any_stderr().stdout_is("pushy-test-a: 1\npushy-test-b: 1\n");
+    assert_eq!(done.stderr().matches("runs Python").count(), 2, "{}", done.stderr());
+    // --raw: the raw text, labelled.
+    fleet()
+        .args(["--raw", "--ordered", "pushy-test-a,pushy-test-b", "'text'"])
+        .run()
+        .success()
+        .stdout_is("pushy-test-a: text\npushy-test-b: text\n");
+    // --json: records name their host; output and items come as records too.
+    let done = fleet().args(["--json", "pushy-test-a,pushy-test-b", "print('hi'); iter([1, 2])"]).run();
+    done.success();
+    let records: Vec<serde_json::Value> = done.stdout().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    for host in ["pushy-test-a", "pushy-test-b"] {
+        let mine: Vec<&serde_json::Value> = records.iter().filter(|r| r["host"] == host).collect();
+        assert_eq!(mine.len(), 4, "{mine:?}");
+        assert_eq!(mine[0]["stdout"], "hi\n");
+        assert_eq!((&mine[1]["item"], &mine[2]["item"]), (&serde_json::json!(1), &serde_json::json!(2)));
+        assert_eq!(mine[3]["ok"], true);
+    }
+}
+
+#[test]
+fn stdin_goes_to_every_host_and_hosts_come_from_stdin_or_ranges() {
+    fleet()
+        .args(["--ordered", "pushy-test-a,pushy-test-b", "sys.stdin.read()"])
+        .stdin("one copy\n")
+        .run()
+        .success()
+        .stdout_is("pushy-test-a: 'one copy\\n'\npushy-test-b: 'one copy\\n'\n");
+    fleet()
+        .args(["--ordered", "@-", "2 + 2"])
+        .stdin("pushy-test-a\n# a comment\npushy-test-b\n")
+        .run()
+        .success()
+        .stdout_is("pushy-test-a: 4\npushy-test-b: 4\n");
+    fleet()
+        .args(["--ordered", "pushy-test-r[08:10]", "0"])
+        .run()
+        .success()
+        .stdout_is("pushy-test-r08: 0\npushy-test-r09: 0\npushy-test-r10: 0\n");
+}
+
+#[test]
+fn failed_hosts_are_written_for_a_retry() {
+    let dir = private_dir();
+    let failed = dir.path().join("failed");
+    let done = fleet()
+        .args(["--failed", &failed.display().to_string(), "pushy-test-a,pushy-test-closed,pushy-test-b"])
+        .arg("1/0 if 'b' in socket.gethostname() and False else 1")
+        .run();
+    done.code(255).stderr_has("pushy-test-closed");
+    assert_eq!(std::fs::read_to_string(&failed).unwrap(), "pushy-test-closed\n");
+    // The list is a host file: @FILE retries exactly those.
+    fleet().args([&format!("@{}", failed.display()), "1"]).run().code(255).stderr_has("pushy-test-closed");
+}
+
+#[test]
+fn endless_iterators_on_many_hosts_keep_memory_flat() {
+    // 50 hosts streaming without end, each stopped by its --timeout: the
+    // client forwards items as they come and holds none of them.
+    let hosts: Vec<String> = (1..=50).map(|n| format!("pushy-test-m{n}")).collect();
+    let done = fleet()
+        .args(["--forks", "50", "--timeout", "5", &hosts.join(","), "itertools.count()"])
+        .stdout_to(std::fs::File::create("/dev/null").unwrap())
+        .measuring_memory()
+        .run();
+    done.code(124).any_stderr();
+    let rss = done.peak_rss_kib();
+    assert!(rss < 64 * 1024, "peak RSS {rss} KiB with 50 endless streams");
 }

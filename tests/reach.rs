@@ -1,31 +1,18 @@
 //! Reach: sudo and --become, jump hosts, interpreters and inventories, over
 //! the loopback sshd. The sudo tests need the harness's test users (root).
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use rexpect::session::spawn_command;
-
 use crate::support::pushy::{private_dir, pushy};
-use crate::support::sshd::{sshd, SUDO_PASSWORD};
+use crate::support::sshd::{sshd, test_users, SUDO_PASSWORD};
 
 fn as_user(user: &str) -> crate::support::pushy::Pushy {
     pushy().args(["exec", "-F", &sshd().config.display().to_string(), "-l", user])
 }
 
-fn needs_users() -> bool {
-    if !sshd().has_test_users() {
-        eprintln!("skipped: the sudo test users need root");
-        return false;
-    }
-    true
-}
-
 #[test]
 fn sudo_with_a_nopasswd_rule_asks_nothing() {
-    if !needs_users() {
-        return;
-    }
+    test_users();
     as_user("pushydash").args(["--sudo", "pushy-test-x", "os.geteuid()"]).run().success().stdout_is("0\n");
     let done =
         as_user("pushydash").args(["--become", "pushyfish", "pushy-test-x", "pwd.getpwuid(os.geteuid()).pw_name"]);
@@ -34,9 +21,7 @@ fn sudo_with_a_nopasswd_rule_asks_nothing() {
 
 #[test]
 fn sudo_refusals_are_one_line_and_255() {
-    if !needs_users() {
-        return;
-    }
+    test_users();
     // requiretty
     as_user("pushyjunk").args(["--sudo", "pushy-test-x", "1"]).run().code(255).clean_error().stderr_has("requiretty");
     // a rule that wants a password, and no terminal to ask on
@@ -48,16 +33,13 @@ fn sudo_refusals_are_one_line_and_255() {
         .code(255)
         .clean_error()
         .stderr_has("nosuchuser");
-    pushy().args(["exec", "--become", "-rf", "local:", "1"]).run().code(2);
+    pushy().args(["exec", "--become", "-rf", "local:", "1"]).run().code(2).stderr_has("unexpected argument '-r'");
 }
 
 /// Runs pushy in a pty, answering sudo's prompt with `answer`; returns
 /// (exit status, everything printed, how many prompts were shown).
 fn with_password(args: &[&str], answer: &str) -> (i32, String, usize) {
-    let control = private_dir();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pushy"));
-    cmd.args(args).env("PUSHY_CONTROL_DIR", control.path()).env("NO_COLOR", "1");
-    let mut pty = spawn_command(cmd, Some(30_000)).unwrap();
+    let mut pty = pushy().args(args).env("NO_COLOR", "1").pty();
     pty.exp_string("sudo password: ").unwrap();
     // While pushy holds the password, it is in no process's argv or environment.
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
@@ -74,7 +56,7 @@ fn with_password(args: &[&str], answer: &str) -> (i32, String, usize) {
         other => panic!("{other:?}"),
     };
     let prompts = rest.matches("sudo password:").count() + 1;
-    for entry in std::fs::read_dir(control.path()).unwrap().flatten() {
+    for entry in std::fs::read_dir(pty.control_dir()).unwrap().flatten() {
         if entry.path().is_file() {
             let bytes = std::fs::read(entry.path()).unwrap_or_default();
             assert!(!String::from_utf8_lossy(&bytes).contains(SUDO_PASSWORD), "password on disk");
@@ -85,9 +67,7 @@ fn with_password(args: &[&str], answer: &str) -> (i32, String, usize) {
 
 #[test]
 fn sudo_asks_for_a_password_once_on_the_terminal() {
-    if !needs_users() {
-        return;
-    }
+    test_users();
     let config = sshd().config.display().to_string();
     let args = ["exec", "-F", &config, "-l", "pushysudo", "--sudo", "pushy-test-x", "os.geteuid() * 100 + 7"];
     let (status, out, _) = with_password(&args, SUDO_PASSWORD);
@@ -117,16 +97,14 @@ fn a_jump_host_leads_to_the_target() {
 
 #[test]
 fn the_repl_banner_shows_the_effective_user() {
-    if !needs_users() {
-        return;
-    }
-    let control = private_dir();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pushy"));
-    cmd.args(["-F", &sshd().config.display().to_string(), "-l", "pushydash", "--sudo", "pushy-test-x"])
-        .env("PUSHY_CONTROL_DIR", control.path())
-        .env("XDG_DATA_HOME", control.path())
-        .env("NO_COLOR", "1");
-    let mut pty = spawn_command(cmd, Some(30_000)).unwrap();
+    test_users();
+    let data = tempfile::tempdir().unwrap();
+    let mut pty = pushy()
+        .args(["-l", "pushydash", "--sudo"])
+        .ssh("pushy-test-x")
+        .env("XDG_DATA_HOME", data.path())
+        .env("NO_COLOR", "1")
+        .pty();
     pty.exp_string(" as root").unwrap();
     pty.exp_string(">>> ").unwrap();
     pty.send_line("os.geteuid() + 4000").unwrap();
@@ -159,7 +137,8 @@ fn an_inventory_selects_groups_children_and_patterns() {
     .unwrap();
     let inv = inventory.display().to_string();
     let config = sshd().config.display().to_string();
-    let run = |pattern: &str| pushy().args(["exec", "-F", &config, "--inventory", &inv, pattern, "6 * 7"]).run();
+    let run =
+        |pattern: &str| pushy().args(["exec", "--ordered", "-F", &config, "--inventory", &inv, pattern, "6 * 7"]).run();
     run("prod").success().stdout_is("pushy-test-w1: 42\npushy-test-w2: 42\ndb1: 42\n");
     run("pushy-test-w*").success().stdout_is("pushy-test-w1: 42\npushy-test-w2: 42\n");
     run("db1").success().stdout_is("42\n");

@@ -20,7 +20,7 @@ use rustyline::hint::Hinter;
 use rustyline::validate::{ValidationContext, ValidationResult, Validator};
 use rustyline::{Context, Helper};
 
-use super::highlight::Syntax;
+use super::highlight::{self, Syntax};
 use crate::interrupt::CtrlC;
 
 /// Completion through the live session.
@@ -129,7 +129,7 @@ impl Highlighter for RemoteHelper {
 impl Validator for RemoteHelper {
     fn validate(&self, ctx: &mut ValidationContext<'_>) -> rustyline::Result<ValidationResult> {
         let input = ctx.input();
-        if input.trim().is_empty() || input.trim_start().starts_with(':') {
+        if input.trim().is_empty() || input.trim_start().starts_with(':') || highlight::surely_complete(input) {
             return Ok(ValidationResult::Valid(None));
         }
         let Ok(mut session) = self.session.try_borrow_mut() else {

@@ -158,6 +158,43 @@ impl Syntax {
     }
 }
 
+/// Whether `input` is a complete statement for certain, by looking at it:
+/// one line, brackets balanced, no string left open, no `:` or `\` at the
+/// end, and no compound statement or decorator (which CPython ends only at
+/// an empty line). When this says no, the host's `codeop` decides; when it
+/// says yes, a round trip is saved (a plain line costs one, not two).
+pub fn surely_complete(input: &str) -> bool {
+    if input.contains('\n') {
+        return false;
+    }
+    let code = input.trim();
+    let first = code.split(|c: char| !(c == '_' || c.is_alphanumeric())).next().unwrap_or("");
+    const COMPOUND: &[&str] = &[
+        "if", "elif", "else", "for", "while", "def", "class", "with", "try", "except", "finally", "async", "match",
+        "case",
+    ];
+    if code.is_empty() || code.starts_with('@') || COMPOUND.contains(&first) {
+        return false;
+    }
+    let (spans, brackets) = scan(code);
+    let open_string = spans.iter().any(|s| s.color == STRING && !closes(&code[s.start..s.end]));
+    let depth = brackets.iter().fold(0i64, |depth, &at| match code.as_bytes()[at] {
+        b'(' | b'[' | b'{' => depth + 1,
+        _ => depth - 1,
+    });
+    // A comment is no part of the statement: `f(x)  # done:` is complete.
+    let statement = spans.iter().find(|s| s.color == COMMENT).map_or(code, |c| code[..c.start].trim_end());
+    let unfinished = statement.ends_with(':') || statement.ends_with('\\');
+    !open_string && depth == 0 && !unfinished
+}
+
+/// Whether a string literal's text (prefix and quotes included) is closed.
+fn closes(literal: &str) -> bool {
+    let body = literal.trim_start_matches(|c: char| c.is_ascii_alphabetic());
+    let quote = if body.starts_with("\"\"\"") || body.starts_with("'''") { &body[..3] } else { &body[..1] };
+    body.len() >= 2 * quote.len() && body.ends_with(quote) && !body[..body.len() - quote.len()].ends_with('\\')
+}
+
 /// The coloured spans of `line` and the positions of its brackets outside
 /// strings and comments.
 fn scan(line: &str) -> (Vec<Span>, Vec<usize>) {
@@ -359,6 +396,16 @@ mod tests {
         assert_eq!(syntax.paint("g(')')", 2).matches(BRACKET).count(), 2);
         syntax.refresh(true);
         assert!(!syntax.paint(line, 3).contains(BRACKET));
+    }
+
+    #[test]
+    fn plain_lines_are_complete_without_asking() {
+        for line in ["6 * 7", "x = [1, (2, 3)]", "print('a:b')", "f(x)  # done:", "'''doc'''", r"s = 'it\'s'"] {
+            assert!(surely_complete(line), "{line}");
+        }
+        for line in ["def f():", "for i in range(3): i", "x = (1,", "'''open", "y = 1 + \\", "@dec", "a\nb", "s = 'x"] {
+            assert!(!surely_complete(line), "{line}");
+        }
     }
 
     #[test]
