@@ -560,7 +560,7 @@ _pushy() {
             return 0
             ;;
         pushy__subcmd__run)
-            opts="-p -l -i -F -J -o -v -h --timeout --port --login --identity --ssh-config --jump --option --python --connect-timeout --persist --no-reuse --sudo --become --inventory --verbose --color --help"
+            opts="-q -p -l -i -F -J -o -v -h --timeout --forks --collapse --ordered --failed --quiet --port --login --identity --ssh-config --jump --option --python --connect-timeout --persist --no-reuse --sudo --become --inventory --verbose --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -568,6 +568,25 @@ _pushy() {
             case "${prev}" in
                 --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --forks)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --failed)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
                     return 0
                     ;;
                 --port)

@@ -82,6 +82,8 @@ complete -c pushy -n "__fish_pushy_using_subcommand exec" -l sudo -d 'Run the re
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -s v -l verbose -d 'Say which interpreter ran, as whom, on stderr'
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pushy -n "__fish_pushy_using_subcommand run" -l timeout -d 'Interrupt the script after this many seconds (exit 124)' -r
+complete -c pushy -n "__fish_pushy_using_subcommand run" -l forks -d 'With many hosts: how many run at once' -r
+complete -c pushy -n "__fish_pushy_using_subcommand run" -l failed -d 'With many hosts: write the hosts that did not end well (unreachable, raised, timed out, exited non-zero, falsy with --test) to FILE, one a line, for a retry with @FILE' -r -F
 complete -c pushy -n "__fish_pushy_using_subcommand run" -s p -l port -d 'Port to connect to on the host (ssh -p)' -r
 complete -c pushy -n "__fish_pushy_using_subcommand run" -s l -l login -d 'User to log in as (ssh -l)' -r
 complete -c pushy -n "__fish_pushy_using_subcommand run" -s i -l identity -d 'Identity (private key) file (ssh -i); may be repeated' -r -F
@@ -96,6 +98,9 @@ complete -c pushy -n "__fish_pushy_using_subcommand run" -l inventory -d 'An Ans
 complete -c pushy -n "__fish_pushy_using_subcommand run" -l color -d 'Colour: auto (when writing to a terminal and NO_COLOR is unset), always, never' -r -f -a "auto\t'When the stream is a terminal and NO_COLOR is unset'
 always\t'Always'
 never\t'Never'"
+complete -c pushy -n "__fish_pushy_using_subcommand run" -l collapse -d 'With many hosts: print identical results once, naming all their hosts'
+complete -c pushy -n "__fish_pushy_using_subcommand run" -l ordered -d 'With many hosts: print in the order given, not as hosts finish'
+complete -c pushy -n "__fish_pushy_using_subcommand run" -s q -l quiet -d 'With many hosts: no progress line and no summary on the terminal'
 complete -c pushy -n "__fish_pushy_using_subcommand run" -l no-reuse -d 'Use a fresh ssh connection and close it afterwards'
 complete -c pushy -n "__fish_pushy_using_subcommand run" -l sudo -d 'Run the remote interpreter as root, through sudo (asks for a password if sudo wants one)'
 complete -c pushy -n "__fish_pushy_using_subcommand run" -s v -l verbose -d 'Say which interpreter ran, as whom, on stderr'

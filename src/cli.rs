@@ -125,6 +125,9 @@ pub struct RunArgs {
     pub timeout: Option<f64>,
 
     #[command(flatten)]
+    pub fleet: FleetArgs,
+
+    #[command(flatten)]
     pub conn: ConnArgs,
 }
 
@@ -154,6 +157,16 @@ pub struct ExecArgs {
     #[arg(long, value_name = "SECS")]
     pub timeout: Option<f64>,
 
+    #[command(flatten)]
+    pub fleet: FleetArgs,
+
+    #[command(flatten)]
+    pub conn: ConnArgs,
+}
+
+/// How many hosts run at once, and how their results print.
+#[derive(Debug, Args, Clone)]
+pub struct FleetArgs {
     /// With many hosts: how many run at once.
     #[arg(long, value_name = "N", default_value_t = 16)]
     pub forks: usize,
@@ -175,9 +188,6 @@ pub struct ExecArgs {
     /// With many hosts: no progress line and no summary on the terminal.
     #[arg(short = 'q', long)]
     pub quiet: bool,
-
-    #[command(flatten)]
-    pub conn: ConnArgs,
 }
 
 /// `pushy disconnect` arguments.

@@ -391,7 +391,8 @@ fn rendered(end: &HostEnd, printer: &Printer, test: bool) -> (String, bool) {
             (String::from_utf8_lossy(&printer.value(value)).trim_end().to_string(), false)
         }
         HostEnd::Ran(Outcome::NoValue | Outcome::Streamed) => (String::new(), false),
-        HostEnd::Ran(Outcome::Exit(code)) => (format!("exited with status {code}"), *code != 0),
+        HostEnd::Ran(Outcome::Exit(0)) => (String::new(), false),
+        HostEnd::Ran(Outcome::Exit(code)) => (format!("exited with status {code}"), true),
         HostEnd::Ran(Outcome::Raised(e)) => (e.traceback.trim_end().to_string(), true),
         HostEnd::Ran(Outcome::TimedOut(limit, _)) => (format!("timed out after {} s", limit.as_secs_f64()), true),
         HostEnd::Ran(Outcome::Interrupted(e)) => (e.traceback.trim_end().to_string(), true),

@@ -81,6 +81,7 @@ pub fn run_job(
     }
     let outcome = match reply? {
         Reply::Value(value, truth) => Outcome::Value(value, truth),
+        // (`Incomplete` answers only `if_complete`, which a job never asks.)
         Reply::NoValue | Reply::Incomplete => Outcome::NoValue,
         Reply::StreamEnd(_) | Reply::BytesStreamed(_) => Outcome::Streamed,
         Reply::Exit(code) => Outcome::Exit(code),

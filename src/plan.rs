@@ -11,7 +11,7 @@ use std::time::Duration;
 use pushy::printer::{Format, ItemEnd, Pretty, Printer};
 use pushy::{ConnectOptions, Error, ErrorKind, Mode, PasswordSource, Reuse, Target};
 
-use crate::cli::{Cli, ColorChoice, Command, ConnArgs, CpArgs, ExecArgs, Generate, OutputArgs, RunArgs};
+use crate::cli::{Cli, ColorChoice, Command, ConnArgs, CpArgs, ExecArgs, FleetArgs, Generate, OutputArgs, RunArgs};
 use crate::terminal;
 
 /// One run of pushy.
@@ -163,14 +163,7 @@ fn exec(args: ExecArgs, color: ColorChoice) -> pushy::Result<JobPlan> {
         text_forms: printer.format == Format::Json,
         verbose: args.conn.verbose,
     };
-    let fleet = Fleet {
-        forks: args.forks,
-        collapse: args.collapse,
-        ordered: args.ordered,
-        quiet: args.quiet,
-        failed_file: args.failed.clone(),
-    };
-    Ok(JobPlan { targets, many, connect: options(&args.conn), printer, job, fleet })
+    Ok(JobPlan { targets, many, connect: options(&args.conn), printer, job, fleet: fleet(&args.fleet) })
 }
 
 fn run(args: RunArgs, color: ColorChoice) -> pushy::Result<JobPlan> {
@@ -181,7 +174,9 @@ fn run(args: RunArgs, color: ColorChoice) -> pushy::Result<JobPlan> {
     let file = args.script.display().to_string();
     let mut argv = vec![file.clone()];
     argv.extend(args.args.iter().cloned());
-    let target = single(&args.conn, &args.host)?;
+    let (targets, many) = targets(&args.conn, &args.host)?;
+    crate::password::set_hosts(targets.len());
+    let stdin_used = args.host.split(',').any(|part| part.trim() == "@-");
     let job = Job {
         code,
         file,
@@ -189,18 +184,18 @@ fn run(args: RunArgs, color: ColorChoice) -> pushy::Result<JobPlan> {
         argv,
         test: false,
         timeout: timeout(args.timeout)?,
-        stdin: stdin_source(false, false)?,
+        stdin: stdin_source(stdin_used, many)?,
         stream_bytes: false,
         text_forms: false,
         verbose: args.conn.verbose,
     };
     Ok(JobPlan {
-        targets: vec![(args.host.clone(), target)],
-        many: false,
+        targets,
+        many,
         connect: options(&args.conn),
-        printer: printer(&OutputArgs::default(), color, false),
+        printer: printer(&OutputArgs::default(), color, many),
         job,
-        fleet: Fleet { forks: 1, collapse: false, ordered: false, quiet: false, failed_file: None },
+        fleet: fleet(&args.fleet),
     })
 }
 
@@ -225,6 +220,16 @@ fn copy(args: CpArgs) -> pushy::Result<CopyPlan> {
         preserve: args.preserve,
         quiet: args.quiet,
     })
+}
+
+fn fleet(args: &FleetArgs) -> Fleet {
+    Fleet {
+        forks: args.forks,
+        collapse: args.collapse,
+        ordered: args.ordered,
+        quiet: args.quiet,
+        failed_file: args.failed.clone(),
+    }
 }
 
 /// A `HOST:PATH` operand (`local:PATH` for a local interpreter).

@@ -223,3 +223,23 @@ fn endless_iterators_on_many_hosts_keep_memory_flat() {
     let rss = done.peak_rss_kib();
     assert!(rss < 64 * 1024, "peak RSS {rss} KiB with 50 endless streams");
 }
+
+#[test]
+fn run_takes_many_hosts_and_passes_the_script_its_arguments() {
+    let dir = private_dir();
+    let script = dir.path().join("check.py");
+    std::fs::write(&script, "import sys\nprint(sys.argv[1:])\nsys.exit(3 if '--fail' in sys.argv else 0)\n").unwrap();
+    let script = script.display().to_string();
+    let config = sshd().config.display().to_string();
+    pushy()
+        .args(["run", "-F", &config, "--ordered", "pushy-test-a,pushy-test-b", &script, "-v", "x"])
+        .run()
+        .success()
+        .stdout_is("pushy-test-a| ['-v', 'x']\npushy-test-b| ['-v', 'x']\n");
+    // Exit statuses are summarised as for exec: a non-zero exit is a failure.
+    pushy()
+        .args(["run", "-F", &config, "--ordered", "pushy-test-a,pushy-test-b", &script, "--fail"])
+        .run()
+        .code(1)
+        .stderr_has("pushy-test-a: exited with status 3");
+}

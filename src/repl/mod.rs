@@ -247,25 +247,23 @@ impl Repl {
         let printer = self.printer;
         let mut sink = Sink::new(&printer, false);
         let reply = self.session.borrow_mut().request(request, &mut |event| sink.event(event));
-        // A lost connection ends the REPL: one line, exit 255 (in main).
-        let reply = reply?;
-        if let Reply::Incomplete = reply {
-            return Ok(Next::More);
-        }
-        self.count += 1;
-        match reply {
-            Reply::Incomplete | Reply::BytesStreamed(_) => {}
+        // A lost connection: the caller offers to reconnect.
+        let next = match reply? {
+            Reply::Incomplete => return Ok(Next::More),
             Reply::Value(value, _) => {
                 let _ = write_stdout(&self.printer.value(&value));
+                Next::Continue
             }
-            Reply::NoValue | Reply::StreamEnd(_) => {}
+            Reply::NoValue | Reply::StreamEnd(_) | Reply::BytesStreamed(_) => Next::Continue,
             Reply::Raised(error) => {
                 self.raised = true;
                 let _ = std::io::stderr().write_all(error.traceback.as_bytes());
+                Next::Continue
             }
-            Reply::Exit(code) => return Ok(Next::Exit(ExitCode::Exit(code.clamp(0, 255) as u8))),
-        }
-        Ok(Next::Continue)
+            Reply::Exit(code) => Next::Exit(ExitCode::Exit(code.clamp(0, 255) as u8)),
+        };
+        self.count += 1;
+        Ok(next)
     }
 
     fn meta(&mut self, command: &str) -> Next {

@@ -90,6 +90,10 @@ impl Done {
     #[track_caller]
     pub fn peak_rss_kib(&self) -> u64 {
         let stderr = self.stderr();
+        if stderr.starts_with(PEAK_RSS) {
+            // The report alone: pushy itself said nothing, which is checked.
+            self.stderr_starts_with(PEAK_RSS);
+        }
         let report = stderr.rfind(PEAK_RSS).map(|at| &stderr[at + PEAK_RSS.len()..]);
         let kib = report.and_then(|r| r.strip_suffix('\n')).and_then(|n| n.parse().ok());
         kib.unwrap_or_else(|| panic!("stderr does not end with GNU time's report\n{}", self.describe()))
