@@ -1163,6 +1163,12 @@ def main():
     #    anything the shell printed before this marker is not protocol.
     channel._write(READY_MARKER)
     channel.send(hello_info())
+    # A watchdog for the one case the reader thread cannot handle: user code
+    # stuck in C with the GIL held when the client goes away. Forked here, in
+    # the main thread before any other thread exists, while the client's
+    # first request is on its way: from a thread of its own it could miss
+    # its turn for the GIL to code that grabs it at once, and never start.
+    start_watchdog(proto_in, os.getpid())
     # 4. fds 1/2 become pipes pumped as output frames.
     output = Output(channel)
     output.streams = make_text_streams()
@@ -1173,11 +1179,6 @@ def main():
     server = Server(channel, output)
     signal.signal(signal.SIGINT, server.on_sigint)
     _thread.start_new_thread(server.reader, ())
-    # 6. A watchdog for the one case the reader thread cannot handle: user
-    #    code stuck in C with the GIL held when the client goes away. Forked
-    #    from a thread of its own while the main thread waits for the first
-    #    request, so it costs that request nothing.
-    _thread.start_new_thread(start_watchdog, (proto_in, os.getpid()))
     server.serve()
 
 
