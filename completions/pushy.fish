@@ -50,7 +50,7 @@ complete -c pushy -n "__fish_pushy_needs_command" -s V -l version -d 'Print vers
 complete -c pushy -n "__fish_pushy_needs_command" -a "exec" -d 'Evaluate code on a host and print the value of its last expression'
 complete -c pushy -n "__fish_pushy_needs_command" -a "run" -d 'Run a local Python script on a host, as `__main__`, with arguments'
 complete -c pushy -n "__fish_pushy_needs_command" -a "disconnect" -d 'Stop the ssh connections kept for reuse with these hosts, now'
-complete -c pushy -n "__fish_pushy_needs_command" -a "cp" -d 'Copy files between this machine and a host, as scp does, over pushy\'s connection'
+complete -c pushy -n "__fish_pushy_needs_command" -a "cp" -d 'Copy files between this machine and a host (or many), as scp does, over pushy\'s connection'
 complete -c pushy -n "__fish_pushy_needs_command" -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -s f -l file -d 'Read the code from a file' -r -F
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -l timeout -d 'Interrupt the code after this many seconds (exit 124)' -r
@@ -147,7 +147,7 @@ complete -c pushy -n "__fish_pushy_using_subcommand cp" -s h -l help -d 'Print h
 complete -c pushy -n "__fish_pushy_using_subcommand help; and not __fish_seen_subcommand_from exec run disconnect cp help" -f -a "exec" -d 'Evaluate code on a host and print the value of its last expression'
 complete -c pushy -n "__fish_pushy_using_subcommand help; and not __fish_seen_subcommand_from exec run disconnect cp help" -f -a "run" -d 'Run a local Python script on a host, as `__main__`, with arguments'
 complete -c pushy -n "__fish_pushy_using_subcommand help; and not __fish_seen_subcommand_from exec run disconnect cp help" -f -a "disconnect" -d 'Stop the ssh connections kept for reuse with these hosts, now'
-complete -c pushy -n "__fish_pushy_using_subcommand help; and not __fish_seen_subcommand_from exec run disconnect cp help" -f -a "cp" -d 'Copy files between this machine and a host, as scp does, over pushy\'s connection'
+complete -c pushy -n "__fish_pushy_using_subcommand help; and not __fish_seen_subcommand_from exec run disconnect cp help" -f -a "cp" -d 'Copy files between this machine and a host (or many), as scp does, over pushy\'s connection'
 complete -c pushy -n "__fish_pushy_using_subcommand help; and not __fish_seen_subcommand_from exec run disconnect cp help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c pushy -n "__fish_pushy_needs_command" -f -a "(__fish_print_hostnames) local:"
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -f -a "(__fish_print_hostnames) local:"

@@ -66,7 +66,7 @@ pub enum Command {
     /// Stop the ssh connections kept for reuse with these hosts, now.
     Disconnect(DisconnectArgs),
 
-    /// Copy files between this machine and a host, as scp does, over pushy's connection.
+    /// Copy files between this machine and a host (or many), as scp does, over pushy's connection.
     ///
     /// One operand is HOST:PATH (or local:PATH), the other a local path. Bytes are kept;
     /// modes are the permission bits less the receiver's umask, as cp applies them (all
@@ -74,7 +74,11 @@ pub enum Command {
     /// be read is reported and the rest goes on. A file is never left half-written under
     /// its final name. The host is not trusted: every name it sends must be a single file
     /// name and lands under DEST; no symlink in a destination is followed, on either side.
-    #[command(after_help = "Examples:\n  pushy cp web1:/var/log/syslog .\n  pushy cp -r ./conf web1:/etc/myapp")]
+    /// With many hosts (H1,H2:PATH, web[1:3]:PATH, @FILE:PATH), an upload goes to each,
+    /// and a download from each lands in DEST/HOST/.
+    #[command(
+        after_help = "Examples:\n  pushy cp web1:/var/log/syslog .\n  pushy cp -r ./conf web1:/etc/myapp\n  pushy cp web[1:3]:/var/log/syslog ./logs     (./logs/web1/syslog, ...)"
+    )]
     Cp(CpArgs),
 }
 

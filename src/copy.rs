@@ -2,6 +2,10 @@
 //! `-r`, `-p`) over pushy's own connection, with a progress bar on a
 //! terminal. Ctrl-C stops the copy cleanly: no temporary file is left and
 //! the old target stays as it was.
+//!
+//! Many hosts (`H1,H2:PATH`, ranges, `@FILE`): an upload goes to each; a
+//! download from each lands in `LOCAL/HOST/`, so nothing of one host can
+//! overwrite another's. Hosts copy 16 at a time, one line each.
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -22,7 +26,10 @@ pub fn run(plan: CopyPlan) -> pushy::Result<ExitCode> {
     // here and on the host), then pushy dies by that signal; a second one
     // quits at once. Before the copy starts, a signal just ends pushy.
     let ctrl_c = CtrlC::install();
-    let mut session = Session::connect_with(&plan.target, &plan.connect)?;
+    if plan.many {
+        return many_hosts(&plan, &ctrl_c);
+    }
+    let mut session = Session::connect_with(&plan.targets[0].1, &plan.connect)?;
     let options = Options { recursive: plan.recursive, preserve: plan.preserve };
     let progress = Arc::new(Progress::default());
     let flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -58,6 +65,88 @@ pub fn run(plan: CopyPlan) -> pushy::Result<ExitCode> {
         }
         Err(e) => Err(e),
     }
+}
+
+/// Hosts copied at once.
+const FORKS: usize = 16;
+
+/// The copy on every host: one line each, then the status (255 if a host
+/// could not be reached, else 1 if anything was not copied, else 0).
+fn many_hosts(plan: &CopyPlan, ctrl_c: &CtrlC) -> pushy::Result<ExitCode> {
+    let options = Options { recursive: plan.recursive, preserve: plan.preserve };
+    // One cancel for all: Ctrl-C, SIGTERM or SIGHUP stops every copy.
+    let progress = Arc::new(Progress::default());
+    let caught = Arc::new(std::sync::atomic::AtomicI32::new(0));
+    {
+        let (progress, caught) = (Arc::clone(&progress), Arc::clone(&caught));
+        ctrl_c.on_signal(move |signal| {
+            caught.store(signal, Ordering::SeqCst);
+            progress.cancel.store(true, Ordering::SeqCst);
+        });
+    }
+    if plan.download {
+        std::fs::create_dir_all(&plan.local)
+            .map_err(|e| pushy::Error::new(pushy::ErrorKind::Io, format!("cannot make {}: {e}", plan.local)))?;
+    }
+    let queue = std::sync::Mutex::new(plan.targets.iter().collect::<std::collections::VecDeque<_>>());
+    let (unreachable, failed) = (std::sync::atomic::AtomicBool::new(false), std::sync::atomic::AtomicBool::new(false));
+    std::thread::scope(|scope| {
+        for _ in 0..FORKS.min(plan.targets.len()) {
+            scope.spawn(|| loop {
+                let Some((label, target)) = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front() else { break };
+                let copied =
+                    Session::connect_with(target, &plan.connect).map_err(|e| (e, true)).and_then(|mut session| {
+                        let result = if plan.download {
+                            let dir = Path::new(&plan.local).join(label);
+                            std::fs::create_dir_all(&dir)
+                                .map_err(|e| {
+                                    (pushy::Error::new(pushy::ErrorKind::Io, format!("{}: {e}", dir.display())), false)
+                                })
+                                .and_then(|()| {
+                                    transfer::get(&mut session, &plan.remote, &dir, options, &progress)
+                                        .map_err(|e| (e, false))
+                                })
+                        } else {
+                            transfer::put(&mut session, Path::new(&plan.local), &plan.remote, options, &progress)
+                                .map_err(|e| (e, false))
+                        };
+                        let _ = session.close();
+                        result
+                    });
+                let mut err = std::io::stderr().lock();
+                match copied {
+                    Ok(summary) => {
+                        for error in &summary.errors {
+                            let _ = writeln!(err, "{label}: not copied: {error}");
+                        }
+                        if !summary.errors.is_empty() {
+                            failed.store(true, Ordering::SeqCst);
+                        }
+                        drop(err);
+                        let line = format!("{label}: {} file(s), {} bytes\n", summary.files, summary.bytes);
+                        let _ = crate::output::write_stdout(line.as_bytes());
+                    }
+                    Err((e, connecting)) => {
+                        let hint = e.hint().map(|h| format!(" ({h})")).unwrap_or_default();
+                        let _ = writeln!(err, "{label}: error: {e}{hint}");
+                        let flag = if connecting { &unreachable } else { &failed };
+                        flag.store(true, Ordering::SeqCst);
+                    }
+                }
+            });
+        }
+    });
+    if progress.cancel.load(Ordering::SeqCst) {
+        eprintln!("pushy: the copy was interrupted; nothing was left half-written");
+        crate::signals::die(caught.load(Ordering::SeqCst));
+    }
+    Ok(if unreachable.load(Ordering::SeqCst) {
+        ExitCode::Connection
+    } else if failed.load(Ordering::SeqCst) {
+        ExitCode::Raised
+    } else {
+        ExitCode::Success
+    })
 }
 
 fn report(summary: &Summary) -> ExitCode {

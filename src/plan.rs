@@ -98,7 +98,10 @@ pub struct Fleet {
 
 /// `pushy cp`'s plan.
 pub struct CopyPlan {
-    pub target: Target,
+    /// Each host's label and target; with many, a download goes to
+    /// `LOCAL/LABEL/`, an upload to each.
+    pub targets: Vec<(String, Target)>,
+    pub many: bool,
     pub connect: ConnectOptions,
     pub remote: String,
     pub local: String,
@@ -210,8 +213,19 @@ fn copy(args: CpArgs) -> pushy::Result<CopyPlan> {
     };
     // An upload to `HOST:` goes to the remote login directory.
     let remote = if remote.is_empty() && !download { "." } else { remote };
+    let (targets, many) = targets(&args.conn, host)?;
+    if many && download {
+        // Each host's files land in a directory named after it.
+        for (label, _) in &targets {
+            if label.is_empty() || label.contains('/') || label == "." || label == ".." {
+                return Err(Error::new(ErrorKind::Usage, format!("{label:?} cannot name a local directory"))
+                    .with_hint("downloads from many hosts go to DEST/HOST/: use host names without `/`"));
+            }
+        }
+    }
     Ok(CopyPlan {
-        target: single(&args.conn, host)?,
+        targets,
+        many,
         connect: options(&args.conn),
         remote: remote.to_string(),
         local: local.to_string(),
@@ -237,8 +251,18 @@ fn remote_operand(text: &str) -> Option<(&str, &str)> {
     if let Some(path) = text.strip_prefix("local:") {
         return Some(("local:", path));
     }
-    // As scp: a colon before any slash makes it remote.
-    let colon = text.find(':')?;
+    // As scp: a colon before any slash makes it remote (one inside a host
+    // range, `web[1:3]:/x`, does not count).
+    let mut depth = 0;
+    let colon = text.char_indices().find_map(|(at, c)| {
+        match c {
+            '[' => depth += 1,
+            ']' => depth -= 1,
+            ':' if depth == 0 => return Some(at),
+            _ => {}
+        }
+        None
+    })?;
     if text[..colon].contains('/') || colon == 0 {
         return None;
     }
@@ -402,5 +426,7 @@ mod tests {
         assert_eq!(remote_operand("./a:b"), None);
         assert_eq!(remote_operand("plain"), None);
         assert_eq!(remote_operand("web1:"), Some(("web1", "")));
+        assert_eq!(remote_operand("a,b:/x"), Some(("a,b", "/x")));
+        assert_eq!(remote_operand("web[1:3]:/x"), Some(("web[1:3]", "/x")));
     }
 }

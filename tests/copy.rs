@@ -152,3 +152,27 @@ fn the_repl_gets_and_puts() {
     assert_eq!(std::fs::read_to_string(dir.path().join("got.txt")).unwrap(), "from there\n");
     assert_eq!(std::fs::read_to_string(remote_dir.path().join("put.txt")).unwrap(), "from here\n");
 }
+
+#[test]
+fn many_hosts_each_get_the_upload_and_downloads_land_in_a_directory_per_host() {
+    let dir = private_dir();
+    let src = dir.path().join("notes.txt");
+    std::fs::write(&src, "shared\n").unwrap();
+    // Upload to each host (the aliases share this machine: one target each).
+    let up = dir.path().join("up");
+    std::fs::create_dir(&up).unwrap();
+    let to = format!("pushy-test-a,pushy-test-b:{}", up.display());
+    let done = cp().args([&src.display().to_string(), &to]).run();
+    done.success();
+    assert_eq!(done.stdout().lines().count(), 2, "{}", done.stdout());
+    assert_eq!(std::fs::read_to_string(up.join("notes.txt")).unwrap(), "shared\n");
+    // Download from each, into DEST/HOST/, a bad host not stopping the others.
+    let dest = dir.path().join("fetched");
+    let from = format!("pushy-test-a,pushy-test-closed,pushy-test-b:{}", src.display());
+    let done = cp().args([&from, &dest.display().to_string()]).run();
+    done.code(255).stderr_has("pushy-test-closed: error: cannot connect");
+    for host in ["pushy-test-a", "pushy-test-b"] {
+        assert_eq!(std::fs::read_to_string(dest.join(host).join("notes.txt")).unwrap(), "shared\n", "{host}");
+    }
+    assert!(!dest.join("pushy-test-closed").join("notes.txt").exists());
+}
