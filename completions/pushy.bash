@@ -53,7 +53,7 @@ _pushy() {
 
     case "${cmd}" in
         pushy)
-            opts="-p -l -i -F -J -o -v -h -V --port --login --identity --ssh-config --jump --option --python --connect-timeout --persist --no-reuse --sudo --become --inventory --verbose --color --generate --help --version exec run disconnect cp help"
+            opts="-p -l -i -F -J -o -v -h -V --port --login --identity --ssh-config --jump --option --python --connect-timeout --persist --no-reuse --sudo --become --inventory --limit --verbose --color --generate --help --version exec run disconnect cp help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -124,18 +124,11 @@ _pushy() {
                     return 0
                     ;;
                 --inventory)
-                    local oldifs
-                    if [ -n "${IFS+x}" ]; then
-                        oldifs="$IFS"
-                    fi
-                    IFS=$'\n'
                     COMPREPLY=($(compgen -f "${cur}"))
-                    if [ -n "${oldifs+x}" ]; then
-                        IFS="$oldifs"
-                    fi
-                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
-                        compopt -o filenames
-                    fi
+                    return 0
+                    ;;
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -154,7 +147,7 @@ _pushy() {
             return 0
             ;;
         pushy__subcmd__cp)
-            opts="-r -P -q -p -l -i -F -J -o -v -h --recursive --preserve --quiet --port --login --identity --ssh-config --jump --option --python --connect-timeout --persist --no-reuse --sudo --become --inventory --verbose --color --help"
+            opts="-r -P -q -p -l -i -F -J -o -v -h --recursive --preserve --quiet --port --login --identity --ssh-config --jump --option --python --connect-timeout --persist --no-reuse --sudo --become --inventory --limit --verbose --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -225,18 +218,11 @@ _pushy() {
                     return 0
                     ;;
                 --inventory)
-                    local oldifs
-                    if [ -n "${IFS+x}" ]; then
-                        oldifs="$IFS"
-                    fi
-                    IFS=$'\n'
                     COMPREPLY=($(compgen -f "${cur}"))
-                    if [ -n "${oldifs+x}" ]; then
-                        IFS="$oldifs"
-                    fi
-                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
-                        compopt -o filenames
-                    fi
+                    return 0
+                    ;;
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -251,7 +237,7 @@ _pushy() {
             return 0
             ;;
         pushy__subcmd__disconnect)
-            opts="-p -l -i -F -J -o -v -h --port --login --identity --ssh-config --jump --option --python --connect-timeout --persist --no-reuse --sudo --become --inventory --verbose --color --help"
+            opts="-p -l -i -F -J -o -v -h --port --login --identity --ssh-config --jump --option --python --connect-timeout --persist --no-reuse --sudo --become --inventory --limit --verbose --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -322,18 +308,11 @@ _pushy() {
                     return 0
                     ;;
                 --inventory)
-                    local oldifs
-                    if [ -n "${IFS+x}" ]; then
-                        oldifs="$IFS"
-                    fi
-                    IFS=$'\n'
                     COMPREPLY=($(compgen -f "${cur}"))
-                    if [ -n "${oldifs+x}" ]; then
-                        IFS="$oldifs"
-                    fi
-                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
-                        compopt -o filenames
-                    fi
+                    return 0
+                    ;;
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -348,7 +327,7 @@ _pushy() {
             return 0
             ;;
         pushy__subcmd__exec)
-            opts="-f -0 -q -p -l -i -F -J -o -v -h --file --json --raw --null --test --timeout --forks --collapse --ordered --failed --quiet --port --login --identity --ssh-config --jump --option --python --connect-timeout --persist --no-reuse --sudo --become --inventory --verbose --color --help"
+            opts="-f -0 -q -p -l -i -F -J -o -v -h --list-hosts --file --json --raw --null --test --timeout --forks --collapse --ordered --failed --quiet --port --login --identity --ssh-config --jump --option --python --connect-timeout --persist --no-reuse --sudo --become --inventory --limit --verbose --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -450,18 +429,11 @@ _pushy() {
                     return 0
                     ;;
                 --inventory)
-                    local oldifs
-                    if [ -n "${IFS+x}" ]; then
-                        oldifs="$IFS"
-                    fi
-                    IFS=$'\n'
                     COMPREPLY=($(compgen -f "${cur}"))
-                    if [ -n "${oldifs+x}" ]; then
-                        IFS="$oldifs"
-                    fi
-                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
-                        compopt -o filenames
-                    fi
+                    return 0
+                    ;;
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -560,7 +532,7 @@ _pushy() {
             return 0
             ;;
         pushy__subcmd__run)
-            opts="-q -p -l -i -F -J -o -v -h --timeout --forks --collapse --ordered --failed --quiet --port --login --identity --ssh-config --jump --option --python --connect-timeout --persist --no-reuse --sudo --become --inventory --verbose --color --help"
+            opts="-q -p -l -i -F -J -o -v -h --timeout --forks --collapse --ordered --failed --quiet --port --login --identity --ssh-config --jump --option --python --connect-timeout --persist --no-reuse --sudo --become --inventory --limit --verbose --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -654,18 +626,11 @@ _pushy() {
                     return 0
                     ;;
                 --inventory)
-                    local oldifs
-                    if [ -n "${IFS+x}" ]; then
-                        oldifs="$IFS"
-                    fi
-                    IFS=$'\n'
                     COMPREPLY=($(compgen -f "${cur}"))
-                    if [ -n "${oldifs+x}" ]; then
-                        IFS="$oldifs"
-                    fi
-                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
-                        compopt -o filenames
-                    fi
+                    return 0
+                    ;;
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --color)

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_pushy_global_optspecs
-    string join \n p/port= l/login= i/identity= F/ssh-config= J/jump= o/option= python= connect-timeout= persist= no-reuse sudo become= inventory= v/verbose color= generate= h/help V/version
+    string join \n p/port= l/login= i/identity= F/ssh-config= J/jump= o/option= python= connect-timeout= persist= no-reuse sudo become= inventory= limit= v/verbose color= generate= h/help V/version
 end
 
 function __fish_pushy_needs_command
@@ -34,7 +34,8 @@ complete -c pushy -n "__fish_pushy_needs_command" -l python -d 'The remote Pytho
 complete -c pushy -n "__fish_pushy_needs_command" -l connect-timeout -d 'Give up connecting after this many seconds (ssh ConnectTimeout)' -r
 complete -c pushy -n "__fish_pushy_needs_command" -l persist -d 'Keep the ssh connection open this long after use, for the next call' -r
 complete -c pushy -n "__fish_pushy_needs_command" -l become -d 'Run the remote interpreter as USER, through sudo' -r
-complete -c pushy -n "__fish_pushy_needs_command" -l inventory -d 'An Ansible INI inventory: HOST is then a group, host name or pattern from it' -r -F
+complete -c pushy -n "__fish_pushy_needs_command" -l inventory -d 'An Ansible inventory (INI, a directory, an executable dynamic inventory; YAML and plugins through ansible-inventory): HOST is then a pattern, as Ansible\'s (`web:&prod`, `all:!db`, `~web0[12]`, `web[0:2]`)' -r -F
+complete -c pushy -n "__fish_pushy_needs_command" -l limit -d 'With --inventory: only the hosts this pattern also selects, as Ansible\'s --limit' -r
 complete -c pushy -n "__fish_pushy_needs_command" -l color -d 'Colour: auto (when writing to a terminal and NO_COLOR is unset), always, never' -r -f -a "auto\t'When the stream is a terminal and NO_COLOR is unset'
 always\t'Always'
 never\t'Never'"
@@ -66,10 +67,12 @@ complete -c pushy -n "__fish_pushy_using_subcommand exec" -l python -d 'The remo
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -l connect-timeout -d 'Give up connecting after this many seconds (ssh ConnectTimeout)' -r
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -l persist -d 'Keep the ssh connection open this long after use, for the next call' -r
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -l become -d 'Run the remote interpreter as USER, through sudo' -r
-complete -c pushy -n "__fish_pushy_using_subcommand exec" -l inventory -d 'An Ansible INI inventory: HOST is then a group, host name or pattern from it' -r -F
+complete -c pushy -n "__fish_pushy_using_subcommand exec" -l inventory -d 'An Ansible inventory (INI, a directory, an executable dynamic inventory; YAML and plugins through ansible-inventory): HOST is then a pattern, as Ansible\'s (`web:&prod`, `all:!db`, `~web0[12]`, `web[0:2]`)' -r -F
+complete -c pushy -n "__fish_pushy_using_subcommand exec" -l limit -d 'With --inventory: only the hosts this pattern also selects, as Ansible\'s --limit' -r
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -l color -d 'Colour: auto (when writing to a terminal and NO_COLOR is unset), always, never' -r -f -a "auto\t'When the stream is a terminal and NO_COLOR is unset'
 always\t'Always'
 never\t'Never'"
+complete -c pushy -n "__fish_pushy_using_subcommand exec" -l list-hosts -d 'Print the hosts HOST selects, one a line, and connect to none (as Ansible\'s --list-hosts)'
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -l json -d 'Print values as JSON (JSON Lines for streamed items); stdout carries only JSON, remote output goes to stderr; see the man page for the format'
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -l raw -d 'Print text as is, bytes as bytes, and one item per line: for pipelines'
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -s 0 -l null -d 'With --raw (implied): end every item with NUL instead of a newline, for `xargs -0`'
@@ -94,7 +97,8 @@ complete -c pushy -n "__fish_pushy_using_subcommand run" -l python -d 'The remot
 complete -c pushy -n "__fish_pushy_using_subcommand run" -l connect-timeout -d 'Give up connecting after this many seconds (ssh ConnectTimeout)' -r
 complete -c pushy -n "__fish_pushy_using_subcommand run" -l persist -d 'Keep the ssh connection open this long after use, for the next call' -r
 complete -c pushy -n "__fish_pushy_using_subcommand run" -l become -d 'Run the remote interpreter as USER, through sudo' -r
-complete -c pushy -n "__fish_pushy_using_subcommand run" -l inventory -d 'An Ansible INI inventory: HOST is then a group, host name or pattern from it' -r -F
+complete -c pushy -n "__fish_pushy_using_subcommand run" -l inventory -d 'An Ansible inventory (INI, a directory, an executable dynamic inventory; YAML and plugins through ansible-inventory): HOST is then a pattern, as Ansible\'s (`web:&prod`, `all:!db`, `~web0[12]`, `web[0:2]`)' -r -F
+complete -c pushy -n "__fish_pushy_using_subcommand run" -l limit -d 'With --inventory: only the hosts this pattern also selects, as Ansible\'s --limit' -r
 complete -c pushy -n "__fish_pushy_using_subcommand run" -l color -d 'Colour: auto (when writing to a terminal and NO_COLOR is unset), always, never' -r -f -a "auto\t'When the stream is a terminal and NO_COLOR is unset'
 always\t'Always'
 never\t'Never'"
@@ -115,7 +119,8 @@ complete -c pushy -n "__fish_pushy_using_subcommand disconnect" -l python -d 'Th
 complete -c pushy -n "__fish_pushy_using_subcommand disconnect" -l connect-timeout -d 'Give up connecting after this many seconds (ssh ConnectTimeout)' -r
 complete -c pushy -n "__fish_pushy_using_subcommand disconnect" -l persist -d 'Keep the ssh connection open this long after use, for the next call' -r
 complete -c pushy -n "__fish_pushy_using_subcommand disconnect" -l become -d 'Run the remote interpreter as USER, through sudo' -r
-complete -c pushy -n "__fish_pushy_using_subcommand disconnect" -l inventory -d 'An Ansible INI inventory: HOST is then a group, host name or pattern from it' -r -F
+complete -c pushy -n "__fish_pushy_using_subcommand disconnect" -l inventory -d 'An Ansible inventory (INI, a directory, an executable dynamic inventory; YAML and plugins through ansible-inventory): HOST is then a pattern, as Ansible\'s (`web:&prod`, `all:!db`, `~web0[12]`, `web[0:2]`)' -r -F
+complete -c pushy -n "__fish_pushy_using_subcommand disconnect" -l limit -d 'With --inventory: only the hosts this pattern also selects, as Ansible\'s --limit' -r
 complete -c pushy -n "__fish_pushy_using_subcommand disconnect" -l color -d 'Colour: auto (when writing to a terminal and NO_COLOR is unset), always, never' -r -f -a "auto\t'When the stream is a terminal and NO_COLOR is unset'
 always\t'Always'
 never\t'Never'"
@@ -133,7 +138,8 @@ complete -c pushy -n "__fish_pushy_using_subcommand cp" -l python -d 'The remote
 complete -c pushy -n "__fish_pushy_using_subcommand cp" -l connect-timeout -d 'Give up connecting after this many seconds (ssh ConnectTimeout)' -r
 complete -c pushy -n "__fish_pushy_using_subcommand cp" -l persist -d 'Keep the ssh connection open this long after use, for the next call' -r
 complete -c pushy -n "__fish_pushy_using_subcommand cp" -l become -d 'Run the remote interpreter as USER, through sudo' -r
-complete -c pushy -n "__fish_pushy_using_subcommand cp" -l inventory -d 'An Ansible INI inventory: HOST is then a group, host name or pattern from it' -r -F
+complete -c pushy -n "__fish_pushy_using_subcommand cp" -l inventory -d 'An Ansible inventory (INI, a directory, an executable dynamic inventory; YAML and plugins through ansible-inventory): HOST is then a pattern, as Ansible\'s (`web:&prod`, `all:!db`, `~web0[12]`, `web[0:2]`)' -r -F
+complete -c pushy -n "__fish_pushy_using_subcommand cp" -l limit -d 'With --inventory: only the hosts this pattern also selects, as Ansible\'s --limit' -r
 complete -c pushy -n "__fish_pushy_using_subcommand cp" -l color -d 'Colour: auto (when writing to a terminal and NO_COLOR is unset), always, never' -r -f -a "auto\t'When the stream is a terminal and NO_COLOR is unset'
 always\t'Always'
 never\t'Never'"

@@ -143,8 +143,12 @@ pub struct ExecArgs {
     pub host: String,
 
     /// Python code; `-` reads it from stdin.
-    #[arg(value_name = "CODE", required_unless_present = "file")]
+    #[arg(value_name = "CODE", required_unless_present_any = ["file", "list_hosts"])]
     pub code: Option<String>,
+
+    /// Print the hosts HOST selects, one a line, and connect to none (as Ansible's --list-hosts).
+    #[arg(long)]
+    pub list_hosts: bool,
 
     /// Read the code from a file.
     #[arg(short = 'f', long = "file", value_name = "FILE", conflicts_with = "code")]
@@ -273,9 +277,15 @@ pub struct ConnArgs {
     #[arg(long = "become", value_name = "USER")]
     pub become_user: Option<String>,
 
-    /// An Ansible INI inventory: HOST is then a group, host name or pattern from it.
-    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath)]
+    /// An Ansible inventory (INI, a directory, an executable dynamic inventory; YAML and
+    /// plugins through ansible-inventory): HOST is then a pattern, as Ansible's
+    /// (`web:&prod`, `all:!db`, `~web0[12]`, `web[0:2]`).
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::AnyPath)]
     pub inventory: Option<PathBuf>,
+
+    /// With --inventory: only the hosts this pattern also selects, as Ansible's --limit.
+    #[arg(long, value_name = "PATTERN", requires = "inventory")]
+    pub limit: Option<String>,
 
     /// Say which interpreter ran, as whom, on stderr.
     #[arg(short = 'v', long)]

@@ -18,14 +18,14 @@ pub fn run(plan: JobPlan) -> pushy::Result<ExitCode> {
         return crate::fanout::run(&plan);
     }
     let (_, target) = &plan.targets[0];
-    one_host(target, &plan)
+    one_host(target, plan.connect_for(0), &plan)
 }
 
-fn one_host(target: &pushy::Target, plan: &JobPlan) -> pushy::Result<ExitCode> {
+fn one_host(target: &pushy::Target, connect: &pushy::ConnectOptions, plan: &JobPlan) -> pushy::Result<ExitCode> {
     let (job, printer) = (&plan.job, &plan.printer);
     let ctrl_c = CtrlC::install();
     let mut sink = Sink::new(printer, job.test);
-    let outcome = run_job(target, &plan.connect, job, Some(&ctrl_c), &mut |event| sink.event(event));
+    let outcome = run_job(target, connect, job, Some(&ctrl_c), &mut |event| sink.event(event));
     let outcome = match outcome {
         Err(_) if output::stdout_closed() => return Ok(ExitCode::Success), // `| head`: end quietly
         other => other?,

@@ -62,7 +62,7 @@ pub fn run(plan: &JobPlan) -> pushy::Result<ExitCode> {
                 if tx.send(Message::Started(index)).is_err() {
                     break;
                 }
-                let end = match run_job(&target, &plan.connect, &plan.job, None, &mut |event| {
+                let end = match run_job(&target, plan.connect_for(index), &plan.job, None, &mut |event| {
                     let message = match event {
                         Event::Output(stream, bytes) => Message::Output(index, stream, bytes.to_vec()),
                         Event::Item(value) => Message::Item(index, value),

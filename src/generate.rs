@@ -229,8 +229,18 @@ interrupted on the host and offers nothing; Ctrl\-C cancels it sooner.
 .SH MANY HOSTS
 \fIHOST\fR may name many: \fIH1\fR,\fIH2\fR, \fB@\fR\fIFILE\fR (one host a
 line), \fB@\-\fR (the same from stdin), ranges as Ansible writes them
-(\fBweb[01:20]\fR, \fBweb[1:9:2]\fR, \fBdb\-[a:c]\fR), or an inventory
-pattern. \fB\-\-forks\fR hosts run at once, each through the same code as
+(\fBweb[01:20]\fR, \fBweb[1:9:2]\fR, \fBdb\-[a:c]\fR), or, with
+\fB\-\-inventory\fR, a pattern as Ansible reads it: groups and hosts by name,
+glob (\fBweb*\fR, \fBweb0[!1]\fR) or regex (\fB~web0[12]\fR), joined by
+\fB,\fR or \fB:\fR, then \fB&\fR\fITERM\fR (also in) and \fB!\fR\fITERM\fR (not
+in), and subscripts (\fBweb[0]\fR, \fBprod[1:3]\fR). An inventory is an
+INI file, a directory of them, an executable (run with \fB\-\-list\fR, printing
+Ansible's JSON) or, through \fBansible\-inventory\fR when installed, YAML and
+plugin sources. Its \fBansible_host\fR, \fBansible_port\fR, \fBansible_user\fR,
+\fBansible_ssh_private_key_file\fR, \fBansible_python_interpreter\fR,
+\fBansible_become\fR, \fBansible_become_user\fR and
+\fBansible_connection=local\fR apply per host. \fB\-\-limit\fR narrows the
+selection; \fBexec \-\-list\-hosts\fR prints it without connecting. \fB\-\-forks\fR hosts run at once, each through the same code as
 one host, so \fB\-\-timeout\fR (per host), \fB\-\-test\fR, \fB\-v\fR,
 \fB\-\-raw\fR and \fB\-\-json\fR mean the same. Output flows as it comes:
 remote output as \fIHOST\fR| \fIline\fR, streamed items as \fIHOST\fR:

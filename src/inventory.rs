@@ -20,6 +20,16 @@ pub struct InventoryHost {
     pub port: Option<u16>,
     /// `ansible_user`
     pub user: Option<String>,
+    /// `ansible_ssh_private_key_file`
+    pub key: Option<String>,
+    /// `ansible_python_interpreter`
+    pub python: Option<String>,
+    /// `ansible_become` (true or false)
+    pub become_: Option<bool>,
+    /// `ansible_become_user`
+    pub become_user: Option<String>,
+    /// `ansible_connection=local`: this machine, no ssh.
+    pub local: bool,
 }
 
 /// A parsed inventory.
@@ -40,11 +50,192 @@ enum Section {
 }
 
 impl Inventory {
-    /// Reads and parses an inventory file; errors name the file and line.
+    /// Reads an inventory as Ansible would: an INI file; an executable
+    /// (a dynamic inventory, run with `--list`, printing Ansible's JSON); a
+    /// directory (every file in it, merged); anything else (YAML, plugin
+    /// configs such as aws_ec2) through `ansible-inventory --list` when it
+    /// is installed. Errors name the file and line.
     pub fn load(path: &Path) -> pushy::Result<Inventory> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::new(ErrorKind::Usage, format!("cannot read inventory {}: {e}", path.display())))?;
-        Inventory::parse(&text, &path.display().to_string())
+        let mut inv = Inventory::default();
+        inv.load_into(path)?;
+        Ok(inv)
+    }
+
+    fn load_into(&mut self, path: &Path) -> pushy::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let unreadable = |e: &dyn std::fmt::Display| {
+            Error::new(ErrorKind::Usage, format!("cannot read inventory {}: {e}", path.display()))
+        };
+        let meta = std::fs::metadata(path).map_err(|e| unreadable(&e))?;
+        if meta.is_dir() {
+            let mut entries: Vec<_> =
+                std::fs::read_dir(path).map_err(|e| unreadable(&e))?.flatten().map(|e| e.path()).collect();
+            entries.sort();
+            for entry in entries {
+                let name = entry.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                // As Ansible: hidden files, backups and host_vars/group_vars are no inventories.
+                let skip = name.starts_with('.')
+                    || name.ends_with('~')
+                    || [".orig", ".bak", ".ini.bak", ".cfg", ".retry", ".pyc", ".pyo"]
+                        .iter()
+                        .any(|x| name.ends_with(x))
+                    || name == "host_vars"
+                    || name == "group_vars";
+                if !skip {
+                    self.load_into(&entry)?;
+                }
+            }
+            return Ok(());
+        }
+        if meta.permissions().mode() & 0o111 != 0 {
+            let out = std::process::Command::new(path).arg("--list").stdin(std::process::Stdio::null()).output();
+            let out = out.map_err(|e| unreadable(&e))?;
+            if !out.status.success() {
+                let said = String::from_utf8_lossy(&out.stderr).trim().to_string();
+                return Err(Error::new(
+                    ErrorKind::Usage,
+                    format!("the inventory script {} failed: {said}", path.display()),
+                ));
+            }
+            return self.merge_json(&out.stdout, &path.display().to_string());
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| unreadable(&e))?;
+        let yaml = matches!(path.extension().and_then(|e| e.to_str()), Some("yml" | "yaml"))
+            || text.trim_start().starts_with("---")
+            || text.lines().any(|l| l.trim_end() == "all:");
+        if yaml {
+            let out = std::process::Command::new("ansible-inventory")
+                .arg("-i")
+                .arg(path)
+                .arg("--list")
+                .stdin(std::process::Stdio::null())
+                .output()
+                .map_err(|_| {
+                    Error::new(
+                        ErrorKind::Usage,
+                        format!("{} is a YAML inventory, which pushy reads through Ansible", path.display()),
+                    )
+                    .with_hint("install ansible-core (for ansible-inventory), or use an INI inventory or a script")
+                })?;
+            if !out.status.success() {
+                let said = String::from_utf8_lossy(&out.stderr).trim().to_string();
+                return Err(Error::new(
+                    ErrorKind::Usage,
+                    format!("ansible-inventory cannot read {}: {said}", path.display()),
+                ));
+            }
+            return self.merge_json(&out.stdout, &path.display().to_string());
+        }
+        let parsed = Inventory::parse(&text, &path.display().to_string())?;
+        self.merge(parsed);
+        Ok(())
+    }
+
+    /// Adds another inventory's hosts, groups and variables to this one.
+    fn merge(&mut self, other: Inventory) {
+        for name in other.order {
+            let host = other.hosts[&name].clone();
+            if !self.order.contains(&name) {
+                self.order.push(name.clone());
+            }
+            self.hosts.insert(name, host);
+        }
+        for (group, members) in other.groups {
+            self.groups.entry(group).or_default().extend(members);
+        }
+        for (group, kids) in other.children {
+            self.children.entry(group).or_default().extend(kids);
+        }
+        for (group, vars) in other.group_vars {
+            self.group_vars.entry(group).or_default().extend(vars);
+        }
+    }
+
+    /// Ansible's inventory JSON (`--list` of a script or of
+    /// `ansible-inventory`): groups with `hosts`, `children` and `vars`,
+    /// and `_meta.hostvars`.
+    fn merge_json(&mut self, json: &[u8], origin: &str) -> pushy::Result<()> {
+        let bad = |why: String| {
+            Error::new(ErrorKind::Usage, format!("{origin}: not Ansible inventory JSON: {why}")).with_hint(
+                "a dynamic inventory prints {\"group\": {\"hosts\": [...]}, \"_meta\": {\"hostvars\": {...}}}",
+            )
+        };
+        let doc: serde_json::Value = serde_json::from_slice(json).map_err(|e| bad(e.to_string()))?;
+        let groups = doc.as_object().ok_or_else(|| bad("not an object".into()))?;
+        let text = |v: &serde_json::Value| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+        let mut inv = Inventory::default();
+        let add_host = |inv: &mut Inventory, name: &str| {
+            if !inv.hosts.contains_key(name) {
+                inv.hosts.insert(name.to_string(), InventoryHost { name: name.to_string(), ..Default::default() });
+                inv.order.push(name.to_string());
+            }
+        };
+        for (group, body) in groups.iter().filter(|(g, _)| *g != "_meta") {
+            inv.groups.entry(group.clone()).or_default();
+            // The old form: a group is a list of hosts.
+            let (hosts, children, vars) = match body {
+                serde_json::Value::Array(hosts) => (Some(hosts), None, None),
+                serde_json::Value::Object(o) => (
+                    o.get("hosts").and_then(|h| h.as_array()),
+                    o.get("children").and_then(|c| c.as_array()),
+                    o.get("vars").and_then(|v| v.as_object()),
+                ),
+                _ => return Err(bad(format!("group {group:?} is neither a list nor an object"))),
+            };
+            for host in hosts.into_iter().flatten().filter_map(|h| h.as_str()) {
+                add_host(&mut inv, host);
+                inv.groups.entry(group.clone()).or_default().insert(host.to_string());
+            }
+            for kid in children.into_iter().flatten().filter_map(|k| k.as_str()) {
+                inv.children.entry(group.clone()).or_default().insert(kid.to_string());
+            }
+            for (k, v) in vars.into_iter().flatten() {
+                inv.group_vars.entry(group.clone()).or_default().push((k.clone(), text(v)));
+            }
+        }
+        // Host order as Ansible's: from `all` down, each group's hosts as
+        // listed, then its children in turn (JSON objects come sorted).
+        let listed = |group: &str, key: &str| -> Vec<String> {
+            let body = groups.get(group);
+            let list = match (body, key) {
+                (Some(serde_json::Value::Array(hosts)), "hosts") => Some(hosts),
+                (Some(serde_json::Value::Object(o)), key) => o.get(key).and_then(|v| v.as_array()),
+                _ => None,
+            };
+            list.into_iter().flatten().filter_map(|v| v.as_str().map(str::to_string)).collect()
+        };
+        let mut order = Vec::new();
+        let mut seen = BTreeSet::new();
+        let mut todo: Vec<String> = vec!["all".into(), "ungrouped".into()];
+        todo.extend(groups.keys().filter(|g| *g != "_meta").cloned());
+        todo.reverse();
+        while let Some(group) = todo.pop() {
+            if !seen.insert(group.clone()) {
+                continue;
+            }
+            order.extend(listed(&group, "hosts"));
+            for kid in listed(&group, "children").into_iter().rev() {
+                todo.push(kid);
+            }
+        }
+        let mut ranked: Vec<String> = Vec::new();
+        for host in order {
+            if !ranked.contains(&host) {
+                ranked.push(host);
+            }
+        }
+        inv.order.sort_by_key(|h| ranked.iter().position(|r| r == h).unwrap_or(usize::MAX));
+        let hostvars = doc.get("_meta").and_then(|m| m.get("hostvars")).and_then(|h| h.as_object());
+        for (name, vars) in hostvars.into_iter().flatten() {
+            add_host(&mut inv, name);
+            let host = inv.hosts.get_mut(name).expect("just added");
+            for (k, v) in vars.as_object().into_iter().flatten() {
+                apply(host, k, &text(v)).map_err(|why| bad(format!("{name}: {why}")))?;
+            }
+        }
+        inv.apply_group_vars(origin)?;
+        self.merge(inv);
+        Ok(())
     }
 
     /// Parses inventory text; `origin` names it in errors.
@@ -106,8 +297,14 @@ impl Inventory {
                 }
             }
         }
-        // Group variables apply to the hosts of the group (and its children)
-        // unless the host line set them itself.
+        inv.apply_group_vars(origin)?;
+        Ok(inv)
+    }
+
+    /// Group variables apply to the hosts of the group (and its children)
+    /// unless the host set them itself.
+    fn apply_group_vars(&mut self, origin: &str) -> pushy::Result<()> {
+        let inv = self;
         for (group, vars) in inv.group_vars.clone() {
             for name in inv.members(&group) {
                 let host = inv.hosts.get_mut(&name).expect("members are hosts");
@@ -116,6 +313,11 @@ impl Inventory {
                         "ansible_host" => host.address.is_none(),
                         "ansible_port" => host.port.is_none(),
                         "ansible_user" => host.user.is_none(),
+                        "ansible_ssh_private_key_file" | "ansible_private_key_file" => host.key.is_none(),
+                        "ansible_python_interpreter" => host.python.is_none(),
+                        "ansible_become" => host.become_.is_none(),
+                        "ansible_become_user" => host.become_user.is_none(),
+                        "ansible_connection" => !host.local,
                         _ => false,
                     };
                     if unset {
@@ -125,7 +327,7 @@ impl Inventory {
                 }
             }
         }
-        Ok(inv)
+        Ok(())
     }
 
     /// The hosts of a group, through its children (cycles are harmless).
@@ -147,32 +349,124 @@ impl Inventory {
         self.order.iter().filter(|h| hosts.contains(*h)).cloned().collect()
     }
 
-    /// The hosts a pattern selects, in inventory order.
+    /// The hosts a pattern selects, in inventory order, as Ansible selects
+    /// them (`inventory/manager.py`): terms split on `,` (or `:`), each a
+    /// group or host name, a glob (`web*`), a regex (`~web0[12]`), or `all`;
+    /// the plain terms are joined, then `&TERM` keeps only hosts also in
+    /// TERM, then `!TERM` removes TERM's hosts.
     pub fn select(&self, pattern: &str) -> pushy::Result<Vec<InventoryHost>> {
-        let mut chosen = BTreeSet::new();
-        for part in pattern.split([',', ':']).map(str::trim).filter(|p| !p.is_empty()) {
-            let before = chosen.len();
-            if part == "all" || part == "*" {
-                chosen.extend(self.order.iter().cloned());
-            } else if self.groups.contains_key(part) {
-                chosen.extend(self.members(part));
+        let terms = split_pattern(pattern);
+        let mut chosen: BTreeSet<String> = BTreeSet::new();
+        // Ansible's order: plain terms, then intersections, then exclusions.
+        let rank = |t: &&str| if t.starts_with('!') { 2 } else { usize::from(t.starts_with('&')) };
+        let mut ordered: Vec<&str> = terms.clone();
+        ordered.sort_by_key(rank);
+        let mut any_plain = false;
+        for term in ordered {
+            if let Some(rest) = term.strip_prefix('!') {
+                let out = self.term(rest)?;
+                chosen.retain(|h| !out.contains(h));
+            } else if let Some(rest) = term.strip_prefix('&') {
+                let keep = self.term(rest)?;
+                chosen.retain(|h| keep.contains(h));
             } else {
-                for name in self.order.iter().filter(|h| glob(part, h)) {
-                    chosen.insert(name.clone());
+                any_plain = true;
+                let found = self.term(term)?;
+                if found.is_empty() {
+                    return Err(Error::new(
+                        ErrorKind::Usage,
+                        format!("no host or group matches {term:?} in the inventory"),
+                    )
+                    .with_hint("--list-hosts shows what a pattern selects"));
                 }
-                for group in self.groups.keys().filter(|g| part.contains('*') && glob(part, g)) {
-                    chosen.extend(self.members(group));
-                }
+                chosen.extend(found);
             }
-            if chosen.len() == before && !self.order.iter().any(|h| glob(part, h)) && !self.groups.contains_key(part) {
-                return Err(Error::new(
-                    ErrorKind::Usage,
-                    format!("no host or group matches {part:?} in the inventory"),
-                ));
-            }
+        }
+        if !any_plain {
+            return Err(Error::new(ErrorKind::Usage, format!("the pattern {pattern:?} selects nothing to start from"))
+                .with_hint("begin with a group, a host or `all`, then &TERM and !TERM"));
         }
         Ok(self.order.iter().filter(|h| chosen.contains(*h)).map(|h| self.hosts[h].clone()).collect())
     }
+
+    /// The hosts one term names: groups first (by name, glob or regex),
+    /// then hosts the same way. `TERM[N]`, `TERM[N:M]` (both ends counted,
+    /// negative from the end) pick from TERM's hosts in inventory order.
+    fn term(&self, term: &str) -> pushy::Result<BTreeSet<String>> {
+        if let Some((base, from, to)) = subscript(term) {
+            let matched = self.term(base)?;
+            let hosts: Vec<String> = self.order.iter().filter(|h| matched.contains(*h)).cloned().collect();
+            let len = hosts.len() as i64;
+            let at = |i: i64| if i < 0 { len + i } else { i };
+            let (a, b) = (at(from.unwrap_or(0)), at(to.unwrap_or(len - 1)));
+            return Ok(hosts
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| (a..=b).contains(&(*i as i64)))
+                .map(|(_, h)| h)
+                .collect());
+        }
+        let mut found = BTreeSet::new();
+        if term == "all" || term == "*" {
+            found.extend(self.order.iter().cloned());
+            return Ok(found);
+        }
+        let matches: Box<dyn Fn(&str) -> bool> = if let Some(re) = term.strip_prefix('~') {
+            let re = regex::Regex::new(&format!("^(?:{re})")).map_err(|e| {
+                Error::new(ErrorKind::Usage, format!("bad regex in pattern {term:?}: {e}"))
+                    .with_hint("a ~TERM is a Python-style regular expression matched at the start of a name")
+            })?;
+            Box::new(move |name: &str| re.is_match(name))
+        } else if term.contains(['*', '?', '[']) {
+            let term = term.to_string();
+            Box::new(move |name: &str| glob(&term, name))
+        } else {
+            let term = term.to_string();
+            Box::new(move |name: &str| name == term)
+        };
+        for group in self.groups.keys().filter(|g| matches(g)) {
+            found.extend(self.members(group));
+        }
+        found.extend(self.order.iter().filter(|h| matches(h)).cloned());
+        Ok(found)
+    }
+}
+
+/// `NAME[N]`, `NAME[N:M]`, `NAME[N:]`, `NAME[:M]` (numbers, maybe negative):
+/// the name and the ends (`[N]` is `N..=N`).
+fn subscript(term: &str) -> Option<(&str, Option<i64>, Option<i64>)> {
+    let inner = term.strip_suffix(']')?;
+    let open = inner.rfind('[')?;
+    let (base, range) = (&inner[..open], &inner[open + 1..]);
+    let number = |s: &str| if s.is_empty() { Ok(None) } else { s.parse::<i64>().map(Some) };
+    if base.is_empty() || base.starts_with('~') {
+        return None;
+    }
+    match range.split_once(':') {
+        None => number(range).ok().flatten().map(|n| (base, Some(n), Some(n))),
+        Some((a, b)) => Some((base, number(a).ok()?, number(b).ok()?)),
+    }
+}
+
+/// A pattern's terms: split on `,` when it has one, else on `:` (the older
+/// form), never inside a `~regex` or a `[range]`.
+fn split_pattern(pattern: &str) -> Vec<&str> {
+    let sep = if pattern.contains(',') { ',' } else { ':' };
+    let mut terms = Vec::new();
+    let (mut start, mut depth) = (0, 0i32);
+    for (at, c) in pattern.char_indices() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth -= 1,
+            c if c == sep && depth == 0 && !pattern[start..].starts_with('~') => {
+                terms.push(&pattern[start..at]);
+                start = at + 1;
+            }
+            _ => {}
+        }
+    }
+    terms.push(&pattern[start..]);
+    terms.into_iter().map(str::trim).filter(|t| !t.is_empty()).collect()
 }
 
 fn apply(host: &mut InventoryHost, key: &str, value: &str) -> Result<(), String> {
@@ -183,6 +477,18 @@ fn apply(host: &mut InventoryHost, key: &str, value: &str) -> Result<(), String>
             host.port = Some(value.parse().map_err(|_| format!("bad port {value:?}"))?)
         }
         "ansible_user" | "ansible_ssh_user" => host.user = Some(value.to_string()),
+        "ansible_ssh_private_key_file" | "ansible_private_key_file" => host.key = Some(value.to_string()),
+        // `auto` and friends are Ansible's discovery: pushy discovers anyway.
+        "ansible_python_interpreter" if !value.starts_with("auto") => host.python = Some(value.to_string()),
+        "ansible_become" => {
+            host.become_ = Some(match value.to_ascii_lowercase().as_str() {
+                "true" | "yes" | "1" | "on" => true,
+                "false" | "no" | "0" | "off" => false,
+                _ => return Err(format!("ansible_become is {value:?}, not a boolean")),
+            })
+        }
+        "ansible_become_user" => host.become_user = Some(value.to_string()),
+        "ansible_connection" => host.local = value == "local",
         _ => {} // other variables mean nothing to pushy
     }
     Ok(())
@@ -203,13 +509,37 @@ fn expand_range(pattern: &str) -> Result<Vec<String>, String> {
     Ok((a..=b).map(|i| format!("{head}{i:0width$}{tail}")).collect())
 }
 
-/// Shell-style `*` and `?` matching.
+/// fnmatch-style matching, as Ansible's: `*`, `?` and `[abc]` classes.
 fn glob(pattern: &str, text: &str) -> bool {
+    fn class(p: &[u8], c: u8) -> Option<(bool, usize)> {
+        let end = p.iter().skip(1).position(|&b| b == b']')? + 1;
+        let (negate, set) = match p.get(1) {
+            Some(b'!') => (true, &p[2..end]),
+            _ => (false, &p[1..end]),
+        };
+        let mut hit = false;
+        let mut i = 0;
+        while i < set.len() {
+            if i + 2 < set.len() && set[i + 1] == b'-' {
+                hit |= set[i] <= c && c <= set[i + 2];
+                i += 3;
+            } else {
+                hit |= set[i] == c;
+                i += 1;
+            }
+        }
+        Some((hit != negate, end + 1))
+    }
     fn go(p: &[u8], t: &[u8]) -> bool {
         match (p.first(), t.first()) {
             (None, None) => true,
             (Some(b'*'), _) => go(&p[1..], t) || (!t.is_empty() && go(p, &t[1..])),
             (Some(b'?'), Some(_)) => go(&p[1..], &t[1..]),
+            (Some(b'['), Some(&c)) => match class(p, c) {
+                Some((true, used)) => go(&p[used..], &t[1..]),
+                Some((false, _)) => false,
+                None => c == b'[' && go(&p[1..], &t[1..]),
+            },
             (Some(a), Some(b)) if a == b => go(&p[1..], &t[1..]),
             _ => false,
         }
@@ -249,6 +579,25 @@ ansible_user=postgres
         );
         assert_eq!(inv.select("web01").unwrap()[0].user.as_deref(), Some("deploy"));
         assert!(inv.select("nosuch").is_err());
+    }
+
+    #[test]
+    fn patterns_as_ansible_reads_them() {
+        let inv = Inventory::parse(INV, "hosts.ini").unwrap();
+        let names = |p: &str| inv.select(p).unwrap().into_iter().map(|h| h.name).collect::<Vec<_>>();
+        assert_eq!(names("prod:&web"), ["web01", "web02"]);
+        assert_eq!(names("prod:!db"), ["web01", "web02"]);
+        assert_eq!(names("all,!web,&prod"), ["db1"]);
+        assert_eq!(names("!db,prod"), ["web01", "web02"]); // exclusions come last whatever the order
+        assert_eq!(names("~web0[12]"), ["web01", "web02"]);
+        assert_eq!(names("~(web|db)1"), ["db1"]); // a regex matches at the start
+        assert_eq!(names("web[0]"), ["web01"]); // a subscript, as Ansible's
+        assert_eq!(names("prod[1:2]"), ["web02", "db1"]); // both ends counted
+        assert_eq!(names("prod[-1]"), ["db1"]);
+        assert_eq!(names("web0[!1]"), ["web02"]); // a glob class
+        assert_eq!(names("p*"), ["web01", "web02", "db1"]); // a glob over group names
+        assert!(inv.select("!web").is_err(), "nothing to start from");
+        assert!(inv.select("~(").is_err(), "a bad regex is an error");
     }
 
     #[test]

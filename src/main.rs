@@ -46,6 +46,10 @@ fn main() -> std::process::ExitCode {
         Plan::Repl(repl) => repl::run(repl),
         Plan::Copy(copy) => copy::run(copy),
         Plan::Disconnect(targets) => disconnect(&targets),
+        Plan::ListHosts(hosts) => {
+            let list: String = hosts.iter().map(|h| format!("{h}\n")).collect();
+            output::write_stdout(list.as_bytes()).map(|()| ExitCode::Success)
+        }
     });
     let status = match result {
         Ok(status) => status,

@@ -26,6 +26,8 @@ pub enum Plan {
     Copy(CopyPlan),
     /// `pushy disconnect`: the masters to stop.
     Disconnect(Vec<Target>),
+    /// `--list-hosts`: the selection's labels, to print.
+    ListHosts(Vec<String>),
 }
 
 /// The REPL's plan.
@@ -40,6 +42,9 @@ pub struct Repl {
 pub struct JobPlan {
     /// Each host's label and target, in the order given.
     pub targets: Vec<(String, Target)>,
+    /// Per host, where an inventory says otherwise than the flags (its
+    /// interpreter, become): the options for that host.
+    pub host_connect: Vec<Option<ConnectOptions>>,
     /// Many hosts (a list, a file, a group), even if it names one.
     pub many: bool,
     pub connect: ConnectOptions,
@@ -111,6 +116,13 @@ pub struct CopyPlan {
     pub quiet: bool,
 }
 
+impl JobPlan {
+    /// The connection options for the host at `index`.
+    pub fn connect_for(&self, index: usize) -> &ConnectOptions {
+        self.host_connect.get(index).and_then(Option::as_ref).unwrap_or(&self.connect)
+    }
+}
+
 impl Plan {
     /// Resolves the parsed command line.
     pub fn from_cli(cli: Cli) -> pushy::Result<Plan> {
@@ -119,6 +131,9 @@ impl Plan {
         }
         let color = cli.color;
         match cli.command {
+            Some(Command::Exec(args)) if args.list_hosts => {
+                Ok(Plan::ListHosts(targets(&args.conn, &args.host)?.0.into_iter().map(|(label, _)| label).collect()))
+            }
             Some(Command::Exec(args)) => exec(args, color).map(Plan::Job),
             Some(Command::Run(args)) => run(args, color).map(Plan::Job),
             Some(Command::Cp(args)) => copy(args).map(Plan::Copy),
@@ -150,7 +165,7 @@ impl Plan {
 
 fn exec(args: ExecArgs, color: ColorChoice) -> pushy::Result<JobPlan> {
     let (code, file, code_from_stdin) = load_code(&args)?;
-    let (targets, many) = targets(&args.conn, &args.host)?;
+    let (targets, host_connect, many) = hosts(&args.conn, &args.host)?;
     let stdin_used = code_from_stdin || args.host.split(',').any(|part| part.trim() == "@-");
     crate::password::set_hosts(targets.len());
     let printer = printer(&args.output, color, many);
@@ -166,7 +181,7 @@ fn exec(args: ExecArgs, color: ColorChoice) -> pushy::Result<JobPlan> {
         text_forms: printer.format == Format::Json,
         verbose: args.conn.verbose,
     };
-    Ok(JobPlan { targets, many, connect: options(&args.conn), printer, job, fleet: fleet(&args.fleet) })
+    Ok(JobPlan { targets, host_connect, many, connect: options(&args.conn), printer, job, fleet: fleet(&args.fleet) })
 }
 
 fn run(args: RunArgs, color: ColorChoice) -> pushy::Result<JobPlan> {
@@ -177,7 +192,7 @@ fn run(args: RunArgs, color: ColorChoice) -> pushy::Result<JobPlan> {
     let file = args.script.display().to_string();
     let mut argv = vec![file.clone()];
     argv.extend(args.args.iter().cloned());
-    let (targets, many) = targets(&args.conn, &args.host)?;
+    let (targets, host_connect, many) = hosts(&args.conn, &args.host)?;
     crate::password::set_hosts(targets.len());
     let stdin_used = args.host.split(',').any(|part| part.trim() == "@-");
     let job = Job {
@@ -194,6 +209,7 @@ fn run(args: RunArgs, color: ColorChoice) -> pushy::Result<JobPlan> {
     };
     Ok(JobPlan {
         targets,
+        host_connect,
         many,
         connect: options(&args.conn),
         printer: printer(&OutputArgs::default(), color, many),
@@ -347,28 +363,62 @@ fn forwardable_stdin() -> bool {
 /// pattern), each with its label and target; `many` is true unless exactly
 /// one host was named.
 fn targets(conn: &ConnArgs, spec: &str) -> pushy::Result<(Vec<(String, Target)>, bool)> {
+    hosts(conn, spec).map(|(targets, _, many)| (targets, many))
+}
+
+/// The selected hosts (see [`targets`]), with per-host connection options
+/// where an inventory's variables differ from the flags.
+#[allow(clippy::type_complexity)]
+fn hosts(conn: &ConnArgs, spec: &str) -> pushy::Result<(Vec<(String, Target)>, Vec<Option<ConnectOptions>>, bool)> {
     if let Some(path) = &conn.inventory {
         let inventory = crate::inventory::Inventory::load(path)?;
-        let mut targets = Vec::new();
-        for host in inventory.select(spec)? {
-            let mut target = target(conn, host.address.as_deref().unwrap_or(&host.name))?;
+        let mut selected = inventory.select(spec)?;
+        if let Some(limit) = &conn.limit {
+            let keep: Vec<String> = inventory.select(limit)?.into_iter().map(|h| h.name).collect();
+            selected.retain(|h| keep.contains(&h.name));
+        }
+        let (mut targets, mut overrides) = (Vec::new(), Vec::new());
+        for host in selected {
+            let mut target =
+                if host.local { Target::Local } else { target(conn, host.address.as_deref().unwrap_or(&host.name))? };
             if let Target::Ssh(ssh) = &mut target {
                 ssh.port = host.port.or(ssh.port);
                 ssh.user = host.user.clone().or(ssh.user.take());
+                if let Some(key) = &host.key {
+                    ssh.identities.push(key.into());
+                }
+            }
+            let mut options = options(conn);
+            let differs = host.python.is_some() || host.become_.is_some() || host.become_user.is_some();
+            if let Some(python) = &host.python {
+                crate::plan::check_python(python)?;
+                options.python = Some(python.clone());
+            }
+            match (host.become_, &host.become_user) {
+                (Some(false), _) => options.become_user = None,
+                (Some(true), user) => options.become_user = Some(user.clone().unwrap_or_else(|| "root".into())),
+                (None, Some(user)) if options.become_user.is_some() => options.become_user = Some(user.clone()),
+                (None, _) => {}
             }
             targets.push((host.name, target));
+            overrides.push(differs.then_some(options));
         }
-        let many = targets.len() != 1 || crate::hosts::is_many(spec) || spec.contains('*');
-        return Ok((targets, many));
+        let many = targets.len() != 1 || crate::hosts::is_many(spec) || spec.contains(['*', ':', '~', '&', '!']);
+        return Ok((targets, overrides, many));
     }
     if crate::hosts::is_many(spec) {
         let targets = crate::hosts::expand(spec)?
             .into_iter()
             .map(|host| target(conn, &host).map(|target| (host, target)))
             .collect::<pushy::Result<Vec<_>>>()?;
-        return Ok((targets, true));
+        return Ok((targets, Vec::new(), true));
     }
-    Ok((vec![(spec.to_string(), target(conn, spec)?)], false))
+    Ok((vec![(spec.to_string(), target(conn, spec)?)], Vec::new(), false))
+}
+
+/// An inventory's interpreter must pass through a remote shell as one word.
+pub fn check_python(python: &str) -> pushy::Result<()> {
+    pushy::bootstrap::check_interpreter(python)
 }
 
 /// The one target a front end that takes one host was given.

@@ -7,6 +7,7 @@ mod fleet;
 mod generated;
 mod harness;
 mod hostile;
+mod inventory;
 mod manners;
 mod pipelines;
 mod python;
