@@ -90,18 +90,28 @@ fn repeated_calls_reuse_one_master_until_disconnect() {
 }
 
 #[test]
-fn a_hundred_hosts_in_one_call() {
-    let hosts: Vec<String> = (1..=100).map(|i| format!("pushy-test-h{i:03}")).collect();
+fn five_hundred_hosts_at_fifty_forks_within_1024_descriptors_and_64_mib() {
+    let hosts: Vec<String> = (1..=500).map(|i| format!("pushy-test-h{i:03}")).collect();
     let dir = private_dir();
     let start = Instant::now();
+    let time = std::ffi::OsString::from(crate::support::needs::program("time", "time"));
     let done = fleet()
-        .args(["--no-reuse", &hosts.join(","), "platform.python_version()", "--json"])
+        .args(["--no-reuse", "--forks", "50", &hosts.join(","), "platform.python_version()", "--json"])
         .control_dir(dir.path())
+        .under([
+            std::ffi::OsString::from("sh"),
+            "-c".into(),
+            "ulimit -n 1024 && exec \"$0\" -f 'peak resident KiB: %M' \"$@\"".into(),
+            time,
+        ])
+        .timeout(Duration::from_secs(180))
         .run();
     done.success();
-    assert_eq!(done.stdout().lines().count(), 100, "{}", done.describe());
+    assert_eq!(done.stdout().lines().count(), 500, "{}", done.describe());
     assert!(done.stdout().lines().all(|l| l.contains("\"ok\":true")));
-    eprintln!("100 hosts in {:?}", start.elapsed());
+    let rss = done.peak_rss_kib();
+    assert!(rss < 64 * 1024, "peak RSS {rss} KiB for 500 hosts");
+    eprintln!("500 hosts in {:?}, peak RSS {rss} KiB", start.elapsed());
     // No master outlives the run: each was this run's own.
     let deadline = Instant::now() + Duration::from_secs(10);
     while std::fs::read_dir(dir.path()).unwrap().count() > 0 && Instant::now() < deadline {
