@@ -53,7 +53,7 @@ _pushy() {
 
     case "${cmd}" in
         pushy)
-            opts="-p -l -i -F -J -o -v -h -V --port --login --identity --ssh-config --jump --option --python --connect-timeout --persist --no-reuse --sudo --become --inventory --limit --verbose --color --generate --help --version exec run disconnect cp help"
+            opts="-p -l -i -F -J -o -v -h -V --port --login --identity --ssh-config --jump --option --python --connect-timeout --persist --no-reuse --sudo --become --inventory --limit --verbose --color --generate --complete-hosts --help --version exec run disconnect cp help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -652,3 +652,24 @@ if [[ "${BASH_VERSINFO[0]}" -eq 4 && "${BASH_VERSINFO[1]}" -ge 4 || "${BASH_VERS
 else
     complete -F _pushy -o bashdefault -o default pushy
 fi
+
+_pushy_hosts() {
+    local i inv="" cfg=""
+    for ((i = 1; i < COMP_CWORD; i++)); do
+        case "${COMP_WORDS[i]}" in
+            --inventory) inv="${COMP_WORDS[i+1]}" ;;
+            -F|--ssh-config) cfg="${COMP_WORDS[i+1]}" ;;
+        esac
+    done
+    pushy --complete-hosts ${inv:+--inventory "$inv"} ${cfg:+-F "$cfg"} 2>/dev/null
+}
+
+_pushy_with_hosts() {
+    _pushy "$@"
+    local cur="${COMP_WORDS[COMP_CWORD]}"
+    if [[ ${#COMPREPLY[@]} -eq 0 && "$cur" != -* ]]; then
+        COMPREPLY=( $(compgen -W "$(_pushy_hosts)" -- "$cur") )
+    fi
+}
+
+complete -F _pushy_with_hosts -o bashdefault -o default pushy

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_pushy_global_optspecs
-    string join \n p/port= l/login= i/identity= F/ssh-config= J/jump= o/option= python= connect-timeout= persist= no-reuse sudo become= inventory= limit= v/verbose color= generate= h/help V/version
+    string join \n p/port= l/login= i/identity= F/ssh-config= J/jump= o/option= python= connect-timeout= persist= no-reuse sudo become= inventory= limit= v/verbose color= generate= complete-hosts h/help V/version
 end
 
 function __fish_pushy_needs_command
@@ -46,6 +46,7 @@ man\t'the man page (roff)'"
 complete -c pushy -n "__fish_pushy_needs_command" -l no-reuse -d 'Use a fresh ssh connection and close it afterwards'
 complete -c pushy -n "__fish_pushy_needs_command" -l sudo -d 'Run the remote interpreter as root, through sudo (asks for a password if sudo wants one)'
 complete -c pushy -n "__fish_pushy_needs_command" -s v -l verbose -d 'Say which interpreter ran, as whom, on stderr'
+complete -c pushy -n "__fish_pushy_needs_command" -l complete-hosts -d 'For the shell completions: print host names to offer (`local:`, ssh config and known_hosts hosts, and with --inventory its groups and hosts), one a line'
 complete -c pushy -n "__fish_pushy_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pushy -n "__fish_pushy_needs_command" -s V -l version -d 'Print version'
 complete -c pushy -n "__fish_pushy_needs_command" -a "exec" -d 'Evaluate code on a host and print the value of its last expression'
@@ -155,5 +156,16 @@ complete -c pushy -n "__fish_pushy_using_subcommand help; and not __fish_seen_su
 complete -c pushy -n "__fish_pushy_using_subcommand help; and not __fish_seen_subcommand_from exec run disconnect cp help" -f -a "disconnect" -d 'Stop the ssh connections kept for reuse with these hosts, now'
 complete -c pushy -n "__fish_pushy_using_subcommand help; and not __fish_seen_subcommand_from exec run disconnect cp help" -f -a "cp" -d 'Copy files between this machine and a host (or many), as scp does, over pushy\'s connection'
 complete -c pushy -n "__fish_pushy_using_subcommand help; and not __fish_seen_subcommand_from exec run disconnect cp help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c pushy -n "__fish_pushy_needs_command" -f -a "(__fish_print_hostnames) local:"
-complete -c pushy -n "__fish_pushy_using_subcommand exec" -f -a "(__fish_print_hostnames) local:"
+
+function __fish_pushy_hosts
+    set -l tokens (commandline -opc)
+    set -l args
+    for i in (seq (count $tokens))
+        if contains -- $tokens[$i] --inventory -F --ssh-config; and test $i -lt (count $tokens)
+            set -a args $tokens[$i] $tokens[(math $i + 1)]
+        end
+    end
+    pushy --complete-hosts $args 2>/dev/null
+end
+complete -c pushy -n "__fish_pushy_needs_command" -f -a "(__fish_print_hostnames) (__fish_pushy_hosts)"
+complete -c pushy -n "__fish_pushy_using_subcommand exec" -f -a "(__fish_print_hostnames) (__fish_pushy_hosts)"

@@ -23,7 +23,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum, ValueHint};
 )]
 pub struct Cli {
     /// Where to open a REPL: an ssh host (as for `ssh HOST`) or `local:`.
-    #[arg(value_name = "HOST", required_unless_present = "generate", value_hint = ValueHint::Hostname)]
+    #[arg(value_name = "HOST", required_unless_present_any = ["generate", "complete_hosts"], value_hint = ValueHint::Hostname)]
     pub host: Option<String>,
 
     #[command(flatten)]
@@ -36,6 +36,11 @@ pub struct Cli {
     /// Render completions or the man page (for packaging).
     #[arg(long, value_enum, hide = true, value_name = "KIND")]
     pub generate: Option<Generate>,
+
+    /// For the shell completions: print host names to offer (`local:`, ssh config and
+    /// known_hosts hosts, and with --inventory its groups and hosts), one a line.
+    #[arg(long, hide = true)]
+    pub complete_hosts: bool,
 
     #[command(subcommand)]
     pub command: Option<Command>,

@@ -15,20 +15,97 @@ pub fn run(kind: Generate) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
     let mut cmd = Cli::command();
     match kind {
-        Generate::Bash => clap_complete::generate(Shell::Bash, &mut cmd, "pushy", &mut out),
-        Generate::Zsh => clap_complete::generate(Shell::Zsh, &mut cmd, "pushy", &mut out),
+        Generate::Bash => {
+            clap_complete::generate(Shell::Bash, &mut cmd, "pushy", &mut out);
+            // clap completes no positional: hosts come from pushy itself.
+            out.write_all(BASH_HOSTS.as_bytes())?;
+        }
+        Generate::Zsh => {
+            let mut script = Vec::new();
+            clap_complete::generate(Shell::Zsh, &mut cmd, "pushy", &mut script);
+            // `_hosts` knows ssh's hosts; `_pushy_hosts` adds `local:` and
+            // the inventory's groups and hosts.
+            let script = String::from_utf8_lossy(&script).replace(":_hosts'", ":_pushy_hosts'");
+            let script = script.strip_prefix("#compdef pushy\n").unwrap_or(&script);
+            out.write_all(ZSH_HOSTS.as_bytes())?;
+            out.write_all(script.as_bytes())?;
+        }
         Generate::Fish => {
             clap_complete::generate(Shell::Fish, &mut cmd, "pushy", &mut out);
-            // Hosts (from ssh config and known_hosts, as fish's ssh does) and
-            // `local:` as the targets; clap leaves positionals uncompleted.
+            // Hosts (from ssh config and known_hosts, as fish's ssh does),
+            // `local:` and the inventory's groups and hosts as the targets;
+            // clap leaves positionals uncompleted.
+            out.write_all(FISH_HOSTS.as_bytes())?;
             for condition in ["__fish_pushy_needs_command", "__fish_pushy_using_subcommand exec"] {
-                writeln!(out, "complete -c pushy -n \"{condition}\" -f -a \"(__fish_print_hostnames) local:\"")?;
+                writeln!(
+                    out,
+                    "complete -c pushy -n \"{condition}\" -f -a \"(__fish_print_hostnames) (__fish_pushy_hosts)\""
+                )?;
             }
         }
         Generate::Man => man(&mut out)?,
     }
     out.flush()
 }
+
+/// Host completion for bash, after clap's script: when clap offers nothing
+/// (a positional), the names `pushy --complete-hosts` prints, given the
+/// `--inventory` and `-F` already on the line.
+const BASH_HOSTS: &str = r#"
+_pushy_hosts() {
+    local i inv="" cfg=""
+    for ((i = 1; i < COMP_CWORD; i++)); do
+        case "${COMP_WORDS[i]}" in
+            --inventory) inv="${COMP_WORDS[i+1]}" ;;
+            -F|--ssh-config) cfg="${COMP_WORDS[i+1]}" ;;
+        esac
+    done
+    pushy --complete-hosts ${inv:+--inventory "$inv"} ${cfg:+-F "$cfg"} 2>/dev/null
+}
+
+_pushy_with_hosts() {
+    _pushy "$@"
+    local cur="${COMP_WORDS[COMP_CWORD]}"
+    if [[ ${#COMPREPLY[@]} -eq 0 && "$cur" != -* ]]; then
+        COMPREPLY=( $(compgen -W "$(_pushy_hosts)" -- "$cur") )
+    fi
+}
+
+complete -F _pushy_with_hosts -o bashdefault -o default pushy
+"#;
+
+/// Host completion for zsh: ssh's hosts (`_hosts`), then pushy's.
+const ZSH_HOSTS: &str = r#"#compdef pushy
+
+_pushy_hosts() {
+    _hosts
+    local -a more args
+    local i
+    for ((i = 2; i < CURRENT; i++)); do
+        case "${words[i]}" in
+            --inventory|-F|--ssh-config) args+=("${words[i]}" "${words[i+1]}") ;;
+        esac
+    done
+    more=(${(f)"$(pushy --complete-hosts "${args[@]}" 2>/dev/null)"})
+    compadd -a more
+}
+
+"#;
+
+/// Host completion for fish: pushy's names, given the `--inventory` and
+/// `-F` already on the line.
+const FISH_HOSTS: &str = r#"
+function __fish_pushy_hosts
+    set -l tokens (commandline -opc)
+    set -l args
+    for i in (seq (count $tokens))
+        if contains -- $tokens[$i] --inventory -F --ssh-config; and test $i -lt (count $tokens)
+            set -a args $tokens[$i] $tokens[(math $i + 1)]
+        end
+    end
+    pushy --complete-hosts $args 2>/dev/null
+end
+"#;
 
 fn man(out: &mut dyn Write) -> std::io::Result<()> {
     let mut cmd = Cli::command();

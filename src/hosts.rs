@@ -45,6 +45,42 @@ pub fn expand(spec: &str) -> pushy::Result<Vec<String>> {
     Ok(hosts)
 }
 
+/// The names a shell completion offers for HOST: `local:`, the hosts of the
+/// ssh config (`-F`, else `~/.ssh/config`; no patterns) and of
+/// `~/.ssh/known_hosts` (unhashed), and an inventory's groups and hosts.
+/// Whatever cannot be read is left out: a completion never fails.
+pub fn completions(ssh_config: Option<&std::path::Path>, inventory: Option<&std::path::Path>) -> Vec<String> {
+    let mut names = vec!["local:".to_string()];
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+    let config = ssh_config.map(std::path::Path::to_path_buf).or_else(|| home.as_ref().map(|h| h.join(".ssh/config")));
+    if let Some(text) = config.and_then(|c| std::fs::read_to_string(c).ok()) {
+        for line in text.lines() {
+            let mut words = line.split_whitespace();
+            if words.next().is_some_and(|w| w.eq_ignore_ascii_case("host")) {
+                names.extend(words.filter(|w| !w.contains(['*', '?', '!'])).map(str::to_string));
+            }
+        }
+    }
+    if let Some(text) = home.and_then(|h| std::fs::read_to_string(h.join(".ssh/known_hosts")).ok()) {
+        for line in text.lines().filter(|l| !l.starts_with(['#', '|', '@'])) {
+            let hosts = line.split_whitespace().next().unwrap_or("");
+            for host in hosts.split(',') {
+                // `[host]:port` is the host.
+                let host = host.strip_prefix('[').and_then(|h| h.split_once(']')).map_or(host, |(h, _)| h);
+                if !host.is_empty() {
+                    names.push(host.to_string());
+                }
+            }
+        }
+    }
+    if let Some(inventory) = inventory.and_then(|path| crate::inventory::Inventory::load(path).ok()) {
+        names.extend(inventory.names());
+    }
+    let mut seen = std::collections::HashSet::new();
+    names.retain(|n| seen.insert(n.clone()));
+    names
+}
+
 /// True when a HOST argument may name more than one host.
 pub fn is_many(spec: &str) -> bool {
     spec.contains(',') || spec.starts_with('@') || range_at(spec).is_some()

@@ -330,6 +330,11 @@ impl Inventory {
         Ok(())
     }
 
+    /// Every group and host name, for completions.
+    pub fn names(&self) -> impl Iterator<Item = String> + '_ {
+        self.groups.keys().cloned().chain(self.order.iter().cloned())
+    }
+
     /// The hosts of a group, through its children (cycles are harmless).
     fn members(&self, group: &str) -> Vec<String> {
         let mut seen = BTreeSet::new();

@@ -46,7 +46,7 @@ fn main() -> std::process::ExitCode {
         Plan::Repl(repl) => repl::run(repl),
         Plan::Copy(copy) => copy::run(copy),
         Plan::Disconnect(targets) => disconnect(&targets),
-        Plan::ListHosts(hosts) => {
+        Plan::ListHosts(hosts) | Plan::CompleteHosts(hosts) => {
             let list: String = hosts.iter().map(|h| format!("{h}\n")).collect();
             output::write_stdout(list.as_bytes()).map(|()| ExitCode::Success)
         }

@@ -28,6 +28,8 @@ pub enum Plan {
     Disconnect(Vec<Target>),
     /// `--list-hosts`: the selection's labels, to print.
     ListHosts(Vec<String>),
+    /// `--complete-hosts`: names for the shell completions, to print.
+    CompleteHosts(Vec<String>),
 }
 
 /// The REPL's plan.
@@ -128,6 +130,12 @@ impl Plan {
     pub fn from_cli(cli: Cli) -> pushy::Result<Plan> {
         if let Some(kind) = cli.generate {
             return Ok(Plan::Generate(kind));
+        }
+        if cli.complete_hosts {
+            return Ok(Plan::CompleteHosts(crate::hosts::completions(
+                cli.conn.ssh_config.as_deref(),
+                cli.conn.inventory.as_deref(),
+            )));
         }
         let color = cli.color;
         match cli.command {

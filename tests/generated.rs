@@ -67,3 +67,50 @@ fn help_shows_examples_and_version_is_there() {
     pushy().arg("--help").run().stdout_has("Examples:").stdout_has("pushy exec local:");
     pushy().arg("--version").run().stdout_is(&format!("pushy {}\n", env!("CARGO_PKG_VERSION")));
 }
+
+/// Runs `script` in `shell` with the built pushy first on PATH.
+fn in_shell(shell: &str, script: &str) -> String {
+    let shell = needs::program(shell, shell);
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_pushy")).parent().unwrap().to_path_buf();
+    let mut paths = vec![bin];
+    paths.extend(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()));
+    let out = Command::new(shell)
+        .args(["-c", script])
+        .env("PATH", std::env::join_paths(paths).unwrap())
+        .env("HOME", "/nonexistent") // no ssh config or known_hosts of the tester's
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn completions_offer_hosts_from_the_ssh_config_and_the_inventory() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let dir = crate::support::pushy::private_dir();
+    let inventory = dir.path().join("hosts.ini");
+    std::fs::write(&inventory, "[web]\nweb[01:02]\n[db]\ndb1\n").unwrap();
+    let config = dir.path().join("ssh_config");
+    std::fs::write(&config, "Host bastion web-jump *.internal\n  User me\n").unwrap();
+    let (inv, cfg) = (inventory.display().to_string(), config.display().to_string());
+    // bash, which had no host completion.
+    let bash = in_shell(
+        "bash",
+        &format!(
+            "source {root}/completions/pushy.bash; COMP_WORDS=(pushy exec -F {cfg} --inventory {inv} we); \
+             COMP_CWORD=6; _pushy_with_hosts; echo \"${{COMPREPLY[*]}}\""
+        ),
+    );
+    assert_eq!(bash.trim(), "web-jump web web01 web02");
+    let bash = in_shell("bash", &format!("source {root}/completions/pushy.bash; COMP_WORDS=(pushy lo); COMP_CWORD=1; _pushy_with_hosts; echo \"${{COMPREPLY[*]}}\""));
+    assert_eq!(bash.trim(), "local:");
+    // fish.
+    let fish = in_shell(
+        "fish",
+        &format!("source {root}/completions/pushy.fish; complete -C 'pushy exec -F {cfg} --inventory {inv} d'"),
+    );
+    assert_eq!(fish.lines().collect::<Vec<_>>(), ["db", "db1"], "{fish}");
+    // What the scripts ask pushy for.
+    let names = pushy().args(["--complete-hosts", "-F", &cfg, "--inventory", &inv]).env("HOME", "/nonexistent").run();
+    names.success().stdout_is("local:\nbastion\nweb-jump\ndb\nweb\nweb01\nweb02\ndb1\n");
+}
