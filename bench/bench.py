@@ -508,6 +508,21 @@ class Bench:
                    str(forks), '__import__("platform").node()']
             rows.append(dict(tool="%s (%d threads)" % (tool, forks), role="peer", cmd=cmd,
                              fn=lambda cmd=cmd: self.fanout_peer(cmd)))
+        # Ansible, as its users run Python (`-m command`), and its own floor
+        # (`-m raw`: ssh and nothing else), with fresh connections like the
+        # others (ANSIBLE_SSH_ARGS without ControlPersist).
+        ansible = os.path.join(os.path.dirname(o.venv_python or ""), "ansible")
+        if o.venv_python and os.access(ansible, os.X_OK):
+            inventory = os.path.join(self.tmp, "fanout-inventory.ini")
+            with open(inventory, "w") as f:
+                f.write("[fleet]\n" + "".join(h + "\n" for h in hosts))
+            code = "python3 -c 'import platform; print(platform.node())'"
+            for module in ("command", "raw"):
+                cmd = [ansible, "all", "-i", inventory, "-f", str(forks), "-m", module, "-a", code]
+                rows.append(dict(tool="ansible -m %s -f %d" % (module, forks), role="peer", cmd=cmd,
+                                 fn=lambda cmd=cmd: self.fanout_ansible(cmd)))
+        else:
+            self.peer_notes["ansible"] = "skipped: no ansible in the venv"
         cases.append(("6", "Fan-out: `platform.node()` on %d hosts, cold, %d at a time" % (
             len(hosts), forks), "s", "low", rows))
         return cases
@@ -604,6 +619,15 @@ class Bench:
         lines = [l for l in out.decode(errors="replace").splitlines() if l.strip()]
         if len(lines) != len(self.fanout_hosts):
             raise Failed("%d lines of output for %d hosts" % (len(lines), len(self.fanout_hosts)))
+        return wall, peak
+
+    def fanout_ansible(self, cmd):
+        env = dict(os.environ, ANSIBLE_SSH_ARGS="-F " + self.config, ANSIBLE_HOST_KEY_CHECKING="False",
+                   ANSIBLE_PYTHON_INTERPRETER="auto_silent", ANSIBLE_LOCALHOST_WARNING="False")
+        wall, out, peak = self.run(cmd, env=env, stdout=subprocess.PIPE, rss=True)
+        done = [l for l in out.decode(errors="replace").splitlines() if " | CHANGED " in l or " | SUCCESS " in l]
+        if len(done) != len(self.fanout_hosts):
+            raise Failed("%d of %d hosts answered: %s" % (len(done), len(self.fanout_hosts), one_line(out.decode(errors="replace"))))
         return wall, peak
 
     def fanout_peer(self, cmd):

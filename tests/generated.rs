@@ -68,8 +68,10 @@ fn help_shows_examples_and_version_is_there() {
     pushy().arg("--version").run().stdout_is(&format!("pushy {}\n", env!("CARGO_PKG_VERSION")));
 }
 
-/// Runs `script` in `shell` with the built pushy first on PATH.
-fn in_shell(shell: &str, script: &str) -> String {
+/// Runs `script` in `shell` with the built pushy first on PATH, and an
+/// empty home of its own (no ssh config or known_hosts of the tester's;
+/// fish writes its config there).
+fn in_shell(shell: &str, script: &str, home: &std::path::Path) -> String {
     let shell = needs::program(shell, shell);
     let bin = std::path::Path::new(env!("CARGO_BIN_EXE_pushy")).parent().unwrap().to_path_buf();
     let mut paths = vec![bin];
@@ -77,7 +79,7 @@ fn in_shell(shell: &str, script: &str) -> String {
     let out = Command::new(shell)
         .args(["-c", script])
         .env("PATH", std::env::join_paths(paths).unwrap())
-        .env("HOME", "/nonexistent") // no ssh config or known_hosts of the tester's
+        .env("HOME", home)
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -93,6 +95,8 @@ fn completions_offer_hosts_from_the_ssh_config_and_the_inventory() {
     let config = dir.path().join("ssh_config");
     std::fs::write(&config, "Host bastion web-jump *.internal\n  User me\n").unwrap();
     let (inv, cfg) = (inventory.display().to_string(), config.display().to_string());
+    let home = dir.path().join("home");
+    std::fs::create_dir(&home).unwrap();
     // bash, which had no host completion.
     let bash = in_shell(
         "bash",
@@ -100,17 +104,19 @@ fn completions_offer_hosts_from_the_ssh_config_and_the_inventory() {
             "source {root}/completions/pushy.bash; COMP_WORDS=(pushy exec -F {cfg} --inventory {inv} we); \
              COMP_CWORD=6; _pushy_with_hosts; echo \"${{COMPREPLY[*]}}\""
         ),
+        &home,
     );
     assert_eq!(bash.trim(), "web-jump web web01 web02");
-    let bash = in_shell("bash", &format!("source {root}/completions/pushy.bash; COMP_WORDS=(pushy lo); COMP_CWORD=1; _pushy_with_hosts; echo \"${{COMPREPLY[*]}}\""));
+    let bash = in_shell("bash", &format!("source {root}/completions/pushy.bash; COMP_WORDS=(pushy lo); COMP_CWORD=1; _pushy_with_hosts; echo \"${{COMPREPLY[*]}}\""), &home);
     assert_eq!(bash.trim(), "local:");
     // fish.
     let fish = in_shell(
         "fish",
         &format!("source {root}/completions/pushy.fish; complete -C 'pushy exec -F {cfg} --inventory {inv} d'"),
+        &home,
     );
     assert_eq!(fish.lines().collect::<Vec<_>>(), ["db", "db1"], "{fish}");
     // What the scripts ask pushy for.
-    let names = pushy().args(["--complete-hosts", "-F", &cfg, "--inventory", &inv]).env("HOME", "/nonexistent").run();
+    let names = pushy().args(["--complete-hosts", "-F", &cfg, "--inventory", &inv]).env("HOME", &home).run();
     names.success().stdout_is("local:\nbastion\nweb-jump\ndb\nweb\nweb01\nweb02\ndb1\n");
 }
