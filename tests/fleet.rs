@@ -253,3 +253,18 @@ fn run_takes_many_hosts_and_passes_the_script_its_arguments() {
         .code(1)
         .stderr_has("pushy-test-a: exited with status 3");
 }
+
+#[test]
+fn a_terminal_gets_a_progress_line_and_a_summary_unless_quiet() {
+    let hosts = "pushy-test-p1,pushy-test-p2,pushy-test-p3";
+    let mut pty = fleet().args(["--timeout", "3", hosts, "time.sleep(1.5)"]).pty();
+    // The progress line: done/total, failed, running, the slowest host.
+    pty.exp_regex(r"\[[0-3]/3\] [0-9]+ failed, [0-9]+ running").expect("a progress line on the terminal");
+    pty.exp_string("pushy: 3 hosts: 3 ok, 0 raised, 0 failed to connect, 0 timed out").expect("the summary");
+    pty.exp_eof().unwrap();
+    // -q: neither.
+    let mut pty = fleet().args(["-q", hosts, "1"]).pty();
+    let all = pty.exp_eof().unwrap();
+    assert!(!all.contains("running") && !all.contains("hosts:"), "{all:?}");
+    assert_eq!(all.lines().filter(|l| l.starts_with("pushy-test-p")).count(), 3, "{all:?}");
+}
