@@ -34,7 +34,7 @@ complete -c pushy -n "__fish_pushy_needs_command" -l python -d 'The remote Pytho
 complete -c pushy -n "__fish_pushy_needs_command" -l connect-timeout -d 'Give up connecting after this many seconds (ssh ConnectTimeout)' -r
 complete -c pushy -n "__fish_pushy_needs_command" -l persist -d 'Keep the ssh connection open this long after use, for the next call' -r
 complete -c pushy -n "__fish_pushy_needs_command" -l become -d 'Run the remote interpreter as USER, through sudo' -r
-complete -c pushy -n "__fish_pushy_needs_command" -l inventory -d 'An Ansible inventory (INI, a directory, an executable dynamic inventory; YAML and plugins through ansible-inventory): HOST is then a pattern, as Ansible\'s (`web:&prod`, `all:!db`, `~web0[12]`, `web[0:2]`)' -r -F
+complete -c pushy -n "__fish_pushy_needs_command" -l inventory -d 'An Ansible inventory (INI, YAML, a directory, an executable dynamic inventory; plugin configs through ansible-inventory): HOST is then a pattern, as Ansible\'s (`web:&prod`, `all:!db`, `~web0[12]`, `web[0:2]`)' -r -F
 complete -c pushy -n "__fish_pushy_needs_command" -l limit -d 'With --inventory: only the hosts this pattern also selects, as Ansible\'s --limit' -r
 complete -c pushy -n "__fish_pushy_needs_command" -l color -d 'Colour: auto (when writing to a terminal and NO_COLOR is unset), always, never' -r -f -a "auto\t'When the stream is a terminal and NO_COLOR is unset'
 always\t'Always'
@@ -68,7 +68,7 @@ complete -c pushy -n "__fish_pushy_using_subcommand exec" -l python -d 'The remo
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -l connect-timeout -d 'Give up connecting after this many seconds (ssh ConnectTimeout)' -r
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -l persist -d 'Keep the ssh connection open this long after use, for the next call' -r
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -l become -d 'Run the remote interpreter as USER, through sudo' -r
-complete -c pushy -n "__fish_pushy_using_subcommand exec" -l inventory -d 'An Ansible inventory (INI, a directory, an executable dynamic inventory; YAML and plugins through ansible-inventory): HOST is then a pattern, as Ansible\'s (`web:&prod`, `all:!db`, `~web0[12]`, `web[0:2]`)' -r -F
+complete -c pushy -n "__fish_pushy_using_subcommand exec" -l inventory -d 'An Ansible inventory (INI, YAML, a directory, an executable dynamic inventory; plugin configs through ansible-inventory): HOST is then a pattern, as Ansible\'s (`web:&prod`, `all:!db`, `~web0[12]`, `web[0:2]`)' -r -F
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -l limit -d 'With --inventory: only the hosts this pattern also selects, as Ansible\'s --limit' -r
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -l color -d 'Colour: auto (when writing to a terminal and NO_COLOR is unset), always, never' -r -f -a "auto\t'When the stream is a terminal and NO_COLOR is unset'
 always\t'Always'
@@ -98,7 +98,7 @@ complete -c pushy -n "__fish_pushy_using_subcommand run" -l python -d 'The remot
 complete -c pushy -n "__fish_pushy_using_subcommand run" -l connect-timeout -d 'Give up connecting after this many seconds (ssh ConnectTimeout)' -r
 complete -c pushy -n "__fish_pushy_using_subcommand run" -l persist -d 'Keep the ssh connection open this long after use, for the next call' -r
 complete -c pushy -n "__fish_pushy_using_subcommand run" -l become -d 'Run the remote interpreter as USER, through sudo' -r
-complete -c pushy -n "__fish_pushy_using_subcommand run" -l inventory -d 'An Ansible inventory (INI, a directory, an executable dynamic inventory; YAML and plugins through ansible-inventory): HOST is then a pattern, as Ansible\'s (`web:&prod`, `all:!db`, `~web0[12]`, `web[0:2]`)' -r -F
+complete -c pushy -n "__fish_pushy_using_subcommand run" -l inventory -d 'An Ansible inventory (INI, YAML, a directory, an executable dynamic inventory; plugin configs through ansible-inventory): HOST is then a pattern, as Ansible\'s (`web:&prod`, `all:!db`, `~web0[12]`, `web[0:2]`)' -r -F
 complete -c pushy -n "__fish_pushy_using_subcommand run" -l limit -d 'With --inventory: only the hosts this pattern also selects, as Ansible\'s --limit' -r
 complete -c pushy -n "__fish_pushy_using_subcommand run" -l color -d 'Colour: auto (when writing to a terminal and NO_COLOR is unset), always, never' -r -f -a "auto\t'When the stream is a terminal and NO_COLOR is unset'
 always\t'Always'
@@ -120,7 +120,7 @@ complete -c pushy -n "__fish_pushy_using_subcommand disconnect" -l python -d 'Th
 complete -c pushy -n "__fish_pushy_using_subcommand disconnect" -l connect-timeout -d 'Give up connecting after this many seconds (ssh ConnectTimeout)' -r
 complete -c pushy -n "__fish_pushy_using_subcommand disconnect" -l persist -d 'Keep the ssh connection open this long after use, for the next call' -r
 complete -c pushy -n "__fish_pushy_using_subcommand disconnect" -l become -d 'Run the remote interpreter as USER, through sudo' -r
-complete -c pushy -n "__fish_pushy_using_subcommand disconnect" -l inventory -d 'An Ansible inventory (INI, a directory, an executable dynamic inventory; YAML and plugins through ansible-inventory): HOST is then a pattern, as Ansible\'s (`web:&prod`, `all:!db`, `~web0[12]`, `web[0:2]`)' -r -F
+complete -c pushy -n "__fish_pushy_using_subcommand disconnect" -l inventory -d 'An Ansible inventory (INI, YAML, a directory, an executable dynamic inventory; plugin configs through ansible-inventory): HOST is then a pattern, as Ansible\'s (`web:&prod`, `all:!db`, `~web0[12]`, `web[0:2]`)' -r -F
 complete -c pushy -n "__fish_pushy_using_subcommand disconnect" -l limit -d 'With --inventory: only the hosts this pattern also selects, as Ansible\'s --limit' -r
 complete -c pushy -n "__fish_pushy_using_subcommand disconnect" -l color -d 'Colour: auto (when writing to a terminal and NO_COLOR is unset), always, never' -r -f -a "auto\t'When the stream is a terminal and NO_COLOR is unset'
 always\t'Always'
@@ -139,7 +139,7 @@ complete -c pushy -n "__fish_pushy_using_subcommand cp" -l python -d 'The remote
 complete -c pushy -n "__fish_pushy_using_subcommand cp" -l connect-timeout -d 'Give up connecting after this many seconds (ssh ConnectTimeout)' -r
 complete -c pushy -n "__fish_pushy_using_subcommand cp" -l persist -d 'Keep the ssh connection open this long after use, for the next call' -r
 complete -c pushy -n "__fish_pushy_using_subcommand cp" -l become -d 'Run the remote interpreter as USER, through sudo' -r
-complete -c pushy -n "__fish_pushy_using_subcommand cp" -l inventory -d 'An Ansible inventory (INI, a directory, an executable dynamic inventory; YAML and plugins through ansible-inventory): HOST is then a pattern, as Ansible\'s (`web:&prod`, `all:!db`, `~web0[12]`, `web[0:2]`)' -r -F
+complete -c pushy -n "__fish_pushy_using_subcommand cp" -l inventory -d 'An Ansible inventory (INI, YAML, a directory, an executable dynamic inventory; plugin configs through ansible-inventory): HOST is then a pattern, as Ansible\'s (`web:&prod`, `all:!db`, `~web0[12]`, `web[0:2]`)' -r -F
 complete -c pushy -n "__fish_pushy_using_subcommand cp" -l limit -d 'With --inventory: only the hosts this pattern also selects, as Ansible\'s --limit' -r
 complete -c pushy -n "__fish_pushy_using_subcommand cp" -l color -d 'Colour: auto (when writing to a terminal and NO_COLOR is unset), always, never' -r -f -a "auto\t'When the stream is a terminal and NO_COLOR is unset'
 always\t'Always'

@@ -282,8 +282,8 @@ pub struct ConnArgs {
     #[arg(long = "become", value_name = "USER")]
     pub become_user: Option<String>,
 
-    /// An Ansible inventory (INI, a directory, an executable dynamic inventory; YAML and
-    /// plugins through ansible-inventory): HOST is then a pattern, as Ansible's
+    /// An Ansible inventory (INI, YAML, a directory, an executable dynamic inventory;
+    /// plugin configs through ansible-inventory): HOST is then a pattern, as Ansible's
     /// (`web:&prod`, `all:!db`, `~web0[12]`, `web[0:2]`).
     #[arg(long, value_name = "FILE", value_hint = ValueHint::AnyPath)]
     pub inventory: Option<PathBuf>,

@@ -311,9 +311,9 @@ line), \fB@\-\fR (the same from stdin), ranges as Ansible writes them
 glob (\fBweb*\fR, \fBweb0[!1]\fR) or regex (\fB~web0[12]\fR), joined by
 \fB,\fR or \fB:\fR, then \fB&\fR\fITERM\fR (also in) and \fB!\fR\fITERM\fR (not
 in), and subscripts (\fBweb[0]\fR, \fBprod[1:3]\fR). An inventory is an
-INI file, a directory of them, an executable (run with \fB\-\-list\fR, printing
-Ansible's JSON) or, through \fBansible\-inventory\fR when installed, YAML and
-plugin sources. Its \fBansible_host\fR, \fBansible_port\fR, \fBansible_user\fR,
+INI or YAML file, a directory of them, an executable (run with \fB\-\-list\fR,
+printing Ansible's JSON) or, through \fBansible\-inventory\fR when installed, an
+inventory plugin's config (aws_ec2, gcp_compute, azure_rm, k8s, ...). Its \fBansible_host\fR, \fBansible_port\fR, \fBansible_user\fR,
 \fBansible_ssh_private_key_file\fR, \fBansible_python_interpreter\fR,
 \fBansible_become\fR, \fBansible_become_user\fR and
 \fBansible_connection=local\fR apply per host. \fB\-\-limit\fR narrows the

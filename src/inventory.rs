@@ -1,8 +1,13 @@
-//! Ansible INI inventories (`--inventory FILE`): groups, `[group:children]`,
-//! `[group:vars]`, numeric ranges (`web[01:03]`), and the per-host variables
-//! pushy uses (`ansible_host`, `ansible_port`, `ansible_user`). A pattern
-//! selects hosts: a group or host name, a glob (`web*`), `all`, or several
-//! joined by `,` or `:`.
+//! Ansible inventories (`--inventory`), read as Ansible reads them: INI
+//! files (groups, `[group:children]`, `[group:vars]`, ranges `web[01:03]`),
+//! YAML files, directories of them, executable dynamic inventories, and
+//! plugin configs through `ansible-inventory`; all become one model, that of
+//! Ansible's inventory JSON. The per-host variables pushy uses:
+//! `ansible_host`, `ansible_port`, `ansible_user`,
+//! `ansible_ssh_private_key_file`, `ansible_python_interpreter`,
+//! `ansible_become`, `ansible_become_user`, `ansible_connection=local`.
+//! Patterns select hosts with Ansible's rules (see [`Inventory::select`]);
+//! `tests/inventory.rs` checks them against Ansible itself.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -50,10 +55,10 @@ enum Section {
 }
 
 impl Inventory {
-    /// Reads an inventory as Ansible would: an INI file; an executable
-    /// (a dynamic inventory, run with `--list`, printing Ansible's JSON); a
-    /// directory (every file in it, merged); anything else (YAML, plugin
-    /// configs such as aws_ec2) through `ansible-inventory --list` when it
+    /// Reads an inventory as Ansible would: an INI or YAML file; an
+    /// executable (a dynamic inventory, run with `--list`, printing
+    /// Ansible's JSON); a directory (every file in it, merged); a plugin's
+    /// config (`plugin: aws_ec2`) through `ansible-inventory --list` when it
     /// is installed. Errors name the file and line.
     pub fn load(path: &Path) -> pushy::Result<Inventory> {
         let mut inv = Inventory::default();
@@ -104,31 +109,41 @@ impl Inventory {
             || text.trim_start().starts_with("---")
             || text.lines().any(|l| l.trim_end() == "all:");
         if yaml {
-            let out = std::process::Command::new("ansible-inventory")
-                .arg("-i")
-                .arg(path)
-                .arg("--list")
-                .stdin(std::process::Stdio::null())
-                .output()
-                .map_err(|_| {
-                    Error::new(
-                        ErrorKind::Usage,
-                        format!("{} is a YAML inventory, which pushy reads through Ansible", path.display()),
-                    )
-                    .with_hint("install ansible-core (for ansible-inventory), or use an INI inventory or a script")
-                })?;
-            if !out.status.success() {
-                let said = String::from_utf8_lossy(&out.stderr).trim().to_string();
-                return Err(Error::new(
-                    ErrorKind::Usage,
-                    format!("ansible-inventory cannot read {}: {said}", path.display()),
-                ));
-            }
-            return self.merge_json(&out.stdout, &path.display().to_string());
+            let origin = path.display().to_string();
+            return match yaml_to_json(&text, &origin)? {
+                Some(json) => self.merge_json(json.to_string().as_bytes(), &origin),
+                // A plugin's config (`plugin: aws_ec2`): Ansible's business.
+                None => self.through_ansible(path),
+            };
         }
         let parsed = Inventory::parse(&text, &path.display().to_string())?;
         self.merge(parsed);
         Ok(())
+    }
+
+    /// Any source Ansible understands, through `ansible-inventory --list`.
+    fn through_ansible(&mut self, path: &Path) -> pushy::Result<()> {
+        let out = std::process::Command::new("ansible-inventory")
+            .arg("-i")
+            .arg(path)
+            .arg("--list")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(|_| {
+                Error::new(
+                    ErrorKind::Usage,
+                    format!("{} is an inventory plugin's config, which Ansible reads", path.display()),
+                )
+                .with_hint("install ansible-core (for ansible-inventory)")
+            })?;
+        if !out.status.success() {
+            let said = String::from_utf8_lossy(&out.stderr).trim().to_string();
+            return Err(Error::new(
+                ErrorKind::Usage,
+                format!("ansible-inventory cannot read {}: {said}", path.display()),
+            ));
+        }
+        self.merge_json(&out.stdout, &path.display().to_string())
     }
 
     /// Adds another inventory's hosts, groups and variables to this one.
@@ -512,6 +527,83 @@ fn expand_range(pattern: &str) -> Result<Vec<String>, String> {
     }
     let width = if from.starts_with('0') { from.len() } else { 0 };
     Ok((a..=b).map(|i| format!("{head}{i:0width$}{tail}")).collect())
+}
+
+/// A YAML inventory (`all: {hosts: {h: vars}, vars: {}, children: {g: ...}}`)
+/// as Ansible's inventory JSON, or `None` for a plugin's config.
+fn yaml_to_json(text: &str, origin: &str) -> pushy::Result<Option<serde_json::Value>> {
+    use serde_json::{Map, Value as J};
+    use yaml_rust2::Yaml;
+    let bad = |why: String| {
+        Error::new(ErrorKind::Usage, format!("{origin}: {why}"))
+            .with_hint("a YAML inventory maps groups to hosts, vars and children, as Ansible's does")
+    };
+    let docs = yaml_rust2::YamlLoader::load_from_str(text).map_err(|e| bad(e.to_string()))?;
+    let Some(Yaml::Hash(top)) = docs.into_iter().next() else { return Err(bad("not a mapping of groups".into())) };
+    if top.contains_key(&Yaml::String("plugin".into())) {
+        return Ok(None);
+    }
+    fn scalar(y: &Yaml) -> J {
+        match y {
+            Yaml::String(s) | Yaml::Real(s) => J::String(s.clone()),
+            Yaml::Integer(i) => J::from(*i),
+            Yaml::Boolean(b) => J::Bool(*b),
+            Yaml::Array(items) => J::Array(items.iter().map(scalar).collect()),
+            Yaml::Hash(h) => {
+                J::Object(h.iter().filter_map(|(k, v)| k.as_str().map(|k| (k.to_string(), scalar(v)))).collect())
+            }
+            _ => J::Null,
+        }
+    }
+    let mut groups: Map<String, J> = Map::new();
+    let mut hostvars: Map<String, J> = Map::new();
+    // Depth-first over the groups, each seen once; a group may appear as
+    // several groups' child and gather hosts from each mention.
+    let mut todo: Vec<(String, Yaml)> =
+        top.iter().filter_map(|(k, v)| k.as_str().map(|k| (k.to_string(), v.clone()))).collect();
+    todo.reverse();
+    while let Some((name, body)) = todo.pop() {
+        let entry =
+            groups.entry(name.clone()).or_insert_with(|| serde_json::json!({"hosts": [], "children": [], "vars": {}}));
+        let Yaml::Hash(body) = body else { continue }; // `group:` with nothing under it
+        if let Some(Yaml::Hash(hosts)) = body.get(&Yaml::String("hosts".into())) {
+            for (host, vars) in hosts {
+                let host = host.as_str().map(str::to_string).or_else(|| host.as_i64().map(|i| i.to_string()));
+                let Some(host) = host else { return Err(bad(format!("a host name in {name} is not a string"))) };
+                for host in expand_range(&host).map_err(bad)? {
+                    let list = entry["hosts"].as_array_mut().expect("made as an array");
+                    if !list.iter().any(|h| h == &J::String(host.clone())) {
+                        list.push(J::String(host.clone()));
+                    }
+                    let mine = hostvars.entry(host).or_insert_with(|| J::Object(Map::new()));
+                    if let J::Object(new) = scalar(vars) {
+                        mine.as_object_mut().expect("made as an object").extend(new);
+                    }
+                }
+            }
+        }
+        if let Some(Yaml::Hash(vars)) = body.get(&Yaml::String("vars".into())) {
+            if let J::Object(vars) = scalar(&Yaml::Hash(vars.clone())) {
+                entry["vars"].as_object_mut().expect("made as an object").extend(vars);
+            }
+        }
+        if let Some(Yaml::Hash(children)) = body.get(&Yaml::String("children".into())) {
+            let mut kids: Vec<(String, Yaml)> = Vec::new();
+            for (kid, kid_body) in children {
+                let Some(kid) = kid.as_str() else { continue };
+                let list = entry["children"].as_array_mut().expect("made as an array");
+                if !list.iter().any(|k| k == kid) {
+                    list.push(J::String(kid.to_string()));
+                }
+                kids.push((kid.to_string(), kid_body.clone()));
+            }
+            todo.extend(kids.into_iter().rev());
+        }
+    }
+    let mut doc = Map::new();
+    doc.extend(groups);
+    doc.insert("_meta".into(), serde_json::json!({"hostvars": hostvars}));
+    Ok(Some(J::Object(doc)))
 }
 
 /// fnmatch-style matching, as Ansible's: `*`, `?` and `[abc]` classes.

@@ -193,3 +193,19 @@ fn inventory_directories_select_as_ansible_does() {
     std::fs::write(inventory.join("20-db.ini"), second).unwrap();
     compare(&inventory);
 }
+
+#[test]
+fn a_yaml_inventory_needs_no_ansible_and_its_variables_apply() {
+    let dir = private_dir();
+    let inventory = dir.path().join("hosts.yaml");
+    std::fs::write(
+        &inventory,
+        "all:\n  children:\n    web:\n      hosts:\n        web[01:02]:\n          ansible_port: 2200\n      vars:\n        ansible_user: deploy\n    here:\n      hosts:\n        box:\n          ansible_connection: local\n",
+    )
+    .unwrap();
+    let inv = inventory.display().to_string();
+    // PATH as it is (no Ansible venv on it): read natively.
+    pushy().args(["exec", "--inventory", &inv, "web", "--list-hosts"]).run().success().stdout_is("web01\nweb02\n");
+    // ansible_connection=local: no ssh at all.
+    pushy().args(["exec", "--inventory", &inv, "here", "6 * 7"]).run().success().stdout_is("42\n");
+}
