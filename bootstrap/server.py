@@ -929,7 +929,6 @@ class Server:
         Items that come fast share a frame; none waits more than FLUSH_AFTER."""
         self.send({"k": "iter", "id": rid})
         batch = load_extras().Batch(self, rid)
-        count = 0
         try:
             for item in iterator:
                 while True:
@@ -940,10 +939,8 @@ class Server:
                     batch.flush()  # the client waits for these before it grants more
                     self.credit_ready.acquire()
                 batch.add(encode_value(item))
-                count += 1
         finally:
             batch.close()
-        return count
 
 
 class _Raw:

@@ -12,15 +12,11 @@
 
 use std::ffi::OsString;
 
-use clap::CommandFactory;
-
-use crate::cli::Cli;
-
-/// The arguments, reordered; `args[0]` is the program.
-pub fn normalize(args: Vec<OsString>) -> Vec<OsString> {
-    let command = Cli::command();
+/// The arguments, reordered; `args[0]` is the program. `command` is the
+/// clap definition the caller then parses with (built once).
+pub fn normalize(args: Vec<OsString>, command: &clap::Command) -> Vec<OsString> {
     let subcommands: Vec<String> = command.get_subcommands().map(|s| s.get_name().to_string()).collect();
-    let takes_value = |word: &str| option_takes_value(&command, word);
+    let takes_value = |word: &str| option_takes_value(command, word);
     let Some((program, rest)) = args.split_first() else { return args };
     let words = positions(rest, &takes_value);
     let Some(&first) = words.first() else { return args };
@@ -102,11 +98,15 @@ fn option_takes_value(command: &clap::Command, word: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use clap::CommandFactory;
+
     use super::*;
+    use crate::cli::Cli;
 
     fn norm(line: &str) -> String {
         let args: Vec<OsString> = std::iter::once("pushy").chain(line.split(' ')).map(OsString::from).collect();
-        let out: Vec<String> = normalize(args).into_iter().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
+        let out: Vec<String> =
+            normalize(args, &Cli::command()).into_iter().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
         out.join(" ")
     }
 

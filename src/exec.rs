@@ -56,7 +56,7 @@ fn one_host(target: &pushy::Target, connect: &pushy::ConnectOptions, plan: &JobP
         Outcome::TimedOut(limit, hung_up) => {
             // Our own interrupt, not the user's error: no traceback.
             let how = if hung_up { " (the code did not stop within 5 s of the interrupt: pushy hung up)" } else { "" };
-            eprintln!("pushy: timed out after {} s{how}", seconds(limit));
+            eprintln!("pushy: timed out after {} s{how}", limit.as_secs_f64());
             ExitCode::Timeout
         }
         Outcome::Interrupted(error) => {
@@ -81,15 +81,5 @@ fn test_status(truth: Option<bool>) -> ExitCode {
         ExitCode::Success
     } else {
         ExitCode::Raised
-    }
-}
-
-/// `2`, `0.5`: seconds as the user wrote them.
-fn seconds(limit: std::time::Duration) -> String {
-    let secs = limit.as_secs_f64();
-    if secs.fract() == 0.0 {
-        format!("{secs:.0}")
-    } else {
-        secs.to_string()
     }
 }

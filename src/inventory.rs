@@ -150,7 +150,7 @@ impl Inventory {
     fn merge(&mut self, other: Inventory) {
         for name in other.order {
             let host = other.hosts[&name].clone();
-            if !self.order.contains(&name) {
+            if !self.hosts.contains_key(&name) {
                 self.order.push(name.clone());
             }
             self.hosts.insert(name, host);
@@ -233,13 +233,12 @@ impl Inventory {
                 todo.push(kid);
             }
         }
-        let mut ranked: Vec<String> = Vec::new();
+        let mut rank = std::collections::HashMap::new();
         for host in order {
-            if !ranked.contains(&host) {
-                ranked.push(host);
-            }
+            let next = rank.len();
+            rank.entry(host).or_insert(next);
         }
-        inv.order.sort_by_key(|h| ranked.iter().position(|r| r == h).unwrap_or(usize::MAX));
+        inv.order.sort_by_key(|h| rank.get(h).copied().unwrap_or(usize::MAX));
         let hostvars = doc.get("_meta").and_then(|m| m.get("hostvars")).and_then(|h| h.as_object());
         for (name, vars) in hostvars.into_iter().flatten() {
             add_host(&mut inv, name);
@@ -289,16 +288,16 @@ impl Inventory {
                     let vars = words
                         .map(|w| w.split_once('=').ok_or_else(|| bad("expected key=value")))
                         .collect::<pushy::Result<Vec<_>>>()?;
-                    for name in expand_range(pattern).map_err(|why| bad(&why))? {
+                    for name in crate::hosts::ranges(pattern).map_err(|e| bad(&e.to_string()))? {
+                        if !inv.hosts.contains_key(&name) {
+                            inv.order.push(name.clone());
+                        }
                         let host = inv
                             .hosts
                             .entry(name.clone())
                             .or_insert_with(|| InventoryHost { name: name.clone(), ..Default::default() });
                         for (k, v) in &vars {
                             apply(host, k, v).map_err(|why| bad(&why))?;
-                        }
-                        if !inv.order.contains(&name) {
-                            inv.order.push(name.clone());
                         }
                         inv.groups.entry(group.clone()).or_default().insert(name);
                     }
@@ -514,21 +513,6 @@ fn apply(host: &mut InventoryHost, key: &str, value: &str) -> Result<(), String>
     Ok(())
 }
 
-/// `web[01:03]` → web01, web02, web03 (zero padding kept); other names as is.
-fn expand_range(pattern: &str) -> Result<Vec<String>, String> {
-    let Some((head, rest)) = pattern.split_once('[') else {
-        return Ok(vec![pattern.to_string()]);
-    };
-    let (range, tail) = rest.split_once(']').ok_or("unclosed [ in host range")?;
-    let (from, to) = range.split_once(':').ok_or("a host range is [FROM:TO]")?;
-    let (a, b): (u64, u64) = (from.parse().map_err(|_| "bad range start")?, to.parse().map_err(|_| "bad range end")?);
-    if a > b || b - a > 100_000 {
-        return Err("bad host range".into());
-    }
-    let width = if from.starts_with('0') { from.len() } else { 0 };
-    Ok((a..=b).map(|i| format!("{head}{i:0width$}{tail}")).collect())
-}
-
 /// A YAML inventory (`all: {hosts: {h: vars}, vars: {}, children: {g: ...}}`)
 /// as Ansible's inventory JSON, or `None` for a plugin's config.
 fn yaml_to_json(text: &str, origin: &str) -> pushy::Result<Option<serde_json::Value>> {
@@ -570,7 +554,7 @@ fn yaml_to_json(text: &str, origin: &str) -> pushy::Result<Option<serde_json::Va
             for (host, vars) in hosts {
                 let host = host.as_str().map(str::to_string).or_else(|| host.as_i64().map(|i| i.to_string()));
                 let Some(host) = host else { return Err(bad(format!("a host name in {name} is not a string"))) };
-                for host in expand_range(&host).map_err(bad)? {
+                for host in crate::hosts::ranges(&host).map_err(|e| bad(e.to_string()))? {
                     let list = entry["hosts"].as_array_mut().expect("made as an array");
                     if !list.iter().any(|h| h == &J::String(host.clone())) {
                         list.push(J::String(host.clone()));

@@ -22,7 +22,7 @@ mod terminal;
 
 use std::io::Write;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use colored::Colorize;
 
 use cli::Cli;
@@ -30,7 +30,13 @@ use exit_code::ExitCode;
 use plan::Plan;
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse_from(argv::normalize(std::env::args_os().collect()));
+    // One clap definition serves both reading the words and parsing them.
+    let command = Cli::command();
+    let args = argv::normalize(std::env::args_os().collect(), &command);
+    let cli = command
+        .try_get_matches_from(args)
+        .and_then(|matches| Cli::from_arg_matches(&matches))
+        .unwrap_or_else(|e| e.exit());
     // One thread handles SIGINT, SIGTERM and SIGHUP for the whole run, from
     // before anything can prompt on the terminal.
     interrupt::CtrlC::install();

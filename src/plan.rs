@@ -398,8 +398,8 @@ fn hosts(conn: &ConnArgs, spec: &str) -> pushy::Result<(Vec<(String, Target)>, V
             }
             let mut options = options(conn);
             let differs = host.python.is_some() || host.become_.is_some() || host.become_user.is_some();
+            // (Checked to be one word when connecting, as --python is.)
             if let Some(python) = &host.python {
-                crate::plan::check_python(python)?;
                 options.python = Some(python.clone());
             }
             match (host.become_, &host.become_user) {
@@ -422,11 +422,6 @@ fn hosts(conn: &ConnArgs, spec: &str) -> pushy::Result<(Vec<(String, Target)>, V
         return Ok((targets, Vec::new(), true));
     }
     Ok((vec![(spec.to_string(), target(conn, spec)?)], Vec::new(), false))
-}
-
-/// An inventory's interpreter must pass through a remote shell as one word.
-pub fn check_python(python: &str) -> pushy::Result<()> {
-    pushy::bootstrap::check_interpreter(python)
 }
 
 /// The one target a front end that takes one host was given.

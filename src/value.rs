@@ -109,6 +109,23 @@ impl Value {
     }
 }
 
+/// A str with lone surrogates (`Value::WideStr`) back to the bytes it was
+/// decoded from: Python's `surrogateescape` stands for an undecodable byte
+/// B with U+DC00+B (U+DC80..U+DCFF). Any other lone surrogate becomes
+/// `replacement`, or with none makes the whole text `None`.
+pub fn surrogate_escaped(cps: &[u32], replacement: Option<char>) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(cps.len());
+    for &cp in cps {
+        match (char::from_u32(cp), replacement) {
+            (Some(c), _) => out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes()),
+            (None, _) if (0xDC80..=0xDCFF).contains(&cp) => out.push((cp - 0xDC00) as u8),
+            (None, Some(r)) => out.extend_from_slice(r.encode_utf8(&mut [0; 4]).as_bytes()),
+            (None, None) => return None,
+        }
+    }
+    Some(out)
+}
+
 /// One token of the wire form.
 enum Token {
     Scalar(Value),

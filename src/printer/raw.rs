@@ -63,25 +63,11 @@ pub fn line(value: &Value, out: &mut Vec<u8>, end: ItemEnd) {
 fn item_text(value: &Value) -> Vec<u8> {
     match value {
         Value::Str(s) => s.as_bytes().to_vec(),
-        Value::WideStr(cps) => surrogate_escape(cps),
+        Value::WideStr(cps) => crate::value::surrogate_escaped(cps, Some('\u{FFFD}')).unwrap_or_default(),
         Value::Bytes(b) | Value::ByteArray(b) => b.clone(),
         Value::None => Vec::new(),
         other => Pretty { width: usize::MAX, color: false }.render_flat(other).into_bytes(),
     }
-}
-
-/// A str with lone surrogates back to the bytes it was decoded from (Python's
-/// `surrogateescape`: U+DC80..U+DCFF stand for undecodable bytes).
-fn surrogate_escape(cps: &[u32]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for &cp in cps {
-        match char::from_u32(cp) {
-            Some(c) => out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes()),
-            None if (0xDC80..=0xDCFF).contains(&cp) => out.push((cp - 0xDC00) as u8),
-            None => out.extend_from_slice("\u{FFFD}".as_bytes()),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

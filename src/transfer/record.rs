@@ -110,19 +110,7 @@ pub(super) fn put_summary(value: &Value) -> Result<super::Summary> {
 pub(super) fn os_string(value: &Value) -> Option<OsString> {
     match value {
         Value::Str(s) => Some(OsString::from(s)),
-        Value::WideStr(points) => {
-            let mut bytes = Vec::with_capacity(points.len());
-            for &p in points {
-                match p {
-                    0xDC80..=0xDCFF => bytes.push((p - 0xDC00) as u8),
-                    _ => {
-                        let c = char::from_u32(p)?;
-                        bytes.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
-                    }
-                }
-            }
-            Some(OsString::from_vec(bytes))
-        }
+        Value::WideStr(points) => crate::value::surrogate_escaped(points, None).map(OsString::from_vec),
         _ => None,
     }
 }
