@@ -37,13 +37,14 @@ _Raw = None             # already-encoded JSON, spliced into a frame header
 _short = None           # str() of an exception, bounded, never raising
 _json_loads = None      # the server's JSON decoder (no `json`, which imports re)
 _import_or_none = None  # a module by name, or None if there is none
+_import_chains = None   # imports the submodules that dotted-name chains reach
 
 
-def init(self_file, sources, raw, short, json_loads, import_or_none):
+def init(self_file, sources, raw, short, json_loads, import_or_none, import_chains):
     """Binds the server's names above (server.py load_extras)."""
-    global SELF_FILE, _sources, _Raw, _short, _json_loads, _import_or_none
+    global SELF_FILE, _sources, _Raw, _short, _json_loads, _import_or_none, _import_chains
     SELF_FILE, _sources, _Raw, _short = self_file, sources, raw, short
-    _json_loads, _import_or_none = json_loads, import_or_none
+    _json_loads, _import_or_none, _import_chains = json_loads, import_or_none, import_chains
 
 
 # ------------------------------------------------------------------ imports
@@ -71,34 +72,7 @@ def preimport_submodules(tree, namespace):
                 chains.add(tuple(reversed(parts)))
     if not chains:
         return
-    modtype = type(sys)
-    for chain in sorted(chains, key=len):
-        root = chain[0]
-        if root in bound:  # a variable or parameter of the code, not a module
-            continue
-        if root in namespace:
-            if not isinstance(dict.get(namespace, root), modtype):
-                continue
-        else:
-            try:
-                if not isinstance(namespace[root], modtype):
-                    continue
-            except KeyError:
-                continue
-        obj = sys.modules.get(root)
-        for i in range(1, len(chain)):
-            attr = chain[i]
-            if obj is None or not hasattr(obj, "__path__"):  # not a package: no submodules
-                break
-            if hasattr(obj, attr):
-                obj = getattr(obj, attr)
-                if not isinstance(obj, modtype):
-                    break
-                continue
-            sub = _import_or_none(".".join(chain[: i + 1]))
-            if sub is None:
-                break
-            obj = sub
+    _import_chains(chains, bound, namespace)
 
 
 def _bound_names(tree):

@@ -186,6 +186,37 @@ _extras_lock = _thread.allocate_lock()
 _extras = None
 
 
+def extras_code():
+    """The extras compiled: from `_EXTRAS_SOURCE`, which is the source as
+    sent, or already a code object when this program came from the client's
+    code cache (see program_blob)."""
+    source = globals().get("_EXTRAS_SOURCE")
+    if source is None:  # run from the source tree (the unit tests)
+        with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "extras.py")) as f:
+            source = f.read()
+    if isinstance(source, str):
+        return compile(source, SELF_FILE, "exec", dont_inherit=True)
+    return source
+
+
+def program_blob():
+    """This program compiled, for the client's code cache: zlib-compressed
+    marshal data of the code object stage 0 ran (`_CODE`), with the extras'
+    source constant replaced by its code object, so that a later start from
+    the cache compiles nothing. Empty when there is nothing to give (an
+    interpreter older than 3.8 has no code.replace; the unit tests have no
+    `_CODE`). The client keeps it for this host alone."""
+    code = globals().get("_CODE")
+    if code is None or not hasattr(code, "replace"):
+        return b""
+    import marshal
+    import zlib
+    source = globals().get("_EXTRAS_SOURCE")
+    compiled = extras_code()
+    consts = tuple(compiled if c is source else c for c in code.co_consts)
+    return zlib.compress(marshal.dumps(code.replace(co_consts=consts)), 6)
+
+
 def load_extras():
     """The extras module: compiled on the first call (once, thread-safe)."""
     global _extras
@@ -194,17 +225,14 @@ def load_extras():
     with _extras_lock:
         if _extras is not None:
             return _extras
-        source = globals().get("_EXTRAS_SOURCE")
-        if source is None:  # run from the source tree (the unit tests)
-            with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "extras.py")) as f:
-                source = f.read()
         # A module object in memory, not in sys.modules: the user's code never
         # imports it by accident. Named as this program is, so its classes
         # show the same module name as the server's own (`__pushy__`).
         extras = type(sys)(__name__)
-        exec(compile(source, SELF_FILE, "exec", dont_inherit=True), vars(extras))
+        exec(extras_code(), vars(extras))
         extras.init(self_file=SELF_FILE, sources=_sources, raw=_Raw, short=_short,
-                    json_loads=_json_loads, import_or_none=_import_or_none)
+                    json_loads=_json_loads, import_or_none=_import_or_none,
+                    import_chains=_import_chains)
         _extras = extras
     return _extras
 
@@ -558,6 +586,89 @@ def _import_or_none(name):
         raise
 
 
+def _import_chains(chains, bound, namespace):
+    """Imports the submodules that dotted-name chains such as
+    ("xml", "etree", "ElementTree", "parse") reach: a package does not import
+    its submodules by itself. Only chains whose root is a module (or will
+    auto-import as one) and is not a name the code binds are followed."""
+    modtype = type(sys)
+    for chain in sorted(chains, key=len):
+        root = chain[0]
+        if root in bound:  # a variable or parameter of the code, not a module
+            continue
+        if root in namespace:
+            if not isinstance(dict.get(namespace, root), modtype):
+                continue
+        else:
+            try:
+                if not isinstance(namespace[root], modtype):
+                    continue
+            except KeyError:
+                continue
+        obj = sys.modules.get(root)
+        for i in range(1, len(chain)):
+            attr = chain[i]
+            if obj is None or not hasattr(obj, "__path__"):  # not a package: no submodules
+                break
+            if hasattr(obj, attr):
+                obj = getattr(obj, attr)
+                if not isinstance(obj, modtype):
+                    break
+                continue
+            sub = _import_or_none(".".join(chain[: i + 1]))
+            if sub is None:
+                break
+            obj = sub
+
+
+def _quick_chains(code):
+    """The dotted-name chains of a one-line expression, read from its text:
+    `os.listdir("/")` gives [("os", "listdir")]. The full parse (ast, and
+    the extras) costs more than the rest of a first request, and most
+    requests are expressions like this one. None when the text is anything
+    the scan is not sure of (comments, prefixed or triple-quoted strings, a
+    walrus); the caller has already checked that it compiles as an
+    expression without nested scopes, so no name in it is bound."""
+    if "#" in code or ":=" in code or "\n" in code:
+        return None
+    chains, chain, after_dot = [], None, False
+    i, n = 0, len(code)
+    while i < n:
+        c = code[i]
+        if c == "'" or c == '"':
+            if code.startswith(c * 3, i) or (i and (code[i - 1].isalnum() or code[i - 1] == "_")):
+                return None  # a docstring-like or prefixed (f"{os.sep}") string
+            j = i + 1
+            while j < n and code[j] != c:
+                j += 2 if code[j] == "\\" else 1
+            if j >= n:
+                return None
+            chain, after_dot, i = None, False, j + 1
+        elif c.isidentifier():
+            j = i + 1
+            while j < n and (code[j].isalnum() or code[j] == "_" or (code[j] > "\x7f" and ("_" + code[j]).isidentifier())):
+                j += 1
+            name = code[i:j]
+            if not after_dot:
+                chain = [name]
+                chains.append(chain)
+            elif chain is not None:
+                chain.append(name)
+            after_dot, i = False, j
+        elif c.isdigit():  # a number, dots and exponents included: ends any chain
+            j = i + 1
+            while j < n and (code[j].isalnum() or code[j] in "._"):
+                j += 1
+            chain, after_dot, i = None, False, j
+        elif c == ".":
+            after_dot, i = True, i + 1
+        elif c in " \t":
+            i += 1
+        else:
+            chain, after_dot, i = None, False, i + 1
+    return [tuple(c) for c in chains if len(c) > 1]
+
+
 # --------------------------------------------------------------- 4. channels
 
 class Output:
@@ -785,6 +896,8 @@ class Server:
             result = self._complete(rid, header.get("text", ""))
             result.update({"k": "completions", "id": rid})
             self.channel.send(result)
+        elif kind == "code":
+            self.channel.send({"k": "code", "id": rid}, program_blob())
         elif kind == "check":
             status = load_extras().check_complete(header.get("code", ""))
             self.channel.send({"k": "checked", "id": rid, "status": status})
@@ -1022,19 +1135,35 @@ def _compile_auto(code, filename, namespace, interactive=False):
     """(statements, trailing expression) as code objects, either may be None.
 
     A lone expression (or, interactive, a single statement) without dots is
-    compiled directly: no ast, nothing to pre-import. Anything else is
+    compiled directly: no ast, nothing to pre-import; so is a one-line
+    expression whose dotted names a scan of its text can read
+    (_quick_chains). Anything else is
     parsed, its dotted module names imported, and split at the trailing
     expression; interactive code is not split but compiled whole in
     "single" mode, from an ast.Interactive, which (unlike source in that
     mode) may hold several statements: a pasted block.
     """
-    if "." not in code:
+    try:
+        expression = compile(code, filename, "eval", dont_inherit=True)
+    except SyntaxError:
+        expression = None  # statements (or a real error, reported below)
+    if expression is not None and "." in code:
+        code_type = type(expression)
+        nested = any(type(c) is code_type for c in expression.co_consts)
+        chains = None if nested else _quick_chains(code)
+        if chains is None:
+            expression = None  # the full parse below
+        else:
+            _import_chains(chains, (), namespace)
+    if expression is not None:
+        if interactive:
+            return compile(code, filename, "single", dont_inherit=True), None
+        return None, expression
+    if "." not in code and interactive:
         try:
-            if interactive:
-                return compile(code, filename, "single", dont_inherit=True), None
-            return None, compile(code, filename, "eval", dont_inherit=True)
+            return compile(code, filename, "single", dont_inherit=True), None
         except SyntaxError:
-            pass  # statements (or a real error, reported below)
+            pass
     import ast
     tree = _compile(code, filename, "exec", ast.PyCF_ONLY_AST)
     load_extras().preimport_submodules(tree, namespace)
@@ -1076,11 +1205,10 @@ def start_watchdog(rfd, parent):
     never keeps the channel alive. It never kills a stranger: `parent` must
     still be its parent, and where Linux has pidfds the signal goes to the
     process itself, not to a number another process may have taken since."""
-    import warnings
     try:
-        with warnings.catch_warnings():  # "fork in a multi-threaded process" (3.12+)
-            warnings.simplefilter("ignore")
-            pid = os.fork()
+        # No other thread exists yet, so 3.12's warning about forking a
+        # multi-threaded process cannot fire: no `warnings` import needed.
+        pid = os.fork()
     except OSError:
         return
     if pid:
@@ -1092,8 +1220,7 @@ def start_watchdog(rfd, parent):
         os.closerange(3, rfd)
         os.closerange(rfd + 1, 65536)
         import select
-        import signal
-        import time
+        import _signal as signal  # the signal module would import enum
         guarded, send = None, getattr(signal, "pidfd_send_signal", None)
         try:
             guarded = getattr(os, "pidfd_open")(parent)  # Python 3.9+, Linux 5.3+
@@ -1105,7 +1232,7 @@ def start_watchdog(rfd, parent):
         poller.register(rfd, 0)  # no POLLIN: only hang-up and errors wake us
         while not any(ev & (select.POLLHUP | select.POLLERR | select.POLLNVAL) for _, ev in poller.poll()):
             pass
-        time.sleep(1)
+        select.select([], [], [], 1.0)  # a second's grace (no `time` import)
         if guarded is not None and send is not None:
             send(guarded, signal.SIGKILL)  # ESRCH if it ended: nothing else is hit
         elif os.getppid() == parent:  # still alive (a dead parent makes us an orphan)
@@ -1131,6 +1258,9 @@ def hello_info():
         "host": uname.nodename,
         "user": user,
         "pid": os.getpid(),
+        # Which compiled code this interpreter runs: the client's code cache
+        # is keyed by it (importlib's MAGIC_NUMBER, loaded at start-up).
+        "magic": sys.modules["_frozen_importlib_external"].MAGIC_NUMBER.hex(),
     }
 
 

@@ -478,6 +478,77 @@ class PreimportTests(unittest.TestCase):
         self.assertEqual(spy.call_args_list, [])
 
 
+class QuickChainTests(unittest.TestCase):
+    def test_dotted_names_are_read_from_simple_text(self):
+        cases = {
+            'os.listdir("/")': [("os", "listdir")],
+            "xml.etree.ElementTree.fromstring('<a/>')": [("xml", "etree", "ElementTree", "fromstring")],
+            "not os.path.isdir('x.y')": [("os", "path", "isdir")],
+            "1.5 + a . b . c": [("a", "b", "c")],
+            "f(x).y.z": [],
+            "x[0].y": [],
+            "'a.b'.join(c.d)": [("c", "d")],
+            "os.x if y.z else 2": [("os", "x"), ("y", "z")],
+        }
+        for code, chains in cases.items():
+            self.assertEqual(server._quick_chains(code), chains, code)
+
+    def test_anything_unsure_goes_to_the_full_parse(self):
+        for code in ['f"{os.sep}"', '"""a""".x', "os.sep  # c", "(y := os.sep)", "os.sep\n", "'open"]:
+            self.assertIsNone(server._quick_chains(code), code)
+
+
+# Runs in a fresh interpreter: a dotted one-liner needs neither ast nor the extras.
+QUICK_PROBE = r"""
+import builtins, json, sys
+server = {"__name__": "pushy_server", "__file__": sys.argv[1]}
+exec(compile(open(sys.argv[1], "rb").read(), "<pushy>", "exec"), server)
+ns = server["Namespace"](__name__="__main__", __builtins__=builtins)
+_, tag = server["run_code"]("xml.etree.ElementTree.fromstring('<a><b/></a>')[0].tag", "<input>", ns, "auto")
+print(json.dumps({"tag": tag, "ast": "ast" in sys.modules, "extras": server["_extras"] is not None}))
+"""
+
+
+class QuickPathTests(unittest.TestCase):
+    def test_a_dotted_one_liner_loads_neither_ast_nor_the_extras(self):
+        out = subprocess.check_output([sys.executable, "-B", "-c", QUICK_PROBE, SERVER_PATH], timeout=30)
+        self.assertEqual(json.loads(out.decode()), {"tag": "b", "ast": False, "extras": False})
+
+
+class CodeCacheTests(unittest.TestCase):
+    def test_the_program_blob_runs_with_its_extras_compiled(self):
+        import marshal
+        code = compile(zlib.decompress(PROGRAM), "<pushy>", "exec")
+        module = {"__name__": "pushy_server", "_CODE": code}
+        exec(code, module)
+        blob = module["program_blob"]()
+        cached = marshal.loads(zlib.decompress(blob))
+        again = {"__name__": "pushy_server_cached", "_CODE": cached}
+        exec(cached, again)
+        self.assertIsInstance(again["_EXTRAS_SOURCE"], types.CodeType)
+        self.assertEqual(again["load_extras"]().check_complete("if x:"), "incomplete")
+        # A start from the cache can give its program again (marshal's
+        # bytes may differ: reference flags are not stable across loads).
+        recached = marshal.loads(zlib.decompress(again["program_blob"]()))
+        self.assertTrue(any(isinstance(c, types.CodeType) and "preimport_submodules" in c.co_names
+                            for c in recached.co_consts), "the extras' code is in the blob")
+
+    def test_without_its_code_object_the_server_has_no_blob(self):
+        self.assertEqual(server.program_blob(), b"")
+
+    def test_stage0_refuses_another_bytecode_format_before_reading(self):
+        # stdin stays open and empty: a stage 0 that read it would hang.
+        proc = subprocess.Popen([sys.executable, "-c", STAGE0, "100", "m00000000"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            self.assertEqual(proc.wait(timeout=10), 95)
+        finally:
+            proc.kill()
+            proc.stdin.close()
+            proc.stdout.close()
+            proc.stderr.close()
+
+
 # ---------------------------------------------------------- unit: run_code
 
 
@@ -1510,8 +1581,9 @@ class StartupPathTests(unittest.TestCase):
                 f.write("raise SystemExit('hijacked by %s')\n" % name)
         with open(os.path.join(HERE, "stage0.py")) as f:
             stage0 = f.read()
-        code = stage0.replace('exec(compile(zlib.decompress(b),"<pushy>","exec"),{"__name__":"__pushy__"})',
-                              'print(repr(sys.path[0]), sys.dont_write_bytecode);import fcntl,select')
+        run = stage0[stage0.index(";b=zlib.decompress(b)"):]
+        self.assertTrue(run.endswith('exec(c,{"__name__":"__pushy__","_CODE":c})'), run)
+        code = stage0.replace(run, ';print(repr(sys.path[0]), sys.dont_write_bytecode);import fcntl,select')
         out = subprocess.run([sys.executable, "-c", code, "0"], cwd=home, stdin=subprocess.DEVNULL,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=10)
         self.assertEqual(out.returncode, 0, out.stderr)

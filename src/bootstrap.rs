@@ -7,6 +7,12 @@
 //! then prints [`READY_MARKER`] on its stdout; everything before the marker
 //! is noise from the remote shell (a chatty `.bashrc`) and is kept only for
 //! error messages. Frames follow the marker.
+//!
+//! What stage 0 reads is either the program's source or, from the client's
+//! code cache (see [`crate::connect`]), the same program already compiled
+//! for this host's interpreter: then the command line carries `mMAGIC`, and
+//! stage 0 exits with [`EXIT_STALE_CODE`] before reading anything when the
+//! interpreter's magic number is not MAGIC.
 
 use std::io::{ErrorKind as IoKind, Read, Write};
 use std::os::fd::AsRawFd;
@@ -26,6 +32,10 @@ pub const READY_MARKER: &[u8] = b"\n<pushy-ready v1>\n";
 
 /// Stage 0's exit status when the interpreter is older than Python 3.6.
 pub const EXIT_TOO_OLD: i32 = 96;
+
+/// Stage 0's exit status when cached code was made for another bytecode
+/// format (the interpreter was upgraded).
+pub const EXIT_STALE_CODE: i32 = 95;
 
 /// How long a started interpreter may take to announce itself.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -56,6 +66,25 @@ pub struct Launch<'a> {
     pub python: &'a str,
     /// Run it as this user through sudo.
     pub become_user: Option<(&'a str, Sudo)>,
+    /// The program compiled for this interpreter, from the code cache,
+    /// instead of its source.
+    pub compiled: Option<&'a Compiled>,
+}
+
+/// The server program compiled by and for one interpreter.
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    /// importlib's magic number, in hex: the bytecode format.
+    pub magic: String,
+    /// zlib-compressed marshal data of the program's code object.
+    pub blob: Vec<u8>,
+}
+
+impl Compiled {
+    /// A magic number passes through a remote shell as one word.
+    pub fn valid_magic(magic: &str) -> bool {
+        !magic.is_empty() && magic.len() <= 16 && magic.bytes().all(|b| b.is_ascii_hexdigit())
+    }
 }
 
 /// What stage 0 prints, when asked, before it reads the program.
@@ -68,6 +97,11 @@ impl Launch<'_> {
         check_interpreter(self.python)?;
         if let Some((user, _)) = self.become_user {
             check_user(user)?;
+        }
+        if let Some(compiled) = self.compiled {
+            if !Compiled::valid_magic(&compiled.magic) {
+                return Err(Error::protocol(format!("bad magic number {:?} in the code cache", compiled.magic)));
+            }
         }
         Ok(Argv(self.words()))
     }
@@ -83,11 +117,20 @@ impl Launch<'_> {
             words.extend(mode.iter().map(|w| w.to_string()));
             words.extend(["-u".to_string(), user.to_string(), "--".to_string()]);
         }
-        words.extend([self.python.to_string(), "-c".to_string(), STAGE0.to_string(), PROGRAM.len().to_string()]);
+        let length = self.payload().len().to_string();
+        words.extend([self.python.to_string(), "-c".to_string(), STAGE0.to_string(), length]);
         if matches!(self.become_user, Some((_, Sudo::Password))) {
             words.push("go".to_string());
         }
+        if let Some(compiled) = self.compiled {
+            words.push(format!("m{}", compiled.magic));
+        }
         words
+    }
+
+    /// What stage 0 reads: the compiled program, else the source.
+    pub fn payload(&self) -> &[u8] {
+        self.compiled.map_or(PROGRAM, |c| &c.blob)
     }
 }
 
@@ -159,11 +202,13 @@ pub enum Handshake {
     Ended { junk: Vec<u8> },
 }
 
-/// Sends the program and waits for the ready marker.
-pub fn start(stdin: &mut impl Write, stdout: &mut std::fs::File) -> Result<Handshake> {
+/// Sends the program (`payload`, see [`Launch::payload`]) and waits for the
+/// ready marker.
+pub fn start(stdin: &mut impl Write, stdout: &mut std::fs::File, payload: &[u8]) -> Result<Handshake> {
     // A write error here means the remote end already exited (no such
-    // interpreter): the status and stderr tell the story, not EPIPE.
-    let _ = stdin.write_all(PROGRAM).and_then(|_| stdin.flush());
+    // interpreter, stale cached code): the status and stderr tell the
+    // story, not EPIPE.
+    let _ = stdin.write_all(payload).and_then(|_| stdin.flush());
     let deadline = Instant::now() + READY_TIMEOUT;
     let mut seen = Vec::new();
     let mut buf = [0u8; 8192];
@@ -230,11 +275,24 @@ mod tests {
 
     #[test]
     fn interpreters_are_one_word() {
-        let command = |python| Launch { python, become_user: None }.command();
+        let command = |python| Launch { python, become_user: None, compiled: None }.command();
         let line = command("/usr/bin/python3.11").unwrap().shell_line();
         assert!(line.starts_with("/usr/bin/python3.11 -c 'import sys;"), "{line}");
         for bad in ["", "-c", "py thon", "python;id", "$(id)"] {
             assert!(command(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn cached_code_is_announced_by_its_magic_and_length() {
+        let compiled = Compiled { magic: "a70d0d0a".into(), blob: vec![1, 2, 3] };
+        let launch = Launch { python: "python3", become_user: None, compiled: Some(&compiled) };
+        let words = launch.command().unwrap().0;
+        assert_eq!(&words[words.len() - 2..], ["3", "ma70d0d0a"]);
+        assert_eq!(launch.payload(), [1, 2, 3]);
+        for bad in ["", "a7 0d", "a7;id", "0123456789abcdef0"] {
+            let compiled = Compiled { magic: bad.into(), blob: vec![] };
+            assert!(Launch { compiled: Some(&compiled), ..launch }.command().is_err(), "{bad:?}");
         }
     }
 }

@@ -388,9 +388,13 @@ The remote interpreter, as \fB\-\-python\fR.
 \fBPUSHY_CONTROL_DIR\fR
 The control directory for ssh masters (see FILES).
 .TP
-\fBXDG_RUNTIME_DIR\fR, \fBXDG_DATA_HOME\fR, \fBCOLUMNS\fR
-Where the control directory and the history live; the width when stdout is
-not a terminal.
+\fBPUSHY_NO_CODE_CACHE\fR
+When set to anything but empty or 0, the code cache (see FILES) is neither
+read nor written.
+.TP
+\fBXDG_RUNTIME_DIR\fR, \fBXDG_DATA_HOME\fR, \fBXDG_CACHE_HOME\fR, \fBCOLUMNS\fR
+Where the control directory, the history and the code cache live; the width
+when stdout is not a terminal.
 .SH FILES
 .TP
 \fI$XDG_RUNTIME_DIR/pushy/\fR (else \fI/tmp/pushy\-UID/\fR)
@@ -399,6 +403,13 @@ a directory that is another user's or open to others.
 .TP
 \fI$XDG_DATA_HOME/pushy/history\fR (else \fI~/.local/share/pushy/history\fR)
 REPL history, mode 0600.
+.TP
+\fI$XDG_CACHE_HOME/pushy/code/\fR (else \fI~/.cache/pushy/code/\fR)
+The code cache: the server program as each host's interpreter compiled it,
+one private file per host, interpreter and sudo user, pushed instead of the
+source on the next start there (it saves the remote compile). An entry is
+never used for another host; a stale one falls back to source. Safe to
+delete at any time.
 .SH EXAMPLES
 .TP
 \fBpushy exec local: 'os.listdir("/")'\fR

@@ -48,6 +48,8 @@ pub struct ServerInfo {
     pub pid: u64,
     /// The interpreter's path (`sys.executable`).
     pub executable: String,
+    /// The bytecode format it runs (importlib's magic number, in hex).
+    pub magic: String,
 }
 
 /// How the code of a request is run.
@@ -294,6 +296,7 @@ impl Session {
             user: hello.user,
             pid: hello.pid,
             executable: hello.executable,
+            magic: hello.magic,
         })
     }
 
@@ -578,6 +581,32 @@ impl Session {
                 "'{}' in answer to a check",
                 other.as_ref().map_or("nothing", FromServer::kind)
             ))),
+        }
+    }
+
+    /// The running program compiled, for the code cache
+    /// ([`crate::connect`]): zlib-compressed marshal data, at most `limit`
+    /// bytes. `None` when the server has none to give, or does not answer
+    /// within a few seconds (a late answer is then skipped as any stray).
+    pub(crate) fn program_blob(&mut self, limit: usize) -> Result<Option<Vec<u8>>> {
+        self.next_id += 1;
+        let id = self.next_id;
+        self.send(&ToServer::Code { id })?;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            if !self.readable_within(deadline.saturating_duration_since(Instant::now())) {
+                return Ok(None);
+            }
+            let frame = self.next_frame()?;
+            match frame.header {
+                FromServer::Out(_) => self.hold(frame),
+                FromServer::Code(code) if code.id == Some(id) => {
+                    let blob = frame.payload;
+                    return Ok((!blob.is_empty() && blob.len() <= limit).then_some(blob));
+                }
+                FromServer::Bad(bad) if bad.id == Some(id) => return Ok(None),
+                _ => {}
+            }
         }
     }
 

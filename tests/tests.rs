@@ -1,6 +1,7 @@
 //! pushy's integration tests: the real binary against `local:` and a real
 //! OpenSSH server on 127.0.0.1 (see `support::sshd`), one module per area.
 
+mod code_cache;
 mod copy;
 mod exec;
 mod fleet;

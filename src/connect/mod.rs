@@ -9,11 +9,12 @@
 //! transport below it only starts a command; the session above it only
 //! talks frames.
 
+mod cache;
 mod sudo;
 
 use std::time::Duration;
 
-use crate::bootstrap::{self, Handshake, Launch, Sudo};
+use crate::bootstrap::{self, Compiled, Handshake, Launch, Sudo};
 use crate::error::{Error, ErrorKind, Result};
 use crate::session::Session;
 use crate::target::{ConnectOptions, Target};
@@ -42,8 +43,31 @@ pub(crate) fn connect(target: &Target, options: &ConnectOptions) -> Result<Sessi
                 continue;
             }
         }
-        match start(target, options, &python, &name)? {
-            Started::Ready(channel, leftover) => return Session::ready(channel, leftover, name),
+        let slot = cache::Slot::new(target, &python, options.become_user.as_deref());
+        let mut compiled = slot.as_ref().and_then(cache::Slot::load);
+        let mut started = start(target, options, &python, &name, compiled.as_ref());
+        let ran_and_ended = match &started {
+            Ok(Started::Missing) => true,
+            Err(e) => matches!(e.kind(), ErrorKind::Disconnected | ErrorKind::Protocol),
+            Ok(Started::Ready(..)) => false,
+        };
+        if compiled.is_some() && ran_and_ended {
+            // The interpreter ran and ended before pushy started: the entry
+            // is stale (another bytecode format) or spoilt. Forget it, and
+            // start from source. (Not when ssh could not connect: that would
+            // only wait twice.)
+            slot.as_ref().map(cache::Slot::remove);
+            compiled = None;
+            started = start(target, options, &python, &name, None);
+        }
+        match started? {
+            Started::Ready(channel, leftover) => {
+                let mut session = Session::ready(channel, leftover, name)?;
+                if let (Some(slot), None) = (&slot, &compiled) {
+                    fill(slot, &mut session);
+                }
+                return Ok(session);
+            }
             Started::Missing => tried.push(python),
         }
     }
@@ -52,6 +76,17 @@ pub(crate) fn connect(target: &Target, options: &ConnectOptions) -> Result<Sessi
         None => format!("no Python 3 on {name} (tried {})", tried.join(", ")),
     };
     Err(Error::new(ErrorKind::NoPython, message).with_hint("pass --python PATH to name a Python 3 interpreter"))
+}
+
+/// Asks a session started from source for its compiled program, and keeps
+/// it for the next start (see [`cache`]).
+fn fill(slot: &cache::Slot, session: &mut Session) {
+    let magic = session.info().magic.clone();
+    if Compiled::valid_magic(&magic) {
+        if let Ok(Some(blob)) = session.program_blob(cache::MAX_ENTRY) {
+            slot.store(&magic, &blob);
+        }
+    }
 }
 
 /// How starting one interpreter went, when it did not fail outright.
@@ -64,13 +99,19 @@ enum Started {
 
 /// Starts `python` (through sudo if asked), pushes the server, and waits
 /// for the ready marker.
-fn start(target: &Target, options: &ConnectOptions, python: &str, name: &str) -> Result<Started> {
+fn start(
+    target: &Target,
+    options: &ConnectOptions,
+    python: &str,
+    name: &str,
+    compiled: Option<&Compiled>,
+) -> Result<Started> {
     let sudo = options.become_user.as_deref().map(|user| (user, Sudo::NonInteractive));
-    let mut launch = Launch { python, become_user: sudo };
+    let mut launch = Launch { python, become_user: sudo, compiled };
     let Some(mut channel) = transport::open(target, options, &launch.command()?)? else {
         return Ok(Started::Missing);
     };
-    let mut handshake = bootstrap::start(&mut channel.stdin, &mut channel.stdout)?;
+    let mut handshake = bootstrap::start(&mut channel.stdin, &mut channel.stdout, launch.payload())?;
     if let (Handshake::Ended { .. }, Some(user)) = (&handshake, options.become_user.as_deref()) {
         let stderr = channel.stderr.text(Duration::from_millis(500));
         if stderr.contains("password is required") {
@@ -79,7 +120,7 @@ fn start(target: &Target, options: &ConnectOptions, python: &str, name: &str) ->
             channel.process.finish();
             launch.become_user = Some((user, Sudo::Password));
             channel = sudo::start_with_password(target, options, &launch, name)?;
-            handshake = bootstrap::start(&mut channel.stdin, &mut channel.stdout)?;
+            handshake = bootstrap::start(&mut channel.stdin, &mut channel.stdout, launch.payload())?;
         }
     }
     match handshake {

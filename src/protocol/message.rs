@@ -15,12 +15,13 @@
 //! | `interrupt` | | KeyboardInterrupt in that request, or stop it before it starts |
 //! | `stdin`     | payload (empty: end of input) | forwarded stdin |
 //! | `more`      | `n` | stream credits |
+//! | `code`      | | the running program compiled, for the client's code cache |
 //!
 //! Server to client:
 //!
 //! | `k`           | fields | meaning |
 //! |---------------|--------|---------|
-//! | `hello`       | `protocol`, `python`, `platform`, `host`, `user`, `pid`, `executable` | after the ready marker |
+//! | `hello`       | `protocol`, `python`, `platform`, `host`, `user`, `pid`, `executable`, `magic` | after the ready marker |
 //! | `out`         | `fd` (1, 2), payload | remote output |
 //! | `value`       | `v` (tokens, see [`crate::value`]), `truth`, payload (their bytes) | the result |
 //! | `echo`        | `v`, payload | a value a `repl` eval displays, in order with `out` |
@@ -32,6 +33,7 @@
 //! | `stdin_ack`   | `n` | stdin bytes consumed (the window) |
 //! | `completions` | `start`, `items` | completion candidates |
 //! | `checked`     | `status` (complete, incomplete, invalid) | the answer to `check` |
+//! | `code`        | payload: zlib-compressed marshal data, empty if the interpreter cannot give it | the answer to `code` |
 //! | `bad`         | `message` | a request the server did not understand |
 //!
 //! Offsets into text are counted in Unicode code points (what Python's `str`
@@ -104,6 +106,11 @@ pub enum ToServer<'a> {
         /// How many more items may come.
         n: u64,
     },
+    /// The running program, compiled (see [`crate::connect`]'s code cache).
+    Code {
+        /// The request.
+        id: u64,
+    },
 }
 
 /// An `eval` request.
@@ -166,6 +173,8 @@ pub enum FromServer {
     Completions(Completions),
     /// Whether an input is complete.
     Checked(Checked),
+    /// The program compiled, in the payload.
+    Code(Ack),
     /// A request the server did not understand.
     Bad(Bad),
 }
@@ -188,6 +197,8 @@ pub struct Hello {
     pub pid: u64,
     /// The interpreter's path.
     pub executable: String,
+    /// importlib's magic number in hex: the bytecode format it runs.
+    pub magic: String,
 }
 
 /// `out`.
@@ -337,6 +348,7 @@ impl FromServer {
             FromServer::StdinAck(m) => m.id,
             FromServer::Completions(m) => m.id,
             FromServer::Checked(m) => m.id,
+            FromServer::Code(m) => m.id,
             FromServer::Bad(m) => m.id,
         }
     }
@@ -358,6 +370,7 @@ impl FromServer {
             FromServer::StdinAck(_) => "stdin_ack",
             FromServer::Completions(_) => "completions",
             FromServer::Checked(_) => "checked",
+            FromServer::Code(_) => "code",
             FromServer::Bad(_) => "bad",
         }
     }
@@ -404,6 +417,7 @@ impl<'de> Visitor<'de> for KindFirst {
             "stdin_ack" => FromServer::StdinAck(Count::deserialize(rest)?),
             "completions" => FromServer::Completions(Completions::deserialize(rest)?),
             "checked" => FromServer::Checked(Checked::deserialize(rest)?),
+            "code" => FromServer::Code(Ack::deserialize(rest)?),
             "bad" => FromServer::Bad(Bad::deserialize(rest)?),
             other => return Err(de::Error::custom(format!("unknown frame kind {other:?}"))),
         })

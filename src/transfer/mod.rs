@@ -16,7 +16,7 @@
 //! `receive_tree`.
 
 mod record;
-mod sink;
+pub(crate) mod sink;
 
 use std::fs::File;
 use std::io::{Read, Write};

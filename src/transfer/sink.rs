@@ -398,7 +398,7 @@ fn place_symlink(dir: impl AsFd, target: &OsStr, name: &OsStr) -> std::io::Resul
 
 /// `.pushy.<16 random hex digits>.part`: unpredictable, so nobody can plant
 /// anything at it in advance.
-pub(super) fn temp_name() -> std::io::Result<OsString> {
+pub(crate) fn temp_name() -> std::io::Result<OsString> {
     let mut bytes = [0u8; 8];
     rustix::rand::getrandom(&mut bytes, rustix::rand::GetRandomFlags::empty())?;
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();

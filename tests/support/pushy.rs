@@ -235,10 +235,22 @@ impl Pushy {
         };
         command.args(&self.args);
         command.env("PUSHY_CONTROL_DIR", self.control.path()).env_remove("NO_COLOR").env_remove("PUSHY_PYTHON");
+        command.env("XDG_CACHE_HOME", code_cache()).env_remove("PUSHY_NO_CODE_CACHE");
         command.envs(self.envs.iter().map(|(key, value)| (key, value)));
         if let Some(dir) = &self.current_dir {
             command.current_dir(dir);
         }
         command
     }
+}
+
+/// One cache directory for the whole test process, as a user has one: the
+/// first run on each target fills pushy's code cache, later runs start from
+/// it, so both ways of starting are exercised (never the user's own cache).
+pub fn code_cache() -> &'static std::path::Path {
+    static DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::Builder::new().prefix("pushy-test-cache.").tempdir().expect("a temporary directory");
+        dir.keep()
+    })
 }
