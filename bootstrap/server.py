@@ -42,23 +42,44 @@ class Channel:
     """
 
     def __init__(self, rfd, wfd):
-        import io
-        self.reader = io.open(rfd, "rb", buffering=1 << 16, closefd=False)
+        self.rfd = rfd
         self.wfd = wfd
         self.lock = _thread.allocate_lock()
+        self._buffer = b""  # read from rfd, not yet taken as frames
+
+    def buffered(self):
+        """Whether bytes of a next frame have been read already (a wait for
+        rfd to become readable must look here first)."""
+        return bool(self._buffer)
 
     def read(self):
-        """Next (header dict, payload bytes), or None at end of input."""
-        prefix = self.reader.read(8)
-        if len(prefix) < 8:
+        """Next (header dict, payload bytes), or None at end of input. One
+        reader at a time (Server.read_lock)."""
+        prefix = self._take(8)
+        if prefix is None:
             return None
         hlen, plen = _PREFIX.unpack(prefix)
         if hlen + plen > MAX_FRAME:
             raise ProtocolError("frame of %d bytes exceeds the maximum" % (hlen + plen))
-        body = self.reader.read(hlen + plen)
-        if len(body) < hlen + plen:
+        body = self._take(hlen + plen)
+        if body is None:
             return None
         return _json_loads(body[:hlen].decode("utf-8")), body[hlen:]
+
+    def _take(self, n):
+        """Exactly n bytes, or None at end of input."""
+        data = self._buffer
+        if len(data) < n:
+            parts, have = [data], len(data)
+            while have < n:
+                chunk = os.read(self.rfd, max(n - have, 1 << 16))
+                if not chunk:
+                    return None
+                parts.append(chunk)
+                have += len(chunk)
+            data = b"".join(parts)
+        self._buffer = data[n:]
+        return data[:n]
 
     def send(self, header, payload=b""):
         data = _header_bytes(header)
@@ -785,10 +806,24 @@ def flush_user_streams(own):
 
 # --------------------------------------------------------------- 5. requests
 
+# The watcher thread looks this often (seconds) whether a request has been
+# running since it last looked, and then reads the frames that must act
+# meanwhile (see Server); after PARK_AFTER without requests it sleeps until
+# the next one.
+WATCH_AFTER = 0.005
+PARK_AFTER = 1.0
+
+
 class Server:
     """Requests are served one at a time by the main thread (user code must
-    run there to receive KeyboardInterrupt); a reader thread takes the frames
-    that must act while user code runs: interrupt, stdin and stream credits."""
+    run there to receive KeyboardInterrupt). Between requests the main thread
+    reads the channel itself, so a request reaches the code that serves it
+    without passing between threads. While a request runs, and once it has
+    run WATCH_AFTER, a watcher thread reads instead, for the frames that must
+    act meanwhile: interrupt, stdin and stream credits (and requests, which
+    it queues). Whoever reads holds read_lock. The watcher finds out by
+    looking every WATCH_AFTER, not by being woken: a quick request costs no
+    thread switch at all."""
 
     def __init__(self, channel, output):
         import builtins
@@ -796,8 +831,16 @@ class Server:
         self.output = output
         self.namespace = Namespace(__name__="__main__", __builtins__=builtins)
         self.queue = []
-        self.queue_ready = _thread.allocate_lock()
+        self.queue_ready = _thread.allocate_lock()  # released by the watcher: look at the queue again
         self.queue_ready.acquire()
+        self.read_lock = _thread.allocate_lock()
+        self.busy = False  # the main thread serves a request
+        self.seq = 0  # requests served so far
+        self.parked = False  # the watcher sleeps until a request starts
+        self.unpark = _thread.allocate_lock()  # released by the main thread to wake it
+        self.unpark.acquire()
+        self.nap = _thread.allocate_lock()  # never released: a timed acquire is a sleep
+        self.nap.acquire()
         self.state_lock = _thread.allocate_lock()
         self.running = None
         self.interrupt_for = None
@@ -812,42 +855,104 @@ class Server:
         self.sending = False
         self.deferred = False
 
-    # -- the reader thread
-    def reader(self):
+    # -- reading, by the main thread between requests and by the watcher
+    def dispatch(self, frame, wake):
+        """Acts on a frame at once (interrupt, stdin, credits) or queues the
+        request it holds (then True); `wake`: the main thread may be waiting
+        for it."""
+        header, payload = frame
+        kind = header.get("k")
+        rid = header.get("id")
+        if kind == "interrupt":
+            self._interrupt(rid)
+        elif kind == "stdin":
+            stdin = self.stdins.get(rid)
+            if stdin is not None:
+                stdin.put(payload)
+        elif kind == "more":
+            with self.state_lock:
+                self.credits += int(header.get("n", 0))
+                if self.credit_ready.locked():
+                    self.credit_ready.release()
+        else:
+            if (kind == "eval" and header.get("stdin")) or kind == "put":
+                # Created as the request is read, so stdin frames that
+                # follow it are never dropped.
+                self.stdins[rid] = load_extras().Stdin(self.channel, rid)
+            self.queue.append((header, payload))
+            if wake:
+                self._wake_main()
+            return True
+        return False
+
+    def _wake_main(self):
+        # Only the watcher calls this, so the check and the release never race.
+        if self.queue_ready.locked():
+            self.queue_ready.release()
+
+    def read_or_end(self):
+        """The next frame; at the end of input (the client is gone, or spoke
+        nonsense) the process ends: never outlive the client, and leave no
+        half-copied file behind."""
         try:
-            while True:
-                frame = self.channel.read()
-                if frame is None:
-                    break
-                header, payload = frame
-                kind = header.get("k")
-                rid = header.get("id")
-                if kind == "interrupt":
-                    self._interrupt(rid)
-                elif kind == "stdin":
-                    stdin = self.stdins.get(rid)
-                    if stdin is not None:
-                        stdin.put(payload)
-                elif kind == "more":
-                    with self.state_lock:
-                        self.credits += int(header.get("n", 0))
-                        if self.credit_ready.locked():
-                            self.credit_ready.release()
-                else:
-                    if (kind == "eval" and header.get("stdin")) or kind == "put":
-                        # Created here, not in the main thread, so stdin
-                        # frames that follow the request are never dropped.
-                        self.stdins[rid] = load_extras().Stdin(self.channel, rid)
-                    self.queue.append((header, payload))
-                    if self.queue_ready.locked():
-                        self.queue_ready.release()
+            frame = self.channel.read()
         except BaseException:
-            pass
-        # The client is gone (or spoke nonsense): never outlive it, and
-        # leave no half-copied file behind.
-        if _extras is not None:  # else no copy can have run
-            _extras.remove_temporaries()
-        os._exit(0)
+            frame = None
+        if frame is None:
+            if _extras is not None:  # else no copy can have run
+                _extras.remove_temporaries()
+            os._exit(0)
+        return frame
+
+    def next_request(self):
+        """The next request, read by the main thread itself unless the
+        watcher is still reading (then it queues the request, or wakes us
+        when it stops)."""
+        while not self.queue:
+            if self.read_lock.acquire(False):
+                try:
+                    frame = self.read_or_end()
+                finally:
+                    self.read_lock.release()
+                self.dispatch(frame, wake=False)
+            else:
+                self.queue_ready.acquire()
+        return self.queue.pop(0)
+
+    def watcher(self):
+        import select
+        seen, quiet = -1, 0.0
+        while True:
+            self.nap.acquire(True, WATCH_AFTER)
+            seq = self.seq
+            if not self.busy:
+                quiet = quiet + WATCH_AFTER if seq == seen else 0.0
+                seen = seq
+                if quiet >= PARK_AFTER:
+                    self.parked = True
+                    if not self.busy:  # else it started meanwhile (see serve)
+                        self.unpark.acquire()
+                    self.parked = False
+                    seen, quiet = -1, 0.0
+                continue
+            if seq != seen:  # a request started since we last looked: give it time
+                seen, quiet = seq, 0.0
+                continue
+            while self.busy and self.seq == seq:
+                if not self.channel.buffered():
+                    try:
+                        ready = select.select([self.channel.rfd], [], [], 0.05)[0]
+                    except InterruptedError:
+                        continue
+                    if not ready:
+                        continue
+                with self.read_lock:
+                    if not self.busy:  # the main thread reads again
+                        break
+                    frame = self.read_or_end()
+                if self.dispatch(frame, wake=True):
+                    break  # the next request: the main thread reads after it
+            self._wake_main()  # it may wait for us to stop reading
 
     def _interrupt(self, rid):
         import _signal as signal
@@ -880,12 +985,17 @@ class Server:
     def serve(self):
         while True:
             try:
-                while not self.queue:
-                    self.queue_ready.acquire()
-                header, payload = self.queue.pop(0)
+                header, payload = self.next_request()
             except KeyboardInterrupt:  # a late interrupt for a finished call
                 continue
-            self.handle(header, payload)
+            self.seq += 1
+            self.busy = True
+            if self.parked and self.unpark.locked():  # busy first: see watcher
+                self.unpark.release()
+            try:
+                self.handle(header, payload)
+            finally:
+                self.busy = False
 
     def handle(self, header, payload):
         rid = header.get("id")
@@ -1305,7 +1415,7 @@ def main():
     #    started us with SIGINT ignored).
     server = Server(channel, output)
     signal.signal(signal.SIGINT, server.on_sigint)
-    _thread.start_new_thread(server.reader, ())
+    _thread.start_new_thread(server.watcher, ())
     server.serve()
 
 
