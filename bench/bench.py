@@ -207,6 +207,9 @@ class Bench:
         env = dict(os.environ)
         env.pop("SSH_AUTH_SOCK", None)
         env["PUSHY_CONTROL_DIR"] = ctl or self.ctl("default")
+        # A cache of this run's own: the user's is neither read nor
+        # filled, and every run starts from the same (empty) state.
+        env["XDG_CACHE_HOME"] = os.path.join(self.tmp, "cache")
         env.update(more)
         return env
 
