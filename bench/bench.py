@@ -207,6 +207,9 @@ class Bench:
         env = dict(os.environ)
         env.pop("SSH_AUTH_SOCK", None)
         env["PUSHY_CONTROL_DIR"] = ctl or self.ctl("default")
+        # A cache of this run's own: the user's is neither read nor
+        # filled, and every run starts from the same (empty) state.
+        env["XDG_CACHE_HOME"] = os.path.join(self.tmp, "cache")
         env.update(more)
         return env
 
@@ -348,6 +351,30 @@ class Bench:
                                 "-o", "ControlPersist=600", self.host),
                        check=True, stdin=subprocess.DEVNULL, timeout=30)
 
+    def pick_local_python(self):
+        """The interpreter of case 0 (and of case 4's local reference): by
+        default the one the remote `python3` is (this machine is the
+        remote), so that pushy's local: and the floor start the same
+        program, and not a pyenv shim that costs tens of ms by itself.
+        Both find it as `python3` on a PATH that starts with its directory."""
+        path = self.o.local_python
+        if not path:
+            r = subprocess.run(self.ssh(self.host, "python3 -c 'import sys; print(sys.executable)'"),
+                               capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=30)
+            path = r.stdout.strip()
+            if r.returncode != 0 or not os.access(path, os.X_OK):
+                path = shutil.which("python3") or "python3"
+        path = os.path.abspath(path)
+        self.local_path = os.path.dirname(path) + os.pathsep + os.environ.get("PATH", "")
+        found = shutil.which("python3", path=self.local_path)
+        if not found or os.path.realpath(found) != os.path.realpath(path):
+            raise SystemExit("--local-python %s: its directory holds no `python3` that is it "
+                             "(case 0 runs `python3` from PATH for both tools)" % path)
+        version = subprocess.run([path, "-c", "import sys; print(sys.version.split()[0])"],
+                                 capture_output=True, text=True).stdout.strip()
+        self.local_python = "%s (%s)" % (path, version)
+        print("case 0 and the local reference use %s" % self.local_python, file=sys.stderr)
+
     def cleanup(self):
         for pid in list(self.children):
             try:
@@ -387,18 +414,39 @@ class Bench:
                 r["rss"].append(rss)
 
     def define_cases(self):
-        """Returns [(case id, title, [row])]; a row is a dict with key,
-        tool, role (pushy|floor|peer|ref|info), unit, better (low|high),
-        fn (returns value or (value, rss KiB)), cmd (for the record)."""
+        """Returns [(case id, title, unit, better (low|high), [row])]; a row
+        is a dict with tool, role (pushy|floor|peer|ref|info), fn (returns
+        value or (value, rss KiB)), cmd (for the record), and for pushy
+        rows target: ("le"|"ge", ratio to the floor[, "peers"]).
+        The fn lambdas run later, after this function has rebound its
+        locals (k, f, code...): each binds what it uses as a default."""
         o, host = self.o, self.host
         cases = []
         listdir = 'os.listdir("/")'
         peer_listdir = '__import__("os").listdir("/")'
 
+        # 0. Start-up: pushy's local: target against the same interpreter
+        # started by hand. Both find `python3` on the same PATH, whose first
+        # entry is the directory of the interpreter chosen in main() (the
+        # remote one, not a pyenv shim that costs tens of ms by itself).
+        k = o.startup_calls
+        rows = []
+        env0 = self.env(PATH=self.local_path)
+        cmd = [o.pushy, "exec", "local:", listdir]
+        rows.append(dict(tool="pushy exec local: CODE", role="pushy", cmd=cmd, path_note=True,
+                         target=("le", 1.8),
+                         fn=lambda cmd=cmd, k=k: self.sequential(cmd, k, env0, warm=True)))
+        cmd = ["python3", "-c", 'import os; print(os.listdir("/"))']
+        rows.append(dict(tool="python3 -c CODE (floor)", role="floor", cmd=cmd, path_note=True,
+                         fn=lambda cmd=cmd, k=k: self.sequential(cmd, k, env0, warm=True)))
+        cases.append(("0", "Start-up: `os.listdir(\"/\")` on this machine, %d sequential calls" % k,
+                      "ms/call", "low", rows))
+
         # 1. Cold one-shot.
         rows = []
         cmd = self.pushy("--no-reuse", listdir)
         rows.append(dict(tool="pushy exec --no-reuse", role="pushy", cmd=cmd,
+                         target=("le", 1.2, "peers"),
                          fn=lambda cmd=cmd: self.run(cmd, env=self.env(self.ctl("cold")))[0] * 1e3))
         cmd = self.ssh(host, "python3 -c 'import os; print(os.listdir(\"/\"))'")
         rows.append(dict(tool="ssh python3 -c (floor)", role="floor", cmd=cmd,
@@ -414,13 +462,14 @@ class Bench:
         rows = []
         cmd = [o.warm_bin, "-F", self.config, host, str(n)]
         rows.append(dict(tool="pushy::Session (bench_warm)", role="pushy", cmd=cmd,
+                         target=("le", 1.2),
                          fn=lambda cmd=cmd: self.parse_warm(self.run(cmd, stdout=subprocess.PIPE)[1])))
         rows.append(dict(tool="line echo via `ssh HOST cat` (floor)", role="floor",
                          cmd=self.ssh(host, "cat"),
-                         fn=lambda: self.echo_floor(self.ssh(host, "cat"), n)))
+                         fn=lambda n=n: self.echo_floor(self.ssh(host, "cat"), n)))
         rows.append(dict(tool="line echo via `ssh -S CTL HOST cat` (mux, info)", role="info",
                          cmd=self.ssh("-S", "CTL", host, "cat"),
-                         fn=lambda: self.echo_floor(self.ssh("-S", self.floor_ctl, host, "cat"), n)))
+                         fn=lambda n=n: self.echo_floor(self.ssh("-S", self.floor_ctl, host, "cat"), n)))
         for tool in self.peers:
             cmd = self.peer(tool, "warm", str(n))
             rows.append(dict(tool=tool, role="peer", cmd=cmd,
@@ -428,33 +477,74 @@ class Bench:
         cases.append(("2", "Warm round trip, %d trivial evals in one session" % n,
                       "µs/call", "low", rows))
 
-        # 3. Bulk bytes.
+        # 3. Bulk bytes, over the same kind of channel as the floor: pushy
+        # on its kept master (opened by an untimed call before each run),
+        # the floor `ssh -S CTL` on the floor's master. Connection set-up is
+        # in neither; pushy's interpreter start and server push are in it.
         size = o.bulk_mib
-        rows = []
         f = self.bulk_file
+        qf = shlex.quote(f)
+        down = os.path.join(self.data_dir, "download.bin")
+        up = os.path.join(self.data_dir, "upload.bin")
+        bulk_env = self.env(self.ctl("bulk"))
+        mux_floor = self.ssh("-S", self.floor_ctl, host, "cat " + qf)
+
+        # 3a. --raw bytes to stdout.
+        rows = []
+        cmd = self.pushy("--raw", 'open(%s, "rb").read()' % json.dumps(f))
+        rows.append(dict(tool="pushy exec --raw > /dev/null (master reused)", role="pushy", cmd=cmd,
+                         target=("ge", 0.9),
+                         fn=lambda cmd=cmd: self.rate_rss(cmd, size, env=bulk_env, warm=True)))
+        rows.append(dict(tool="ssh -S CTL HOST cat FILE > /dev/null (floor)", role="floor",
+                         cmd=self.ssh("-S", "CTL", host, "cat " + qf),
+                         fn=lambda: self.rate_rss(mux_floor, size)))
         cmd = self.pushy("--no-reuse", "--raw", 'open(%s, "rb").read()' % json.dumps(f))
-        rows.append(dict(tool="pushy exec --no-reuse --raw > /dev/null", role="pushy", cmd=cmd,
-                         fn=lambda cmd=cmd: self.rate_rss(cmd, size, env=self.env(self.ctl("bulk")))))
-        cmd = self.ssh(host, "cat " + shlex.quote(f))
-        rows.append(dict(tool="ssh cat FILE > /dev/null (floor)", role="floor", cmd=cmd,
-                         fn=lambda cmd=cmd: self.rate_rss(cmd, size)))
-        rows.append(dict(tool="ssh -S CTL cat FILE > /dev/null (mux, info)", role="info",
-                         cmd=self.ssh("-S", "CTL", host, "cat " + shlex.quote(f)),
-                         fn=lambda: self.rate_rss(self.ssh("-S", self.floor_ctl, host,
-                                                           "cat " + shlex.quote(f)), size)))
+        rows.append(dict(tool="pushy exec --no-reuse --raw > /dev/null (info)", role="info", cmd=cmd,
+                         fn=lambda cmd=cmd: self.rate_rss(cmd, size, env=self.env(self.ctl("bulk-cold")))))
+        cmd = self.ssh(host, "cat " + qf)
+        rows.append(dict(tool="ssh HOST cat FILE > /dev/null (new connection, info)", role="info",
+                         cmd=cmd, fn=lambda cmd=cmd: self.rate_rss(cmd, size)))
         for tool in self.peers:
             cmd = self.peer(tool, "eval", 'open(%s, "rb").read()' % json.dumps(f))
             rows.append(dict(tool=tool + " (into process)", role="peer", cmd=cmd,
                              fn=lambda cmd=cmd: self.rate_rss(cmd, size, expect_len=size * MIB,
                                                               timeout=o.bulk_peer_timeout)))
-        cases.append(("3", "Bulk bytes: %d MiB remote file into the client" % size,
+        cases.append(("3a", "Bulk bytes: %d MiB remote file to stdout" % size,
+                      "MiB/s", "high", rows))
+
+        # 3b. pushy cp download to a local file.
+        rows = []
+        cmd = [o.pushy, "cp", "-q", "-F", self.config, "%s:%s" % (host, f), down]
+        rows.append(dict(tool="pushy cp HOST:FILE LOCAL (master reused)", role="pushy", cmd=cmd,
+                         target=("ge", 0.9),
+                         fn=lambda cmd=cmd: self.rate_rss(cmd, size, env=bulk_env, warm=True,
+                                                          check_file=down)))
+        rows.append(dict(tool="ssh -S CTL HOST cat FILE > LOCAL (floor)", role="floor",
+                         cmd=self.ssh("-S", "CTL", host, "cat " + qf), redirect="> " + down,
+                         fn=lambda: self.rate_rss(mux_floor, size, stdout_file=down,
+                                                  check_file=down)))
+        cases.append(("3b", "Bulk bytes: `pushy cp` download of a %d MiB file" % size,
+                      "MiB/s", "high", rows))
+
+        # 3c. pushy cp upload from a local file.
+        rows = []
+        cmd = [o.pushy, "cp", "-q", "-F", self.config, f, "%s:%s" % (host, up)]
+        rows.append(dict(tool="pushy cp LOCAL HOST:FILE (master reused)", role="pushy", cmd=cmd,
+                         target=("ge", 0.9),
+                         fn=lambda cmd=cmd: self.rate_rss(cmd, size, env=bulk_env, warm=True,
+                                                          check_file=up)))
+        cmd = self.ssh("-S", self.floor_ctl, host, "cat > " + shlex.quote(up))
+        rows.append(dict(tool="ssh -S CTL HOST 'cat > FILE' < LOCAL (floor)", role="floor",
+                         cmd=self.ssh("-S", "CTL", host, "cat > " + shlex.quote(up)), redirect="< " + f,
+                         fn=lambda cmd=cmd, f=f: self.rate_rss(cmd, size, stdin_file=f, check_file=up)))
+        cases.append(("3c", "Bulk bytes: `pushy cp` upload of a %d MiB file" % size,
                       "MiB/s", "high", rows))
 
         # 4. Large structured values.
-        for sub, code, peer_code, local_code, title in [
-            ("4a", "list(range(1_000_000))", "list(range(1_000_000))",
+        for sub, limit, code, peer_code, local_code, title in [
+            ("4a", 1.2, "list(range(1_000_000))", "list(range(1_000_000))",
              "print(list(range(10**6)))", "`list(range(1_000_000))`"),
-            ("4b", "os.listdir(%s)" % json.dumps(self.big_dir),
+            ("4b", 1.1, "os.listdir(%s)" % json.dumps(self.big_dir),
              '__import__("os").listdir(%s)' % json.dumps(self.big_dir),
              "import os; print(os.listdir(%s))" % json.dumps(self.big_dir),
              "`os.listdir` of a %d-entry dir" % o.dir_entries),
@@ -463,32 +553,33 @@ class Bench:
             for label, extra in [("pushy exec > /dev/null", []),
                                  ("pushy exec --json > /dev/null", ["--json"])]:
                 cmd = self.pushy("--no-reuse", *extra, code)
-                rows.append(dict(tool=label, role="pushy", cmd=cmd,
+                rows.append(dict(tool=label, role="pushy", cmd=cmd, target=("le", limit),
                                  fn=lambda cmd=cmd: self.timed_rss(cmd, self.env(self.ctl("large")))))
             cmd = self.ssh(host, "python3 -c " + shlex.quote(local_code))
             rows.append(dict(tool="ssh python3 -c print (floor)", role="floor", cmd=cmd,
                              fn=lambda cmd=cmd: self.timed_rss(cmd)))
             cmd = ["python3", "-c", local_code]
             rows.append(dict(tool="local python3 -c print (reference)", role="ref", cmd=cmd,
-                             fn=lambda cmd=cmd: self.timed_rss(cmd)))
+                             path_note=True, fn=lambda cmd=cmd: self.timed_rss(cmd, env0)))
             for tool in self.peers:
                 cmd = self.peer(tool, "eval", peer_code)
                 rows.append(dict(tool=tool + " (into process)", role="peer", cmd=cmd,
                                  fn=lambda cmd=cmd: self.timed_rss(cmd)))
             cases.append((sub, "Large value: " + title, "ms", "low", rows))
 
-        # 5. Reuse.
+        # 5. Reuse: dotted code (auto-import) on a kept master.
         k = o.reuse_calls
         rows = []
-        cmd = self.pushy("1")
-        rows.append(dict(tool="pushy exec '1' (master reused)", role="pushy", cmd=cmd,
-                         fn=lambda cmd=cmd: self.sequential(cmd, k, self.env(self.ctl("reuse")), warm=True)))
-        rows.append(dict(tool="ssh -o ControlPath=CTL python3 -c 'print(1)' (floor)", role="floor",
-                         cmd=self.ssh("-o", "ControlPath=CTL", host, "python3 -c 'print(1)'"),
-                         fn=lambda: self.sequential(
-                             self.ssh("-o", "ControlPath=" + self.floor_ctl, host,
-                                      "python3 -c 'print(1)'"), k, None)))
-        cases.append(("5", "Reuse: %d sequential calls on an open master" % k,
+        cmd = self.pushy(listdir)
+        rows.append(dict(tool="pushy exec (master reused)", role="pushy", cmd=cmd,
+                         target=("le", 1.3),
+                         fn=lambda cmd=cmd, k=k: self.sequential(cmd, k, self.env(self.ctl("reuse")), warm=True)))
+        code = "python3 -c " + shlex.quote('import os; print(os.listdir("/"))')
+        rows.append(dict(tool="ssh -o ControlPath=CTL HOST python3 -c (floor)", role="floor",
+                         cmd=self.ssh("-o", "ControlPath=CTL", host, code),
+                         fn=lambda code=code, k=k: self.sequential(
+                             self.ssh("-o", "ControlPath=" + self.floor_ctl, host, code), k, None)))
+        cases.append(("5", "Reuse: %d sequential `os.listdir(\"/\")` on an open master" % k,
                       "ms/call", "low", rows))
 
         # 6. Fan-out: one call over many hosts, cold, FORKS at a time.
@@ -525,6 +616,9 @@ class Bench:
             self.peer_notes["ansible"] = "skipped: no ansible in the venv"
         cases.append(("6", "Fan-out: `platform.node()` on %d hosts, cold, %d at a time" % (
             len(hosts), forks), "s", "low", rows))
+        for cid, _, _, _, rows in cases:
+            for row in rows:
+                row["cid"] = cid
         return cases
 
     # Measurement helpers.
@@ -567,20 +661,54 @@ class Bench:
             self.children.discard(proc.pid)
         return total * 1e6 / n
 
-    def rate_rss(self, cmd, size, env=None, expect_len=None, timeout=None):
-        """MiB/s (and peak RSS) of a process that brings `size` MiB over."""
+    def rate_rss(self, cmd, size, env=None, expect_len=None, timeout=None, warm=False,
+                 stdout_file=None, stdin_file=None, check_file=None):
+        """MiB/s (and peak RSS) of a process that brings `size` MiB over.
+        warm: first an untimed `pushy exec HOST 1` with the same env, so
+        that the timed run finds pushy's master open (its persist time
+        could have run out since the last repetition). stdout_file and
+        stdin_file redirect the process's output and input. check_file:
+        a file the run must leave with exactly `size` MiB in it; it is
+        removed before the run and after the check."""
+        if warm:
+            self.run(self.pushy("1"), env=env)
+        if check_file:
+            self.remove(check_file)
         stdout = subprocess.PIPE if expect_len is not None else subprocess.DEVNULL
+        out_f = open(stdout_file, "wb") if stdout_file else None
+        in_f = open(stdin_file, "rb") if stdin_file else None
         try:
-            wall, out, peak = self.run(cmd, env=env, stdout=stdout, rss=True, timeout=timeout)
+            wall, out, peak = self.run(cmd, env=env, stdout=out_f or stdout, rss=True,
+                                       timeout=timeout, stdin=in_f or subprocess.DEVNULL)
         except Failed as e:
             if timeout and str(e).startswith("timeout"):
                 raise Failed("did not finish within %d s (so < %.1f MiB/s)" % (timeout, size / timeout))
             raise
+        finally:
+            for fh in (out_f, in_f):
+                if fh:
+                    fh.close()
         if expect_len is not None:
             got = json.loads(out.decode()).get("len")
             if got != expect_len:
                 raise Failed("got %r bytes, expected %d" % (got, expect_len))
+        if check_file:
+            try:
+                got = os.stat(check_file).st_size
+            except OSError as e:
+                raise Failed("no %s after the run: %s" % (os.path.basename(check_file), e.strerror))
+            self.remove(check_file)
+            if got != size * MIB:
+                raise Failed("%s has %d bytes, expected %d" % (
+                    os.path.basename(check_file), got, size * MIB))
         return size / wall, peak
+
+    @staticmethod
+    def remove(path):
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
 
     def timed_rss(self, cmd, env=None):
         wall, _, peak = self.run(cmd, env=env, rss=True)
@@ -642,7 +770,7 @@ class Bench:
 
     # --------------------------------------------------------------- run --
     def measure(self, cases):
-        selected = [c for c in cases if c[0].rstrip("ab") in self.o.cases]
+        selected = [c for c in cases if case_number(c[0]) in self.o.cases]
         for rep in range(self.o.reps):
             t0 = time.time()
             for cid, title, unit, better, rows in selected:
@@ -680,18 +808,24 @@ class Bench:
                   file=sys.stderr, flush=True)
 
     # ------------------------------------------------------------ report --
+    def medians(self, rows):
+        med = {}
+        for row in rows:
+            r = self.results.get((row["cid"], row["tool"]))
+            if r and r["samples"]:
+                med[row["tool"]] = statistics.median(r["samples"])
+        return med
+
     def table(self, cases):
         out = ["| Case | Tool | Median | Min–max | vs floor | vs best peer | Target | Notes |",
                "|---|---|---|---|---|---|---|---|"]
+        self.verdicts = []  # (case, row, median, floor row, floor median, target text, ok)
         for cid, title, unit, better, rows in cases:
-            if cid.rstrip("ab") not in self.o.cases:
+            if case_number(cid) not in self.o.cases:
                 continue
-            med = {}
-            for row in rows:
-                r = self.results.get((cid, row["tool"]))
-                if r and r["samples"]:
-                    med[row["tool"]] = statistics.median(r["samples"])
-            floor = next((med.get(r["tool"]) for r in rows if r["role"] == "floor"), None)
+            med = self.medians(rows)
+            floor_row = next((r for r in rows if r["role"] == "floor"), None)
+            floor = med.get(floor_row["tool"]) if floor_row else None
             peer_meds = [med[r["tool"]] for r in rows if r["role"] == "peer" and r["tool"] in med]
             best_peer = (min(peer_meds) if better == "low" else max(peer_meds)) if peer_meds else None
             first = True
@@ -715,6 +849,8 @@ class Bench:
                     rs = [x / 1024 for x in r["rss"]]
                     notes.append("peak RSS %s MiB (%s–%s)" % (fmt(statistics.median(rs)),
                                                              fmt(min(rs)), fmt(max(rs))))
+                if row.get("path_note"):
+                    notes.append("python3 = %s" % self.local_python)
                 if cid == "6" and min(self.o.fanout_reps, self.o.reps) < self.o.reps \
                         and (cid, row["tool"]) not in self.slow:
                     notes.append("%d of %d repetitions (--fanout-reps)" % (
@@ -726,7 +862,12 @@ class Bench:
                     errs = sorted(set(r["errors"]))
                     n = len(r["errors"])
                     notes.append("%d/%d runs failed: %s" % (n, n + len(s), "; ".join(errs[:2])))
-                target = self.target(cid, row, med.get(row["tool"]), floor, peer_meds) if row["role"] == "pushy" else ""
+                target = ""
+                if row["role"] == "pushy":
+                    m = med.get(row["tool"])
+                    target, ok = self.target(row, m, floor, peer_meds)
+                    if ok is not None:
+                        self.verdicts.append((cid, row, m, floor_row, floor, unit, target, ok))
                 tool = row["tool"]
                 if row["role"] == "pushy":
                     tool = "**%s**" % tool
@@ -734,25 +875,43 @@ class Bench:
                     case_cell, tool, median, rng, vs_floor, vs_peer, target, "; ".join(notes)))
         return "\n".join(out)
 
-    def target(self, cid, row, m, floor, peer_meds):
+    def target(self, row, m, floor, peer_meds):
+        """The Target cell of a pushy row, and whether it passes (None: no
+        target set)."""
+        spec = row.get("target")
+        if spec is None:
+            if m is not None and floor:
+                return "none set (%.2fx floor)" % (m / floor), None
+            return "none set", None
+        text = target_text(spec)
         if m is None:
-            return "FAIL (error)" if cid in "1235" else ""
+            return "FAIL (error; %s)" % text, False
         if floor is None:
-            return "n/a (no floor)"
-        def verdict(ok, text):
-            return "%s %s" % ("PASS" if ok else "FAIL", text)
-        if cid == "1":
-            ok = m <= 1.2 * floor and all(m < p for p in peer_meds)
-            return verdict(ok, "(≤1.2x floor, < every peer)")
-        if cid == "2":
-            return verdict(m <= 1.2 * floor, "(≤1.2x echo floor)")
-        if cid == "3":
-            return verdict(m >= 0.8 * floor, "(≥0.8x ssh cat)")
-        if cid == "5":
-            return verdict(m <= 1.5 * floor, "(≤1.5x floor)")
-        if cid == "6":
-            return "none set (%.2fx floor)" % (m / floor)
-        return ""
+            return "FAIL (no floor; %s)" % text, False
+        ratio = m / floor
+        ok = ratio <= spec[1] if spec[0] == "le" else ratio >= spec[1]
+        if "peers" in spec[2:]:
+            ok = ok and all(m < p for p in peer_meds)
+        return "%s (%s)" % ("PASS" if ok else "FAIL", text), ok
+
+    def targets_table(self):
+        """The short summary: one line per target, pushy against its floor."""
+        out = ["| Case | pushy | Median | Floor | Median | Ratio | Target | Result |",
+               "|---|---|---|---|---|---|---|---|"]
+        passed = 0
+        for cid, row, m, floor_row, floor, unit, text, ok in self.verdicts:
+            passed += ok
+            out.append("| %s | %s | %s | %s | %s | %s | %s | **%s** |" % (
+                cid, row["tool"],
+                "%s %s" % (fmt(m), unit) if m is not None else "ERROR",
+                floor_row["tool"] if floor_row else "",
+                "%s %s" % (fmt(floor), unit) if floor is not None else "ERROR",
+                "%.2fx" % (m / floor) if m is not None and floor else "",
+                target_text(row["target"]),
+                "PASS" if ok else "FAIL"))
+        out.append("")
+        out.append("%d of %d targets met." % (passed, len(self.verdicts)))
+        return "\n".join(out)
 
     def machine_info(self):
         def cmd_out(args):
@@ -786,7 +945,8 @@ class Bench:
             ("OpenSSH", cmd_out(["ssh", "-V"])),
             ("pushy", "%s, commit %s" % (cmd_out([self.o.pushy, "--version"]), self.o.commit)),
             ("rustc", cmd_out(["rustc", "--version"])),
-            ("Local python3 (driver, local reference)", "%s (%s)" % (platform.python_version(), shutil.which("python3"))),
+            ("Local python3 (the driver)", "%s (%s)" % (platform.python_version(), sys.executable)),
+            ("python3 of case 0 and the local reference (first on their PATH)", getattr(self, "local_python", "not chosen")),
             ("Remote python3", cmd_out(self.ssh(self.host, "python3 -c 'import sys; print(sys.version.split()[0], sys.executable)'"))),
         ]
         if self.o.venv_python:
@@ -799,7 +959,7 @@ class Bench:
                 info.append((tool, ", ".join(vers) + ("" if tool in self.peers else " — " + self.peer_notes.get(tool, ""))))
         return info
 
-    def write(self, cases, table, elapsed):
+    def write(self, cases, table, targets, elapsed):
         lines = ["# pushy benchmark results", "",
                  "Generated by `%s` (%.0f s). See bench/README.md for what each case measures." % (
                      " ".join(["bench/run"] + self.o.argv), elapsed), "",
@@ -810,7 +970,10 @@ class Bench:
                  "## Machine and versions", ""]
         for k, v in self.machine_info():
             lines.append("- %s: %s" % (k, v.replace("\n", "; ")))
-        lines += ["", "## Results", "", table, ""]
+        lines += ["", "## Results", "", table, "", "## Targets", "",
+                  "Each target is a ratio of medians to the case's floor (time: pushy/floor, "
+                  "at most the target; MiB/s: pushy/floor, at least the target).", "",
+                  targets, ""]
         if self.peer_notes:
             lines += ["Peers skipped:", ""] + ["- %s: %s" % kv for kv in self.peer_notes.items()] + [""]
         lines += ["## Commands", "",
@@ -819,11 +982,16 @@ class Bench:
                   "unless stated; pushy runs with PUSHY_CONTROL_DIR set to a private temp dir." % self.host, "",
                   "```"]
         for cid, title, unit, better, rows in cases:
-            if cid.rstrip("ab") not in self.o.cases:
+            if case_number(cid) not in self.o.cases:
                 continue
             lines.append("# %s. %s" % (cid, title))
             for row in rows:
-                lines.append("%-40s %s" % (row["tool"] + ":", self.redact(show_command(row["cmd"]))))
+                shown = show_command(row["cmd"])
+                if row.get("path_note"):
+                    shown = "PATH=%s:$PATH %s" % (os.path.dirname(self.local_python.split()[0]), shown)
+                if row.get("redirect"):
+                    shown += " " + row["redirect"]
+                lines.append("%-40s %s" % (row["tool"] + ":", self.redact(shown)))
         lines += ["```", ""]
         with open(self.o.out, "w") as f:
             f.write("\n".join(lines))
@@ -855,11 +1023,15 @@ class Bench:
         self.make_data()
         print("data made in %.1fs" % (time.time() - t), file=sys.stderr, flush=True)
         self.start_floor_master()
+        self.pick_local_python()
         cases = self.define_cases()
         self.measure(cases)
         table = self.table(cases)
+        targets = self.targets_table()
         print(table)
-        self.write(cases, table, time.time() - start)
+        print()
+        print(targets)
+        self.write(cases, table, targets, time.time() - start)
         print("\nwritten to %s" % self.o.out, file=sys.stderr)
 
 
@@ -874,6 +1046,19 @@ def show_command(cmd):
         else:
             out.append(shlex.quote(arg))
     return " ".join(out)
+
+
+def case_number(cid):
+    """"3a" -> "3": --cases selects whole cases."""
+    return cid.rstrip("abcdefgh")
+
+
+def target_text(spec):
+    """("le", 1.2, "peers") -> "≤1.2x floor, < every peer"."""
+    text = "%s%gx floor" % ("≤" if spec[0] == "le" else "≥", spec[1])
+    if "peers" in spec[2:]:
+        text += ", < every peer"
+    return text
 
 
 def fmt(x):
@@ -895,8 +1080,12 @@ def main():
     p.add_argument("--host", default=HOST_DEFAULT)
     p.add_argument("--venv-python", help="python of the peers' venv (none: peers skipped)")
     p.add_argument("--reps", type=int, default=None, help="repetitions (default 5, --quick 1)")
-    p.add_argument("--quick", action="store_true", help="one repetition, a 32 MiB bulk file, 16 fan-out hosts: about a minute")
-    p.add_argument("--cases", default="1,2,3,4,5,6", help="comma-separated case numbers")
+    p.add_argument("--quick", action="store_true", help="one repetition, a 32 MiB bulk file, 16 fan-out hosts: 1-2 minutes")
+    p.add_argument("--cases", default="0,1,2,3,4,5,6", help="comma-separated case numbers (0-6)")
+    p.add_argument("--startup-calls", type=int, default=20,
+                   help="case 0: sequential calls per measurement")
+    p.add_argument("--local-python",
+                   help="case 0 and case 4's local reference: the python3 to run (default: the one the remote `python3` is)")
     p.add_argument("--warm-calls", type=int, default=2000)
     p.add_argument("--reuse-calls", type=int, default=50)
     p.add_argument("--bulk-mib", type=int, default=None, help="default 256 (--quick 32)")
@@ -928,6 +1117,9 @@ def main():
     if o.fanout_hosts is None:
         o.fanout_hosts = 16 if o.quick else 50
     o.cases = set(c.strip() for c in o.cases.split(","))
+    unknown = sorted(o.cases - set("0123456"))
+    if unknown:
+        p.error("--cases: no case %s; the cases are 0 to 6 (3 runs 3a-3c, 4 runs 4a-4b)" % ", ".join(unknown))
     if not o.config and not o.harness:
         p.error("give --harness (to start the loopback sshd) or --config")
     if o.tmp:
