@@ -544,7 +544,16 @@ class Namespace(dict):
         return module
 
 
+# Auto-import never loads these, nor their submodules: importing them has
+# side effects (`this` prints, `antigravity` opens a browser, `idlelib` and
+# `turtledemo` start programs) or they are test suites. A typo that happens
+# to be one of them is a NameError, as in CPython; `import this` still works.
+_NO_AUTO_IMPORT = frozenset(("this", "antigravity", "test", "idlelib", "turtledemo"))
+
+
 def _import_or_none(name):
+    if name.partition(".")[0] in _NO_AUTO_IMPORT:
+        return None
     import importlib
     try:
         return importlib.import_module(name)
@@ -717,6 +726,9 @@ class Server:
                     stdin = self.stdins.get(rid)
                     if stdin is not None:
                         stdin.put(payload)
+                elif kind == "found":  # the client's answer to an import (extras.ask_client)
+                    if _extras is not None:
+                        _extras.found(header, payload)
                 elif kind == "more":
                     with self.state_lock:
                         self.credits += int(header.get("n", 0))
@@ -788,6 +800,9 @@ class Server:
         elif kind == "check":
             status = load_extras().check_complete(header.get("code", ""))
             self.channel.send({"k": "checked", "id": rid, "status": status})
+        elif kind == "modules":  # the client serves local modules: a last finder asks it (no reply)
+            if not any(type(f) is _ClientModules for f in sys.meta_path):
+                sys.meta_path.append(_ClientModules(self))
         else:
             self.channel.send({"k": "bad", "id": rid, "message": "unknown request kind %r" % (kind,)})
 
@@ -941,6 +956,17 @@ class Server:
                 batch.add(encode_value(item))
         finally:
             batch.close()
+
+
+class _ClientModules:
+    """The last finder on sys.meta_path when the client serves local modules:
+    extras' finder (compiled only when an import gets this far) asks it."""
+
+    def __init__(self, server):
+        self.server = server
+
+    def find_spec(self, name, path=None, target=None):
+        return load_extras().find_client_module(self.server, name)
 
 
 class _Raw:

@@ -27,6 +27,9 @@ pub struct Cli {
     pub host: Option<String>,
 
     #[command(flatten)]
+    pub paths: PathArgs,
+
+    #[command(flatten)]
     pub conn: ConnArgs,
 
     /// Colour: auto (when writing to a terminal and NO_COLOR is unset), always, never.
@@ -134,6 +137,9 @@ pub struct RunArgs {
     pub timeout: Option<f64>,
 
     #[command(flatten)]
+    pub paths: PathArgs,
+
+    #[command(flatten)]
     pub fleet: FleetArgs,
 
     #[command(flatten)]
@@ -171,6 +177,9 @@ pub struct ExecArgs {
     pub timeout: Option<f64>,
 
     #[command(flatten)]
+    pub paths: PathArgs,
+
+    #[command(flatten)]
     pub fleet: FleetArgs,
 
     #[command(flatten)]
@@ -201,6 +210,16 @@ pub struct FleetArgs {
     /// With many hosts: no progress line and no summary on the terminal.
     #[arg(short = 'q', long)]
     pub quiet: bool,
+}
+
+/// Where the modules that remote code imports may come from, besides the host.
+#[derive(Debug, Args, Clone, Default)]
+pub struct PathArgs {
+    /// Serve modules, packages and their data files from DIR to imports on the host that it
+    /// cannot satisfy itself (after the script's directory for `run`, the current one
+    /// otherwise); may be repeated; PUSHY_PATH adds more (colon-separated).
+    #[arg(long = "path", value_name = "DIR", value_hint = ValueHint::DirPath)]
+    pub path: Vec<PathBuf>,
 }
 
 /// `pushy disconnect` arguments.

@@ -15,6 +15,8 @@
 //! | `interrupt` | | KeyboardInterrupt in that request, or stop it before it starts |
 //! | `stdin`     | payload (empty: end of input) | forwarded stdin |
 //! | `more`      | `n` | stream credits |
+//! | `modules`   | | the client serves local modules: the server adds its last import finder (no reply) |
+//! | `found`     | `q`, `kind` (module, package, data, dir, none, refused), `file`, `entries`, `message`, payload (the bytes) | the answer to a `find` |
 //!
 //! Server to client:
 //!
@@ -33,6 +35,7 @@
 //! | `completions` | `start`, `items` | completion candidates |
 //! | `checked`     | `status` (complete, incomplete, invalid) | the answer to `check` |
 //! | `bad`         | `message` | a request the server did not understand |
+//! | `find`        | `q`, `name`, `resource` | remote code imports module `name` (or reads data file `resource`, a `/`-separated name in package `name`) that the host lacks: asked of the client while the code waits, answered by a `found` with the same `q`, wherever the client is reading (see [`crate::local_modules`]) |
 //!
 //! Offsets into text are counted in Unicode code points (what Python's `str`
 //! indexes), never in bytes or UTF-16 units: `completions.start` is where the
@@ -104,6 +107,31 @@ pub enum ToServer<'a> {
         /// How many more items may come.
         n: u64,
     },
+    /// The client serves local modules (no reply).
+    Modules {
+        /// The request.
+        id: u64,
+    },
+    /// The answer to a `find`; the bytes are in the payload.
+    Found(Found<'a>),
+}
+
+/// A `found`: what the client serves for a `find`.
+#[derive(Debug, Serialize)]
+pub struct Found<'a> {
+    /// The `find` this answers.
+    pub q: u64,
+    /// module, package, data, dir, none or refused.
+    pub kind: &'a str,
+    /// A module's file name, as the host shows it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<&'a str>,
+    /// A directory's entries: name, and whether it is a directory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entries: Option<&'a [(String, bool)]>,
+    /// Why a request was refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<&'a str>,
 }
 
 /// An `eval` request.
@@ -168,6 +196,8 @@ pub enum FromServer {
     Checked(Checked),
     /// A request the server did not understand.
     Bad(Bad),
+    /// Remote code imports a module the host lacks: the client may serve it.
+    Find(Find),
 }
 
 /// `hello`.
@@ -323,6 +353,19 @@ pub struct Bad {
     pub message: String,
 }
 
+/// `find`.
+#[derive(Debug, Deserialize)]
+pub struct Find {
+    /// The query, repeated in the answer.
+    pub q: u64,
+    /// The module's dotted name (for a data file, its package's).
+    pub name: String,
+    /// A data file in the package, `/`-separated (empty: the package's
+    /// directory).
+    #[serde(default)]
+    pub resource: Option<String>,
+}
+
 impl FromServer {
     /// The request this message belongs to, if any.
     pub fn id(&self) -> Option<u64> {
@@ -338,6 +381,7 @@ impl FromServer {
             FromServer::Completions(m) => m.id,
             FromServer::Checked(m) => m.id,
             FromServer::Bad(m) => m.id,
+            FromServer::Find(_) => None,
         }
     }
 
@@ -359,6 +403,7 @@ impl FromServer {
             FromServer::Completions(_) => "completions",
             FromServer::Checked(_) => "checked",
             FromServer::Bad(_) => "bad",
+            FromServer::Find(_) => "find",
         }
     }
 }
@@ -405,6 +450,7 @@ impl<'de> Visitor<'de> for KindFirst {
             "completions" => FromServer::Completions(Completions::deserialize(rest)?),
             "checked" => FromServer::Checked(Checked::deserialize(rest)?),
             "bad" => FromServer::Bad(Bad::deserialize(rest)?),
+            "find" => FromServer::Find(Find::deserialize(rest)?),
             other => return Err(de::Error::custom(format!("unknown frame kind {other:?}"))),
         })
     }
