@@ -311,7 +311,7 @@ pub struct ConnArgs {
     #[arg(long, value_name = "PATTERN", requires = "inventory")]
     pub limit: Option<String>,
 
-    /// Say which interpreter ran, as whom, on stderr.
+    /// Say which interpreter ran, as whom, and which local modules and files were sent, on stderr.
     #[arg(short = 'v', long)]
     pub verbose: bool,
 }

@@ -139,7 +139,10 @@ impl LocalModules {
                 Located::Missing => (Answer::NotFound, None),
                 Located::File { rel, real, package } => match read_regular(&real) {
                     Ok(source) => {
-                        let file = dir.shown.join(&rel).display().to_string();
+                        // As the user named the directory; a module of the
+                        // current directory as Python shows one: `helper.py`.
+                        let file = if dir.shown == Path::new(".") { rel } else { dir.shown.join(&rel) };
+                        let file = file.display().to_string();
                         (Answer::Module { source, file, package }, Some(real))
                     }
                     Err(why) => (Answer::Refused(why), None),
