@@ -842,6 +842,34 @@ mod over_pipes {
     }
 
     #[test]
+    fn finds_are_answered_wherever_the_session_waits() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("helper.py"), "X = 1\n").unwrap();
+        let channel = channel(|mut input, mut writer| {
+            writer.send(&hello(), b"").unwrap();
+            assert_eq!(request_header(&mut input).unwrap()["k"], json!("modules"));
+            // During a completion, then during an eval: the remote code
+            // waits on its import until the client answers.
+            for (kind, reply) in [("complete", r#""k": "completions", "items": []"#), ("eval", r#""k": "none""#)] {
+                let request = request_header(&mut input).unwrap();
+                assert_eq!(request["k"], json!(kind));
+                for (q, name) in [(1, "helper"), (2, "../helper")] {
+                    writer.send(&raw(&format!(r#"{{"k": "find", "q": {q}, "name": "{name}"}}"#)), b"").unwrap();
+                    let found = request_header(&mut input).unwrap();
+                    assert_eq!(found["q"], json!(q));
+                    assert_eq!(found["kind"], json!(if q == 1 { "module" } else { "refused" }), "{found}");
+                }
+                let id = request["id"].as_u64().unwrap();
+                writer.send(&raw(&format!(r#"{{{reply}, "id": {id}}}"#)), b"").unwrap();
+            }
+        });
+        let mut session = Session::ready(channel, Vec::new(), "pipes".into()).unwrap();
+        session.serve_modules(Arc::new(LocalModules::new([dir.path().to_path_buf()]))).unwrap();
+        assert_eq!(session.complete("hel").unwrap().1, Vec::<String>::new());
+        assert!(matches!(session.request(Request::new("import helper"), &mut |_| Ok(())), Ok(Reply::NoValue)));
+    }
+
+    #[test]
     fn a_server_that_goes_away_is_a_lost_connection() {
         let channel = channel(|mut input, mut writer| {
             writer.send(&hello(), b"").unwrap();
