@@ -532,6 +532,7 @@ _asked = {}       # q -> [lock, header, payload]: a find waiting for its answer
 _asked_lock = _thread.allocate_lock()
 _next_query = [0]
 _not_found = {}   # name -> the request during which the client had no such module
+_bundled = [None, {}]  # the request, and the submodules that came with a package during it
 
 
 def ask_client(server, query):
@@ -587,16 +588,16 @@ def find_client_module(server, name):
     rid = server.running
     if rid is not None and _not_found.get(name, object()) == rid:
         return None
+    if _bundled[0] != rid:
+        _bundled[:] = [rid, {}]
+    sent = _bundled[1].pop(name, None)  # came with its package, during this request
+    if sent is not None:
+        return _client_spec(server, name, *sent)
     header, payload = ask_client(server, {"name": name})
     kind = header.get("kind")
     if kind in ("module", "package"):
-        from importlib.machinery import ModuleSpec
-        file = str(header.get("file") or name)
-        package = kind == "package"
-        spec = ModuleSpec(name, ClientLoader(server, name, file, payload, package), origin=file,
-                          is_package=package)
-        spec.has_location = True  # __file__: the client's file name, shown in tracebacks
-        return spec
+        source = _unbundle(name, header.get("bundle"), payload)
+        return _client_spec(server, name, kind, header.get("file"), source)
     if kind == "refused":
         raise ImportError("the pushy client refused to serve %s: %s" % (name, _short(header.get("message"))),
                           name=name)
@@ -604,6 +605,34 @@ def find_client_module(server, name):
         _not_found.clear()
     _not_found[name] = rid
     return None
+
+
+def _client_spec(server, name, kind, file, source):
+    from importlib.machinery import ModuleSpec
+    file = str(file or name)
+    package = kind == "package"
+    spec = ModuleSpec(name, ClientLoader(server, name, file, source, package), origin=file, is_package=package)
+    spec.has_location = True  # __file__: the client's file name, shown in tracebacks
+    return spec
+
+
+def _unbundle(name, bundle, payload):
+    """The package's own source; the submodules that came with it (their
+    sources end the payload, in order) are kept for the imports of this
+    request: one round trip for a package and the modules it imports."""
+    try:
+        entries = [(str(sub), kind, file, int(size)) for sub, kind, file, size in bundle or ()]
+    except (TypeError, ValueError):
+        return payload
+    at = len(payload) - sum(size for _, _, _, size in entries)
+    if at < 0 or any(size < 0 for _, _, _, size in entries):
+        return payload
+    source = payload[:at]
+    for sub, kind, file, size in entries:
+        if sub.startswith(name + ".") and kind in ("module", "package"):
+            _bundled[1][sub] = (kind, file, payload[at:at + size])
+        at += size
+    return source
 
 
 class ClientLoader:

@@ -1380,6 +1380,20 @@ class ClientModulesTests(EndToEndTest):
         self.assertEqual(frames[-1].payload, b"\x00\xffhello data\n")
         self.assertIn(("fwd_pkg", "data.txt"), asked)
 
+    def test_submodules_that_come_with_their_package_are_not_asked_for(self):
+        srv = self.serving()
+        rid = srv.request("eval", code="import fwd_pkg.sub.deep\nfwd_pkg.sibling.NAME")
+        find = srv.recv()
+        self.assertEqual(find.header["name"], "fwd_pkg")
+        subs = ["fwd_pkg.sibling", "fwd_pkg.sub", "fwd_pkg.sub.deep"]
+        bundle = [[sub, self.MODULES[sub][0], self.MODULES[sub][1], len(self.MODULES[sub][2])] for sub in subs]
+        _, file, source = self.MODULES["fwd_pkg"]
+        srv.send({"k": "found", "q": find.header["q"], "kind": "package", "file": file, "bundle": bundle},
+                 source + b"".join(self.MODULES[sub][2] for sub in subs))
+        frames, asked = self.answer(srv, rid)
+        self.assertReply(frames, "value", v=["sibling"])
+        self.assertEqual(asked, [])
+
     def test_a_refusal_is_an_error_that_says_so(self):
         srv = self.serving()
         frames, _ = self.eval(srv, "import fwd_helper", refuse=("fwd_helper",))

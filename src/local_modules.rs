@@ -26,6 +26,13 @@ pub const MAX_SERVED_FILE: u64 = 256 << 20;
 /// Entries of a directory listed for `importlib.resources` (`iterdir`).
 const MAX_ENTRIES: usize = 10_000;
 
+/// What a package's answer may carry of its submodules besides (each one
+/// checked as if asked for): one round trip for a package and the modules
+/// it imports at once, instead of one each, without sending a large
+/// package whole when one module of it is used.
+const BUNDLE_BYTES: usize = 1 << 20;
+const BUNDLE_MODULES: usize = 256;
+
 /// Called with the session's name and what was served or refused (for `-v`).
 pub type Report = Arc<dyn Fn(&str, &Served<'_>) + Send + Sync>;
 
@@ -123,6 +130,41 @@ impl LocalModules {
             }
         }
         answer
+    }
+
+    /// The submodules of package `name` (subpackages and theirs too,
+    /// breadth first, up to a budget) to send with it, each as
+    /// [`answer`](Self::answer) would serve it: (dotted name, answer).
+    pub fn bundle(&self, session: &str, name: &str) -> Vec<(String, Answer)> {
+        let mut bundle = Vec::new();
+        let mut bytes = 0usize;
+        let mut packages = std::collections::VecDeque::from([name.to_string()]);
+        while let Some(package) = packages.pop_front() {
+            let Some(home) = self.module(&package).1.and_then(|init| init.parent().map(Path::to_path_buf)) else {
+                continue;
+            };
+            for (entry, is_dir) in entries(&home) {
+                let stem = if is_dir { Some(entry.as_str()) } else { entry.strip_suffix(".py") };
+                let Some(stem) = stem.filter(|stem| *stem != "__init__" && is_identifier(stem)) else { continue };
+                let full = format!("{package}.{stem}");
+                let (answer, local) = self.module(&full);
+                let (Answer::Module { source, package: is_package, .. }, Some(local)) = (&answer, local) else {
+                    continue;
+                };
+                if bundle.len() >= BUNDLE_MODULES || bytes + source.len() > BUNDLE_BYTES {
+                    return bundle;
+                }
+                bytes += source.len();
+                if *is_package {
+                    packages.push_back(full.clone());
+                }
+                if let Some(report) = &self.report {
+                    report(session, &Served::Module(&full, &local));
+                }
+                bundle.push((full, answer));
+            }
+        }
+        bundle
     }
 
     /// Module `name`: from the first served directory that has its top
@@ -341,6 +383,15 @@ mod tests {
         assert_eq!(modules.answer("h", "helper.sub", None), Answer::NotFound);
         assert_eq!(modules.answer("h", "pkg", Some("missing.txt")), Answer::NotFound);
         assert_eq!(modules.answer("h", "helper", Some("x")), Answer::NotFound); // not a package
+    }
+
+    #[test]
+    fn a_package_brings_its_submodules_within_the_budget() {
+        let (root, modules) = tree();
+        symlink(root.path().join("secret.py"), root.path().join("proj/pkg/leak.py")).unwrap();
+        let names: Vec<String> = modules.bundle("h", "pkg").into_iter().map(|(name, _)| name).collect();
+        assert_eq!(names, ["pkg.sub", "pkg.sub.mod"]); // not the symlink that leads out, nor data
+        assert!(modules.bundle("h", "helper").is_empty());
     }
 
     #[test]

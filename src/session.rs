@@ -339,12 +339,28 @@ impl Session {
             Some(modules) => modules.answer(&self.name, &find.name, find.resource.as_deref()),
             None => Answer::NotFound,
         };
-        let mut found = Found { q: find.q, kind: "none", file: None, entries: None, message: None };
+        let bundle = match (&answer, &self.modules) {
+            (Answer::Module { package: true, .. }, Some(modules)) => modules.bundle(&self.name, &find.name),
+            _ => Vec::new(),
+        };
+        let mut found = Found { q: find.q, kind: "none", file: None, entries: None, message: None, bundle: Vec::new() };
+        let mut joined = Vec::new();
         let payload: &[u8] = match &answer {
             Answer::Module { source, file, package } => {
                 found.kind = if *package { "package" } else { "module" };
                 found.file = Some(file);
-                source
+                if bundle.is_empty() {
+                    source
+                } else {
+                    joined.extend_from_slice(source);
+                    for (name, sub) in &bundle {
+                        if let Answer::Module { source, file, package } = sub {
+                            found.bundle.push((name, if *package { "package" } else { "module" }, file, source.len()));
+                            joined.extend_from_slice(source);
+                        }
+                    }
+                    &joined
+                }
             }
             Answer::Data(bytes) => {
                 found.kind = "data";

@@ -16,7 +16,7 @@
 //! | `stdin`     | payload (empty: end of input) | forwarded stdin |
 //! | `more`      | `n` | stream credits |
 //! | `modules`   | | the client serves local modules: the server adds its last import finder (no reply) |
-//! | `found`     | `q`, `kind` (module, package, data, dir, none, refused), `file`, `entries`, `message`, payload (the bytes) | the answer to a `find` |
+//! | `found`     | `q`, `kind` (module, package, data, dir, none, refused), `file`, `entries`, `message`, `bundle`, payload (the bytes) | the answer to a `find` (a package's with some of its submodules) |
 //!
 //! Server to client:
 //!
@@ -132,6 +132,11 @@ pub struct Found<'a> {
     /// Why a request was refused.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<&'a str>,
+    /// A package's submodules sent with it: name, kind (module,
+    /// package), file and size; their sources follow the package's own in
+    /// the payload, in this order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub bundle: Vec<(&'a str, &'a str, &'a str, usize)>,
 }
 
 /// An `eval` request.
