@@ -1394,6 +1394,31 @@ class ClientModulesTests(EndToEndTest):
         self.assertReply(frames, "value", v=["sibling"])
         self.assertEqual(asked, [])
 
+    def test_an_import_waiting_on_the_client_can_be_interrupted(self):
+        srv = self.serving()
+        rid = srv.request("eval", code="import fwd_helper")
+        find = srv.recv()
+        self.assertEqual(find.header["k"], "find")
+        srv.send({"k": "interrupt", "id": rid})
+        frames = srv.collect(rid)
+        self.assertReply(frames, "error", type="KeyboardInterrupt")
+        # The late answer is dropped; the session goes on, and asks again.
+        kind, file, source = self.MODULES["fwd_helper"]
+        srv.send({"k": "found", "q": find.header["q"], "kind": kind, "file": file}, source)
+        frames, asked = self.eval(srv, "import fwd_helper\nfwd_helper.X")
+        self.assertReply(frames, "value", v=[42])
+        self.assertEqual(asked, ["fwd_helper"])
+
+    def test_a_thread_of_the_running_code_imports_too(self):
+        srv = self.serving()
+        code = ("import threading\n"
+                "t = threading.Thread(target=__import__, args=('fwd_helper',))\n"
+                "t.start(); t.join()\n"
+                "sys.modules['fwd_helper'].X")
+        frames, asked = self.eval(srv, code)
+        self.assertReply(frames, "value", v=[42])
+        self.assertEqual(asked, ["fwd_helper"])
+
     def test_a_refusal_is_an_error_that_says_so(self):
         srv = self.serving()
         frames, _ = self.eval(srv, "import fwd_helper", refuse=("fwd_helper",))

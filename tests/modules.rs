@@ -109,7 +109,7 @@ for query in [{"name": "../../id_rsa"}, {"name": "/etc/passwd"}, {"name": "pkg/.
               {"name": "leak"}, {"name": "pkg", "resource": "../../id_rsa"},
               {"name": "pkg", "resource": "/etc/passwd"}, {"name": "pkg", "resource": "key.txt"},
               {"name": "pkg", "resource": "up/id_rsa"}, {"name": "pkg", "resource": "sub/../../../id_rsa"},
-              {"name": "pkg", "resource": "a\x00b"}]:
+              {"name": "pkg", "resource": "a\x00b"}, {"name": "helper\x00.py"}]:
     header, payload = extras.ask_client(finder.server, query)
     print(header["kind"], len(payload), query)
 try:
@@ -127,7 +127,7 @@ except PermissionError as e:
     let stdout = done.stdout();
     assert!(!stdout.contains("PRIVATE"), "{}", done.describe());
     let refused: Vec<&str> = stdout.lines().filter(|line| line.starts_with("refused 0 ")).collect();
-    assert_eq!(refused.len(), 10, "every forged request is refused, with no bytes:\n{}", done.describe());
+    assert_eq!(refused.len(), 11, "every forged request is refused, with no bytes:\n{}", done.describe());
     done.success()
         .stdout_has("import leak: ImportError\n")
         .stdout_has("resources: PermissionError\n")
