@@ -67,7 +67,8 @@ pub enum Command {
     ///
     /// The script is sent over the connection, never written to the remote
     /// disk; `sys.argv` is SCRIPT and ARGS, output streams, and the script's
-    /// `sys.exit(n)` is pushy's exit status.
+    /// `sys.exit(n)` is pushy's exit status. Modules and packages next to it
+    /// (and in each --path DIR) are served to its imports the same way.
     #[command(after_help = "Example:\n  pushy run web1 ./check_disks.py --threshold 90")]
     Run(RunArgs),
 
