@@ -13,11 +13,12 @@
 #   completion    rlcompleter's rule; is an input complete (codeop)
 #   tracebacks    the user's frames only
 #   imports       submodules that dotted names refer to
+#   local modules imports served by the client (find_client_module)
 #   files         pushy cp: send and receive file trees
 #
 # What the server uses: Stdin, Batch, end_forked_child, check_complete,
-# complete, format_exception, preimport_submodules, transfer and
-# remove_temporaries.
+# complete, format_exception, preimport_submodules, find_client_module,
+# found, transfer and remove_temporaries.
 
 import os
 import struct
@@ -487,6 +488,262 @@ def _all_module_names():
             pass
         _module_names = names
     return _module_names
+
+
+# ------------------------------------------------------------ local modules
+#
+# When the client serves local modules (a `modules` request), server.py puts
+# _ClientModules last on sys.meta_path: an import that the host's own finders
+# could not satisfy (so a standard-library or installed name is never
+# shadowed) comes to find_client_module, which asks the client with a `find`
+# frame while the importing code waits; the reader thread hands the client's
+# `found` answer over (found()). Sources are compiled in memory and data
+# files read into memory: nothing is written. The client decides what it
+# serves (src/local_modules.rs); this side names modules by dotted name and
+# data files by their name in the package, never by a path.
+
+_asked = {}       # q -> [lock, header, payload]: a find waiting for its answer
+_asked_lock = _thread.allocate_lock()
+_next_query = [0]
+_not_found = {}   # name -> the request during which the client had no such module
+_bundled = [None, {}]  # the request, and the submodules that came with a package during it
+
+
+def ask_client(server, query):
+    """The client's answer (header, payload) to a find (`query` holds `name`,
+    and `resource` for a data file). Waits until it comes; an interrupt
+    (Ctrl-C, --timeout) stops the wait."""
+    if os.getpid() != server.pid:  # a forked child must never send frames
+        raise OSError("modules served by the pushy client are not available in a forked child")
+    with _asked_lock:
+        _next_query[0] += 1
+        q = _next_query[0]
+        waiting = [_thread.allocate_lock(), None, b""]
+        waiting[0].acquire()
+        _asked[q] = waiting
+    header = {"k": "find", "q": q}
+    header.update(query)
+    try:
+        if _thread.get_ident() == server.main_ident:
+            server.send(header)  # an interrupt waits until the frame is whole
+        else:  # signals reach the main thread only: nothing can cut this frame
+            server.channel.send(header)
+        server.await_answer(waiting[0])
+    finally:
+        with _asked_lock:
+            _asked.pop(q, None)
+    return waiting[1], waiting[2]
+
+
+def found(header, payload):
+    """A `found` frame (whichever thread read it): wakes the import that asked."""
+    q = header.get("q")
+    with _asked_lock:
+        waiting = _asked.get(q) if type(q) is int else None
+        if waiting is None or waiting[1] is not None:
+            return  # an answer nobody waits for any more (interrupted)
+        waiting[1], waiting[2] = header, payload
+    waiting[0].release()
+
+
+def find_client_module(server, name):
+    """A ModuleSpec for `name` served by the client, or None if it has none.
+    A submodule is asked for only when its package came from the client: a
+    local directory never adds modules to a package the host has."""
+    if os.getpid() != server.pid:
+        return None
+    parent = name.rpartition(".")[0]
+    if parent:
+        spec = getattr(sys.modules.get(parent), "__spec__", None)
+        if not isinstance(getattr(spec, "loader", None), ClientLoader):
+            return None
+    # One question per name and request: code that tries an optional import
+    # in a loop waits once. The next request asks again (a file may be new).
+    rid = server.running
+    if rid is not None and _not_found.get(name, object()) == rid:
+        return None
+    if _bundled[0] != rid:
+        _bundled[:] = [rid, {}]
+    sent = _bundled[1].pop(name, None)  # came with its package, during this request
+    if sent is not None:
+        return _client_spec(server, name, *sent)
+    header, payload = ask_client(server, {"name": name})
+    kind = header.get("kind")
+    if kind in ("module", "package"):
+        source = _unbundle(name, header.get("bundle"), payload)
+        return _client_spec(server, name, kind, header.get("file"), source)
+    if kind == "refused":
+        raise ImportError("the pushy client refused to serve %s: %s" % (name, _short(header.get("message"))),
+                          name=name)
+    if len(_not_found) > 1000:
+        _not_found.clear()
+    _not_found[name] = rid
+    return None
+
+
+def _client_spec(server, name, kind, file, source):
+    from importlib.machinery import ModuleSpec
+    file = str(file or name)
+    package = kind == "package"
+    spec = ModuleSpec(name, ClientLoader(server, name, file, source, package), origin=file, is_package=package)
+    spec.has_location = True  # __file__: the client's file name, shown in tracebacks
+    return spec
+
+
+def _unbundle(name, bundle, payload):
+    """The package's own source; the submodules that came with it (their
+    sources end the payload, in order) are kept for the imports of this
+    request: one round trip for a package and the modules it imports."""
+    try:
+        entries = [(str(sub), kind, file, int(size)) for sub, kind, file, size in bundle or ()]
+    except (TypeError, ValueError):
+        return payload
+    at = len(payload) - sum(size for _, _, _, size in entries)
+    if at < 0 or any(size < 0 for _, _, _, size in entries):
+        return payload
+    source = payload[:at]
+    for sub, kind, file, size in entries:
+        if sub.startswith(name + ".") and kind in ("module", "package"):
+            _bundled[1][sub] = (kind, file, payload[at:at + size])
+        at += size
+    return source
+
+
+class ClientLoader:
+    """Runs a module from the source the client sent, compiled in memory."""
+
+    def __init__(self, server, name, file, source, package):
+        self.server, self.name, self.file, self.source, self.package = server, name, file, source, package
+
+    def create_module(self, spec):
+        return None  # the default module object
+
+    def exec_module(self, module):
+        exec(compile(self.source, self.file, "exec", dont_inherit=True), vars(module))
+
+    def is_package(self, name):
+        return self.package
+
+    def get_filename(self, name):
+        return self.file
+
+    def get_source(self, name):
+        """For tracebacks (linecache asks the module's loader) and inspect."""
+        from importlib.util import decode_source
+        return decode_source(self.source)
+
+    def get_data(self, path):
+        """A data file next to the package's __init__ (pkgutil.get_data)."""
+        home = os.path.dirname(self.file)
+        prefix = home + "/" if home else ""
+        if not self.package or not path.startswith(prefix):
+            raise FileNotFoundError("%s is not in the package %s served by the pushy client" % (path, self.name))
+        return ClientPath(self.server, self.name, path[len(prefix):]).read_bytes()
+
+    def get_resource_reader(self, name):
+        return ClientResources(self.server, self.name) if self.package else None
+
+
+class ClientResources:
+    """importlib.resources for a package served by the client: files() (3.9
+    and newer) and the older ResourceReader methods (3.7, 3.8)."""
+
+    def __init__(self, server, package):
+        self.server, self.package = server, package
+
+    def files(self):
+        return ClientPath(self.server, self.package, "")
+
+    def open_resource(self, resource):
+        import io
+        return io.BytesIO(self.files().joinpath(resource).read_bytes())
+
+    def resource_path(self, resource):
+        raise FileNotFoundError("%s is served by the pushy client, not on this host's disk" % resource)
+
+    def is_resource(self, name):
+        return self.files().joinpath(name).is_file()
+
+    def contents(self):
+        return iter([path.name for path in self.files().iterdir()])
+
+
+class ClientPath:
+    """A file or directory of a package served by the client, as an
+    importlib.resources Traversable: read over the channel, in memory."""
+
+    def __init__(self, server, package, rel):
+        self.server, self.package, self.rel = server, package, rel
+
+    def __repr__(self):
+        return "ClientPath(%r, %r)" % (self.package, self.rel)
+
+    @property
+    def name(self):
+        return self.rel.rpartition("/")[2] or self.package.rpartition(".")[2]
+
+    def joinpath(self, *parts):
+        rel = self.rel
+        for part in parts:
+            part = os.fspath(part)  # the client checks every part of the name
+            rel = rel + "/" + part if rel else part
+        return ClientPath(self.server, self.package, rel)
+
+    __truediv__ = joinpath
+
+    def _ask(self):
+        header, payload = ask_client(self.server, {"name": self.package, "resource": self.rel})
+        kind = header.get("kind")
+        if kind == "refused":
+            raise PermissionError("the pushy client refused to serve %s: %s" % (
+                self.rel, _short(header.get("message"))))
+        return kind, header, payload
+
+    def _missing(self):
+        import errno
+        return FileNotFoundError(errno.ENOENT, "no such file in package %s served by the pushy client"
+                                 % self.package, self.rel)
+
+    def is_file(self):
+        try:
+            return self._ask()[0] == "data"
+        except PermissionError:
+            return False
+
+    def is_dir(self):
+        try:
+            return self._ask()[0] == "dir"
+        except PermissionError:
+            return False
+
+    def iterdir(self):
+        kind, header, _ = self._ask()
+        if kind != "dir":
+            if kind == "data":
+                raise NotADirectoryError(self.rel)
+            raise self._missing()
+        return iter([self.joinpath(str(entry[0])) for entry in header.get("entries") or ()])
+
+    def read_bytes(self):
+        kind, _, payload = self._ask()
+        if kind == "data":
+            return payload
+        if kind == "dir":
+            raise IsADirectoryError(self.rel)
+        raise self._missing()
+
+    def read_text(self, encoding=None, errors=None):
+        return self.read_bytes().decode(encoding or "utf-8", errors or "strict")
+
+    def open(self, mode="r", *args, **kwargs):
+        import io
+        if set(mode) - set("rbt"):
+            raise PermissionError("%s is served read-only by the pushy client" % self.rel)
+        data = io.BytesIO(self.read_bytes())
+        if "b" in mode:
+            return data
+        return io.TextIOWrapper(data, encoding=kwargs.get("encoding") or "utf-8", errors=kwargs.get("errors"),
+                                newline=kwargs.get("newline"))
 
 
 # ---------------------------------------------------------- files (pushy cp)

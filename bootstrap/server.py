@@ -593,7 +593,16 @@ class Namespace(dict):
         return module
 
 
+# Auto-import never loads these, nor their submodules: importing them has
+# side effects (`this` prints, `antigravity` opens a browser, `idlelib` and
+# `turtledemo` start programs) or they are test suites. A typo that happens
+# to be one of them is a NameError, as in CPython; `import this` still works.
+_NO_AUTO_IMPORT = frozenset(("this", "antigravity", "test", "idlelib", "turtledemo"))
+
+
 def _import_or_none(name):
+    if name.partition(".")[0] in _NO_AUTO_IMPORT:
+        return None
     import importlib
     try:
         return importlib.import_module(name)
@@ -874,6 +883,9 @@ class Server:
                 self.credits += int(header.get("n", 0))
                 if self.credit_ready.locked():
                     self.credit_ready.release()
+        elif kind == "found":  # the client's answer to an import (extras.ask_client)
+            if _extras is not None:
+                _extras.found(header, payload)
         else:
             if (kind == "eval" and header.get("stdin")) or kind == "put":
                 # Created as the request is read, so stdin frames that
@@ -918,6 +930,31 @@ class Server:
             else:
                 self.queue_ready.acquire()
         return self.queue.pop(0)
+
+    def await_answer(self, done):
+        """Waits until a frame's handler releases `done` (the client's answer
+        to a question the running code asked). The main thread reads the
+        channel itself meanwhile, unless the watcher does: the answer then
+        needs no other thread. An interrupt that arrives while a frame is
+        being read waits until it is whole."""
+        if _thread.get_ident() != self.main_ident:
+            done.acquire()
+            return
+        while not done.acquire(False):
+            if not self.read_lock.acquire(False):
+                if done.acquire(True, 0.05):  # the watcher reads: it releases `done`
+                    return
+                continue
+            self.sending = True
+            try:
+                frame = self.read_or_end()
+            finally:
+                self.sending = False
+                self.read_lock.release()
+            self.dispatch(frame, wake=False)
+            if self.deferred:
+                self.deferred = False
+                raise KeyboardInterrupt
 
     def watcher(self):
         import select
@@ -1011,6 +1048,9 @@ class Server:
         elif kind == "check":
             status = load_extras().check_complete(header.get("code", ""))
             self.channel.send({"k": "checked", "id": rid, "status": status})
+        elif kind == "modules":  # the client serves local modules: a last finder asks it (no reply)
+            if not any(type(f) is _ClientModules for f in sys.meta_path):
+                sys.meta_path.append(_ClientModules(self))
         else:
             self.channel.send({"k": "bad", "id": rid, "message": "unknown request kind %r" % (kind,)})
 
@@ -1164,6 +1204,17 @@ class Server:
                 batch.add(encode_value(item))
         finally:
             batch.close()
+
+
+class _ClientModules:
+    """The last finder on sys.meta_path when the client serves local modules:
+    extras' finder (compiled only when an import gets this far) asks it."""
+
+    def __init__(self, server):
+        self.server = server
+
+    def find_spec(self, name, path=None, target=None):
+        return load_extras().find_client_module(self.server, name)
 
 
 class _Raw:

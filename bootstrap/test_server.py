@@ -373,6 +373,18 @@ class NamespaceTests(unittest.TestCase):
         self.assertEqual(ns["in_lambda"], "0123456789")
         self.assertEqual(ns["in_comprehension"], [True])
 
+    def test_auto_import_never_loads_modules_with_side_effects_or_test_suites(self):
+        ns = fresh_namespace()
+        for name in ("this", "antigravity", "test", "idlelib", "turtledemo"):
+            with self.subTest(name=name):
+                already = name in sys.modules
+                with self.assertRaises(KeyError):
+                    ns[name]  # a NameError in user code
+                self.assertIsNone(server._import_or_none(name + ".support"))
+                self.assertEqual(name in sys.modules, already)
+        # A name that merely starts like one still auto-imports.
+        self.assertIsNotNone(server._import_or_none("textwrap"))
+
     def test_builtins_win_over_modules(self):
         for builtins_value in (builtins, vars(builtins)):  # module or dict
             with self.subTest(builtins=type(builtins_value).__name__):
@@ -1352,6 +1364,172 @@ class StdinTests(EndToEndTest):
     def test_stdin_is_empty_unless_forwarded(self):
         srv = self.start()
         self.assertReply(srv.eval("sys.stdin.read()"), "value", v=[""])
+
+
+class ClientModulesTests(EndToEndTest):
+    """Imports served by the client (a `modules` request, then `find` frames
+    answered by `found`): this test plays the client."""
+
+    MODULES = {
+        "fwd_helper": ("module", "proj/fwd_helper.py", b"X = 40 + 2\n"),
+        "fwd_pkg": ("package", "proj/fwd_pkg/__init__.py", b"from . import sibling\n"),
+        "fwd_pkg.sibling": ("module", "proj/fwd_pkg/sibling.py", b"NAME = 'sibling'\n"),
+        "fwd_pkg.sub": ("package", "proj/fwd_pkg/sub/__init__.py", b""),
+        "fwd_pkg.sub.deep": ("module", "proj/fwd_pkg/sub/deep.py",
+                             b"from ..sibling import NAME\ndef boom():\n    raise ValueError('deep ' + NAME)\n"),
+    }
+    DATA = {("fwd_pkg", "data.txt"): b"hello data\n", ("fwd_pkg", "sub/more.bin"): b"\x00\xff"}
+
+    def serving(self):
+        srv = self.start()
+        srv.request("modules")  # no reply
+        return srv
+
+    def answer(self, srv, rid, refuse=()):
+        """Frames up to the reply to `rid`, answering finds; (frames, asked)."""
+        asked = []
+        deadline = time.monotonic() + READ_TIMEOUT
+        frames = []
+        while True:
+            frame = srv.recv(max(deadline - time.monotonic(), 0.001))
+            self.assertIsNotNone(frame, "the server ended mid-reply")
+            header = frame.header
+            if header["k"] == "find":
+                name, resource = header["name"], header.get("resource")
+                asked.append(name if resource is None else (name, resource))
+                found = {"k": "found", "q": header["q"], "kind": "none"}
+                payload = b""
+                if name in refuse or resource in refuse:
+                    found.update(kind="refused", message="outside the served directories")
+                elif resource is None and name in self.MODULES:
+                    kind, file, payload = self.MODULES[name]
+                    found.update(kind=kind, file=file)
+                elif (name, resource) in self.DATA:
+                    found["kind"], payload = "data", self.DATA[(name, resource)]
+                elif resource == "" and name == "fwd_pkg":
+                    found.update(kind="dir", entries=[["__init__.py", False], ["data.txt", False], ["sub", True]])
+                srv.send(found, payload)
+                continue
+            frames.append(frame)
+            if header.get("id") == rid and header["k"] in FINAL_KINDS:
+                return frames, asked
+
+    def eval(self, srv, code, refuse=()):
+        return self.answer(srv, srv.request("eval", code=code), refuse)
+
+    def test_a_module_the_host_lacks_comes_from_the_client(self):
+        srv = self.serving()
+        frames, asked = self.eval(srv, "import fwd_helper\n(fwd_helper.X, fwd_helper.__file__)")
+        self.assertReply(frames, "value", v=[["t", 2], 42, "proj/fwd_helper.py"])
+        self.assertEqual(asked, ["fwd_helper"])
+        # Imported once: the next import asks nothing.
+        frames, asked = self.eval(srv, "import fwd_helper\nfwd_helper.X")
+        self.assertReply(frames, "value", v=[42])
+        self.assertEqual(asked, [])
+
+    def test_packages_subpackages_relative_imports_and_tracebacks(self):
+        srv = self.serving()
+        frames, asked = self.eval(srv, "from fwd_pkg.sub import deep\ndeep.boom()")
+        reply = self.assertReply(frames, "error", type="ValueError", message="deep sibling")
+        self.assertEqual(asked, ["fwd_pkg", "fwd_pkg.sibling", "fwd_pkg.sub", "fwd_pkg.sub.deep"])
+        # The forwarded file's name and line, from the source the client sent.
+        self.assertIn('File "proj/fwd_pkg/sub/deep.py", line 3, in boom', reply.header["traceback"])
+        self.assertIn("raise ValueError('deep ' + NAME)", reply.header["traceback"])
+
+    def test_data_files_through_importlib_resources_and_pkgutil(self):
+        if sys.version_info < (3, 9):
+            self.skipTest("importlib.resources.files is Python 3.9+")
+        srv = self.serving()
+        code = ("import importlib.resources, pkgutil\n"
+                "root = importlib.resources.files('fwd_pkg')\n"
+                "(root.joinpath('data.txt').read_text(), (root / 'sub' / 'more.bin').read_bytes(),\n"
+                " sorted(p.name for p in root.iterdir()), pkgutil.get_data('fwd_pkg', 'data.txt'),\n"
+                " root.joinpath('nothere').is_file())")
+        frames, asked = self.eval(srv, code)
+        self.assertReply(frames, "value", v=[["t", 5], "hello data\n", ["b", 0, 2],
+                                             ["l", 3], "__init__.py", "data.txt", "sub", ["b", 2, 11], False])
+        self.assertEqual(frames[-1].payload, b"\x00\xffhello data\n")
+        self.assertIn(("fwd_pkg", "data.txt"), asked)
+
+    def test_submodules_that_come_with_their_package_are_not_asked_for(self):
+        srv = self.serving()
+        rid = srv.request("eval", code="import fwd_pkg.sub.deep\nfwd_pkg.sibling.NAME")
+        find = srv.recv()
+        self.assertEqual(find.header["name"], "fwd_pkg")
+        subs = ["fwd_pkg.sibling", "fwd_pkg.sub", "fwd_pkg.sub.deep"]
+        bundle = [[sub, self.MODULES[sub][0], self.MODULES[sub][1], len(self.MODULES[sub][2])] for sub in subs]
+        _, file, source = self.MODULES["fwd_pkg"]
+        srv.send({"k": "found", "q": find.header["q"], "kind": "package", "file": file, "bundle": bundle},
+                 source + b"".join(self.MODULES[sub][2] for sub in subs))
+        frames, asked = self.answer(srv, rid)
+        self.assertReply(frames, "value", v=["sibling"])
+        self.assertEqual(asked, [])
+
+    def test_an_import_waiting_on_the_client_can_be_interrupted(self):
+        srv = self.serving()
+        rid = srv.request("eval", code="import fwd_helper")
+        find = srv.recv()
+        self.assertEqual(find.header["k"], "find")
+        srv.send({"k": "interrupt", "id": rid})
+        frames = srv.collect(rid)
+        self.assertReply(frames, "error", type="KeyboardInterrupt")
+        # The late answer is dropped; the session goes on, and asks again.
+        kind, file, source = self.MODULES["fwd_helper"]
+        srv.send({"k": "found", "q": find.header["q"], "kind": kind, "file": file}, source)
+        frames, asked = self.eval(srv, "import fwd_helper\nfwd_helper.X")
+        self.assertReply(frames, "value", v=[42])
+        self.assertEqual(asked, ["fwd_helper"])
+
+    def test_a_thread_of_the_running_code_imports_too(self):
+        srv = self.serving()
+        code = ("import threading\n"
+                "t = threading.Thread(target=__import__, args=('fwd_helper',))\n"
+                "t.start(); t.join()\n"
+                "sys.modules['fwd_helper'].X")
+        frames, asked = self.eval(srv, code)
+        self.assertReply(frames, "value", v=[42])
+        self.assertEqual(asked, ["fwd_helper"])
+
+    def test_a_refusal_is_an_error_that_says_so(self):
+        srv = self.serving()
+        frames, _ = self.eval(srv, "import fwd_helper", refuse=("fwd_helper",))
+        self.assertReply(frames, "error", type="ImportError")
+        self.assertIn("refused", frames[-1].header["message"])
+        frames, _ = self.eval(srv, "import pkgutil\npkgutil.get_data('fwd_pkg', '../../x')", refuse=("../../x",))
+        self.assertReply(frames, "error", type="PermissionError")
+
+    def test_the_standard_library_and_host_packages_are_never_asked_for(self):
+        srv = self.serving()
+        frames, asked = self.eval(srv, "import json, textwrap, xml.dom\njson.dumps(1)")
+        self.assertReply(frames, "value", v=["1"])
+        self.assertEqual(asked, [])
+        # A submodule of the host's own package is not the client's to add.
+        frames, asked = self.eval(srv, "import json.fwd_helper")
+        self.assertReply(frames, "error", type="ModuleNotFoundError")
+        self.assertEqual(asked, [])
+
+    def test_a_missing_module_is_asked_for_once_per_request(self):
+        srv = self.serving()
+        code = "for _ in range(3):\n    try:\n        import fwd_missing\n    except ImportError:\n        pass\n"
+        frames, asked = self.eval(srv, code)
+        self.assertReply(frames, "none")
+        self.assertEqual(asked, ["fwd_missing"])
+        frames, asked = self.eval(srv, code)  # a new request asks again: the file may be new
+        self.assertEqual(asked, ["fwd_missing"])
+
+    def test_nothing_is_asked_unless_the_client_serves_modules(self):
+        srv = self.start()
+        frames, asked = self.eval(srv, "import fwd_helper")
+        self.assertReply(frames, "error", type="ModuleNotFoundError")
+        self.assertEqual(asked, [])
+
+    def test_a_name_typed_at_the_prompt_is_asked_for_then_a_name_error(self):
+        srv = self.serving()
+        frames, asked = self.eval(srv, "fwd_helper.X + 1")
+        self.assertReply(frames, "value", v=[43])
+        frames, asked = self.eval(srv, "fwd_typo")
+        self.assertReply(frames, "error", type="NameError")
+        self.assertEqual(asked, ["fwd_typo"])
 
 
 class InterruptTests(EndToEndTest):

@@ -53,12 +53,19 @@ _pushy() {
 
     case "${cmd}" in
         pushy)
-            opts="-p -l -i -F -J -o -v -h -V --port --login --identity --ssh-config --jump --option --python --connect-timeout --persist --no-reuse --sudo --become --inventory --limit --verbose --color --generate --complete-hosts --help --version exec run disconnect cp help"
+            opts="-p -l -i -F -J -o -v -h -V --path --port --login --identity --ssh-config --jump --option --python --connect-timeout --persist --no-reuse --sudo --become --inventory --limit --verbose --color --generate --complete-hosts --help --version exec run disconnect cp help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --path)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
                 --port)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -327,7 +334,7 @@ _pushy() {
             return 0
             ;;
         pushy__subcmd__exec)
-            opts="-f -0 -q -p -l -i -F -J -o -v -h --list-hosts --file --json --raw --null --test --timeout --forks --collapse --ordered --failed --quiet --port --login --identity --ssh-config --jump --option --python --connect-timeout --persist --no-reuse --sudo --become --inventory --limit --verbose --color --help"
+            opts="-f -0 -q -p -l -i -F -J -o -v -h --list-hosts --file --json --raw --null --test --timeout --path --forks --collapse --ordered --failed --quiet --port --login --identity --ssh-config --jump --option --python --connect-timeout --persist --no-reuse --sudo --become --inventory --limit --verbose --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -343,6 +350,13 @@ _pushy() {
                     ;;
                 --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --path)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
                     return 0
                     ;;
                 --forks)
@@ -532,7 +546,7 @@ _pushy() {
             return 0
             ;;
         pushy__subcmd__run)
-            opts="-q -p -l -i -F -J -o -v -h --timeout --forks --collapse --ordered --failed --quiet --port --login --identity --ssh-config --jump --option --python --connect-timeout --persist --no-reuse --sudo --become --inventory --limit --verbose --color --help"
+            opts="-q -p -l -i -F -J -o -v -h --timeout --path --forks --collapse --ordered --failed --quiet --port --login --identity --ssh-config --jump --option --python --connect-timeout --persist --no-reuse --sudo --become --inventory --limit --verbose --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -540,6 +554,13 @@ _pushy() {
             case "${prev}" in
                 --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --path)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
                     return 0
                     ;;
                 --forks)

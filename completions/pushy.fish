@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_pushy_global_optspecs
-    string join \n p/port= l/login= i/identity= F/ssh-config= J/jump= o/option= python= connect-timeout= persist= no-reuse sudo become= inventory= limit= v/verbose color= generate= complete-hosts h/help V/version
+    string join \n path= p/port= l/login= i/identity= F/ssh-config= J/jump= o/option= python= connect-timeout= persist= no-reuse sudo become= inventory= limit= v/verbose color= generate= complete-hosts h/help V/version
 end
 
 function __fish_pushy_needs_command
@@ -24,6 +24,7 @@ function __fish_pushy_using_subcommand
     contains -- $cmd[1] $argv
 end
 
+complete -c pushy -n "__fish_pushy_needs_command" -l path -d 'Serve modules, packages and their data files from DIR to imports on the host that it cannot satisfy itself (after the script\'s directory for `run`, the current one otherwise); may be repeated; PUSHY_PATH adds more (colon-separated)' -r -f -a "(__fish_complete_directories)"
 complete -c pushy -n "__fish_pushy_needs_command" -s p -l port -d 'Port to connect to on the host (ssh -p)' -r
 complete -c pushy -n "__fish_pushy_needs_command" -s l -l login -d 'User to log in as (ssh -l)' -r
 complete -c pushy -n "__fish_pushy_needs_command" -s i -l identity -d 'Identity (private key) file (ssh -i); may be repeated' -r -F
@@ -45,7 +46,7 @@ fish\t'fish completions'
 man\t'the man page (roff)'"
 complete -c pushy -n "__fish_pushy_needs_command" -l no-reuse -d 'Use a fresh ssh connection and close it afterwards'
 complete -c pushy -n "__fish_pushy_needs_command" -l sudo -d 'Run the remote interpreter as root, through sudo (asks for a password if sudo wants one)'
-complete -c pushy -n "__fish_pushy_needs_command" -s v -l verbose -d 'Say which interpreter ran, as whom, on stderr'
+complete -c pushy -n "__fish_pushy_needs_command" -s v -l verbose -d 'Say which interpreter ran, as whom, and which local modules and files were sent, on stderr'
 complete -c pushy -n "__fish_pushy_needs_command" -l complete-hosts -d 'For the shell completions: print host names to offer (`local:`, ssh config and known_hosts hosts, and with --inventory its groups and hosts), one a line'
 complete -c pushy -n "__fish_pushy_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pushy -n "__fish_pushy_needs_command" -s V -l version -d 'Print version'
@@ -56,6 +57,7 @@ complete -c pushy -n "__fish_pushy_needs_command" -a "cp" -d 'Copy files between
 complete -c pushy -n "__fish_pushy_needs_command" -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -s f -l file -d 'Read the code from a file' -r -F
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -l timeout -d 'Interrupt the code after this many seconds (exit 124)' -r
+complete -c pushy -n "__fish_pushy_using_subcommand exec" -l path -d 'Serve modules, packages and their data files from DIR to imports on the host that it cannot satisfy itself (after the script\'s directory for `run`, the current one otherwise); may be repeated; PUSHY_PATH adds more (colon-separated)' -r -f -a "(__fish_complete_directories)"
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -l forks -d 'With many hosts: how many run at once' -r
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -l failed -d 'With many hosts: write the hosts that did not end well (unreachable, raised, timed out, exited non-zero, falsy with --test) to FILE, one a line, for a retry with @FILE' -r -F
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -s p -l port -d 'Port to connect to on the host (ssh -p)' -r
@@ -83,9 +85,10 @@ complete -c pushy -n "__fish_pushy_using_subcommand exec" -l ordered -d 'With ma
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -s q -l quiet -d 'With many hosts: no progress line and no summary on the terminal'
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -l no-reuse -d 'Use a fresh ssh connection and close it afterwards'
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -l sudo -d 'Run the remote interpreter as root, through sudo (asks for a password if sudo wants one)'
-complete -c pushy -n "__fish_pushy_using_subcommand exec" -s v -l verbose -d 'Say which interpreter ran, as whom, on stderr'
+complete -c pushy -n "__fish_pushy_using_subcommand exec" -s v -l verbose -d 'Say which interpreter ran, as whom, and which local modules and files were sent, on stderr'
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pushy -n "__fish_pushy_using_subcommand run" -l timeout -d 'Interrupt the script after this many seconds (exit 124)' -r
+complete -c pushy -n "__fish_pushy_using_subcommand run" -l path -d 'Serve modules, packages and their data files from DIR to imports on the host that it cannot satisfy itself (after the script\'s directory for `run`, the current one otherwise); may be repeated; PUSHY_PATH adds more (colon-separated)' -r -f -a "(__fish_complete_directories)"
 complete -c pushy -n "__fish_pushy_using_subcommand run" -l forks -d 'With many hosts: how many run at once' -r
 complete -c pushy -n "__fish_pushy_using_subcommand run" -l failed -d 'With many hosts: write the hosts that did not end well (unreachable, raised, timed out, exited non-zero, falsy with --test) to FILE, one a line, for a retry with @FILE' -r -F
 complete -c pushy -n "__fish_pushy_using_subcommand run" -s p -l port -d 'Port to connect to on the host (ssh -p)' -r
@@ -108,7 +111,7 @@ complete -c pushy -n "__fish_pushy_using_subcommand run" -l ordered -d 'With man
 complete -c pushy -n "__fish_pushy_using_subcommand run" -s q -l quiet -d 'With many hosts: no progress line and no summary on the terminal'
 complete -c pushy -n "__fish_pushy_using_subcommand run" -l no-reuse -d 'Use a fresh ssh connection and close it afterwards'
 complete -c pushy -n "__fish_pushy_using_subcommand run" -l sudo -d 'Run the remote interpreter as root, through sudo (asks for a password if sudo wants one)'
-complete -c pushy -n "__fish_pushy_using_subcommand run" -s v -l verbose -d 'Say which interpreter ran, as whom, on stderr'
+complete -c pushy -n "__fish_pushy_using_subcommand run" -s v -l verbose -d 'Say which interpreter ran, as whom, and which local modules and files were sent, on stderr'
 complete -c pushy -n "__fish_pushy_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pushy -n "__fish_pushy_using_subcommand disconnect" -s p -l port -d 'Port to connect to on the host (ssh -p)' -r
 complete -c pushy -n "__fish_pushy_using_subcommand disconnect" -s l -l login -d 'User to log in as (ssh -l)' -r
@@ -127,7 +130,7 @@ always\t'Always'
 never\t'Never'"
 complete -c pushy -n "__fish_pushy_using_subcommand disconnect" -l no-reuse -d 'Use a fresh ssh connection and close it afterwards'
 complete -c pushy -n "__fish_pushy_using_subcommand disconnect" -l sudo -d 'Run the remote interpreter as root, through sudo (asks for a password if sudo wants one)'
-complete -c pushy -n "__fish_pushy_using_subcommand disconnect" -s v -l verbose -d 'Say which interpreter ran, as whom, on stderr'
+complete -c pushy -n "__fish_pushy_using_subcommand disconnect" -s v -l verbose -d 'Say which interpreter ran, as whom, and which local modules and files were sent, on stderr'
 complete -c pushy -n "__fish_pushy_using_subcommand disconnect" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pushy -n "__fish_pushy_using_subcommand cp" -s p -l port -d 'Port to connect to on the host (ssh -p)' -r
 complete -c pushy -n "__fish_pushy_using_subcommand cp" -s l -l login -d 'User to log in as (ssh -l)' -r
@@ -149,7 +152,7 @@ complete -c pushy -n "__fish_pushy_using_subcommand cp" -s P -l preserve -d 'Kee
 complete -c pushy -n "__fish_pushy_using_subcommand cp" -s q -l quiet -d 'No progress bar'
 complete -c pushy -n "__fish_pushy_using_subcommand cp" -l no-reuse -d 'Use a fresh ssh connection and close it afterwards'
 complete -c pushy -n "__fish_pushy_using_subcommand cp" -l sudo -d 'Run the remote interpreter as root, through sudo (asks for a password if sudo wants one)'
-complete -c pushy -n "__fish_pushy_using_subcommand cp" -s v -l verbose -d 'Say which interpreter ran, as whom, on stderr'
+complete -c pushy -n "__fish_pushy_using_subcommand cp" -s v -l verbose -d 'Say which interpreter ran, as whom, and which local modules and files were sent, on stderr'
 complete -c pushy -n "__fish_pushy_using_subcommand cp" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pushy -n "__fish_pushy_using_subcommand help; and not __fish_seen_subcommand_from exec run disconnect cp help" -f -a "exec" -d 'Evaluate code on a host and print the value of its last expression'
 complete -c pushy -n "__fish_pushy_using_subcommand help; and not __fish_seen_subcommand_from exec run disconnect cp help" -f -a "run" -d 'Run a local Python script on a host, as `__main__`, with arguments'

@@ -27,6 +27,9 @@ pub struct Cli {
     pub host: Option<String>,
 
     #[command(flatten)]
+    pub paths: PathArgs,
+
+    #[command(flatten)]
     pub conn: ConnArgs,
 
     /// Colour: auto (when writing to a terminal and NO_COLOR is unset), always, never.
@@ -64,7 +67,8 @@ pub enum Command {
     ///
     /// The script is sent over the connection, never written to the remote
     /// disk; `sys.argv` is SCRIPT and ARGS, output streams, and the script's
-    /// `sys.exit(n)` is pushy's exit status.
+    /// `sys.exit(n)` is pushy's exit status. Modules and packages next to it
+    /// (and in each --path DIR) are served to its imports the same way.
     #[command(after_help = "Example:\n  pushy run web1 ./check_disks.py --threshold 90")]
     Run(RunArgs),
 
@@ -134,6 +138,9 @@ pub struct RunArgs {
     pub timeout: Option<f64>,
 
     #[command(flatten)]
+    pub paths: PathArgs,
+
+    #[command(flatten)]
     pub fleet: FleetArgs,
 
     #[command(flatten)]
@@ -171,6 +178,9 @@ pub struct ExecArgs {
     pub timeout: Option<f64>,
 
     #[command(flatten)]
+    pub paths: PathArgs,
+
+    #[command(flatten)]
     pub fleet: FleetArgs,
 
     #[command(flatten)]
@@ -201,6 +211,16 @@ pub struct FleetArgs {
     /// With many hosts: no progress line and no summary on the terminal.
     #[arg(short = 'q', long)]
     pub quiet: bool,
+}
+
+/// Where the modules that remote code imports may come from, besides the host.
+#[derive(Debug, Args, Clone, Default)]
+pub struct PathArgs {
+    /// Serve modules, packages and their data files from DIR to imports on the host that it
+    /// cannot satisfy itself (after the script's directory for `run`, the current one
+    /// otherwise); may be repeated; PUSHY_PATH adds more (colon-separated).
+    #[arg(long = "path", value_name = "DIR", value_hint = ValueHint::DirPath)]
+    pub path: Vec<PathBuf>,
 }
 
 /// `pushy disconnect` arguments.
@@ -292,7 +312,7 @@ pub struct ConnArgs {
     #[arg(long, value_name = "PATTERN", requires = "inventory")]
     pub limit: Option<String>,
 
-    /// Say which interpreter ran, as whom, on stderr.
+    /// Say which interpreter ran, as whom, and which local modules and files were sent, on stderr.
     #[arg(short = 'v', long)]
     pub verbose: bool,
 }

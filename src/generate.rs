@@ -331,6 +331,30 @@ I/O event loop), so \fB\-\-forks 50\fR fits well within \fBulimit \-n 1024\fR.
 The status: 255 if a host could not be reached, else 1 if one raised,
 exited non\-zero or (with \fB\-\-test\fR) was falsy, else 124 if one timed
 out, else 0.
+.SH IMPORTS
+A name that the code uses and never defines is the module of that name, imported on first
+use (\fBos.getcwd()\fR), in every scope; a dotted name imports the submodules it names
+(\fBxml.etree.ElementTree\fR). Never \fBthis\fR, \fBantigravity\fR, \fBtest\fR,
+\fBidlelib\fR or \fBturtledemo\fR (nor their submodules), whose import has side effects
+or which are test suites: such a name, typed by mistake, is a NameError, as in CPython;
+\fBimport this\fR still works.
+.PP
+Your own code travels with you: a module or package that the host cannot import itself is
+served by pushy on import, over the same connection, from the script's directory
+(\fBrun\fR) or the current directory (\fBexec\fR and the REPL), then each \fB\-\-path\fR
+\fIDIR\fR, then each directory in \fBPUSHY_PATH\fR. It is compiled in memory; nothing
+is written on the host. Packages (a directory with \fB__init__.py\fR), subpackages and
+relative imports work, tracebacks show the lines of the local file, and a package's data
+files are read with \fBimportlib.resources\fR (\fBfiles(\fR\fIpackage\fR\fB)\fR,
+\fBread_text\fR) or \fBpkgutil.get_data\fR. The host's own modules come first, so a
+local file never shadows the standard library or an installed package (a local
+\fBjson.py\fR is not imported for \fBimport json\fR). \fB\-v\fR lists each module and
+file sent, and each request refused. Only \fI.py\fR sources and the files inside a served
+package's directory are sent (no hidden files, nothing larger than 256 MiB), and only when
+they resolve, symlinks followed, under the directory they are served from: a host that asks
+for \fB../../.ssh/id_rsa\fR, an absolute path, or a symlink that leads out is refused and
+gets no bytes (see SECURITY). A thread that imports between two calls waits until the next
+call.
 .SH EXIT STATUS
 .TP
 \fB0\fR
@@ -377,6 +401,13 @@ current directory that \fBpython3 \-c\fR would put first: a module in the
 remote login directory (or, for \fBlocal:\fR, the caller's directory) is
 never imported by accident, and imports write no bytecode
 (\fBsys.dont_write_bytecode\fR).
+.PP
+Modules served to the host's imports (see IMPORTS) are asked for by dotted name, never by
+path: each part must be an identifier, and pushy maps it to a file itself. A data file is a
+name inside a served package's directory, checked part by part (no empty, \fB.\fR,
+\fB..\fR or hidden part, no NUL or backslash). What it names is served only if it resolves
+(symlinks included) to a regular file under the served directory (for a data file, under
+its package's directory).
 .SH ENVIRONMENT
 .TP
 \fBNO_COLOR\fR
@@ -384,6 +415,10 @@ When set and not empty, \fB\-\-color auto\fR never colours.
 .TP
 \fBPUSHY_PYTHON\fR
 The remote interpreter, as \fB\-\-python\fR.
+.TP
+\fBPUSHY_PATH\fR
+More directories (colon\-separated) whose modules the host may import, after
+\fB\-\-path\fR; those that do not exist are skipped.
 .TP
 \fBPUSHY_CONTROL_DIR\fR
 The control directory for ssh masters (see FILES).

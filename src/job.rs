@@ -55,6 +55,7 @@ pub fn run_job(
     if job.verbose {
         describe(&session);
     }
+    session.serve_modules(Arc::clone(&job.modules))?;
     if let Some(ctrl_c) = ctrl_c {
         ctrl_c.attach(session.interrupter());
     }

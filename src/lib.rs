@@ -18,7 +18,8 @@
 //! list: [`target`] (where), `transport` (start a command there),
 //! [`bootstrap`] (push the server), `connect` (which interpreter, sudo, what
 //! a failed start means), [`protocol`] (frames), [`session`] (requests, with
-//! `stdin` forwarding), [`value`] (results), [`printer`] (output) and
+//! `stdin` forwarding, and [`local_modules`] served to the host's imports),
+//! [`value`] (results), [`printer`] (output) and
 //! [`transfer`] (files, over a session).
 
 pub mod error;
@@ -29,12 +30,14 @@ pub mod bootstrap;
 mod connect;
 pub mod protocol;
 pub mod session;
+pub mod local_modules;
 mod stdin;
 pub mod value;
 pub mod printer;
 pub mod transfer;
 
 pub use error::{Error, ErrorKind, RemoteError, Result};
+pub use local_modules::LocalModules;
 pub use session::{
     Completeness, Event, Interrupter, Mode, Reply, Request, ServerInfo, Session, Stream, Transfer, COMPLETION_BUDGET,
 };

@@ -5,13 +5,17 @@
 //! `copy`) read a plan and never see a flag.
 
 use std::io::Read;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use pushy::local_modules::Served;
 use pushy::printer::{Format, ItemEnd, Pretty, Printer};
-use pushy::{ConnectOptions, Error, ErrorKind, Mode, PasswordSource, Reuse, Target};
+use pushy::{ConnectOptions, Error, ErrorKind, LocalModules, Mode, PasswordSource, Reuse, Target};
 
-use crate::cli::{Cli, ColorChoice, Command, ConnArgs, CpArgs, ExecArgs, FleetArgs, Generate, OutputArgs, RunArgs};
+use crate::cli::{
+    Cli, ColorChoice, Command, ConnArgs, CpArgs, ExecArgs, FleetArgs, Generate, OutputArgs, PathArgs, RunArgs,
+};
 use crate::terminal;
 
 /// One run of pushy.
@@ -38,6 +42,7 @@ pub struct Repl {
     pub connect: ConnectOptions,
     pub printer: Printer,
     pub verbose: bool,
+    pub modules: Arc<LocalModules>,
 }
 
 /// A job and where it runs.
@@ -76,6 +81,8 @@ pub struct Job {
     pub text_forms: bool,
     /// `-v`: say which interpreter ran, as whom.
     pub verbose: bool,
+    /// What the host may import from here.
+    pub modules: Arc<LocalModules>,
 }
 
 /// Where a job's remote `sys.stdin` comes from.
@@ -165,7 +172,14 @@ impl Plan {
                     connect.reuse = Reuse::Attach;
                 }
                 let printer = printer(&OutputArgs::default(), color, false);
-                Ok(Plan::Repl(Repl { target: single(&cli.conn, &host)?, connect, printer, verbose: cli.conn.verbose }))
+                let modules = local_modules(".".into(), &cli.paths, cli.conn.verbose)?;
+                Ok(Plan::Repl(Repl {
+                    target: single(&cli.conn, &host)?,
+                    connect,
+                    printer,
+                    verbose: cli.conn.verbose,
+                    modules,
+                }))
             }
         }
     }
@@ -188,6 +202,7 @@ fn exec(args: ExecArgs, color: ColorChoice) -> pushy::Result<JobPlan> {
         stream_bytes: printer.format == Format::Raw && !args.test && !many,
         text_forms: printer.format == Format::Json,
         verbose: args.conn.verbose,
+        modules: local_modules(".".into(), &args.paths, args.conn.verbose)?,
     };
     Ok(JobPlan { targets, host_connect, many, connect: options(&args.conn), printer, job, fleet: fleet(&args.fleet) })
 }
@@ -214,6 +229,7 @@ fn run(args: RunArgs, color: ColorChoice) -> pushy::Result<JobPlan> {
         stream_bytes: false,
         text_forms: false,
         verbose: args.conn.verbose,
+        modules: local_modules(script_dir(&args.script), &args.paths, args.conn.verbose)?,
     };
     Ok(JobPlan {
         targets,
@@ -258,6 +274,43 @@ fn copy(args: CpArgs) -> pushy::Result<CopyPlan> {
         preserve: args.preserve,
         quiet: args.quiet,
     })
+}
+
+/// The directories served to imports on the host: `first` (the script's
+/// directory, or the current one), each `--path`, then PUSHY_PATH's entries
+/// (those that do not exist are skipped, as Python skips PYTHONPATH's).
+/// With `-v`, what is served or refused is said on stderr.
+fn local_modules(first: PathBuf, args: &PathArgs, verbose: bool) -> pushy::Result<Arc<LocalModules>> {
+    let mut dirs = vec![first];
+    for dir in &args.path {
+        if !dir.is_dir() {
+            return Err(Error::new(ErrorKind::Usage, format!("--path {}: not a directory", dir.display()))
+                .with_hint("--path names a local directory of modules to serve"));
+        }
+        dirs.push(dir.clone());
+    }
+    if let Some(list) = std::env::var_os("PUSHY_PATH") {
+        dirs.extend(std::env::split_paths(&list).filter(|dir| !dir.as_os_str().is_empty()));
+    }
+    let mut modules = LocalModules::new(dirs);
+    if verbose {
+        modules = modules.with_report(Arc::new(|host: &str, served: &Served<'_>| match served {
+            Served::Module(name, path) => eprintln!("pushy: sent module {name} to {host} ({})", path.display()),
+            Served::Data(package, resource, path) => {
+                eprintln!("pushy: sent {package}: {resource} to {host} ({})", path.display())
+            }
+            Served::Refused(what, why) => eprintln!("pushy: refused {host} {what}: {why}"),
+        }));
+    }
+    Ok(Arc::new(modules))
+}
+
+/// The directory of a `pushy run` script, as named (`.` for a bare name).
+fn script_dir(script: &std::path::Path) -> PathBuf {
+    match script.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
 }
 
 fn fleet(args: &FleetArgs) -> Fleet {

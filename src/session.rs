@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use serde_json::value::RawValue;
 
 use crate::error::{Error, ErrorKind, RemoteError, Result};
-use crate::protocol::message::{Eval, Items, Out, ValueTokens};
+use crate::local_modules::{Answer, LocalModules};
+use crate::protocol::message::{Eval, Find, Found, Items, Out, ValueTokens};
 use crate::protocol::{Frame, FrameReader, FrameWriter, FromServer, ToServer};
 use crate::stdin::StdinForwarder;
 use crate::target::{ConnectOptions, Target};
@@ -210,6 +211,8 @@ pub struct Session {
     /// queue was last empty.
     held_bytes: usize,
     held_dropped: bool,
+    /// The local modules this session serves to imports on the host.
+    modules: Option<Arc<LocalModules>>,
 }
 
 /// Sends interrupts to a session from another thread (a Ctrl-C handler).
@@ -276,6 +279,7 @@ impl Session {
             held: Default::default(),
             held_bytes: 0,
             held_dropped: false,
+            modules: None,
         };
         session.info = session.read_hello()?;
         Ok(session)
@@ -313,6 +317,72 @@ impl Session {
     /// A handle that can interrupt running requests from another thread.
     pub fn interrupter(&self) -> Interrupter {
         Interrupter { writer: Arc::clone(&self.writer), current: Arc::clone(&self.current) }
+    }
+
+    /// Serves `modules` to the host: from now on, a module that remote code
+    /// imports and the host lacks is looked up there (after the host's own:
+    /// a standard-library or installed name is never shadowed), and so are
+    /// the data files of a package served this way. See
+    /// [`crate::local_modules`] for what is served and what is refused.
+    pub fn serve_modules(&mut self, modules: Arc<LocalModules>) -> Result<()> {
+        if self.modules.is_none() {
+            // No reply: the server handles requests in order, so the finder
+            // is in place before the next request runs.
+            self.next_id += 1;
+            self.send(&ToServer::Modules { id: self.next_id })?;
+        }
+        self.modules = Some(modules);
+        Ok(())
+    }
+
+    /// Answers a `find` from remote code waiting on an import: wherever
+    /// the session reads frames, so whatever request it waits on.
+    fn answer_find(&mut self, find: &Find) -> Result<()> {
+        let answer = match &self.modules {
+            Some(modules) => modules.answer(&self.name, &find.name, find.resource.as_deref()),
+            None => Answer::NotFound,
+        };
+        let bundle = match (&answer, &self.modules) {
+            (Answer::Module { package: true, .. }, Some(modules)) => modules.bundle(&self.name, &find.name),
+            _ => Vec::new(),
+        };
+        let mut found = Found { q: find.q, kind: "none", file: None, entries: None, message: None, bundle: Vec::new() };
+        let mut joined = Vec::new();
+        let payload: &[u8] = match &answer {
+            Answer::Module { source, file, package } => {
+                found.kind = if *package { "package" } else { "module" };
+                found.file = Some(file);
+                if bundle.is_empty() {
+                    source
+                } else {
+                    joined.extend_from_slice(source);
+                    for (name, sub) in &bundle {
+                        if let Answer::Module { source, file, package } = sub {
+                            found.bundle.push((name, if *package { "package" } else { "module" }, file, source.len()));
+                            joined.extend_from_slice(source);
+                        }
+                    }
+                    &joined
+                }
+            }
+            Answer::Data(bytes) => {
+                found.kind = "data";
+                bytes
+            }
+            Answer::Dir(entries) => {
+                found.kind = "dir";
+                found.entries = Some(entries);
+                b""
+            }
+            Answer::NotFound => b"",
+            Answer::Refused(why) => {
+                found.kind = "refused";
+                found.message = Some(why);
+                b""
+            }
+        };
+        let sent = self.writer.lock().unwrap_or_else(|e| e.into_inner()).send(&ToServer::Found(found), payload);
+        sent.map_err(|_| self.lost())
     }
 
     /// Evaluates code; remote output goes to this process's stdout/stderr.
@@ -413,6 +483,7 @@ impl Session {
                     let stream = if out.fd == 2 { Stream::Stderr } else { Stream::Stdout };
                     on_event(Event::Output(stream, &payload))?;
                 }
+                FromServer::Find(find) => self.answer_find(&find)?,
                 FromServer::StdinAck(ack) => {
                     if let Some(stdin) = stdin {
                         stdin.acknowledge(ack.n);
@@ -514,6 +585,7 @@ impl Session {
             let frame = self.next_frame()?;
             match frame.header {
                 FromServer::Out(_) => self.hold(frame),
+                FromServer::Find(find) => self.answer_find(&find)?,
                 FromServer::Bad(bad) if bad.id == Some(id) => {
                     return Err(Error::protocol(format!("the server refused a request: {}", bad.message)))
                 }
@@ -812,6 +884,34 @@ mod over_pipes {
         assert_eq!(output, b"printed\n");
         let want = Value::Seq(value::SeqKind::List, vec![Value::Int(42), Value::Bytes(b"hi".to_vec())], None);
         assert!(matches!(reply, Reply::Value(v, None) if v == want));
+    }
+
+    #[test]
+    fn finds_are_answered_wherever_the_session_waits() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("helper.py"), "X = 1\n").unwrap();
+        let channel = channel(|mut input, mut writer| {
+            writer.send(&hello(), b"").unwrap();
+            assert_eq!(request_header(&mut input).unwrap()["k"], json!("modules"));
+            // During a completion, then during an eval: the remote code
+            // waits on its import until the client answers.
+            for (kind, reply) in [("complete", r#""k": "completions", "items": []"#), ("eval", r#""k": "none""#)] {
+                let request = request_header(&mut input).unwrap();
+                assert_eq!(request["k"], json!(kind));
+                for (q, name) in [(1, "helper"), (2, "../helper")] {
+                    writer.send(&raw(&format!(r#"{{"k": "find", "q": {q}, "name": "{name}"}}"#)), b"").unwrap();
+                    let found = request_header(&mut input).unwrap();
+                    assert_eq!(found["q"], json!(q));
+                    assert_eq!(found["kind"], json!(if q == 1 { "module" } else { "refused" }), "{found}");
+                }
+                let id = request["id"].as_u64().unwrap();
+                writer.send(&raw(&format!(r#"{{{reply}, "id": {id}}}"#)), b"").unwrap();
+            }
+        });
+        let mut session = Session::ready(channel, Vec::new(), "pipes".into()).unwrap();
+        session.serve_modules(Arc::new(LocalModules::new([dir.path().to_path_buf()]))).unwrap();
+        assert_eq!(session.complete("hel").unwrap().1, Vec::<String>::new());
+        assert!(matches!(session.request(Request::new("import helper"), &mut |_| Ok(())), Ok(Reply::NoValue)));
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod harness;
 mod hostile;
 mod inventory;
 mod manners;
+mod modules;
 mod pipelines;
 mod python;
 mod reach;

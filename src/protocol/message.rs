@@ -16,6 +16,8 @@
 //! | `stdin`     | payload (empty: end of input) | forwarded stdin |
 //! | `more`      | `n` | stream credits |
 //! | `code`      | | the running program compiled, for the client's code cache |
+//! | `modules`   | | the client serves local modules: the server adds its last import finder (no reply) |
+//! | `found`     | `q`, `kind` (module, package, data, dir, none, refused), `file`, `entries`, `message`, `bundle`, payload (the bytes) | the answer to a `find` (a package's with some of its submodules) |
 //!
 //! Server to client:
 //!
@@ -35,6 +37,7 @@
 //! | `checked`     | `status` (complete, incomplete, invalid) | the answer to `check` |
 //! | `code`        | payload: zlib-compressed marshal data, empty if the interpreter cannot give it | the answer to `code` |
 //! | `bad`         | `message` | a request the server did not understand |
+//! | `find`        | `q`, `name`, `resource` | remote code imports module `name` (or reads data file `resource`, a `/`-separated name in package `name`) that the host lacks: asked of the client while the code waits, answered by a `found` with the same `q`, wherever the client is reading (see [`crate::local_modules`]) |
 //!
 //! Offsets into text are counted in Unicode code points (what Python's `str`
 //! indexes), never in bytes or UTF-16 units: `completions.start` is where the
@@ -111,6 +114,36 @@ pub enum ToServer<'a> {
         /// The request.
         id: u64,
     },
+    /// The client serves local modules (no reply).
+    Modules {
+        /// The request.
+        id: u64,
+    },
+    /// The answer to a `find`; the bytes are in the payload.
+    Found(Found<'a>),
+}
+
+/// A `found`: what the client serves for a `find`.
+#[derive(Debug, Serialize)]
+pub struct Found<'a> {
+    /// The `find` this answers.
+    pub q: u64,
+    /// module, package, data, dir, none or refused.
+    pub kind: &'a str,
+    /// A module's file name, as the host shows it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<&'a str>,
+    /// A directory's entries: name, and whether it is a directory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entries: Option<&'a [(String, bool)]>,
+    /// Why a request was refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<&'a str>,
+    /// A package's submodules sent with it: name, kind (module,
+    /// package), file and size; their sources follow the package's own in
+    /// the payload, in this order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub bundle: Vec<(&'a str, &'a str, &'a str, usize)>,
 }
 
 /// An `eval` request.
@@ -177,6 +210,8 @@ pub enum FromServer {
     Code(Ack),
     /// A request the server did not understand.
     Bad(Bad),
+    /// Remote code imports a module the host lacks: the client may serve it.
+    Find(Find),
 }
 
 /// `hello`.
@@ -334,6 +369,19 @@ pub struct Bad {
     pub message: String,
 }
 
+/// `find`.
+#[derive(Debug, Deserialize)]
+pub struct Find {
+    /// The query, repeated in the answer.
+    pub q: u64,
+    /// The module's dotted name (for a data file, its package's).
+    pub name: String,
+    /// A data file in the package, `/`-separated (empty: the package's
+    /// directory).
+    #[serde(default)]
+    pub resource: Option<String>,
+}
+
 impl FromServer {
     /// The request this message belongs to, if any.
     pub fn id(&self) -> Option<u64> {
@@ -350,6 +398,7 @@ impl FromServer {
             FromServer::Checked(m) => m.id,
             FromServer::Code(m) => m.id,
             FromServer::Bad(m) => m.id,
+            FromServer::Find(_) => None,
         }
     }
 
@@ -372,6 +421,7 @@ impl FromServer {
             FromServer::Checked(_) => "checked",
             FromServer::Code(_) => "code",
             FromServer::Bad(_) => "bad",
+            FromServer::Find(_) => "find",
         }
     }
 }
@@ -419,6 +469,7 @@ impl<'de> Visitor<'de> for KindFirst {
             "checked" => FromServer::Checked(Checked::deserialize(rest)?),
             "code" => FromServer::Code(Ack::deserialize(rest)?),
             "bad" => FromServer::Bad(Bad::deserialize(rest)?),
+            "find" => FromServer::Find(Find::deserialize(rest)?),
             other => return Err(de::Error::custom(format!("unknown frame kind {other:?}"))),
         })
     }

@@ -45,15 +45,17 @@ Tab completes remote names; Ctrl-R searches the history.";
 /// Runs the REPL the plan describes.
 pub fn run(plan: plan::Repl) -> pushy::Result<ExitCode> {
     let ctrl_c = CtrlC::install();
-    let session = Session::connect_with(&plan.target, &plan.connect)?;
+    let mut session = Session::connect_with(&plan.target, &plan.connect)?;
     if plan.verbose {
         crate::job::describe(&session);
     }
+    session.serve_modules(std::sync::Arc::clone(&plan.modules))?;
     ctrl_c.attach(session.interrupter());
     let repl = Repl {
         session: Rc::new(RefCell::new(session)),
         target: plan.target,
         options: plan.connect,
+        modules: plan.modules,
         lost: false,
         printer: plan.printer,
         ctrl_c,
@@ -68,6 +70,8 @@ struct Repl {
     /// Where and how to connect again after a lost connection.
     target: pushy::Target,
     options: pushy::ConnectOptions,
+    /// What the host may import from here.
+    modules: std::sync::Arc<pushy::LocalModules>,
     /// The connection was lost: the next Enter (or `:reconnect`) reconnects.
     lost: bool,
     printer: Printer,
@@ -301,7 +305,9 @@ impl Repl {
     /// and the line editor stay.
     fn reconnect(&mut self) {
         match Session::connect_with(&self.target, &self.options) {
-            Ok(session) => {
+            Ok(mut session) => {
+                // A failed send shows as a lost connection on the next call.
+                let _ = session.serve_modules(std::sync::Arc::clone(&self.modules));
                 self.ctrl_c.attach(session.interrupter());
                 let old = std::mem::replace(&mut *self.session.borrow_mut(), session);
                 drop(old);
