@@ -493,7 +493,7 @@ impl Session {
                 FromServer::Echo(tokens) => on_event(Event::Echo(decode_value(&tokens, &mut payload)?))?,
                 FromServer::Items(items) => {
                     let before = consumed;
-                    for value in decode_items(&items, &payload)? {
+                    for value in decode_items(&items, &mut payload)? {
                         on_event(Event::Item(value))?;
                         consumed += 1;
                     }
@@ -768,11 +768,19 @@ impl Drop for Session {
 }
 
 /// The values of an `items` frame, each with its slice of the payload.
-fn decode_items(items: &Items, payload: &[u8]) -> Result<Vec<Value>> {
+fn decode_items(items: &Items, payload: &mut Vec<u8>) -> Result<Vec<Value>> {
     let lists: Vec<&RawValue> =
         serde_json::from_str(items.v.get()).map_err(|e| Error::protocol(format!("bad items frame: {e}")))?;
     if items.sizes.len() != lists.len() {
         return Err(Error::protocol("items frame: values and sizes disagree"));
+    }
+    // One bytes item alone (a chunk of a file `pushy cp` fetches) takes the
+    // payload as it is: no copy of a MiB per chunk.
+    if let ([tokens], [size]) = (lists.as_slice(), items.sizes.as_slice()) {
+        let whole = payload.len() as u64;
+        if *size as u64 == whole && crate::protocol::message::lone_bytes(tokens.get()) == Some(whole) {
+            return Ok(vec![Value::Bytes(std::mem::take(payload))]);
+        }
     }
     let mut at = 0usize;
     let mut values = Vec::with_capacity(lists.len());

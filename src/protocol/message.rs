@@ -264,14 +264,19 @@ impl ValueTokens {
     /// payload (`[["b", 0, n]]`, however the server spaced it): the one
     /// that can stream to stdout as it arrives.
     pub fn lone_bytes(&self) -> Option<u64> {
-        let text = self.v.get();
-        if text.len() > 64 {
-            return None; // no lone bytes token is that long
-        }
-        match serde_json::from_str::<Vec<(String, u64, u64)>>(text).ok()?.as_slice() {
-            [(tag, 0, n)] if tag == "b" => Some(*n),
-            _ => None,
-        }
+        lone_bytes(self.v.get())
+    }
+}
+
+/// The length of the value whose tokens are `text` if it is a lone bytes
+/// value starting the payload (`[["b", 0, n]]`).
+pub fn lone_bytes(text: &str) -> Option<u64> {
+    if text.len() > 64 {
+        return None; // no lone bytes token is that long
+    }
+    match serde_json::from_str::<Vec<(String, u64, u64)>>(text).ok()?.as_slice() {
+        [(tag, 0, n)] if tag == "b" => Some(*n),
+        _ => None,
     }
 }
 
