@@ -53,6 +53,7 @@ pub fn run(plan: CopyPlan) -> pushy::Result<ExitCode> {
         transfer::put(&mut session, Path::new(&plan.local), &plan.remote, options, &progress)
     };
     progress.cancel.store(true, Ordering::SeqCst); // stops the watcher
+    watcher.thread().unpark(); // now, not at its next tick
     let _ = watcher.join();
     let interrupted = flag.load(Ordering::SeqCst);
     let _ = session.close();
@@ -181,7 +182,8 @@ fn watch(progress: &Progress, interrupt: &std::sync::atomic::AtomicBool, bar: bo
             let _ = err.flush();
             drawn = true;
         }
-        std::thread::sleep(Duration::from_millis(100));
+        // Parked, not asleep: the end of the copy wakes it at once.
+        std::thread::park_timeout(Duration::from_millis(100));
     }
     if drawn {
         let _ = write!(std::io::stderr(), "\r\x1b[K");

@@ -9,8 +9,11 @@ use std::sync::{Arc, Condvar, Mutex};
 use crate::protocol::{FrameWriter, ToServer};
 
 /// Bytes of forwarded stdin in flight before the server acknowledges them.
-const STDIN_WINDOW: u64 = 4 << 20;
-const STDIN_CHUNK: usize = 1 << 16;
+const STDIN_WINDOW: u64 = 8 << 20;
+/// The most one `stdin` frame carries. A read returns what is there, so a
+/// terminal's line goes out at once; a file (`pushy cp` uploads) goes in
+/// MiB frames: each frame costs the server a thread hand-off and an ack.
+const STDIN_CHUNK: usize = 1 << 20;
 
 /// Forwards a local reader as the remote stdin, at most `STDIN_WINDOW`
 /// bytes ahead of what the server has written into the remote pipe.

@@ -135,6 +135,10 @@ pub fn put(
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_else(|| local.display().to_string());
     let (reader, writer) = std::io::pipe()?;
+    // A MiB in the pipe, not 64 KiB: the forwarder then sends MiB frames,
+    // and each frame costs the server a hand-off between threads and an ack.
+    // SAFETY: fcntl on a descriptor we own; failure leaves the default size.
+    unsafe { libc::fcntl(std::os::fd::AsRawFd::as_raw_fd(&writer), libc::F_SETPIPE_SZ, 1 << 20) };
     let errors = Arc::new(std::sync::Mutex::new(Vec::new()));
     let producer = {
         let progress = Arc::clone(progress);
