@@ -29,12 +29,14 @@ pub mod bootstrap;
 mod connect;
 pub mod protocol;
 pub mod session;
+pub mod remote;
 mod stdin;
 pub mod value;
 pub mod printer;
 pub mod transfer;
 
 pub use error::{Error, ErrorKind, RemoteError, Result};
+pub use remote::RemoteRef;
 pub use session::{
     Completeness, Event, Interrupter, Mode, Reply, Request, ServerInfo, Session, Stream, Transfer, COMPLETION_BUDGET,
 };

@@ -12,8 +12,9 @@ use std::time::{Duration, Instant};
 use serde_json::value::RawValue;
 
 use crate::error::{Error, ErrorKind, RemoteError, Result};
-use crate::protocol::message::{Eval, Items, Out, ValueTokens};
+use crate::protocol::message::{Eval, Items, Out, RefRequest, ValueTokens};
 use crate::protocol::{Frame, FrameReader, FrameWriter, FromServer, ToServer};
+use crate::remote::Owner;
 use crate::stdin::StdinForwarder;
 use crate::target::{ConnectOptions, Target};
 use crate::transport::{self, Channel, Process, StderrTail};
@@ -208,6 +209,10 @@ pub struct Session {
     /// queue was last empty.
     held_bytes: usize,
     held_dropped: bool,
+    /// What [`crate::RemoteRef`]s share with the session that made them: its
+    /// identity, whether it is open, and the ids dropped since the last
+    /// request (released ahead of the next one).
+    refs: Arc<Owner>,
 }
 
 /// Sends interrupts to a session from another thread (a Ctrl-C handler).
@@ -274,6 +279,7 @@ impl Session {
             held: Default::default(),
             held_bytes: 0,
             held_dropped: false,
+            refs: Owner::new(),
         };
         session.info = session.read_hello()?;
         Ok(session)
@@ -315,12 +321,7 @@ impl Session {
     /// Evaluates code; remote output goes to this process's stdout/stderr.
     /// Statements without a trailing expression give `Value::None`.
     pub fn eval(&mut self, code: &str) -> Result<Value> {
-        match self.request(Request::new(code), &mut forward_output)? {
-            Reply::Value(v, _) => Ok(v),
-            Reply::NoValue | Reply::StreamEnd(_) | Reply::Incomplete | Reply::BytesStreamed(_) => Ok(Value::None),
-            Reply::Raised(e) => Err(Error::from_remote(e)),
-            Reply::Exit(code) => Err(Error::new(ErrorKind::Remote, format!("the code called sys.exit({code})"))),
-        }
+        value_of(self.request(Request::new(code), &mut forward_output)?)
     }
 
     /// Runs statements for their effect.
@@ -335,6 +336,7 @@ impl Session {
         request: Request<'_>,
         on_event: &mut dyn FnMut(Event<'_>) -> Result<()>,
     ) -> Result<Reply> {
+        self.release_dropped()?;
         self.next_id += 1;
         let id = self.next_id;
         let message = match request.transfer {
@@ -472,6 +474,7 @@ impl Session {
     /// While it waits, the [`Interrupter`] can cancel it (Ctrl-C).
     pub fn complete_within(&mut self, text: &str, budget: Duration) -> Result<Option<(usize, Vec<String>)>> {
         let deadline = Instant::now() + budget;
+        self.release_dropped()?;
         self.next_id += 1;
         let id = self.next_id;
         self.send(&ToServer::Complete { id, text })?;
@@ -565,6 +568,7 @@ impl Session {
     /// Whether `code` is a complete input by CPython's interactive rule
     /// (`codeop`): what the REPL asks before it runs a line or continues.
     pub fn check(&mut self, code: &str) -> Result<Completeness> {
+        self.release_dropped()?;
         self.next_id += 1;
         let id = self.next_id;
         self.send(&ToServer::Check { id, code })?;
@@ -582,8 +586,41 @@ impl Session {
     }
 
     fn send(&mut self, header: &ToServer<'_>) -> Result<()> {
-        let sent = self.writer.lock().unwrap_or_else(|e| e.into_inner()).send(header, b"");
+        self.send_with(header, b"")
+    }
+
+    fn send_with(&mut self, header: &ToServer<'_>, payload: &[u8]) -> Result<()> {
+        let sent = self.writer.lock().unwrap_or_else(|e| e.into_inner()).send(header, payload);
         sent.map_err(|_| self.lost())
+    }
+
+    /// Sends the ids of the [`crate::RemoteRef`]s dropped since the last
+    /// request, in one frame ahead of the next request: a drop itself never
+    /// writes (it may happen anywhere, even while a request runs).
+    fn release_dropped(&mut self) -> Result<()> {
+        let ids = self.refs.take_released();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.send(&ToServer::Release { refs: &ids })
+    }
+
+    /// What [`crate::RemoteRef`]s of this session share with it.
+    pub(crate) fn owner(&self) -> &Arc<Owner> {
+        &self.refs
+    }
+
+    /// Runs a `ref` request (see [`crate::remote`]), with the arguments'
+    /// bytes as its payload: its value, or the remote exception as an error.
+    pub(crate) fn ref_request(&mut self, request: RefRequest<'_>, payload: &[u8]) -> Result<Value> {
+        self.release_dropped()?;
+        self.next_id += 1;
+        let id = self.next_id;
+        self.send_with(&ToServer::Ref(RefRequest { id, ..request }), payload)?;
+        self.current.store(id, Ordering::SeqCst);
+        let reply = self.replies(id, &mut forward_output, None, false);
+        self.current.store(0, Ordering::SeqCst);
+        value_of(reply?)
     }
 
     fn next_frame(&mut self) -> Result<Frame> {
@@ -652,6 +689,7 @@ impl Session {
             return;
         }
         self.closed = true;
+        self.refs.close();
         // End of input is the server's signal to exit, even in the middle of
         // a call (a `| head` that stopped reading): no request is needed.
         self.writer.lock().unwrap_or_else(|e| e.into_inner()).close();
@@ -663,6 +701,16 @@ impl Session {
 impl Drop for Session {
     fn drop(&mut self) {
         self.shutdown();
+    }
+}
+
+/// The value a reply gives, as [`Session::eval`] returns it.
+fn value_of(reply: Reply) -> Result<Value> {
+    match reply {
+        Reply::Value(v, _) => Ok(v),
+        Reply::NoValue | Reply::StreamEnd(_) | Reply::Incomplete | Reply::BytesStreamed(_) => Ok(Value::None),
+        Reply::Raised(e) => Err(Error::from_remote(e)),
+        Reply::Exit(code) => Err(Error::new(ErrorKind::Remote, format!("the code called sys.exit({code})"))),
     }
 }
 

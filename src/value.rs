@@ -28,6 +28,13 @@
 //! | `["c", "list"]`          | a reference back to an enclosing container (a cycle)      |
 //! | `["x", T]`               | a container nested past the depth limit                   |
 
+mod from;
+mod to;
+
+pub use from::{from_value, DeError, ValueDeserializer};
+pub(crate) use to::{encode, REF};
+pub use to::{to_value, Bytes};
+
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -106,6 +113,36 @@ impl Value {
             Value::Int(i) => Some(*i),
             _ => None,
         }
+    }
+
+    /// The value as a [`serde_json::Value`], by the documented `--json`
+    /// mapping (see [`crate::printer::json`]).
+    ///
+    /// ```
+    /// use pushy::Value;
+    /// let v = Value::Bytes(b"hi".to_vec());
+    /// assert_eq!(v.to_json(), serde_json::json!({"$bytes": "aGk="}));
+    /// assert_eq!(Value::from_json(&v.to_json()), v);
+    /// ```
+    pub fn to_json(&self) -> serde_json::Value {
+        crate::printer::json::to_json(self)
+    }
+
+    /// A [`serde_json::Value`] as a `Value`, by the `--json` mapping read
+    /// backwards (see [`crate::printer::json::from_json`]).
+    pub fn from_json(json: &serde_json::Value) -> Value {
+        crate::printer::json::from_json(json)
+    }
+
+    /// Reads the value as a Rust type (see [`from_value`]).
+    ///
+    /// ```
+    /// use pushy::Value;
+    /// assert_eq!(Value::Int(7).deserialize::<u8>()?, 7);
+    /// # Ok::<(), pushy::Error>(())
+    /// ```
+    pub fn deserialize<'a, T: serde::Deserialize<'a>>(&'a self) -> Result<T> {
+        from_value(self)
     }
 }
 
