@@ -30,12 +30,14 @@ mod connect;
 pub mod protocol;
 pub mod session;
 pub mod remote;
+pub mod fleet;
 mod stdin;
 pub mod value;
 pub mod printer;
 pub mod transfer;
 
 pub use error::{Error, ErrorKind, RemoteError, Result};
+pub use fleet::{Fleet, Host, HostResult};
 pub use remote::RemoteRef;
 pub use session::{
     Completeness, Event, Interrupter, Mode, Reply, Request, ServerInfo, Session, Stream, Transfer, COMPLETION_BUDGET,
