@@ -8,6 +8,7 @@ mod generated;
 mod harness;
 mod hostile;
 mod inventory;
+mod library;
 mod manners;
 mod pipelines;
 mod python;

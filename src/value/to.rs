@@ -335,7 +335,7 @@ impl<'w> Serializer for &'w mut Writer {
                 tokens.truncate(start);
                 if self.session.is_none() || session != self.session {
                     return Err(SerError {
-                        message: "a RemoteRef can only be passed to a call on the session it came from".into(),
+                        message: "the RemoteRef belongs to another session (or to one that is closed): pass it only to calls on the session that made it".into(),
                         kind: Some(ErrorKind::Value),
                     });
                 }
