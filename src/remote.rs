@@ -33,48 +33,15 @@
 //! ```
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use serde::{Serialize, Serializer};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::message::RefRequest;
-use crate::session::{forward_output, Request, Session};
+use crate::session::{forward_output, Owner, Request, Session};
 use crate::value::{self, Value};
-
-/// Session identities, unique in this process: a ref knows its own.
-static SESSIONS: AtomicU64 = AtomicU64::new(1);
-
-/// What a session shares with its refs.
-#[derive(Debug)]
-pub(crate) struct Owner {
-    session: u64,
-    open: AtomicBool,
-    released: Mutex<Vec<u64>>,
-}
-
-impl Owner {
-    pub(crate) fn new() -> Arc<Owner> {
-        Arc::new(Owner {
-            session: SESSIONS.fetch_add(1, Ordering::Relaxed),
-            open: AtomicBool::new(true),
-            released: Mutex::new(Vec::new()),
-        })
-    }
-
-    /// The ids dropped since the last call.
-    pub(crate) fn take_released(&self) -> Vec<u64> {
-        std::mem::take(&mut *self.released.lock().unwrap_or_else(|e| e.into_inner()))
-    }
-
-    /// The session closed: its refs refer to nothing any more.
-    pub(crate) fn close(&self) {
-        self.open.store(false, Ordering::SeqCst);
-        self.released.lock().unwrap_or_else(|e| e.into_inner()).clear();
-    }
-}
 
 /// An object kept in a session's remote interpreter: an open file, a
 /// socket, a parser. Made by [`Session::eval_ref`] (or the `_ref` methods
@@ -173,7 +140,7 @@ impl RemoteRef {
 
     fn method(&self, session: &mut Session, name: &str, args: &dyn erased::Args, keep: bool) -> Result<Value> {
         self.check(session)?;
-        let encoded = args.encode(session.owner().session)?;
+        let encoded = args.encode(session.owner().session())?;
         let request = RefRequest {
             op: "call",
             target: Some(self.id),
@@ -240,7 +207,7 @@ impl RemoteRef {
         if Arc::ptr_eq(&self.owner, session.owner()) {
             return Ok(());
         }
-        let message = if self.owner.open.load(Ordering::SeqCst) {
+        let message = if self.owner.is_open() {
             format!("the remote {} belongs to another session than {}", self.type_name, session.name())
         } else {
             format!("the remote {} belonged to a session that is closed", self.type_name)
@@ -259,14 +226,14 @@ impl fmt::Debug for RemoteRef {
 /// (only in calls on the session the ref belongs to).
 impl Serialize for RemoteRef {
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        s.serialize_newtype_struct(value::REF, &(self.owner.session, self.id))
+        s.serialize_newtype_struct(value::REF, &(self.owner.session(), self.id))
     }
 }
 
 impl Drop for RemoteRef {
     fn drop(&mut self) {
-        if self.owner.open.load(Ordering::SeqCst) {
-            self.owner.released.lock().unwrap_or_else(|e| e.into_inner()).push(self.id);
+        if self.owner.is_open() {
+            self.owner.release(self.id);
         }
     }
 }
@@ -407,7 +374,7 @@ impl Session {
     }
 
     fn call_value(&mut self, function: &str, args: &dyn erased::Args, keep: bool) -> Result<Value> {
-        let encoded = args.encode(self.owner().session)?;
+        let encoded = args.encode(self.owner().session())?;
         let request = RefRequest {
             op: "call",
             function: Some(function),

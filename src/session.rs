@@ -5,7 +5,7 @@
 use std::fs::File;
 use std::io::{Cursor, Read, Write};
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -14,7 +14,6 @@ use serde_json::value::RawValue;
 use crate::error::{Error, ErrorKind, RemoteError, Result};
 use crate::protocol::message::{Eval, Items, Out, RefRequest, ValueTokens};
 use crate::protocol::{Frame, FrameReader, FrameWriter, FromServer, ToServer};
-use crate::remote::Owner;
 use crate::stdin::StdinForwarder;
 use crate::target::{ConnectOptions, Target};
 use crate::transport::{self, Channel, Process, StderrTail};
@@ -244,7 +243,7 @@ impl Interrupter {
 impl Session {
     /// Connects with default options.
     ///
-    /// ```no_run
+    /// ```
     /// use pushy::{Session, Target};
     /// let mut session = Session::connect(&Target::parse("local:")?)?;
     /// let value = session.eval("os.getpid()")?;
@@ -256,7 +255,7 @@ impl Session {
     }
 
     /// Starts the server on `target` and waits until it is ready: finds
-    /// an interpreter, goes through sudo when asked (see [`crate::connect`]).
+    /// an interpreter, goes through sudo when asked (the crate's private `connect` module).
     pub fn connect_with(target: &Target, options: &ConnectOptions) -> Result<Session> {
         crate::connect::connect(target, options)
     }
@@ -701,6 +700,55 @@ impl Session {
 impl Drop for Session {
     fn drop(&mut self) {
         self.shutdown();
+    }
+}
+
+/// Session identities, unique in this process: a ref knows its own.
+static SESSIONS: AtomicU64 = AtomicU64::new(1);
+
+/// What a session shares with its [`crate::RemoteRef`]s.
+#[derive(Debug)]
+pub(crate) struct Owner {
+    session: u64,
+    open: AtomicBool,
+    released: Mutex<Vec<u64>>,
+}
+
+impl Owner {
+    pub(crate) fn new() -> Arc<Owner> {
+        Arc::new(Owner {
+            session: SESSIONS.fetch_add(1, Ordering::Relaxed),
+            open: AtomicBool::new(true),
+            released: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// This session's identity.
+    pub(crate) fn session(&self) -> u64 {
+        self.session
+    }
+
+    /// Whether the session is open.
+    pub(crate) fn is_open(&self) -> bool {
+        self.open.load(Ordering::SeqCst)
+    }
+
+    /// A ref was dropped: its id goes with the next request.
+    pub(crate) fn release(&self, id: u64) {
+        if self.is_open() {
+            self.released.lock().unwrap_or_else(|e| e.into_inner()).push(id);
+        }
+    }
+
+    /// The ids dropped since the last call.
+    pub(crate) fn take_released(&self) -> Vec<u64> {
+        std::mem::take(&mut *self.released.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// The session closed: its refs refer to nothing any more.
+    pub(crate) fn close(&self) {
+        self.open.store(false, Ordering::SeqCst);
+        self.released.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
 }
 

@@ -115,25 +115,6 @@ impl Value {
         }
     }
 
-    /// The value as a [`serde_json::Value`], by the documented `--json`
-    /// mapping (see [`crate::printer::json`]).
-    ///
-    /// ```
-    /// use pushy::Value;
-    /// let v = Value::Bytes(b"hi".to_vec());
-    /// assert_eq!(v.to_json(), serde_json::json!({"$bytes": "aGk="}));
-    /// assert_eq!(Value::from_json(&v.to_json()), v);
-    /// ```
-    pub fn to_json(&self) -> serde_json::Value {
-        crate::printer::json::to_json(self)
-    }
-
-    /// A [`serde_json::Value`] as a `Value`, by the `--json` mapping read
-    /// backwards (see [`crate::printer::json::from_json`]).
-    pub fn from_json(json: &serde_json::Value) -> Value {
-        crate::printer::json::from_json(json)
-    }
-
     /// Reads the value as a Rust type (see [`from_value`]).
     ///
     /// ```

@@ -22,7 +22,8 @@
 //! | nested past the depth limit  | `{"$deep": "dict"}`                               |
 //!
 //! The same mapping gives a [`serde_json::Value`] ([`to_json`], or
-//! [`Value::to_json`]) and reads one back ([`from_json`]): the tagged
+//! `serde_json::Value::from(&value)`) and reads one back ([`from_json`], or
+//! `Value::from(&json)`): the tagged
 //! objects become the values they stand for, an array a list, an object a
 //! dict with str keys. A `serde_json::Value` holds no integer beyond 64
 //! bits (without serde_json's `arbitrary_precision`), so there such an int
@@ -109,6 +110,16 @@ fn write(value: &Value, out: &mut String) {
 }
 
 /// The value as a [`serde_json::Value`], by the mapping above.
+///
+/// ```
+/// use pushy::printer::json::{from_json, to_json};
+/// use pushy::Value;
+/// let v = Value::Bytes(b"hi".to_vec());
+/// assert_eq!(to_json(&v), serde_json::json!({"$bytes": "aGk="}));
+/// assert_eq!(from_json(&to_json(&v)), v);
+/// assert_eq!(Value::from(&serde_json::json!([1, "a"])), pushy::value::to_value(&vec![1.into(), serde_json::Value::from("a")])?);
+/// # Ok::<(), pushy::Error>(())
+/// ```
 pub fn to_json(value: &Value) -> serde_json::Value {
     super::on_stack_for(value, || to_json_here(value))
 }
@@ -191,6 +202,20 @@ pub fn from_json(json: &serde_json::Value) -> Value {
             }
             Value::Dict(map.iter().map(|(k, v)| (Value::Str(k.clone()), from_json(v))).collect(), None)
         }
+    }
+}
+
+impl From<&Value> for serde_json::Value {
+    /// By the `--json` mapping (see [`to_json`]).
+    fn from(value: &Value) -> serde_json::Value {
+        to_json(value)
+    }
+}
+
+impl From<&serde_json::Value> for Value {
+    /// By the `--json` mapping read backwards (see [`from_json`]).
+    fn from(json: &serde_json::Value) -> Value {
+        from_json(json)
     }
 }
 

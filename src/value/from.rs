@@ -135,11 +135,15 @@ fn python_type(value: &Value) -> String {
     }
 }
 
-/// A key as a path step shows it: `["name"]`, `[1]`.
+/// A key as a path step shows it: `["name"]`, `[1]`, `[<tuple key>]`.
 fn key_label(key: &Value) -> String {
     match key {
         Value::Str(s) => format!("{s:?}"),
-        other => crate::printer::Pretty { width: usize::MAX, color: false }.render_flat(other),
+        Value::Int(i) => i.to_string(),
+        Value::BigInt(digits) => digits.clone(),
+        Value::Bool(b) => if *b { "True" } else { "False" }.into(),
+        Value::None => "None".into(),
+        other => format!("<{} key>", python_type(other)),
     }
 }
 

@@ -480,7 +480,7 @@ impl ser::SerializeStructVariant for Compound<'_> {
 /// A `Value` serializes as the Python value it is: sent back as an
 /// argument, a set stays a set and a big int keeps its digits. (Other
 /// serializers see plain serde data; for JSON use
-/// [`Value::to_json`], which follows the `--json` mapping.)
+/// [`crate::printer::json::to_json`], which follows the `--json` mapping.)
 impl Serialize for Value {
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         struct Items<'a>(&'a [Value]);
