@@ -105,6 +105,13 @@ impl Fleet {
     }
 
     /// Adds a target with a label and options of its own.
+    ///
+    /// ```
+    /// use pushy::{ConnectOptions, Fleet, Target};
+    /// let python = ConnectOptions { python: Some("python3".into()), ..ConnectOptions::default() };
+    /// let fleet = Fleet::new().host("here", Target::Local, python);
+    /// assert_eq!(fleet.hosts()[0].name, "here");
+    /// ```
     pub fn host(mut self, name: impl Into<String>, target: Target, options: ConnectOptions) -> Fleet {
         let index = self.hosts.len();
         self.hosts.push(Host { index, name: name.into(), target, options });
@@ -143,6 +150,12 @@ impl Fleet {
 
     /// Called as each host starts (before it connects), on its worker
     /// thread: for progress displays.
+    ///
+    /// ```
+    /// let fleet = pushy::Fleet::parse("local:")?.on_start(|host| eprintln!("{} ...", host.name));
+    /// assert!(fleet.run(|_, s| s.eval("1")).all(|done| done.result.is_ok()));
+    /// # Ok::<(), pushy::Error>(())
+    /// ```
     pub fn on_start(mut self, hook: impl Fn(&Host) + Send + Sync + 'static) -> Fleet {
         self.on_start = Some(Arc::new(hook));
         self
@@ -169,6 +182,15 @@ impl Fleet {
     ///
     /// Dropping the iterator early skips the hosts not yet started and
     /// waits for those running.
+    ///
+    /// ```
+    /// let fleet = pushy::Fleet::parse("local:,local:,local:")?.forks(2);
+    /// let mut pids: Vec<u32> = fleet.run(|_, s| s.eval_as("os.getpid()")).map(|d| d.result.unwrap()).collect();
+    /// pids.sort_unstable();
+    /// pids.dedup();
+    /// assert_eq!(pids.len(), 3); // a session (an interpreter) each
+    /// # Ok::<(), pushy::Error>(())
+    /// ```
     pub fn run<T, F>(&self, job: F) -> Results<T>
     where
         T: Send + 'static,
@@ -231,6 +253,14 @@ pub struct Results<T> {
 impl<T> Results<T> {
     /// A handle that stops the fleet from another thread: hosts not yet
     /// started are skipped, those running finish.
+    ///
+    /// ```
+    /// let fleet = pushy::Fleet::parse("local:,local:,local:")?.forks(1);
+    /// let mut results = fleet.run(|_, s| s.eval("1"));
+    /// results.canceller().cancel();
+    /// assert!(results.count() <= 1); // at most the host already started
+    /// # Ok::<(), pushy::Error>(())
+    /// ```
     pub fn canceller(&self) -> Canceller {
         Canceller(Arc::clone(&self.stop))
     }
@@ -268,6 +298,17 @@ impl<T> Drop for Results<T> {
 /// A time limit on a session's requests: when it runs out, the running
 /// code is interrupted; code that ignores that is hung up on 5 s later.
 /// What [`Fleet::timeout`] and `pushy exec --timeout` use.
+///
+/// ```
+/// use std::time::Duration;
+/// use pushy::{fleet::Deadline, Session, Target};
+/// let mut s = Session::connect(&Target::Local)?;
+/// let deadline = Deadline::start(s.interrupter(), Duration::from_millis(200));
+/// let e = s.eval("time.sleep(30)").unwrap_err();
+/// assert_eq!(e.remote().unwrap().type_name, "KeyboardInterrupt");
+/// assert_eq!(deadline.stop(), Some(false)); // ran out; the interrupt was enough
+/// # Ok::<(), pushy::Error>(())
+/// ```
 pub struct Deadline {
     stop: mpsc::Sender<()>,
     fired: Arc<AtomicBool>,
