@@ -42,8 +42,29 @@ use crate::error::{Error, ErrorKind, Result};
 /// ```
 pub fn from_value<'a, T: Deserialize<'a>>(value: &'a Value) -> Result<T> {
     T::deserialize(ValueDeserializer(value)).map_err(|e| {
-        Error::new(ErrorKind::Value, format!("cannot read the value as {}: {e}", std::any::type_name::<T>()))
+        Error::new(
+            ErrorKind::Value,
+            format!("cannot read the value as {}: {e}", short_type_name(std::any::type_name::<T>())),
+        )
     })
+}
+
+/// A Rust type's name without its module paths:
+/// `Vec<Disk>` for `alloc::vec::Vec<my::inventory::Disk>`.
+fn short_type_name(full: &str) -> String {
+    let mut out = String::with_capacity(full.len());
+    let mut word = String::new();
+    for c in full.chars().chain(std::iter::once(' ')) {
+        if c.is_alphanumeric() || c == '_' || c == ':' {
+            word.push(c);
+        } else {
+            out.push_str(word.rsplit("::").next().unwrap_or_default());
+            word.clear();
+            out.push(c);
+        }
+    }
+    out.pop(); // the space that ended the last word
+    out
 }
 
 /// Where in a value an error happened, one step.
@@ -549,6 +570,12 @@ mod tests {
         assert!(e.contains("at [\"disks\"][0].size"), "{e}");
         assert!(e.contains("expected u64") && e.contains("Python has a str there"), "{e}");
         assert!(e.contains("Host"), "{e}");
+    }
+
+    #[test]
+    fn type_names_lose_their_paths() {
+        assert_eq!(short_type_name("alloc::vec::Vec<my::Disk>"), "Vec<Disk>");
+        assert_eq!(short_type_name("(u8, core::option::Option<&str>)"), "(u8, Option<&str>)");
     }
 
     #[test]
