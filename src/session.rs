@@ -116,6 +116,18 @@ pub struct Request<'a> {
 
 impl<'a> Request<'a> {
     /// Evaluates `code`, with a value if it ends in an expression.
+    ///
+    /// ```
+    /// use pushy::{Event, Reply, Request, Session, Target};
+    /// let mut s = Session::connect(&Target::Local)?;
+    /// let mut items = Vec::new();
+    /// let reply = s.request(Request { stream: true, ..Request::new("iter(range(3))") }, &mut |event| {
+    ///     if let Event::Item(v) = event { items.push(v) }
+    ///     Ok(())
+    /// })?;
+    /// assert!(matches!(reply, Reply::StreamEnd(3)) && items.len() == 3);
+    /// # Ok::<(), pushy::Error>(())
+    /// ```
     pub fn new(code: &'a str) -> Request<'a> {
         Request {
             code,
@@ -223,6 +235,17 @@ pub struct Interrupter {
 
 impl Interrupter {
     /// Raises KeyboardInterrupt in the running request, if there is one.
+    ///
+    /// ```
+    /// # use pushy::{Session, Target};
+    /// let mut s = Session::connect(&Target::Local)?;
+    /// let stop = s.interrupter();
+    /// std::thread::spawn(move || { std::thread::sleep(std::time::Duration::from_millis(300)); stop.interrupt() });
+    /// let e = s.eval("time.sleep(30)").unwrap_err();
+    /// assert_eq!(e.remote().unwrap().type_name, "KeyboardInterrupt");
+    /// assert_eq!(s.eval_as::<i32>("1")?, 1); // the session lives on
+    /// # Ok::<(), pushy::Error>(())
+    /// ```
     pub fn interrupt(&self) -> Result<()> {
         let id = self.current.load(Ordering::SeqCst);
         if id == 0 {
@@ -303,6 +326,15 @@ impl Session {
     }
 
     /// What the server reported about itself.
+    ///
+    /// ```
+    /// # use pushy::{Session, Target};
+    /// let s = Session::connect(&Target::Local)?;
+    /// assert!(s.info().python.starts_with("3."));
+    /// assert_eq!(s.info().pid, s.info().pid);
+    /// assert_eq!(s.name(), "local:");
+    /// # Ok::<(), pushy::Error>(())
+    /// ```
     pub fn info(&self) -> &ServerInfo {
         &self.info
     }
@@ -319,6 +351,16 @@ impl Session {
 
     /// Evaluates code; remote output goes to this process's stdout/stderr.
     /// Statements without a trailing expression give `Value::None`.
+    ///
+    /// ```
+    /// # use pushy::{Session, Target, Value};
+    /// let mut s = Session::connect(&Target::Local)?;
+    /// s.exec("x = 6")?;
+    /// assert_eq!(s.eval("x * 7")?, Value::Int(42));
+    /// let e = s.eval("1 / 0").unwrap_err();
+    /// assert_eq!(e.remote().unwrap().type_name, "ZeroDivisionError");
+    /// # Ok::<(), pushy::Error>(())
+    /// ```
     pub fn eval(&mut self, code: &str) -> Result<Value> {
         value_of(self.request(Request::new(code), &mut forward_output)?)
     }
@@ -462,6 +504,14 @@ impl Session {
     /// replacements. A completion that takes longer than
     /// [`COMPLETION_BUDGET`] gives no candidates (see
     /// [`complete_within`](Self::complete_within)).
+    ///
+    /// ```
+    /// # use pushy::{Session, Target};
+    /// let mut s = Session::connect(&Target::Local)?;
+    /// let (start, candidates) = s.complete("os.getcw")?;
+    /// assert!(start <= 3 && candidates.iter().any(|c| c.contains("getcwd")), "{start} {candidates:?}");
+    /// # Ok::<(), pushy::Error>(())
+    /// ```
     pub fn complete(&mut self, text: &str) -> Result<(usize, Vec<String>)> {
         Ok(self.complete_within(text, COMPLETION_BUDGET)?.unwrap_or((text.len(), Vec::new())))
     }
@@ -566,6 +616,14 @@ impl Session {
 
     /// Whether `code` is a complete input by CPython's interactive rule
     /// (`codeop`): what the REPL asks before it runs a line or continues.
+    ///
+    /// ```
+    /// # use pushy::{Completeness, Session, Target};
+    /// let mut s = Session::connect(&Target::Local)?;
+    /// assert_eq!(s.check("for i in x:")?, Completeness::Incomplete);
+    /// assert_eq!(s.check("1 +")?, Completeness::Invalid);
+    /// # Ok::<(), pushy::Error>(())
+    /// ```
     pub fn check(&mut self, code: &str) -> Result<Completeness> {
         self.release_dropped()?;
         self.next_id += 1;
@@ -678,6 +736,13 @@ impl Session {
 
     /// Ends the session: the server exits, and a master this session
     /// started for itself alone is stopped.
+    ///
+    /// ```
+    /// # use pushy::{Session, Target};
+    /// let s = Session::connect(&Target::Local)?;
+    /// s.close()?;
+    /// # Ok::<(), pushy::Error>(())
+    /// ```
     pub fn close(mut self) -> Result<()> {
         self.shutdown();
         Ok(())
