@@ -15,10 +15,11 @@
 #   imports       submodules that dotted names refer to
 #   local modules imports served by the client (find_client_module)
 #   files         pushy cp: send and receive file trees
+#   objects       remote objects for the library: a table, calls, arguments
 #
 # What the server uses: Stdin, Batch, end_forked_child, check_complete,
 # complete, format_exception, preimport_submodules, find_client_module,
-# found, transfer and remove_temporaries.
+# found, transfer, remove_temporaries, objects and release.
 
 import os
 import struct
@@ -1089,3 +1090,126 @@ def _receive_file(parent, name, head, chunks, line, preserve, umask):
             except OSError:
                 pass
         _temporaries.pop((parent, tmp), None)
+
+
+# ------------------------------------------------------------------ objects
+#
+# The library's RemoteRef (src/remote.rs): objects kept here by id, so a Rust
+# program can hold an open file or a socket and call its methods. The client
+# releases ids in batches ahead of its next request. Arguments come by value
+# in the token grammar of values (src/value.rs), plus ["R", id] for an object
+# of this table; their bytes are slices of the request's payload.
+
+_objects = {}
+_next_ref = [0]
+
+
+def objects(request, namespace, run_code):
+    """The value a `ref` request asks for (or, with `keep`, the descriptor
+    of the kept result: {"ref": id, "type": ..., "repr": ...})."""
+    op = request.get("op")
+    if op == "eval":
+        has_value, value = run_code(request.get("code", ""), "<input>", namespace, "auto")
+        if not has_value:
+            value = None
+    elif op == "call":
+        if request.get("ref") is not None:
+            function = getattr(_lookup(request["ref"]), str(request.get("name")))
+        else:
+            function = run_code(str(request.get("function")), "<call>", namespace, "auto")[1]
+        args = decode_args(request.get("args", [None]), request.get("payload", b""))
+        value = function(*args) if request.get("spread") else function(args)
+    elif op == "getattr":
+        value = getattr(_lookup(request.get("ref")), str(request.get("name")))
+    elif op == "get":
+        value = _lookup(request.get("ref"))
+    elif op == "count":
+        value = len(_objects)
+    else:
+        raise ValueError("unknown ref operation %r" % (op,))
+    if request.get("keep"):
+        return _keep(value)
+    return value
+
+
+def release(ids):
+    """Forgets the objects (their last reference may go with them)."""
+    for ident in ids or ():
+        _objects.pop(ident, None)
+
+
+def _keep(value):
+    _next_ref[0] += 1
+    ident = _next_ref[0]
+    _objects[ident] = value
+    t = type(value)
+    module = getattr(t, "__module__", None)
+    name = getattr(t, "__qualname__", t.__name__)
+    try:
+        text = repr(value)
+        if not isinstance(text, str):
+            raise TypeError("__repr__ returned %s" % type(text).__name__)
+    except Exception as e:  # a broken __repr__ must not lose the object
+        text = "<%s object (repr failed: %s)>" % (name, _short(e))
+    return {"ref": ident, "type": name if module in (None, "builtins") else "%s.%s" % (module, name),
+            "repr": text[:1 << 16]}
+
+
+def _lookup(ident):
+    try:
+        return _objects[ident]
+    except (KeyError, TypeError):
+        raise LookupError("no remote object %r here: it was released, or belongs to another session" % (ident,))
+
+
+def decode_args(tokens, payload):
+    """The Python value that tokens stand for (iterative: no recursion on
+    the value's depth)."""
+    done = []
+    stack = []  # [tag, items, remaining]
+    builders = {"l": list, "t": tuple, "s": set, "f": frozenset,
+                "d": lambda items: dict(zip(items[0::2], items[1::2]))}
+
+    def finish(value):
+        while stack:
+            top = stack[-1]
+            top[1].append(value)
+            top[2] -= 1
+            if top[2] > 0:
+                return
+            stack.pop()
+            value = builders[top[0]](top[1])
+        done.append(value)
+
+    if type(tokens) is not list:
+        raise ValueError("bad argument tokens")
+    for token in tokens:
+        if type(token) is not list:
+            finish(token)
+            continue
+        tag = token[0] if token else None
+        if tag in builders:
+            n = int(token[1]) * (2 if tag == "d" else 1)
+            if n > 0:
+                stack.append([tag, [], n])
+            else:
+                finish(builders[tag]([]))
+        elif tag == "i":
+            finish(int(token[1]))
+        elif tag == "F":
+            finish(float(token[1]))
+        elif tag == "u":
+            finish("".join(map(chr, token[1])))
+        elif tag in ("b", "B"):
+            off, n = int(token[1]), int(token[2])
+            if off < 0 or n < 0 or off + n > len(payload):
+                raise ValueError("argument bytes outside the payload")
+            data = payload[off:off + n]
+            finish(bytes(data) if tag == "b" else bytearray(data))
+        elif tag == "R":
+            finish(_lookup(token[1]))
+        else:
+            raise ValueError("bad argument token %r" % (token,))
+    if stack or len(done) != 1:
+        raise ValueError("bad argument tokens")
+    return done[0]

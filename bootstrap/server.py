@@ -1037,8 +1037,12 @@ class Server:
     def handle(self, header, payload):
         rid = header.get("id")
         kind = header.get("k")
-        if kind in ("eval", "get", "put"):
+        if kind in ("eval", "get", "put", "ref"):
+            if kind == "ref":  # the arguments' bytes (see extras.objects)
+                header["payload"] = payload
             self.eval(rid, header)
+        elif kind == "release":
+            load_extras().release(header.get("refs"))
         elif kind == "complete":
             result = self._complete(rid, header.get("text", ""))
             result.update({"k": "completions", "id": rid})
@@ -1125,6 +1129,8 @@ class Server:
                 kind = header.get("k")
                 if kind in ("get", "put"):  # file transfer: pushy's own code, not the user's
                     has_value, value = True, load_extras().transfer(kind, header)
+                elif kind == "ref":  # remote objects: calls, attributes, the table
+                    has_value, value = True, load_extras().objects(header, self.namespace, run_code)
                 elif header.get("repl") and mode == "auto":
                     # CPython's interactive rules: every expression statement
                     # at the top level goes to sys.displayhook, which echoes

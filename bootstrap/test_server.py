@@ -1769,5 +1769,47 @@ class StartupPathTests(unittest.TestCase):
         self.assertIn(b"True", out.stdout)
 
 
+
+class ObjectsTests(unittest.TestCase):
+    """extras.objects: the library's remote objects and call arguments."""
+
+    def request(self, **fields):
+        return extras.objects(fields, self.ns, server.run_code)
+
+    def setUp(self):
+        self.ns = fresh_namespace()
+        extras.release(list(extras._objects))
+
+    def test_arguments_decode_from_the_value_grammar(self):
+        args = [["t", 6], ["i", "123456789012345678901234567890"], ["F", "-inf"], ["u", [97, 0xDC80]],
+                ["d", 1], ["t", 2], 1, 2, ["f", 0], ["b", 1, 2], ["B", 0, 1]]
+        got = extras.decode_args(args, b"xyz")
+        self.assertEqual(got, (123456789012345678901234567890, float("-inf"), "a\udc80",
+                               {(1, 2): frozenset()}, b"yz", bytearray(b"x")))
+        self.assertIs(type(got[5]), bytearray)
+
+    def test_bad_arguments_are_errors(self):
+        for bad in ([["l", 2], 1], [1, 2], [["b", 2, 5]], [["q"]], [["R", 99]], "x"):
+            with self.assertRaises((ValueError, LookupError), msg=repr(bad)):
+                extras.decode_args(bad, b"ab")
+
+    def test_a_kept_object_is_called_read_and_released(self):
+        kept = self.request(op="eval", code="import io\nio.BytesIO(b'abcdef')", keep=True)
+        ref = kept["ref"]
+        self.assertEqual(kept["type"], "_io.BytesIO")
+        self.assertEqual(self.request(op="call", ref=ref, name="read", args=[["t", 1], 2], spread=True), b"ab")
+        self.assertEqual(self.request(op="call", ref=ref, name="read", args=[["t", 0]], spread=True), b"cdef")
+        self.assertEqual(self.request(op="getattr", ref=ref, name="closed"), False)
+        self.assertEqual(self.request(op="call", function="lambda f: f.tell()", args=[["t", 1], ["R", ref]], spread=True), 6)
+        self.assertEqual(self.request(op="count"), 1)
+        extras.release([ref])
+        self.assertEqual(self.request(op="count"), 0)
+        with self.assertRaises(LookupError):
+            self.request(op="get", ref=ref)
+
+    def test_a_single_argument_is_not_spread(self):
+        self.assertEqual(self.request(op="call", function="len", args=[["l", 2], 1, 2], spread=False), 2)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -197,9 +197,15 @@ pub fn check_interpreter(python: &str) -> Result<()> {
 /// What the handshake found.
 pub enum Handshake {
     /// The server is up; these bytes arrived after the marker (first frames).
-    Ready { leftover: Vec<u8> },
+    Ready {
+        /// What came after the marker: the first frames.
+        leftover: Vec<u8>,
+    },
     /// The channel ended before the marker.
-    Ended { junk: Vec<u8> },
+    Ended {
+        /// What came instead (a shell's error, a login banner).
+        junk: Vec<u8>,
+    },
 }
 
 /// Sends the program (`payload`, see [`Launch::payload`]) and waits for the

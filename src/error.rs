@@ -24,6 +24,13 @@ pub enum ErrorKind {
     Remote,
     /// A local I/O failure (a broken pipe on our own stdout, for instance).
     Io,
+    /// A value did not fit the Rust type asked for (see
+    /// [`Session::eval_as`](crate::Session::eval_as)), an argument could not
+    /// be sent, or a [`RemoteRef`](crate::RemoteRef) was used with a session
+    /// it does not belong to.
+    Value,
+    /// A host's time ran out (see [`Fleet::timeout`](crate::Fleet::timeout)).
+    Timeout,
 }
 
 /// A pushy error: a one-line message, an optional hint that says what to do

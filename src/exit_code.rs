@@ -40,7 +40,8 @@ impl ExitCode {
         match kind {
             ErrorKind::Usage => ExitCode::Usage,
             ErrorKind::Remote => ExitCode::Raised,
-            ErrorKind::Io => ExitCode::Raised,
+            ErrorKind::Io | ErrorKind::Value => ExitCode::Raised,
+            ErrorKind::Timeout => ExitCode::Timeout,
             ErrorKind::Connection | ErrorKind::NoPython | ErrorKind::Protocol | ErrorKind::Disconnected => {
                 ExitCode::Connection
             }

@@ -1,5 +1,6 @@
 //! `pushy exec H1,H2,... CODE`: one job on many hosts, `--forks` at a time,
-//! each on its own connection, each through [`run_job`] as one host is, so
+//! each on its own connection (the library's [`Fleet`]), each through
+//! [`run_on`] as one host is, so
 //! `--timeout` (per host), `--test`, `-v`, `--raw` and `--json` mean the
 //! same. One failing host never stops the others.
 //!
@@ -16,17 +17,15 @@
 //! raised, exited non-zero or (with `--test`) was falsy, else 124 if any
 //! timed out, else 0.
 
-use std::collections::VecDeque;
 use std::io::{IsTerminal, Write};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use pushy::printer::{json, Format, Printer};
-use pushy::{Error, Event, Stream, Value};
+use pushy::{Error, Event, Fleet, Stream, Value};
 
 use crate::exit_code::ExitCode;
-use crate::job::{run_job, Outcome};
+use crate::job::{run_on, Outcome};
 use crate::plan::JobPlan;
 
 /// What a worker tells the printer, for the host at `index`.
@@ -47,41 +46,55 @@ enum HostEnd {
 /// workers wait, and so (through stream credits) do their hosts.
 const IN_FLIGHT: usize = 1024;
 
-/// Runs the plan's job on every target, `forks` at a time.
+/// Runs the plan's job on every target, `forks` at a time, through the
+/// library's [`Fleet`]: its workers pass events to the printer as they
+/// come, and a thread passes on each host's result as the fleet yields it
+/// (after that host's events, which its job sent before it returned).
 pub fn run(plan: &JobPlan) -> pushy::Result<ExitCode> {
-    let count = plan.targets.len();
-    let queue = Arc::new(Mutex::new(plan.targets.iter().cloned().enumerate().collect::<VecDeque<_>>()));
     let (tx, rx) = mpsc::sync_channel(IN_FLIGHT);
-    std::thread::scope(|scope| {
-        for _ in 0..plan.fleet.forks.clamp(1, count.max(1)) {
-            let queue = Arc::clone(&queue);
-            let tx = tx.clone();
-            scope.spawn(move || loop {
-                let next = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
-                let Some((index, (_, target))) = next else { break };
-                if tx.send(Message::Started(index)).is_err() {
-                    break;
-                }
-                let end = match run_job(&target, plan.connect_for(index), &plan.job, None, &mut |event| {
-                    let message = match event {
-                        Event::Output(stream, bytes) => Message::Output(index, stream, bytes.to_vec()),
-                        Event::Item(value) => Message::Item(index, value),
-                        // Bytes stream only for one host; echoes only in the REPL.
-                        Event::Flush | Event::Bytes(_) | Event::Echo(_) => return Ok(()),
-                    };
-                    tx.send(message).map_err(|_| Error::new(pushy::ErrorKind::Io, "the printer stopped"))
-                }) {
-                    Ok(outcome) => HostEnd::Ran(outcome),
-                    Err(e) => HostEnd::Failed(e),
-                };
-                if tx.send(Message::Done(index, end)).is_err() {
-                    break;
-                }
-            });
+    let mut fleet = Fleet::new().forks(plan.fleet.forks);
+    for (index, (label, target)) in plan.targets.iter().enumerate() {
+        fleet = fleet.host(label.clone(), target.clone(), plan.connect_for(index).clone());
+    }
+    if let Some(limit) = plan.job.timeout {
+        fleet = fleet.timeout(limit);
+    }
+    let started = tx.clone();
+    fleet = fleet.on_start(move |host| {
+        let _ = started.send(Message::Started(host.index));
+    });
+    let (job, events) = (plan.job.clone(), tx.clone());
+    let results = fleet.run(move |host, session| {
+        let index = host.index;
+        run_on(session, &job, None, &mut |event| {
+            let message = match event {
+                Event::Output(stream, bytes) => Message::Output(index, stream, bytes.to_vec()),
+                Event::Item(value) => Message::Item(index, value),
+                // Bytes stream only for one host; echoes only in the REPL.
+                Event::Flush | Event::Bytes(_) | Event::Echo(_) => return Ok(()),
+            };
+            events.send(message).map_err(|_| Error::new(pushy::ErrorKind::Io, "the printer stopped"))
+        })
+    });
+    drop(fleet); // its start hook holds a sender: the printer ends when all are gone
+    let limit = plan.job.timeout.unwrap_or_default();
+    let canceller = results.canceller();
+    let forwarder = std::thread::spawn(move || {
+        for done in results {
+            let end = match done.result {
+                Ok(outcome) => HostEnd::Ran(outcome),
+                Err(e) if e.kind() == pushy::ErrorKind::Timeout => HostEnd::Ran(Outcome::TimedOut(limit, false)),
+                Err(e) => HostEnd::Failed(e),
+            };
+            if tx.send(Message::Done(done.host.index, end)).is_err() {
+                break; // the printer stopped (`| head`): the rest are skipped
+            }
         }
-        drop(tx);
-        Report::new(plan).run(rx)
-    })
+    });
+    let status = Report::new(plan).run(rx);
+    canceller.cancel(); // done, or the printer failed (`| head`): start no more hosts
+    let _ = forwarder.join();
+    status
 }
 
 /// The printer's side: labels, order, progress and the summary.

@@ -4,11 +4,11 @@
 //! `-v`, `--raw`, `--json`) means the same for one host and for many.
 
 use std::io::Read;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 use std::time::Duration;
 
-use pushy::{ConnectOptions, Event, Interrupter, RemoteError, Reply, Request, Session, Target, Value};
+use pushy::fleet::Deadline;
+use pushy::{ConnectOptions, Event, RemoteError, Reply, Request, Session, Target, Value};
 
 use crate::interrupt::CtrlC;
 use crate::plan::{Job, StdinSource};
@@ -52,14 +52,32 @@ pub fn run_job(
     events: &mut dyn FnMut(Event<'_>) -> pushy::Result<()>,
 ) -> pushy::Result<Outcome> {
     let mut session = Session::connect_with(target, connect)?;
-    if job.verbose {
-        describe(&session);
-    }
-    session.serve_modules(Arc::clone(&job.modules))?;
     if let Some(ctrl_c) = ctrl_c {
         ctrl_c.attach(session.interrupter());
     }
-    let timer = job.timeout.map(|limit| Timer::start(session.interrupter(), limit));
+    let deadline = job.timeout.map(|limit| Deadline::start(session.interrupter(), limit));
+    let reply = run_on(&mut session, job, ctrl_c, events);
+    if let Some(hung_up) = deadline.and_then(Deadline::stop) {
+        let _ = session.close();
+        return Ok(Outcome::TimedOut(job.timeout.unwrap_or_default(), hung_up));
+    }
+    let outcome = reply?;
+    session.close()?;
+    Ok(outcome)
+}
+
+/// Runs `job` on a ready session (one host of a fleet, where the
+/// [`pushy::Fleet`] connects, keeps the time and closes).
+pub fn run_on(
+    session: &mut Session,
+    job: &Job,
+    ctrl_c: Option<&CtrlC>,
+    events: &mut dyn FnMut(Event<'_>) -> pushy::Result<()>,
+) -> pushy::Result<Outcome> {
+    if job.verbose {
+        describe(session);
+    }
+    session.serve_modules(Arc::clone(&job.modules))?;
     let request = Request {
         file: &job.file,
         mode: job.mode,
@@ -75,12 +93,7 @@ pub fn run_job(
         },
         ..Request::new(&job.code)
     };
-    let reply = session.request(request, events);
-    if let Some(hung_up) = timer.and_then(Timer::stop) {
-        let _ = session.close();
-        return Ok(Outcome::TimedOut(job.timeout.unwrap_or_default(), hung_up));
-    }
-    let outcome = match reply? {
+    Ok(match session.request(request, events)? {
         Reply::Value(value, truth) => Outcome::Value(value, truth),
         // (`Incomplete` answers only `if_complete`, which a job never asks.)
         Reply::NoValue | Reply::Incomplete => Outcome::NoValue,
@@ -90,9 +103,7 @@ pub fn run_job(
             Outcome::Interrupted(error)
         }
         Reply::Raised(error) => Outcome::Raised(error),
-    };
-    session.close()?;
-    Ok(outcome)
+    })
 }
 
 /// `-v`: which interpreter runs where, as whom.
@@ -106,43 +117,4 @@ pub fn describe(session: &Session) {
         info.user,
         info.host
     );
-}
-
-/// `--timeout` for one session: when the time is up, the running code is
-/// interrupted; code that ignores that is hung up on 5 s later. Stopped
-/// when the job ends first.
-struct Timer {
-    stop: mpsc::Sender<()>,
-    fired: Arc<AtomicBool>,
-    hung_up: Arc<AtomicBool>,
-    thread: std::thread::JoinHandle<()>,
-}
-
-impl Timer {
-    fn start(interrupter: Interrupter, limit: Duration) -> Timer {
-        let (stop, stopped) = mpsc::channel::<()>();
-        let fired = Arc::new(AtomicBool::new(false));
-        let hung_up = Arc::new(AtomicBool::new(false));
-        let (fired_flag, hung_up_flag) = (Arc::clone(&fired), Arc::clone(&hung_up));
-        let thread = std::thread::spawn(move || {
-            if stopped.recv_timeout(limit) != Err(mpsc::RecvTimeoutError::Timeout) {
-                return; // the job ended in time
-            }
-            fired_flag.store(true, Ordering::SeqCst);
-            let _ = interrupter.interrupt();
-            if stopped.recv_timeout(Duration::from_secs(5)) == Err(mpsc::RecvTimeoutError::Timeout) {
-                hung_up_flag.store(true, Ordering::SeqCst);
-                interrupter.hang_up();
-            }
-        });
-        Timer { stop, fired, hung_up, thread }
-    }
-
-    /// Stops the timer: `None` if it had not fired, else whether it had to
-    /// hang up.
-    fn stop(self) -> Option<bool> {
-        drop(self.stop);
-        let _ = self.thread.join();
-        self.fired.load(Ordering::SeqCst).then(|| self.hung_up.load(Ordering::SeqCst))
-    }
 }

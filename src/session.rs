@@ -5,7 +5,7 @@
 use std::fs::File;
 use std::io::{Cursor, Read, Write};
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -13,7 +13,7 @@ use serde_json::value::RawValue;
 
 use crate::error::{Error, ErrorKind, RemoteError, Result};
 use crate::local_modules::{Answer, LocalModules};
-use crate::protocol::message::{Eval, Find, Found, Items, Out, ValueTokens};
+use crate::protocol::message::{Eval, Find, Found, Items, Out, RefRequest, ValueTokens};
 use crate::protocol::{Frame, FrameReader, FrameWriter, FromServer, ToServer};
 use crate::stdin::StdinForwarder;
 use crate::target::{ConnectOptions, Target};
@@ -119,6 +119,18 @@ pub struct Request<'a> {
 
 impl<'a> Request<'a> {
     /// Evaluates `code`, with a value if it ends in an expression.
+    ///
+    /// ```
+    /// use pushy::{Event, Reply, Request, Session, Target};
+    /// let mut s = Session::connect(&Target::Local)?;
+    /// let mut items = Vec::new();
+    /// let reply = s.request(Request { stream: true, ..Request::new("iter(range(3))") }, &mut |event| {
+    ///     if let Event::Item(v) = event { items.push(v) }
+    ///     Ok(())
+    /// })?;
+    /// assert!(matches!(reply, Reply::StreamEnd(3)) && items.len() == 3);
+    /// # Ok::<(), pushy::Error>(())
+    /// ```
     pub fn new(code: &'a str) -> Request<'a> {
         Request {
             code,
@@ -213,6 +225,10 @@ pub struct Session {
     held_dropped: bool,
     /// The local modules this session serves to imports on the host.
     modules: Option<Arc<LocalModules>>,
+    /// What [`crate::RemoteRef`]s share with the session that made them: its
+    /// identity, whether it is open, and the ids dropped since the last
+    /// request (released ahead of the next one).
+    refs: Arc<Owner>,
 }
 
 /// Sends interrupts to a session from another thread (a Ctrl-C handler).
@@ -224,6 +240,17 @@ pub struct Interrupter {
 
 impl Interrupter {
     /// Raises KeyboardInterrupt in the running request, if there is one.
+    ///
+    /// ```
+    /// # use pushy::{Session, Target};
+    /// let mut s = Session::connect(&Target::Local)?;
+    /// let stop = s.interrupter();
+    /// std::thread::spawn(move || { std::thread::sleep(std::time::Duration::from_millis(300)); stop.interrupt() });
+    /// let e = s.eval("time.sleep(30)").unwrap_err();
+    /// assert_eq!(e.remote().unwrap().type_name, "KeyboardInterrupt");
+    /// assert_eq!(s.eval_as::<i32>("1")?, 1); // the session lives on
+    /// # Ok::<(), pushy::Error>(())
+    /// ```
     pub fn interrupt(&self) -> Result<()> {
         let id = self.current.load(Ordering::SeqCst);
         if id == 0 {
@@ -244,7 +271,7 @@ impl Interrupter {
 impl Session {
     /// Connects with default options.
     ///
-    /// ```no_run
+    /// ```
     /// use pushy::{Session, Target};
     /// let mut session = Session::connect(&Target::parse("local:")?)?;
     /// let value = session.eval("os.getpid()")?;
@@ -256,7 +283,7 @@ impl Session {
     }
 
     /// Starts the server on `target` and waits until it is ready: finds
-    /// an interpreter, goes through sudo when asked (see [`crate::connect`]).
+    /// an interpreter, goes through sudo when asked (the crate's private `connect` module).
     pub fn connect_with(target: &Target, options: &ConnectOptions) -> Result<Session> {
         crate::connect::connect(target, options)
     }
@@ -280,6 +307,7 @@ impl Session {
             held_bytes: 0,
             held_dropped: false,
             modules: None,
+            refs: Owner::new(),
         };
         session.info = session.read_hello()?;
         Ok(session)
@@ -305,6 +333,15 @@ impl Session {
     }
 
     /// What the server reported about itself.
+    ///
+    /// ```
+    /// # use pushy::{Session, Target};
+    /// let s = Session::connect(&Target::Local)?;
+    /// assert!(s.info().python.starts_with("3."));
+    /// assert_eq!(s.info().pid, s.info().pid);
+    /// assert_eq!(s.name(), "local:");
+    /// # Ok::<(), pushy::Error>(())
+    /// ```
     pub fn info(&self) -> &ServerInfo {
         &self.info
     }
@@ -387,13 +424,18 @@ impl Session {
 
     /// Evaluates code; remote output goes to this process's stdout/stderr.
     /// Statements without a trailing expression give `Value::None`.
+    ///
+    /// ```
+    /// # use pushy::{Session, Target, Value};
+    /// let mut s = Session::connect(&Target::Local)?;
+    /// s.exec("x = 6")?;
+    /// assert_eq!(s.eval("x * 7")?, Value::Int(42));
+    /// let e = s.eval("1 / 0").unwrap_err();
+    /// assert_eq!(e.remote().unwrap().type_name, "ZeroDivisionError");
+    /// # Ok::<(), pushy::Error>(())
+    /// ```
     pub fn eval(&mut self, code: &str) -> Result<Value> {
-        match self.request(Request::new(code), &mut forward_output)? {
-            Reply::Value(v, _) => Ok(v),
-            Reply::NoValue | Reply::StreamEnd(_) | Reply::Incomplete | Reply::BytesStreamed(_) => Ok(Value::None),
-            Reply::Raised(e) => Err(Error::from_remote(e)),
-            Reply::Exit(code) => Err(Error::new(ErrorKind::Remote, format!("the code called sys.exit({code})"))),
-        }
+        value_of(self.request(Request::new(code), &mut forward_output)?)
     }
 
     /// Runs statements for their effect.
@@ -408,6 +450,7 @@ impl Session {
         request: Request<'_>,
         on_event: &mut dyn FnMut(Event<'_>) -> Result<()>,
     ) -> Result<Reply> {
+        self.release_dropped()?;
         self.next_id += 1;
         let id = self.next_id;
         let message = match request.transfer {
@@ -535,6 +578,14 @@ impl Session {
     /// replacements. A completion that takes longer than
     /// [`COMPLETION_BUDGET`] gives no candidates (see
     /// [`complete_within`](Self::complete_within)).
+    ///
+    /// ```
+    /// # use pushy::{Session, Target};
+    /// let mut s = Session::connect(&Target::Local)?;
+    /// let (start, candidates) = s.complete("os.getcw")?;
+    /// assert!(start <= 3 && candidates.iter().any(|c| c.contains("getcwd")), "{start} {candidates:?}");
+    /// # Ok::<(), pushy::Error>(())
+    /// ```
     pub fn complete(&mut self, text: &str) -> Result<(usize, Vec<String>)> {
         Ok(self.complete_within(text, COMPLETION_BUDGET)?.unwrap_or((text.len(), Vec::new())))
     }
@@ -546,6 +597,7 @@ impl Session {
     /// While it waits, the [`Interrupter`] can cancel it (Ctrl-C).
     pub fn complete_within(&mut self, text: &str, budget: Duration) -> Result<Option<(usize, Vec<String>)>> {
         let deadline = Instant::now() + budget;
+        self.release_dropped()?;
         self.next_id += 1;
         let id = self.next_id;
         self.send(&ToServer::Complete { id, text })?;
@@ -639,7 +691,16 @@ impl Session {
 
     /// Whether `code` is a complete input by CPython's interactive rule
     /// (`codeop`): what the REPL asks before it runs a line or continues.
+    ///
+    /// ```
+    /// # use pushy::{Completeness, Session, Target};
+    /// let mut s = Session::connect(&Target::Local)?;
+    /// assert_eq!(s.check("for i in x:")?, Completeness::Incomplete);
+    /// assert_eq!(s.check("1 +")?, Completeness::Invalid);
+    /// # Ok::<(), pushy::Error>(())
+    /// ```
     pub fn check(&mut self, code: &str) -> Result<Completeness> {
+        self.release_dropped()?;
         self.next_id += 1;
         let id = self.next_id;
         self.send(&ToServer::Check { id, code })?;
@@ -683,8 +744,41 @@ impl Session {
     }
 
     fn send(&mut self, header: &ToServer<'_>) -> Result<()> {
-        let sent = self.writer.lock().unwrap_or_else(|e| e.into_inner()).send(header, b"");
+        self.send_with(header, b"")
+    }
+
+    fn send_with(&mut self, header: &ToServer<'_>, payload: &[u8]) -> Result<()> {
+        let sent = self.writer.lock().unwrap_or_else(|e| e.into_inner()).send(header, payload);
         sent.map_err(|_| self.lost())
+    }
+
+    /// Sends the ids of the [`crate::RemoteRef`]s dropped since the last
+    /// request, in one frame ahead of the next request: a drop itself never
+    /// writes (it may happen anywhere, even while a request runs).
+    fn release_dropped(&mut self) -> Result<()> {
+        let ids = self.refs.take_released();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.send(&ToServer::Release { refs: &ids })
+    }
+
+    /// What [`crate::RemoteRef`]s of this session share with it.
+    pub(crate) fn owner(&self) -> &Arc<Owner> {
+        &self.refs
+    }
+
+    /// Runs a `ref` request (see [`crate::remote`]), with the arguments'
+    /// bytes as its payload: its value, or the remote exception as an error.
+    pub(crate) fn ref_request(&mut self, request: RefRequest<'_>, payload: &[u8]) -> Result<Value> {
+        self.release_dropped()?;
+        self.next_id += 1;
+        let id = self.next_id;
+        self.send_with(&ToServer::Ref(RefRequest { id, ..request }), payload)?;
+        self.current.store(id, Ordering::SeqCst);
+        let reply = self.replies(id, &mut forward_output, None, false);
+        self.current.store(0, Ordering::SeqCst);
+        value_of(reply?)
     }
 
     fn next_frame(&mut self) -> Result<Frame> {
@@ -743,6 +837,13 @@ impl Session {
 
     /// Ends the session: the server exits, and a master this session
     /// started for itself alone is stopped.
+    ///
+    /// ```
+    /// # use pushy::{Session, Target};
+    /// let s = Session::connect(&Target::Local)?;
+    /// s.close()?;
+    /// # Ok::<(), pushy::Error>(())
+    /// ```
     pub fn close(mut self) -> Result<()> {
         self.shutdown();
         Ok(())
@@ -753,6 +854,7 @@ impl Session {
             return;
         }
         self.closed = true;
+        self.refs.close();
         // End of input is the server's signal to exit, even in the middle of
         // a call (a `| head` that stopped reading): no request is needed.
         self.writer.lock().unwrap_or_else(|e| e.into_inner()).close();
@@ -764,6 +866,65 @@ impl Session {
 impl Drop for Session {
     fn drop(&mut self) {
         self.shutdown();
+    }
+}
+
+/// Session identities, unique in this process: a ref knows its own.
+static SESSIONS: AtomicU64 = AtomicU64::new(1);
+
+/// What a session shares with its [`crate::RemoteRef`]s.
+#[derive(Debug)]
+pub(crate) struct Owner {
+    session: u64,
+    open: AtomicBool,
+    released: Mutex<Vec<u64>>,
+}
+
+impl Owner {
+    pub(crate) fn new() -> Arc<Owner> {
+        Arc::new(Owner {
+            session: SESSIONS.fetch_add(1, Ordering::Relaxed),
+            open: AtomicBool::new(true),
+            released: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// This session's identity.
+    pub(crate) fn session(&self) -> u64 {
+        self.session
+    }
+
+    /// Whether the session is open.
+    pub(crate) fn is_open(&self) -> bool {
+        self.open.load(Ordering::SeqCst)
+    }
+
+    /// A ref was dropped: its id goes with the next request.
+    pub(crate) fn release(&self, id: u64) {
+        if self.is_open() {
+            self.released.lock().unwrap_or_else(|e| e.into_inner()).push(id);
+        }
+    }
+
+    /// The ids dropped since the last call.
+    pub(crate) fn take_released(&self) -> Vec<u64> {
+        std::mem::take(&mut *self.released.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// The session closed: its refs refer to nothing any more.
+    pub(crate) fn close(&self) {
+        self.open.store(false, Ordering::SeqCst);
+        self.released.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
+/// The value a reply gives, as [`Session::eval`] returns it.
+fn value_of(reply: Reply) -> Result<Value> {
+    match reply {
+        Reply::Value(v, _) => Ok(v),
+        Reply::NoValue | Reply::StreamEnd(_) | Reply::Incomplete | Reply::BytesStreamed(_) => Ok(Value::None),
+        Reply::Raised(e) => Err(Error::from_remote(e)),
+        Reply::Exit(code) => Err(Error::new(ErrorKind::Remote, format!("the code called sys.exit({code})"))),
     }
 }
 

@@ -28,6 +28,13 @@
 //! | `["c", "list"]`          | a reference back to an enclosing container (a cycle)      |
 //! | `["x", T]`               | a container nested past the depth limit                   |
 
+mod from;
+mod to;
+
+pub use from::{from_value, DeError, ValueDeserializer};
+pub(crate) use to::{encode, REF};
+pub use to::{to_value, Bytes};
+
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -106,6 +113,17 @@ impl Value {
             Value::Int(i) => Some(*i),
             _ => None,
         }
+    }
+
+    /// Reads the value as a Rust type (see [`from_value`]).
+    ///
+    /// ```
+    /// use pushy::Value;
+    /// assert_eq!(Value::Int(7).deserialize::<u8>()?, 7);
+    /// # Ok::<(), pushy::Error>(())
+    /// ```
+    pub fn deserialize<'a, T: serde::Deserialize<'a>>(&'a self) -> Result<T> {
+        from_value(self)
     }
 }
 

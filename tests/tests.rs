@@ -9,6 +9,7 @@ mod generated;
 mod harness;
 mod hostile;
 mod inventory;
+mod library;
 mod manners;
 mod modules;
 mod pipelines;

@@ -18,6 +18,8 @@
 //! | `code`      | | the running program compiled, for the client's code cache |
 //! | `modules`   | | the client serves local modules: the server adds its last import finder (no reply) |
 //! | `found`     | `q`, `kind` (module, package, data, dir, none, refused), `file`, `entries`, `message`, `bundle`, payload (the bytes) | the answer to a `find` (a package's with some of its submodules) |
+//! | `ref`       | `op` (eval, call, getattr, get, count), `code`, `function`, `ref`, `name`, `args` (tokens, see [`crate::value`]; their bytes in the payload), `spread`, `keep`, `text_forms` | remote objects (see [`crate::remote`]); answered as an `eval` is |
+//! | `release`   | `refs` | forget these remote objects (no answer) |
 //!
 //! Server to client:
 //!
@@ -121,6 +123,13 @@ pub enum ToServer<'a> {
     },
     /// The answer to a `find`; the bytes are in the payload.
     Found(Found<'a>),
+    /// Something done with remote objects (answered as an `eval` is).
+    Ref(RefRequest<'a>),
+    /// Forget these remote objects (no answer).
+    Release {
+        /// The table's ids.
+        refs: &'a [u64],
+    },
 }
 
 /// A `found`: what the client serves for a `find`.
@@ -144,6 +153,38 @@ pub struct Found<'a> {
     /// the payload, in this order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub bundle: Vec<(&'a str, &'a str, &'a str, usize)>,
+}
+
+/// A `ref` request: what to do, on what, with which arguments.
+#[derive(Debug, Serialize)]
+pub struct RefRequest<'a> {
+    /// The request.
+    pub id: u64,
+    /// `eval` (keep what `code` evaluates to), `call` (`function`, or the
+    /// method `name` of `ref`, with `args`), `getattr` (`name` of `ref`),
+    /// `get` (`ref` by value), `count` (objects the table holds).
+    pub op: &'a str,
+    /// Code, for `eval`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<&'a str>,
+    /// An expression naming the function, for `call` without `ref`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub function: Option<&'a str>,
+    /// The object, by its id in the table.
+    #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
+    pub target: Option<u64>,
+    /// A method or attribute name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<&'a str>,
+    /// The arguments' tokens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub args: Option<&'a [serde_json::Value]>,
+    /// The arguments are a tuple to spread as positional arguments.
+    pub spread: bool,
+    /// Keep the result in the table and answer with its id, type and repr.
+    pub keep: bool,
+    /// Standard types as their text (the `--json` mapping).
+    pub text_forms: bool,
 }
 
 /// An `eval` request.

@@ -12,7 +12,7 @@
 //! Both directions send the same records: an entry names its place as a list
 //! of single path components below the copy's root, in depth-first preorder
 //! (see `bootstrap/extras.py`). The receiver checks every name and builds
-//! every path itself; on this side that is [`sink`], on the host
+//! every path itself; on this side that is `sink` (a private module), on the host
 //! `receive_tree`.
 
 mod record;
@@ -71,7 +71,7 @@ fn cancelled() -> Error {
 
 /// Copies `remote` (a file, or with `recursive` a directory) to `local`. As
 /// with scp, an existing local directory receives the entry by its name.
-/// Nothing the host sends can place a file outside `local` (see [`sink`]).
+/// Nothing the host sends can place a file outside `local` (see the private `sink` module).
 pub fn get(
     session: &mut Session,
     remote: &str,
