@@ -323,6 +323,34 @@ def _short(e):
         return "?"
 
 
+PACK_MIN = 64  # shorter lists of numbers stay JSON
+
+
+def _packed(token, children, offset):
+    """A plain list or tuple of at least PACK_MIN exact ints (in 64 bits)
+    or exact floats, as one token and the numbers' bytes: `["I", kind,
+    offset, n]` or `["D", ...]` for n little-endian int64 or float64 in the
+    payload. A million numbers as JSON take longer to write, and to read,
+    than the numbers themselves. None for anything else."""
+    if len(children) < PACK_MIN or len(token) != 2 or token[0] not in ("l", "t"):
+        return None
+    kinds = set(map(type, children))
+    if kinds == {int}:
+        code, tag = "q", "I"
+    elif kinds == {float}:
+        code, tag = "d", "D"
+    else:
+        return None
+    import array
+    try:
+        numbers = array.array(code, children)
+    except OverflowError:  # an int past 64 bits: the JSON way, with ["i", ...]
+        return None
+    if sys.byteorder == "big":
+        numbers.byteswap()
+    return [tag, token[0], offset, len(children)], numbers.tobytes()
+
+
 def _simple_run(items):
     """True when every item is a scalar that encodes as itself."""
     kinds = set(map(type, items))
@@ -468,6 +496,12 @@ def _encode(value, careful):
         token, children = parts
         if token is None:  # a str, int or float subclass: its plain value
             push((children, depth))
+            continue
+        packed = _packed(token, children, offset)
+        if packed is not None:
+            emit(packed[0])
+            blobs.append(packed[1])
+            offset += len(packed[1])
             continue
         emit(token)
         if not careful and _simple_run(children):

@@ -315,8 +315,23 @@ class EncodeValueTests(unittest.TestCase):
         past_limit = tokens(nested(server.MAX_DEPTH + 1))[0]
         self.assertEqual(past_limit, [["l", 1]] * server.MAX_DEPTH + [["x", "list"]])
 
+    def test_lists_and_tuples_of_numbers_are_packed(self):
+        import array
+        ints, floats = list(range(-50, 50)), tuple(x / 3 for x in range(100))
+        toks, blobs = tokens([ints, floats, list(range(server.PACK_MIN - 1))])
+        self.assertEqual(toks[:3], [["l", 3], ["I", "l", 0, 100], ["D", "t", 800, 100]])
+        self.assertEqual(toks[3:], [["l", server.PACK_MIN - 1]] + list(range(server.PACK_MIN - 1)))
+        q, d = array.array("q", ints), array.array("d", floats)
+        if sys.byteorder == "big":
+            q.byteswap()
+            d.byteswap()
+        self.assertEqual(blobs, q.tobytes() + d.tobytes())
+        # Not packed: bools, an int past 64 bits, a subclass, mixed kinds.
+        for value in ([True] * 100, [1 << 70] * 100, MyList(range(100)), [1, 2.0] * 50):
+            self.assertNotIn(tokens(value)[0][0][0], ("I", "D"), value)
+
     def test_large_flat_list_takes_the_fast_path(self):
-        value = list(range(100000))
+        value = [str(i) for i in range(100000)]
         spy = mock.patch.object(server, "_simple_run", wraps=server._simple_run)
         start = time.monotonic()
         with spy as simple_run:

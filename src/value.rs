@@ -19,8 +19,9 @@
 //! | `["F", "nan"]`           | `nan`, `inf` or `-inf`                                    |
 //! | `["u", [cp, ...]]`       | a str with lone surrogates, as code points                |
 //! | `["b", off, len]`, `["B", off, len]` | bytes, bytearray: a slice of the frame payload |
+//! | `["I", K, off, n]`, `["D", K, off, n]` | a list (`K` = `"l"`) or tuple (`"t"`) of `n` ints (little-endian int64) or floats (float64) packed in the payload |
 //!
-//! Bytes slices come in payload order and never overlap (each starts at or
+//! Bytes slices and packed numbers come in payload order and never overlap (each starts at or
 //! after the end of the one before), so the bytes a value decodes to never
 //! exceed the payload that arrived: a hostile server cannot make one
 //! megabyte into a gigabyte by pointing a thousand tokens at it.
@@ -463,6 +464,30 @@ fn tag(parts: Vec<serde_json::Value>, payload: &[u8], used: &mut usize, left: us
                 .collect::<Result<Vec<u32>>>()?;
             Tagged::Value(Value::WideStr(cps))
         }
+        "I" | "D" => {
+            let kind = match name(1).as_deref() {
+                Some("l") => SeqKind::List,
+                Some("t") => SeqKind::Tuple,
+                _ => return Err(bad()),
+            };
+            let off = parts.get(2).and_then(J::as_u64).ok_or_else(bad)? as usize;
+            let n = parts.get(3).and_then(J::as_u64).ok_or_else(bad)? as usize;
+            if off < *used {
+                return Err(Error::protocol("packed numbers that share payload bytes (a hostile or broken server)"));
+            }
+            // The payload bounds the count: a lying one fails here, before
+            // anything is allocated.
+            let end = n.checked_mul(8).and_then(|len| off.checked_add(len)).ok_or_else(bad)?;
+            let bytes = payload.get(off..end).ok_or_else(bad)?;
+            *used = end;
+            let words = bytes.chunks_exact(8).map(|w| <[u8; 8]>::try_from(w).expect("8 bytes"));
+            let values = if t == "I" {
+                words.map(|w| Value::Int(i64::from_le_bytes(w))).collect()
+            } else {
+                words.map(|w| Value::Float(f64::from_le_bytes(w))).collect()
+            };
+            Tagged::Value(Value::Seq(kind, values, None))
+        }
         "b" | "B" => {
             let off = parts.get(1).and_then(J::as_u64).ok_or_else(bad)? as usize;
             let len = parts.get(2).and_then(J::as_u64).ok_or_else(bad)? as usize;
@@ -487,6 +512,28 @@ mod tests {
 
     fn dec(json: &str, payload: &[u8]) -> Result<Value> {
         decode(&RawValue::from_string(json.to_string()).unwrap(), payload)
+    }
+
+    #[test]
+    fn packed_numbers() {
+        let mut payload = Vec::new();
+        for i in [-1i64, 0, i64::MAX] {
+            payload.extend_from_slice(&i.to_le_bytes());
+        }
+        payload.extend_from_slice(&0.5f64.to_le_bytes());
+        let v = dec(r#"[["l",2],["I","l",0,3],["D","t",24,1]]"#, &payload).unwrap();
+        let ints = Value::Seq(SeqKind::List, vec![Value::Int(-1), Value::Int(0), Value::Int(i64::MAX)], None);
+        let floats = Value::Seq(SeqKind::Tuple, vec![Value::Float(0.5)], None);
+        assert_eq!(v, Value::Seq(SeqKind::List, vec![ints, floats], None));
+        // Past the payload, overlapping, a count that overflows, a bad kind.
+        for bad in [
+            r#"[["I","l",0,5]]"#,
+            r#"[["l",2],["I","l",0,2],["I","l",8,1]]"#,
+            r#"[["I","l",8,2305843009213693952]]"#,
+            r#"[["I","d",0,1]]"#,
+        ] {
+            assert!(dec(bad, &payload).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -104,16 +104,25 @@ impl Pretty {
 
     /// Scalars packed into lines of at most the width.
     fn fill(&self, items: &[Value], indent: usize, out: &mut String) {
+        // One buffer for every item, and the line break made once: a list of
+        // a million numbers is a million items.
+        let mut text = String::new();
+        let line_break = format!(",\n{}", " ".repeat(indent));
         let mut column = indent;
         for (i, item) in items.iter().enumerate() {
-            let mut text = String::new();
+            text.clear();
             self.flat(item, &mut text);
-            let width = strip_width(&text);
+            let width = if self.color {
+                strip_width(&text)
+            } else if text.is_ascii() {
+                text.len()
+            } else {
+                text.chars().count()
+            };
             if i > 0 {
                 // ", " plus the item, and its trailing comma, must fit.
                 if column + 2 + width + 1 > self.width {
-                    out.push_str(",\n");
-                    out.push_str(&" ".repeat(indent));
+                    out.push_str(&line_break);
                     column = indent;
                 } else {
                     out.push_str(", ");
@@ -130,6 +139,10 @@ impl Pretty {
         match value {
             Value::None => self.paint(out, "None", |s| s.magenta()),
             Value::Bool(b) => self.paint(out, if *b { "True" } else { "False" }, |s| s.magenta()),
+            Value::Int(i) if !self.color => {
+                use std::fmt::Write;
+                let _ = write!(out, "{i}"); // into `out`: no String per int
+            }
             Value::Int(i) => self.paint(out, &i.to_string(), |s| s.cyan()),
             Value::BigInt(digits) => self.paint(out, digits, |s| s.cyan()),
             Value::Float(f) => self.paint(out, &repr::float(*f), |s| s.cyan()),
