@@ -10,14 +10,15 @@
 #   interface     what this module takes from the server: init()
 #   streaming     items in batches, with a flusher thread
 #   stdin         forwarded stdin for one request
+#   terminal      a REPL call reads the user's terminal: input, getpass, pager
 #   completion    rlcompleter's rule; is an input complete (codeop)
 #   tracebacks    the user's frames only
 #   imports       submodules that dotted names refer to
 #   files         pushy cp: send and receive file trees
 #
-# What the server uses: Stdin, Batch, end_forked_child, check_complete,
-# complete, format_exception, preimport_submodules, transfer and
-# remove_temporaries.
+# What the server uses: Stdin, terminal_begin, terminal_end, line_arrived,
+# Batch, end_forked_child, check_complete, complete, format_exception,
+# preimport_submodules, transfer and remove_temporaries.
 
 import os
 import struct
@@ -172,6 +173,209 @@ class Stdin:
             self.channel.send({"k": "stdin_ack", "id": self.rid, "n": len(data)})
         if self.wfd is not None:
             os.close(self.wfd)
+
+
+# ----------------------------------------------------------------- terminal
+#
+# A REPL call (`terminal` in its eval) reads from the user's terminal: the
+# client answers a `read` frame (prompt, echo on or off) with a `line` frame
+# whose payload is the line, or is empty at the end of input (Ctrl-D). Lines
+# are asked for only when the code reads, so keys typed ahead that the call
+# does not read stay on the client, for its next prompt.
+
+_terminal = None          # the call's _Terminal while a terminal call runs
+_original_getpass = None  # getpass.getpass before the hook replaced it
+_original_pager = None    # pydoc.pager before the hook replaced it
+
+
+class _Terminal:
+    def __init__(self, server, rid, pager):
+        self.server = server
+        self.rid = rid
+        self.pager = pager
+        self.seq = 0
+        self.answer = None  # (seq, payload) from the reader thread
+        self.ready = _thread.allocate_lock()
+        self.ready.acquire()
+        self.one_at_a_time = _thread.allocate_lock()
+        self.saved = None
+
+    def send(self, header, payload=b""):
+        """A frame after the output before it: from the main thread through
+        the server (an interrupt waits until it is written)."""
+        if _thread.get_ident() == self.server.main_ident:
+            self.server.send(header, payload)
+        else:
+            self.server.output.drain()
+            self.server.channel.send(header, payload)
+
+    def ask(self, prompt, echo):
+        """A line from the user's terminal (bytes, with its newline; empty at
+        the end of input)."""
+        with self.one_at_a_time:
+            self.seq += 1
+            seq = self.seq
+            self.ready.acquire(False)  # a late answer's release
+            self.send({"k": "read", "id": self.rid, "n": seq, "prompt": prompt, "echo": bool(echo)})
+            while True:
+                self.ready.acquire()  # KeyboardInterrupt (Ctrl-C) ends the wait
+                answer = self.answer
+                if answer is not None and answer[0] == seq:
+                    self.answer = None
+                    return answer[1]
+
+    def arrived(self, seq, payload):
+        self.answer = (seq, payload)
+        try:
+            self.ready.release()
+        except RuntimeError:  # already released
+            pass
+
+
+def line_arrived(header, payload):
+    """The reader thread's `line` frame: the answer to a `read`."""
+    terminal = _terminal
+    if terminal is not None and terminal.rid == header.get("id"):
+        terminal.arrived(header.get("n"), payload)
+
+
+def _make_terminal_stdin():
+    import io
+
+    class TerminalStdin(io.TextIOBase):
+        """sys.stdin during a terminal call: each line is asked of the client
+        when the code reads it. Not a descriptor (child processes read
+        /dev/null, as before); `input()` sees no fileno and so writes its
+        prompt to sys.stdout, which the client shows before it reads."""
+        encoding = "utf-8"
+        errors = "surrogateescape"
+
+        def __init__(self):
+            super().__init__()
+            self.pending = ""
+
+        def readable(self):
+            return True
+
+        def isatty(self):
+            return _terminal is not None
+
+        def fileno(self):
+            raise io.UnsupportedOperation("the terminal is on the client: no descriptor")
+
+        def _line(self):
+            terminal = _terminal
+            if terminal is None:  # between calls, or a thread after its call: /dev/null
+                return ""
+            return terminal.ask("", True).decode("utf-8", "surrogateescape")
+
+        def readline(self, size=-1):
+            line = self.pending or self._line()
+            if size is not None and 0 <= size < len(line):
+                line, self.pending = line[:size], line[size:]
+            else:
+                self.pending = ""
+            return line
+
+        def read(self, size=-1):
+            parts = []
+            got = 0
+            while size is None or size < 0 or got < size:
+                line = self.readline(-1 if size is None or size < 0 else size - got)
+                if not line:
+                    break
+                parts.append(line)
+                got += len(line)
+            return "".join(parts)
+
+    return TerminalStdin()
+
+
+_terminal_stdin = None
+
+
+def _getpass(prompt="Password: ", stream=None):
+    """getpass.getpass during a terminal call: the client reads the line with
+    echo off (remotely there is no tty, so the standard one would warn and
+    echo)."""
+    terminal = _terminal
+    if terminal is None or sys.stdin is not _terminal_stdin:
+        return _original_getpass(prompt, stream)
+    line = terminal.ask(str(prompt), False)
+    if not line:
+        raise EOFError
+    line = line.decode("utf-8", "surrogateescape")
+    return line[:-1] if line.endswith("\n") else line
+
+
+def _page(text, title=""):
+    """pydoc.pager: the text goes to the client's $PAGER when the call has a
+    terminal and the client asked for paging; plain output otherwise."""
+    terminal = _terminal
+    if terminal is not None and terminal.pager:
+        terminal.send({"k": "page", "id": terminal.rid}, str(text).encode("utf-8", "surrogateescape"))
+        return
+    import pydoc
+    sys.stdout.write(pydoc.plain(str(text)))
+
+
+def _hook_pydoc(pydoc):
+    global _original_pager
+    if pydoc.pager is not _page:
+        _original_pager = pydoc.pager
+        pydoc.pager = _page
+
+
+def _hook_help():
+    """help() imports pydoc on its first call: hook pydoc then."""
+    import builtins
+    helper = builtins.__dict__.get("help")
+    if helper is None or getattr(type(helper), "_pushy_paged", False):
+        return
+    base = type(helper)
+
+    class PagedHelper(base):
+        _pushy_paged = True
+
+        def __call__(self, *args, **kwargs):
+            import pydoc
+            _hook_pydoc(pydoc)
+            return base.__call__(self, *args, **kwargs)
+
+    try:
+        helper.__class__ = PagedHelper
+    except TypeError:
+        pass
+
+
+def terminal_begin(server, rid, header):
+    """The call `rid` reads from the client's terminal: sys.stdin, getpass
+    and (with `pager`) pydoc's pager go through it until terminal_end."""
+    global _terminal, _terminal_stdin, _original_getpass
+    if _terminal_stdin is None:
+        _terminal_stdin = _make_terminal_stdin()
+    import getpass
+    if getpass.getpass is not _getpass:
+        _original_getpass = getpass.getpass
+        getpass.getpass = _getpass
+    terminal = _Terminal(server, rid, bool(header.get("pager")))
+    if terminal.pager:
+        pydoc = sys.modules.get("pydoc")
+        if pydoc is not None:
+            _hook_pydoc(pydoc)
+        else:
+            _hook_help()
+    terminal.saved = sys.stdin
+    sys.stdin = _terminal_stdin
+    _terminal = terminal
+    return terminal
+
+
+def terminal_end(terminal):
+    global _terminal
+    _terminal = None
+    if sys.stdin is _terminal_stdin:  # not if the user's code replaced it
+        sys.stdin = terminal.saved
 
 
 def end_forked_child(reply):

@@ -717,6 +717,9 @@ class Server:
                     stdin = self.stdins.get(rid)
                     if stdin is not None:
                         stdin.put(payload)
+                elif kind == "line":  # the answer to a terminal call's `read`
+                    if _extras is not None:
+                        _extras.line_arrived(header, payload)
                 elif kind == "more":
                     with self.state_lock:
                         self.credits += int(header.get("n", 0))
@@ -831,9 +834,12 @@ class Server:
             interrupted = self.interrupt_for == rid
         global _text_forms
         _text_forms = bool(header.get("text_forms"))
+        terminal = load_extras().terminal_begin(self, rid, header) if header.get("terminal") else None
         try:
             reply = self._run(rid, header, interrupted)
         finally:
+            if terminal is not None:
+                _extras.terminal_end(terminal)
             with self.state_lock:
                 self.running = None
                 self.deferred = False

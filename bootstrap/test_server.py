@@ -1188,6 +1188,67 @@ def recv_items(srv, count):
     return frames
 
 
+class TerminalTests(EndToEndTest):
+    """A `terminal` eval reads lines from the client when the code asks for
+    them (`read`, answered by `line`), getpass with echo off and no warning,
+    and (with `pager`) help() text comes as a `page` frame."""
+
+    def read_frame(self, srv):
+        while True:
+            frame = srv.recv()
+            self.assertIsNotNone(frame)
+            if frame.header["k"] != "out":
+                return frame
+
+    def test_input_asks_for_a_line(self):
+        srv = self.start()
+        rid = srv.request("eval", code="input('Name: ').upper()", terminal=True)
+        read = self.read_frame(srv)
+        self.assertEqual((read.header["k"], read.header["echo"]), ("read", True), read.header)
+        srv.send({"k": "line", "id": rid, "n": read.header["n"]}, b"ada\n")
+        frames = srv.collect(rid)
+        self.assertReply(frames, "value", v=["ADA"])
+
+    def test_the_end_of_input_is_eof_error_and_no_terminal_means_dev_null(self):
+        srv = self.start()
+        rid = srv.request("eval", code="input()", terminal=True)
+        read = self.read_frame(srv)
+        srv.send({"k": "line", "id": rid, "n": read.header["n"]}, b"")
+        self.assertReply(srv.collect(rid), "error", type="EOFError")
+        # A call without a terminal reads /dev/null, as before.
+        self.assertReply(srv.eval("import sys; sys.stdin.readline()"), "value", v=[""])
+
+    def test_a_stale_answer_is_ignored(self):
+        srv = self.start()
+        rid = srv.request("eval", code="input() + input()", terminal=True)
+        first = self.read_frame(srv)
+        srv.send({"k": "line", "id": rid, "n": first.header["n"] + 5}, b"stale\n")
+        srv.send({"k": "line", "id": rid, "n": first.header["n"]}, b"a\n")
+        second = self.read_frame(srv)
+        srv.send({"k": "line", "id": rid, "n": second.header["n"]}, b"b\n")
+        self.assertReply(srv.collect(rid), "value", v=["ab"])
+
+    def test_getpass_reads_with_echo_off_and_does_not_warn(self):
+        srv = self.start()
+        rid = srv.request("eval", code="import getpass; getpass.getpass('PIN: ')", terminal=True)
+        read = self.read_frame(srv)
+        self.assertEqual((read.header["prompt"], read.header["echo"]), ("PIN: ", False))
+        srv.send({"k": "line", "id": rid, "n": read.header["n"]}, b"1234\n")
+        frames = srv.collect(rid)
+        self.assertReply(frames, "value", v=["1234"])
+        self.assertNotIn(b"Warning", output_of(frames, 2))
+
+    def test_help_is_paged_only_when_asked(self):
+        srv = self.start()
+        frames = srv.eval("help(len)", terminal=True, pager=True)
+        pages = [f for f in frames if f.header["k"] == "page"]
+        self.assertEqual(len(pages), 1, frames)
+        self.assertIn(b"Return the number of items", pages[0].payload)
+        frames = srv.eval("help(len)", terminal=True)
+        self.assertEqual([f for f in frames if f.header["k"] == "page"], [])
+        self.assertIn(b"Return the number of items", output_of(frames, 1))
+
+
 class StreamTests(EndToEndTest):
     def items(self, frames):
         return stream_items(frames)

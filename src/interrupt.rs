@@ -85,6 +85,17 @@ impl CtrlC {
         *self.hook.lock().unwrap_or_else(|e| e.into_inner()) = Some(Box::new(hook));
     }
 
+    /// Interrupts the running request now, as a first Ctrl-C would (the
+    /// line editor read Ctrl-C as a key, not a signal).
+    pub fn interrupt(&self) {
+        let target = self.target.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(interrupter) = target {
+            self.presses.fetch_add(1, Ordering::SeqCst);
+            self.fired.store(true, Ordering::SeqCst);
+            let _ = interrupter.interrupt();
+        }
+    }
+
     /// A new request starts: count presses afresh.
     pub fn reset(&self) {
         self.presses.store(0, Ordering::SeqCst);

@@ -112,6 +112,14 @@ pub struct Request<'a> {
     pub argv: Vec<String>,
     /// A file transfer instead of the code.
     pub transfer: Option<Transfer<'a>>,
+    /// The code reads lines from the user's terminal when it asks for them
+    /// ([`Event::Read`]): `sys.stdin`, `input()`, `getpass` (echo off),
+    /// `pdb`. Lines are read only when asked for, so keys typed ahead and
+    /// not read stay with the caller. (Instead of `stdin`.)
+    pub terminal: bool,
+    /// With `terminal`: `help()` text comes as [`Event::Page`], for a
+    /// local pager.
+    pub pager: bool,
 }
 
 impl<'a> Request<'a> {
@@ -130,6 +138,8 @@ impl<'a> Request<'a> {
             stdin: None,
             argv: Vec::new(),
             transfer: None,
+            terminal: false,
+            pager: false,
         }
     }
 }
@@ -157,6 +167,21 @@ pub enum Event<'a> {
     /// A value a `Request::repl` input displays (what CPython's REPL
     /// would print), in order with the output around it.
     Echo(Value),
+    /// A `Request::terminal` call reads a line: show `prompt` (the code's
+    /// own output before it is already shown), read a line from the user,
+    /// without showing it unless `echo`, and put it in `line` with its
+    /// newline. Left empty, it is the end of input (EOFError remotely).
+    Read {
+        /// What to show first (getpass's prompt), often empty.
+        prompt: &'a str,
+        /// Whether the typed text may be shown.
+        echo: bool,
+        /// The answer: starts as the end of input; `None` sends no answer
+        /// (the caller interrupted the call instead, Ctrl-C).
+        line: &'a mut Option<Vec<u8>>,
+    },
+    /// Text for a pager (`help()` in a `Request::pager` call).
+    Page(&'a [u8]),
 }
 
 /// Whether a REPL input is ready to run.
@@ -356,6 +381,8 @@ impl Session {
                 text_forms: request.text_forms,
                 stdin: request.stdin.is_some(),
                 argv: &request.argv,
+                terminal: request.terminal,
+                pager: request.terminal && request.pager,
             }),
         };
         self.send(&message)?;
@@ -415,6 +442,14 @@ impl Session {
                         stdin.acknowledge(ack.n);
                     }
                 }
+                FromServer::Read(read) => {
+                    let mut line = Some(Vec::new());
+                    on_event(Event::Read { prompt: &read.prompt, echo: read.echo, line: &mut line })?;
+                    if let Some(line) = line {
+                        self.send_with(&ToServer::Line { id, n: read.n }, &line)?;
+                    }
+                }
+                FromServer::Page(_) => on_event(Event::Page(&payload))?,
                 FromServer::Iter(_) => {}
                 FromServer::Echo(tokens) => on_event(Event::Echo(decode_value(&tokens, &mut payload)?))?,
                 FromServer::Items(items) => {
@@ -582,7 +617,11 @@ impl Session {
     }
 
     fn send(&mut self, header: &ToServer<'_>) -> Result<()> {
-        let sent = self.writer.lock().unwrap_or_else(|e| e.into_inner()).send(header, b"");
+        self.send_with(header, b"")
+    }
+
+    fn send_with(&mut self, header: &ToServer<'_>, payload: &[u8]) -> Result<()> {
+        let sent = self.writer.lock().unwrap_or_else(|e| e.into_inner()).send(header, payload);
         sent.map_err(|_| self.lost())
     }
 

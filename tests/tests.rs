@@ -15,4 +15,5 @@ mod reach;
 mod repl;
 mod ssh;
 mod support;
+mod terminal;
 mod untrusted;

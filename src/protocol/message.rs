@@ -15,6 +15,7 @@
 //! | `interrupt` | | KeyboardInterrupt in that request, or stop it before it starts |
 //! | `stdin`     | payload (empty: end of input) | forwarded stdin |
 //! | `more`      | `n` | stream credits |
+//! | `line`      | `n`, payload (empty: end of input) | the answer to `read` number `n` |
 //!
 //! Server to client:
 //!
@@ -32,6 +33,8 @@
 //! | `stdin_ack`   | `n` | stdin bytes consumed (the window) |
 //! | `completions` | `start`, `items` | completion candidates |
 //! | `checked`     | `status` (complete, incomplete, invalid) | the answer to `check` |
+//! | `read`        | `n`, `prompt`, `echo` | a `terminal` eval reads a line from the user's terminal |
+//! | `page`        | payload (text) | a `pager` eval's `help()` text, for the local `$PAGER` |
 //! | `bad`         | `message` | a request the server did not understand |
 //!
 //! Offsets into text are counted in Unicode code points (what Python's `str`
@@ -97,6 +100,14 @@ pub enum ToServer<'a> {
         /// The request.
         id: u64,
     },
+    /// A line from the user's terminal, in the payload (with its newline;
+    /// empty: the end of input), for the `read` numbered `n`.
+    Line {
+        /// The request.
+        id: u64,
+        /// The `read` this answers.
+        n: u64,
+    },
     /// Credits for a streamed iterator.
     More {
         /// The request.
@@ -133,6 +144,12 @@ pub struct Eval<'a> {
     pub stdin: bool,
     /// `sys.argv` for a script.
     pub argv: &'a [String],
+    /// The code reads the user's terminal (`read` frames), not stdin frames.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub terminal: bool,
+    /// With `terminal`: `help()` text comes as `page` frames.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub pager: bool,
 }
 
 /// A message from the server.
@@ -166,6 +183,10 @@ pub enum FromServer {
     Completions(Completions),
     /// Whether an input is complete.
     Checked(Checked),
+    /// The code reads a line from the user's terminal.
+    Read(ReadLine),
+    /// Text for the local pager.
+    Page(Ack),
     /// A request the server did not understand.
     Bad(Bad),
 }
@@ -312,6 +333,28 @@ pub struct Checked {
     pub status: String,
 }
 
+/// `read`.
+#[derive(Debug, Deserialize)]
+pub struct ReadLine {
+    /// The request.
+    #[serde(default)]
+    pub id: Option<u64>,
+    /// Which read this is (the `line` answer names it).
+    #[serde(default)]
+    pub n: u64,
+    /// What to show before the line (getpass's prompt; `input()` prints its
+    /// own).
+    #[serde(default)]
+    pub prompt: String,
+    /// Whether the typed line may be shown (off for a password).
+    #[serde(default = "yes")]
+    pub echo: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
 /// `bad`.
 #[derive(Debug, Deserialize)]
 pub struct Bad {
@@ -337,6 +380,8 @@ impl FromServer {
             FromServer::StdinAck(m) => m.id,
             FromServer::Completions(m) => m.id,
             FromServer::Checked(m) => m.id,
+            FromServer::Read(m) => m.id,
+            FromServer::Page(m) => m.id,
             FromServer::Bad(m) => m.id,
         }
     }
@@ -358,6 +403,8 @@ impl FromServer {
             FromServer::StdinAck(_) => "stdin_ack",
             FromServer::Completions(_) => "completions",
             FromServer::Checked(_) => "checked",
+            FromServer::Read(_) => "read",
+            FromServer::Page(_) => "page",
             FromServer::Bad(_) => "bad",
         }
     }
@@ -404,6 +451,8 @@ impl<'de> Visitor<'de> for KindFirst {
             "stdin_ack" => FromServer::StdinAck(Count::deserialize(rest)?),
             "completions" => FromServer::Completions(Completions::deserialize(rest)?),
             "checked" => FromServer::Checked(Checked::deserialize(rest)?),
+            "read" => FromServer::Read(ReadLine::deserialize(rest)?),
+            "page" => FromServer::Page(Ack::deserialize(rest)?),
             "bad" => FromServer::Bad(Bad::deserialize(rest)?),
             other => return Err(de::Error::custom(format!("unknown frame kind {other:?}"))),
         })
@@ -466,6 +515,8 @@ mod tests {
             text_forms: false,
             stdin: false,
             argv: &argv,
+            terminal: false,
+            pager: false,
         };
         let text = serde_json::to_string(&ToServer::Eval(eval)).unwrap();
         assert!(text.starts_with(r#"{"k":"eval","id":1,"code":"1""#), "{text}");

@@ -10,6 +10,7 @@
 mod helper;
 mod highlight;
 mod history;
+mod tty;
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -18,7 +19,7 @@ use std::rc::Rc;
 
 use pushy::printer::Printer;
 use pushy::transfer::{self, Options, Progress};
-use pushy::{Error, ErrorKind, Reply, Request, Session};
+use pushy::{Error, ErrorKind, Event, Reply, Request, Session};
 use rustyline::config::{CompletionType, Config};
 use rustyline::error::ReadlineError;
 use rustyline::history::DefaultHistory;
@@ -29,6 +30,7 @@ use crate::interrupt::CtrlC;
 use crate::output::{write_stdout, Sink};
 use crate::plan;
 use helper::RemoteHelper;
+use tty::{Keys, Tail};
 
 const HELP: &str = "\
 Python code runs on the remote host; values print here.
@@ -122,6 +124,7 @@ impl Repl {
             ctrl_c: self.ctrl_c.clone(),
             // As CPython 3.14: off under NO_COLOR, --color never, or off a terminal.
             syntax: highlight::Syntax::new(self.printer.pretty.color),
+            line: std::cell::Cell::new(helper::Line::Code),
         }));
         let history = history::path();
         if let Some(path) = &history {
@@ -180,7 +183,7 @@ impl Repl {
                 continue;
             }
             // One round trip: the server runs the input only if complete.
-            let next = match self.eval(&buffer, true) {
+            let next = match self.eval(&buffer, true, Keys::Editor(&mut editor)) {
                 Err(e) if e.kind() == ErrorKind::Disconnected => {
                     // The input stays in the history; the session does not.
                     let _ = editor.add_history_entry(buffer.trim_end());
@@ -206,8 +209,21 @@ impl Repl {
     /// Piped input: the same block rules, no prompts, no colour codes.
     fn script(&mut self) -> pushy::Result<ExitCode> {
         let mut buffer = String::new();
-        for line in std::io::stdin().lock().lines() {
-            let line = line.map_err(|e| Error::new(ErrorKind::Io, format!("cannot read stdin: {e}")))?;
+        loop {
+            // A line at a time, the lock released between: the code that
+            // runs may read the lines after it (`input()`), as in
+            // `python3 < script`.
+            let mut line = String::new();
+            let read = std::io::stdin().lock().read_line(&mut line);
+            if read.map_err(|e| Error::new(ErrorKind::Io, format!("cannot read stdin: {e}")))? == 0 {
+                break;
+            }
+            if line.ends_with('\n') {
+                line.pop();
+                if line.ends_with('\r') {
+                    line.pop();
+                }
+            }
             if buffer.is_empty() && line.trim().is_empty() {
                 continue;
             }
@@ -221,7 +237,7 @@ impl Repl {
                 buffer.push('\n');
             }
             buffer.push_str(&line);
-            match self.eval(&buffer, true)? {
+            match self.eval(&buffer, true, Keys::Piped)? {
                 Next::More => continue,
                 Next::Exit(status) => return Ok(status),
                 Next::Continue => buffer.clear(),
@@ -229,7 +245,7 @@ impl Repl {
         }
         if !buffer.trim().is_empty() {
             let code = std::mem::take(&mut buffer);
-            if let Next::Exit(status) = self.eval(&(code + "\n"), false)? {
+            if let Next::Exit(status) = self.eval(&(code + "\n"), false, Keys::Piped)? {
                 return Ok(status);
             }
         }
@@ -238,15 +254,50 @@ impl Repl {
 
     /// Runs an input; with `if_complete`, only when CPython's rule says it
     /// is complete (else `Next::More`: read another line).
-    fn eval(&mut self, code: &str, if_complete: bool) -> pushy::Result<Next> {
+    /// The code reads lines through `keys` when it asks for them.
+    fn eval(&mut self, code: &str, if_complete: bool, mut keys: Keys<'_>) -> pushy::Result<Next> {
         let file = format!("<input-{}>", self.count + 1);
+        let interactive = matches!(keys, Keys::Editor(_));
         // Not streamed: showing an iterator must not consume it. The values
         // come as echoes (`repl`), printed by the sink in order with output.
-        let request = Request { file: &file, repl: true, if_complete, ..Request::new(code) };
+        let request = Request {
+            file: &file,
+            repl: true,
+            if_complete,
+            terminal: true,
+            pager: interactive && std::io::stdout().is_terminal(),
+            ..Request::new(code)
+        };
         self.ctrl_c.reset();
         let printer = self.printer;
+        let ctrl_c = self.ctrl_c.clone();
         let mut sink = Sink::new(&printer, false);
-        let reply = self.session.borrow_mut().request(request, &mut |event| sink.event(event));
+        let mut tail = Tail::default();
+        // While the call runs, keys typed are not echoed: each shows when a
+        // reader takes it (see `tty`). Ctrl-C still signals.
+        let _quiet = interactive.then(|| crate::terminal::change(0, |t| t.c_lflag &= !libc::ECHO));
+        let mut on_event = |event: Event<'_>| match event {
+            Event::Read { prompt, echo, line } => {
+                sink.flush()?;
+                *line = keys.read(&mut tail, prompt, echo, &ctrl_c);
+                Ok(())
+            }
+            Event::Page(text) if interactive => {
+                sink.flush()?;
+                tail.clear();
+                tty::page(text);
+                Ok(())
+            }
+            event => {
+                match &event {
+                    Event::Output(pushy::Stream::Stdout, bytes) => tail.wrote(bytes),
+                    Event::Echo(_) | Event::Page(_) => tail.clear(),
+                    _ => {}
+                }
+                sink.event(event)
+            }
+        };
+        let reply = self.session.borrow_mut().request(request, &mut on_event);
         // A lost connection: the caller offers to reconnect.
         let next = match reply? {
             Reply::Incomplete => return Ok(Next::More),

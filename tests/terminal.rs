@@ -1,0 +1,178 @@
+//! Remote code and the user's terminal, through a real pty (rexpect) over
+//! the loopback sshd: `input()`, `getpass` and `pdb` read from it while a
+//! REPL call runs, `help()` pages through the local `$PAGER`. Keys are sent
+//! as people type them, with no pause between.
+
+use std::path::Path;
+
+use crate::support::pushy::{pushy, Pty};
+use crate::support::sshd::sshd;
+
+const PROMPT: &str = "pushy-test>>> ";
+
+struct Term {
+    pty: Pty,
+    _data: tempfile::TempDir,
+}
+
+fn repl_with(envs: &[(&str, &str)]) -> Term {
+    let data = tempfile::tempdir().unwrap();
+    let mut command = pushy()
+        .ssh(sshd().host())
+        .env("XDG_DATA_HOME", data.path())
+        .env("TERM", "xterm")
+        .env("NO_COLOR", "1")
+        .env("COLUMNS", "100");
+    for (key, value) in envs {
+        command = command.env(key, value);
+    }
+    let mut pty = command.pty();
+    pty.exp_string("Python 3.").expect("banner names the Python version");
+    pty.exp_string(PROMPT).expect("first prompt");
+    Term { pty, _data: data }
+}
+
+fn repl() -> Term {
+    repl_with(&[])
+}
+
+impl Term {
+    fn keys(&mut self, text: &str) {
+        self.pty.send(text).unwrap();
+        self.pty.flush().unwrap();
+    }
+
+    /// Waits for `text`; returns what came before it.
+    fn expect(&mut self, text: &str) -> String {
+        self.pty.exp_string(text).unwrap_or_else(|e| panic!("never saw {text:?}: {e}"))
+    }
+}
+
+#[test]
+fn input_reads_a_line_typed_ahead_and_the_rest_reaches_the_next_prompt() {
+    let mut r = repl();
+    // The call, its answer and the next line, typed in one go: the answer
+    // goes to input(), the line after it to the REPL.
+    r.keys("name = input('Name: ')\rAda\rname.upper() + '!'\r");
+    r.expect("Name: ");
+    let out = r.expect("'ADA!'");
+    assert!(!out.contains("EOFError"), "{out:?}");
+    r.expect(PROMPT);
+    // Asked while the call runs, answered after the prompt shows.
+    r.keys("print(int(input('n? ')) * 2)\r");
+    r.expect("n? ");
+    r.keys("21\r");
+    r.expect("42");
+    r.expect(PROMPT);
+    // Ctrl-D answers the end of input: EOFError, and the session goes on.
+    r.keys("input('more? ')\r");
+    r.expect("more? ");
+    r.pty.send_control('d').unwrap();
+    r.expect("EOFError");
+    r.expect(PROMPT);
+    // Ctrl-C while input() waits: KeyboardInterrupt there, the session lives.
+    r.keys("input('wait: ')\r");
+    r.expect("wait: ");
+    r.pty.send_control('c').unwrap();
+    r.expect("KeyboardInterrupt");
+    r.expect(PROMPT);
+    r.keys("6 * 7\r");
+    r.expect("42");
+    r.pty.send_control('d').unwrap();
+    r.pty.exp_eof().unwrap();
+}
+
+#[test]
+fn getpass_reads_without_echo_or_warning() {
+    let mut r = repl();
+    // Typed ahead of the prompt, and typed after it: never shown.
+    r.keys("import getpass\rs = getpass.getpass('Secret: ')\rhunter2ahead\r");
+    r.expect("Secret: ");
+    let out = r.expect(PROMPT);
+    r.keys("s[::-1]\r");
+    let echoed = r.expect("'daeha2retnuh'");
+    let shown = format!("{out}{echoed}");
+    assert!(!shown.contains("hunter2ahead"), "the secret was echoed: {shown:?}");
+    assert!(!shown.contains("Warning"), "getpass warned: {shown:?}");
+    r.expect(PROMPT);
+    r.keys("t = getpass.getpass()\r");
+    r.expect("Password: ");
+    r.keys("swordfish\r");
+    let out = r.expect(PROMPT);
+    r.keys("len(t), t == 'sword' + 'fish'\r");
+    let value = r.expect("(9, True)");
+    assert!(!format!("{out}{value}").contains("swordfish"), "the secret was echoed: {out:?}{value:?}");
+}
+
+#[test]
+fn breakpoint_stops_in_pdb_and_c_continues() {
+    let mut r = repl();
+    r.keys("def f(x):\r    y = x * 2\r    breakpoint()\r    return y + 1\r\r");
+    r.expect(PROMPT);
+    // `p y` at the (Pdb) prompt, then `c`, typed without a pause.
+    r.keys("f(20)\rp y * 100\rc\r");
+    r.expect("(Pdb) ");
+    r.expect("4000");
+    let out = r.expect("41");
+    assert!(!out.contains("EOFError") && !out.contains("BdbQuit"), "{out:?}");
+    r.expect(PROMPT);
+    r.keys("'after' + ' pdb'\r");
+    r.expect("'after pdb'");
+}
+
+/// A pager that says how much it got, then waits for a line on the
+/// terminal (as a pager waits for `q`).
+fn fake_pager(dir: &Path) -> String {
+    let path = dir.join("pager.sh");
+    std::fs::write(
+        &path,
+        "#!/bin/sh\nlines=$(wc -l)\necho \"[fake pager: $lines lines]\"\nread key </dev/tty\necho \"[fake pager quit: $key]\"\n",
+    )
+    .unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn help_pages_through_the_pager_and_q_comes_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let pager = format!("sh {}", fake_pager(dir.path()));
+    let mut r = repl_with(&[("PAGER", &pager)]);
+    r.keys("help(os)\r");
+    let out = r.expect("[fake pager: ");
+    assert!(!out.contains("NAME"), "help printed instead of paging: {out:?}");
+    let count = r.expect(" lines]");
+    let lines: u64 = count.trim().parse().unwrap_or_else(|e| panic!("{count:?}: {e}"));
+    assert!(lines > 500, "the pager got {lines} lines of help(os)");
+    r.keys("q\r");
+    r.expect("[fake pager quit: q]");
+    r.expect(PROMPT);
+    r.keys("'back' + '!'\r");
+    r.expect("'back!'");
+}
+
+#[test]
+fn help_pages_through_less() {
+    assert!(
+        Path::new("/usr/bin/less").exists() || Path::new("/bin/less").exists(),
+        "this test pages through less, which is missing: install it (apt-get install less)"
+    );
+    let mut r = repl_with(&[("PAGER", "less"), ("LINES", "24")]);
+    r.keys("help(os)\r");
+    // The start of the page, then less waits at its prompt.
+    r.expect("NAME");
+    r.expect(":");
+    r.keys("q");
+    r.expect(PROMPT);
+    r.keys("'out of ' + 'less'\r");
+    r.expect("'out of less'");
+}
+
+#[test]
+fn piped_input_reads_the_scripts_next_line() {
+    // As `python3 < script`: input() takes the line after the call.
+    let done = pushy()
+        .ssh(sshd().host())
+        .stdin("name = input('Name: ')\nada lovelace\nprint(name.title())\nprint(input() * 2)\nab\n")
+        .run();
+    done.success().stdout_is("Name: Ada Lovelace\nabab\n");
+}
