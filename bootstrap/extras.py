@@ -11,14 +11,15 @@
 #   streaming     items in batches, with a flusher thread
 #   stdin         forwarded stdin for one request
 #   terminal      a REPL call reads the user's terminal: input, getpass, pager
+#   helpers       the REPL's !cmd, obj? and obj??
 #   completion    rlcompleter's rule; is an input complete (codeop)
 #   tracebacks    the user's frames only
 #   imports       submodules that dotted names refer to
 #   files         pushy cp: send and receive file trees
 #
 # What the server uses: Stdin, terminal_begin, terminal_end, line_arrived,
-# Batch, end_forked_child, check_complete, complete, format_exception,
-# preimport_submodules, transfer and remove_temporaries.
+# repl_helper, Batch, end_forked_child, check_complete, complete,
+# format_exception, preimport_submodules, transfer and remove_temporaries.
 
 import os
 import struct
@@ -378,6 +379,83 @@ def terminal_end(terminal):
         sys.stdin = terminal.saved
 
 
+# ------------------------------------------------------------- REPL helpers
+#
+# `!cmd`, `obj?` and `obj??` in the REPL: evals whose mode names the helper
+# (server.py _run), with the command or the expression as their code.
+
+
+def repl_helper(mode, code, namespace):
+    """What the helper `mode` shows for `code`: it prints, and the value is
+    the shell's exit status (None for the others)."""
+    if mode == "shell":
+        return shell(code)
+    sys.stdout.write(describe(code, namespace, source=(mode == "source")))
+    return None
+
+
+def shell(command):
+    """Runs `command` with /bin/sh, its output streaming on fds 1 and 2; the
+    exit status (negative: the signal that killed it). Ctrl-C kills it."""
+    import subprocess
+    return subprocess.run(["/bin/sh", "-c", command], stdin=subprocess.DEVNULL).returncode
+
+
+def describe(expression, namespace, source=False):
+    """IPython's `obj?` (signature, docstring, type) and, with `source`,
+    `obj??` (the source where inspect finds it)."""
+    import inspect
+    obj = eval(compile(expression.strip(), "<input>", "eval", dont_inherit=True), namespace)
+    lines = []
+    try:
+        signature = str(inspect.signature(obj))
+    except (TypeError, ValueError):
+        signature = None
+    name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None) or expression.strip()
+    if signature is not None:
+        lines.append("Signature: %s%s" % (name, signature))
+    text = None
+    if source:
+        _register_sources()
+        try:
+            text = inspect.getsource(obj)
+        except (TypeError, OSError):
+            text = None
+    if text is not None:
+        lines.append("Source:\n" + text.rstrip("\n"))
+    else:
+        if not callable(obj) and not inspect.ismodule(obj) and not inspect.isclass(obj):
+            lines.append("Value:     " + _short_repr(obj))
+        doc = inspect.getdoc(obj)
+        lines.append("Docstring: " + (doc if doc else "<no docstring>"))
+        if source:
+            lines.append("Source:    not available (%s)" % ("built in" if inspect.isbuiltin(obj) else "not found"))
+    try:
+        where = inspect.getsourcefile(obj) or inspect.getfile(obj)
+    except TypeError:
+        where = None
+    if where:
+        lines.append("File:      " + where)
+    lines.append("Type:      " + type(obj).__name__)
+    return "\n".join(lines) + "\n"
+
+
+def _short_repr(obj):
+    try:
+        text = repr(obj)
+    except Exception as e:
+        return "<repr failed: %s>" % (_short(e),)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _register_sources():
+    """The REPL's inputs in linecache, so inspect finds the source of what
+    was defined there."""
+    import linecache
+    for name, text in list(_sources.items()):
+        linecache.cache[name] = (len(text), None, text.splitlines(True), name)
+
+
 def end_forked_child(reply):
     """A child the user's code forked came back into pushy (the parent
     replies).  It must neither send frames nor wait for requests it will never
@@ -565,17 +643,19 @@ class _Unimported:
 def complete(namespace, text):
     import keyword
     import re
-    m = re.search(r"""([A-Za-z_][\w.]*)\[(["'])([^"']*)$""", text)
+    m = re.search(r"""([A-Za-z_][\w.]*)((?:\[(?:"[^"\\]*"|'[^'\\]*'|-?\d+)\])*)\[(["']?)([^"'\]\[]*)$""", text)
     if m:
         obj = _resolve(namespace, m.group(1))
-        if obj is not _MISSING and issubclass(type(obj), dict):
-            prefix = m.group(3)
-            quote = m.group(2)
-            # dict.keys: a subclass's own __iter__ is user code. Exact str
-            # keys only: a str subclass may override startswith.
-            keys = sorted(k for k in dict.keys(obj) if type(k) is str and k.startswith(prefix))
-            return {"start": len(text) - len(prefix), "items": [k + quote + "]" for k in keys]}
-        return {"start": len(text), "items": []}
+        for key in re.findall(r"""\[("[^"\\]*"|'[^'\\]*'|-?\d+)\]""", m.group(2)):
+            obj = _item(obj, key)
+        quote, prefix = m.group(3), m.group(4)
+        keys = _keys(obj)
+        if quote:
+            # Exact str keys only: a str subclass may override startswith.
+            items = [k + quote + "]" for k in keys if type(k) is str and k.startswith(prefix)]
+        else:
+            items = [repr(k) + "]" for k in keys if type(k) in (str, int) and repr(k).startswith(prefix)]
+        return {"start": len(text) - len(prefix), "items": sorted(items)}
     m = re.search(r"[A-Za-z_][\w.]*$|$", text)
     word = m.group(0)
     start = m.start()
@@ -599,6 +679,35 @@ def complete(namespace, text):
         names.update(_all_module_names())
     items = sorted(n for n in names if n.startswith(word) and (word.startswith("_") or not n.startswith("_")))
     return {"start": start, "items": items}
+
+
+def _item(obj, literal):
+    """obj[literal] for the containers whose subscript is known to run no
+    user code: dict (never its __missing__, nor a subclass's __getitem__),
+    list, tuple and os.environ; _MISSING for anything else."""
+    import ast
+    try:
+        key = ast.literal_eval(literal)
+        t = type(obj)
+        if issubclass(t, dict):
+            return dict.get(obj, key, _MISSING)
+        if t in (list, tuple) and type(key) is int:
+            return t.__getitem__(obj, key)
+        if obj is os.environ and type(key) is str:
+            return os.environ.get(key, _MISSING)
+    except Exception:
+        pass
+    return _MISSING
+
+
+def _keys(obj):
+    """The keys of a dict (dict.keys: a subclass's own __iter__ is user
+    code) or of os.environ; none for anything else."""
+    if issubclass(type(obj), dict):
+        return list(dict.keys(obj))
+    if obj is os.environ:
+        return list(os.environ.keys())
+    return []
 
 
 def _resolve(namespace, dotted):

@@ -868,6 +868,8 @@ class Server:
                 kind = header.get("k")
                 if kind in ("get", "put"):  # file transfer: pushy's own code, not the user's
                     has_value, value = True, load_extras().transfer(kind, header)
+                elif mode in ("shell", "doc", "source"):  # the REPL's !cmd, obj? and obj??
+                    has_value, value = True, load_extras().repl_helper(mode, header.get("code", ""), self.namespace)
                 elif header.get("repl") and mode == "auto":
                     # CPython's interactive rules: every expression statement
                     # at the top level goes to sys.displayhook, which echoes

@@ -638,6 +638,24 @@ class CompleteTests(unittest.TestCase):
         self.assertEqual(self.complete("d['b"), {"start": 3, "items": ["beta']"]})
         self.assertEqual(self.complete('nothing["'), {"start": 9, "items": []})
 
+    def test_keys_inside_nested_subscripts_run_no_user_code(self):
+        import collections
+
+        class Trap(dict):
+            def __getitem__(self, key):
+                raise AssertionError("user code ran")
+
+        made = collections.defaultdict(dict)
+        self.ns["d"] = {"a": [0, {"xy": 1, "xz": 2, 3: 4}], "t": Trap(inner={"k": 1}), "dd": made}
+        self.assertEqual(self.complete('d["a"][1]["x'), {"start": 11, "items": ['xy"]', 'xz"]']})
+        self.assertEqual(self.complete("d['a'][1]["), {"start": 10, "items": ["'xy']", "'xz']", "3]"]})
+        self.assertEqual(self.complete('d["t"]["inner"]["'), {"start": 17, "items": ['k"]']})
+        self.assertEqual(self.complete('d["a"][9]["'), {"start": 11, "items": []})
+        self.assertEqual(self.complete('d["dd"]["new"]["'), {"start": 16, "items": []})
+        self.assertEqual(dict(made), {})  # no __missing__ ran
+        os.environ["PUSHY_TEST_KEY"] = "1"
+        self.assertEqual(self.complete('os.environ["PUSHY_TEST_K'), {"start": 12, "items": ['PUSHY_TEST_KEY"]']})
+
     def test_properties_are_not_evaluated(self):
         PropertyTrap.calls = 0
         self.ns["obj"] = PropertyTrap()
@@ -1247,6 +1265,25 @@ class TerminalTests(EndToEndTest):
         frames = srv.eval("help(len)", terminal=True)
         self.assertEqual([f for f in frames if f.header["k"] == "page"], [])
         self.assertIn(b"Return the number of items", output_of(frames, 1))
+
+
+class ReplHelperTests(EndToEndTest):
+    """The REPL's `!cmd`, `obj?` and `obj??`: evals whose mode names them."""
+
+    def test_shell_streams_and_its_status_is_the_value(self):
+        srv = self.start()
+        frames = srv.eval("echo out; echo err >&2; exit 3", mode="shell")
+        self.assertReply(frames, "value", v=[3])
+        self.assertEqual((output_of(frames, 1), output_of(frames, 2)), (b"out\n", b"err\n"))
+
+    def test_doc_and_source(self):
+        srv = self.start()
+        frames = srv.eval("len", mode="doc")
+        self.assertIn(b"Signature: len(obj, /)", output_of(frames, 1))
+        srv.eval("def f(x):\n    return x + 1\n", file="<input-1>")
+        frames = srv.eval("f", mode="source")
+        self.assertIn(b"def f(x):\n    return x + 1\n", output_of(frames, 1))
+        self.assertReply(srv.eval("nope", mode="doc"), "error", type="NameError")
 
 
 class StreamTests(EndToEndTest):

@@ -57,6 +57,14 @@ pub enum Mode {
     Auto,
     /// A script: run as `__main__`, no value.
     Run,
+    /// The REPL's `!cmd`: the code is a shell command, run with `/bin/sh`
+    /// on the host; its output streams, the value is its exit status.
+    Shell,
+    /// The REPL's `obj?`: the code is an expression; its signature,
+    /// docstring and type are printed.
+    Doc,
+    /// The REPL's `obj??`: as `Doc`, with the source where Python finds it.
+    Source,
 }
 
 /// A file transfer, instead of code (see [`crate::transfer`]).
@@ -372,6 +380,9 @@ impl Session {
                 mode: match request.mode {
                     Mode::Auto => "auto",
                     Mode::Run => "run",
+                    Mode::Shell => "shell",
+                    Mode::Doc => "doc",
+                    Mode::Source => "source",
                 },
                 stream: request.stream,
                 window: STREAM_WINDOW,

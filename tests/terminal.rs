@@ -8,14 +8,14 @@ use std::path::Path;
 use crate::support::pushy::{pushy, Pty};
 use crate::support::sshd::sshd;
 
-const PROMPT: &str = "pushy-test>>> ";
+pub(crate) const PROMPT: &str = "pushy-test>>> ";
 
-struct Term {
-    pty: Pty,
+pub(crate) struct Term {
+    pub(crate) pty: Pty,
     _data: tempfile::TempDir,
 }
 
-fn repl_with(envs: &[(&str, &str)]) -> Term {
+pub(crate) fn repl_with(envs: &[(&str, &str)]) -> Term {
     let data = tempfile::tempdir().unwrap();
     let mut command = pushy()
         .ssh(sshd().host())
@@ -32,18 +32,18 @@ fn repl_with(envs: &[(&str, &str)]) -> Term {
     Term { pty, _data: data }
 }
 
-fn repl() -> Term {
+pub(crate) fn repl() -> Term {
     repl_with(&[])
 }
 
 impl Term {
-    fn keys(&mut self, text: &str) {
+    pub(crate) fn keys(&mut self, text: &str) {
         self.pty.send(text).unwrap();
         self.pty.flush().unwrap();
     }
 
     /// Waits for `text`; returns what came before it.
-    fn expect(&mut self, text: &str) -> String {
+    pub(crate) fn expect(&mut self, text: &str) -> String {
         self.pty.exp_string(text).unwrap_or_else(|e| panic!("never saw {text:?}: {e}"))
     }
 }

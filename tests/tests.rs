@@ -6,6 +6,7 @@ mod exec;
 mod fleet;
 mod generated;
 mod harness;
+mod helpers;
 mod hostile;
 mod inventory;
 mod manners;

@@ -19,7 +19,7 @@ use std::rc::Rc;
 
 use pushy::printer::Printer;
 use pushy::transfer::{self, Options, Progress};
-use pushy::{Error, ErrorKind, Event, Reply, Request, Session};
+use pushy::{Error, ErrorKind, Event, Mode, Reply, Request, Session};
 use rustyline::config::{CompletionType, Config};
 use rustyline::error::ReadlineError;
 use rustyline::history::DefaultHistory;
@@ -41,6 +41,8 @@ Modules import themselves on first use: os.listdir(\"/\").
   :put LOCAL [REMOTE]   copy a file or directory to the host (default: its cwd)
   :reconnect     a new connection and interpreter (names from before are gone)
   :quit          leave (Ctrl-D does too)
+  !cmd           run a shell command on the host (its exit status shows if not 0)
+  obj?  obj??    signature and docstring of obj; with ??, its source
 Ctrl-C stops the running call (the session and its names live on).
 Tab completes remote names; Ctrl-R searches the history.";
 
@@ -108,6 +110,18 @@ impl Repl {
         )
     }
 
+    /// `host>>> `, or `user@host>>> ` when the code runs as root or as a
+    /// `--become` user: where a slip costs most, the prompt says so.
+    fn prompt(&self) -> String {
+        let session = self.session.borrow();
+        let user: String = session.info().user.chars().filter(|c| !c.is_control()).take(64).collect();
+        if !user.is_empty() && (user == "root" || self.options.become_user.is_some()) {
+            format!("{user}@{}>>> ", session.name())
+        } else {
+            format!("{}>>> ", session.name())
+        }
+    }
+
     fn interactive(&mut self) -> pushy::Result<ExitCode> {
         let config = Config::builder()
             .history_ignore_dups(true)
@@ -131,7 +145,6 @@ impl Repl {
             let _ = editor.load_history(path);
         }
         println!("{}", self.banner());
-        let prompt = format!("{}>>> ", self.session.borrow().name());
         let mut buffer = String::new();
         // Lines of a bracketed paste not yet run: rustyline hands the whole
         // paste over as one text, but it must run line by line, as if typed.
@@ -140,6 +153,7 @@ impl Repl {
             let line = match pasted.pop_front() {
                 Some(line) => line,
                 None => {
+                    let prompt = self.prompt();
                     let shown = if buffer.is_empty() { prompt.as_str() } else { "... " };
                     match editor.readline(shown) {
                         Ok(text) => {
@@ -164,6 +178,20 @@ impl Repl {
                     Next::Exit(code) => return Ok(code),
                     Next::Continue | Next::More => continue,
                 }
+            }
+            if let Some((mode, code)) = helper_line(&buffer, &line) {
+                let _ = editor.add_history_entry(line.trim());
+                save(&mut editor, history.as_ref());
+                if self.lost {
+                    eprintln!("pushy: not connected: press Enter (or type :reconnect) to reconnect, Ctrl-D to leave");
+                    continue;
+                }
+                match self.run(code, mode, false, Keys::Editor(&mut editor)) {
+                    Err(e) if e.kind() == ErrorKind::Disconnected => self.lose(&e),
+                    Err(e) => return Err(e),
+                    Ok(_) => {}
+                }
+                continue;
             }
             if buffer.is_empty() && line.trim().is_empty() {
                 if self.lost {
@@ -233,6 +261,10 @@ impl Repl {
                     Next::Continue | Next::More => continue,
                 }
             }
+            if let Some((mode, code)) = helper_line(&buffer, &line) {
+                self.run(code, mode, false, Keys::Piped)?;
+                continue;
+            }
             if !buffer.is_empty() {
                 buffer.push('\n');
             }
@@ -254,14 +286,21 @@ impl Repl {
 
     /// Runs an input; with `if_complete`, only when CPython's rule says it
     /// is complete (else `Next::More`: read another line).
-    /// The code reads lines through `keys` when it asks for them.
-    fn eval(&mut self, code: &str, if_complete: bool, mut keys: Keys<'_>) -> pushy::Result<Next> {
+    /// Runs a REPL input (see [`Self::run`]).
+    fn eval(&mut self, code: &str, if_complete: bool, keys: Keys<'_>) -> pushy::Result<Next> {
+        self.run(code, Mode::Auto, if_complete, keys)
+    }
+
+    /// Runs an input, or one of the helpers (`!cmd`, `obj?`, `obj??`). The
+    /// code reads lines through `keys` when it asks for them.
+    fn run(&mut self, code: &str, mode: Mode, if_complete: bool, mut keys: Keys<'_>) -> pushy::Result<Next> {
         let file = format!("<input-{}>", self.count + 1);
         let interactive = matches!(keys, Keys::Editor(_));
         // Not streamed: showing an iterator must not consume it. The values
         // come as echoes (`repl`), printed by the sink in order with output.
         let request = Request {
             file: &file,
+            mode,
             repl: true,
             if_complete,
             terminal: true,
@@ -301,6 +340,16 @@ impl Repl {
         // A lost connection: the caller offers to reconnect.
         let next = match reply? {
             Reply::Incomplete => return Ok(Next::More),
+            Reply::Value(value, _) if mode == Mode::Shell => {
+                match value {
+                    pushy::Value::Int(0) => {}
+                    pushy::Value::Int(n) if n < 0 => eprintln!("[killed by signal {}]", -n),
+                    pushy::Value::Int(n) => eprintln!("[exit status {n}]"),
+                    other => eprintln!("[exit status {other:?}]"),
+                }
+                Next::Continue
+            }
+            Reply::Value(pushy::Value::None, _) if mode != Mode::Auto => Next::Continue,
             Reply::Value(value, _) => {
                 let _ = write_stdout(&self.printer.value(&value));
                 Next::Continue
@@ -402,6 +451,23 @@ impl Repl {
             Err(e) => eprintln!("copy failed: {e}"),
         }
     }
+}
+
+/// `!cmd` (a shell command on the host), `obj??` (source) and `obj?`
+/// (signature and docstring), as IPython reads them: only as a whole input
+/// of one line (no Python input starts with `!` or ends with `?`).
+pub(crate) fn helper_line<'l>(buffer: &str, line: &'l str) -> Option<(Mode, &'l str)> {
+    if !buffer.is_empty() {
+        return None;
+    }
+    let text = line.trim();
+    if let Some(command) = text.strip_prefix('!') {
+        return Some((Mode::Shell, command));
+    }
+    if let Some(expression) = text.strip_suffix("??").filter(|e| !e.trim().is_empty()) {
+        return Some((Mode::Source, expression));
+    }
+    text.strip_suffix('?').filter(|e| !e.trim().is_empty()).map(|expression| (Mode::Doc, expression))
 }
 
 fn save(editor: &mut Editor<RemoteHelper, DefaultHistory>, path: Option<&std::path::PathBuf>) {
