@@ -10,6 +10,7 @@
 #   interface     what this module takes from the server: init()
 #   streaming     items in batches, with a flusher thread
 #   stdin         forwarded stdin for one request
+#   pty           exec -t: the code on a pseudo-terminal
 #   terminal      a REPL call reads the user's terminal: input, getpass, pager
 #   helpers       the REPL's !cmd, obj? and obj??
 #   completion    rlcompleter's rule; is an input complete (codeop)
@@ -17,7 +18,7 @@
 #   imports       submodules that dotted names refer to
 #   files         pushy cp: send and receive file trees
 #
-# What the server uses: Stdin, terminal_begin, terminal_end, line_arrived,
+# What the server uses: Stdin, Pty, terminal_begin, terminal_end, line_arrived,
 # repl_helper, Batch, end_forked_child, check_complete, complete,
 # format_exception, preimport_submodules, transfer and remove_temporaries.
 
@@ -174,6 +175,154 @@ class Stdin:
             self.channel.send({"k": "stdin_ack", "id": self.rid, "n": len(data)})
         if self.wfd is not None:
             os.close(self.wfd)
+
+
+# ---------------------------------------------------------------------- pty
+#
+# `pushy exec -t`: the code runs with fds 0, 1 and 2 on a pseudo-terminal's
+# slave, as under `ssh -t`. The master is relayed: keys from `stdin` frames
+# are written to it, what it reads goes out as `out` frames (fd 1: a
+# terminal has one output), window sizes come as `winch` frames. The pty is
+# not the process's controlling terminal (the server cannot take one), so
+# what the kernel would do for one is done here: the interrupt key, while
+# the pty's settings make it a signal, interrupts the call, and a new window
+# size raises SIGWINCH in the server.
+
+
+class Pty:
+    def __init__(self, server, rid, spec):
+        self.server = server
+        self.rid = rid
+        self.master, self.slave = os.openpty()
+        self.term = spec.get("term") if isinstance(spec.get("term"), str) else None
+        self.saved = None
+        self.saved_term = None
+        self.resize(spec, signal=False)
+        self.chunks = []
+        self.ready = _thread.allocate_lock()
+        self.ready.acquire()
+        self.relayed = _thread.allocate_lock()  # held until the relay ends
+        self.relayed.acquire()
+        self.users = 2  # the relay and the feeder: the last one out closes the master
+        self.users_lock = _thread.allocate_lock()
+        _thread.start_new_thread(self._relay, ())
+        _thread.start_new_thread(self._feed, ())
+
+    # -- the reader thread
+    def put(self, data):
+        if data is None or data:
+            if data and self._interrupt_key_in(data):
+                self.server._interrupt(self.rid)
+            self.chunks.append(data)
+            try:
+                self.ready.release()
+            except RuntimeError:
+                pass
+
+    def _interrupt_key_in(self, data):
+        import termios
+        try:
+            attrs = termios.tcgetattr(self.master)
+        except Exception:
+            return False
+        key = attrs[6][termios.VINTR]
+        return bool(attrs[3] & termios.ISIG) and isinstance(key, bytes) and key != b"\0" and key in data
+
+    def resize(self, header, signal=True):
+        import fcntl
+        import struct as _struct
+        import termios
+
+        def dimension(name, default):
+            value = header.get(name)
+            return min(max(value, 1), 9999) if type(value) is int else default
+
+        size = _struct.pack("HHHH", dimension("rows", 24), dimension("cols", 80), 0, 0)
+        try:
+            fcntl.ioctl(self.master, termios.TIOCSWINSZ, size)
+        except OSError:
+            return
+        if signal:
+            import _signal
+            _signal.pthread_kill(self.server.main_ident, _signal.SIGWINCH)
+
+    # -- the main thread, around the call
+    def attach(self):
+        flush_own_streams(self.server)
+        self.saved = [os.dup(fd) for fd in (0, 1, 2)]
+        for fd in (0, 1, 2):
+            os.dup2(self.slave, fd)
+        if self.term:
+            self.saved_term = os.environ.get("TERM")
+            os.environ["TERM"] = self.term
+
+    def detach(self):
+        flush_own_streams(self.server)
+        if self.saved is not None:
+            for fd, saved in zip((0, 1, 2), self.saved):
+                os.dup2(saved, fd)
+                os.close(saved)
+        if self.term:
+            if self.saved_term is None:
+                os.environ.pop("TERM", None)
+            else:
+                os.environ["TERM"] = self.saved_term
+        os.close(self.slave)
+        # Once no descriptor of the slave is open, the relay reads the rest
+        # and ends: all output is out before the reply. A child still
+        # holding the slave (in the background) is not waited for.
+        self.relayed.acquire(True, 2.0)
+        self.put(None)
+
+    # -- the threads
+    def _relay(self):
+        try:
+            while True:
+                try:
+                    data = os.read(self.master, 1 << 16)
+                except InterruptedError:
+                    continue
+                except OSError:  # EIO: no slave descriptor is open any more
+                    break
+                if not data:
+                    break
+                self.server.channel.send({"k": "out", "fd": 1}, data)
+        finally:
+            self.relayed.release()
+            self._done()
+
+    def _feed(self):
+        try:
+            while True:
+                while not self.chunks:
+                    self.ready.acquire()
+                data = self.chunks.pop(0)
+                if data is None:
+                    break
+                try:
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(self.master, view):]
+                except OSError:
+                    pass
+                self.server.channel.send({"k": "stdin_ack", "id": self.rid, "n": len(data)})
+        finally:
+            self._done()
+
+    def _done(self):
+        with self.users_lock:
+            self.users -= 1
+            last = self.users == 0
+        if last:
+            os.close(self.master)
+
+
+def flush_own_streams(server):
+    for stream in server.output.streams:
+        try:
+            stream.flush()
+        except Exception:
+            pass
 
 
 # ----------------------------------------------------------------- terminal

@@ -717,6 +717,10 @@ class Server:
                     stdin = self.stdins.get(rid)
                     if stdin is not None:
                         stdin.put(payload)
+                elif kind == "winch":  # the client's window changed size
+                    stdin = self.stdins.get(rid)
+                    if stdin is not None and hasattr(stdin, "resize"):
+                        stdin.resize(header)
                 elif kind == "line":  # the answer to a terminal call's `read`
                     if _extras is not None:
                         _extras.line_arrived(header, payload)
@@ -726,7 +730,9 @@ class Server:
                         if self.credit_ready.locked():
                             self.credit_ready.release()
                 else:
-                    if (kind == "eval" and header.get("stdin")) or kind == "put":
+                    if kind == "eval" and header.get("pty"):  # keys typed go to a pty's master
+                        self.stdins[rid] = load_extras().Pty(self, rid, header["pty"])
+                    elif (kind == "eval" and header.get("stdin")) or kind == "put":
                         # Created here, not in the main thread, so stdin
                         # frames that follow the request are never dropped.
                         self.stdins[rid] = load_extras().Stdin(self.channel, rid)
@@ -845,9 +851,9 @@ class Server:
                 self.deferred = False
         if os.getpid() != self.pid:
             load_extras().end_forked_child(reply[0])
-            if stdin is not None:
-                del self.stdins[rid]
-                stdin.detach()
+        if stdin is not None:
+            del self.stdins[rid]
+            stdin.detach()  # (a pty's output is all forwarded when it returns)
         self.output.drain()
         try:
             self.channel.send(*reply)

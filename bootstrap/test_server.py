@@ -1267,6 +1267,49 @@ class TerminalTests(EndToEndTest):
         self.assertIn(b"Return the number of items", output_of(frames, 1))
 
 
+class PtyTests(EndToEndTest):
+    """A `pty` eval runs on a pseudo-terminal: keys in `stdin` frames, its
+    output as `out` frames before the reply, sizes in `winch` frames."""
+
+    def test_keys_in_output_out_and_fds_back_after(self):
+        srv = self.start()
+        rid = srv.request("eval", code="print(os.isatty(0), os.isatty(1)); input('? ')",
+                          pty={"rows": 30, "cols": 90, "term": "xterm"})
+        srv.send({"k": "stdin", "id": rid}, b"typed\r")
+        frames = srv.collect(rid)
+        self.assertReply(frames, "value", v=["typed"])
+        out = output_of(frames, 1)
+        self.assertTrue(out.startswith(b"True True\r\n"), out)
+        self.assertIn(b"typed", out)  # the pty's echo
+        self.assertIn(b"? ", out)
+        # After the call, fds 0-2 and TERM are as before.
+        term = os.environ.get("TERM")
+        self.assertReply(srv.eval("os.isatty(0), os.isatty(1), os.environ.get('TERM')"), "value",
+                         v=[["t", 3], False, False, term])
+
+    def test_size_and_winch(self):
+        srv = self.start()
+        rid = srv.request("eval", pty={"rows": 30, "cols": 90}, code=(
+            "import signal, time\ngot = []\nsignal.signal(signal.SIGWINCH, lambda *a: got.append(1))\n"
+            "first = os.get_terminal_size()\nprint('ready', flush=True)\n"
+            "deadline = time.time() + 10\nwhile not got and time.time() < deadline: time.sleep(0.01)\n"
+            "(tuple(first), tuple(os.get_terminal_size()))"))
+        while b"ready" not in srv.recv().payload:
+            pass
+        srv.send({"k": "winch", "id": rid, "rows": 40, "cols": 120})
+        reply = srv.collect(rid)[-1]
+        self.assertEqual(reply.header["k"], "value", reply.header)
+        self.assertEqual(reply.header["v"], [["t", 2], ["t", 2], 90, 30, ["t", 2], 120, 40])
+
+    def test_the_interrupt_key_interrupts(self):
+        srv = self.start()
+        rid = srv.request("eval", code="print('go', flush=True); time.sleep(30)", pty={"rows": 24, "cols": 80})
+        while b"go" not in srv.recv().payload:
+            pass
+        srv.send({"k": "stdin", "id": rid}, b"\x03")
+        self.assertReply(srv.collect(rid), "error", type="KeyboardInterrupt")
+
+
 class ReplHelperTests(EndToEndTest):
     """The REPL's `!cmd`, `obj?` and `obj??`: evals whose mode names them."""
 

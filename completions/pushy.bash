@@ -327,7 +327,7 @@ _pushy() {
             return 0
             ;;
         pushy__subcmd__exec)
-            opts="-f -0 -q -p -l -i -F -J -o -v -h --list-hosts --file --json --raw --null --test --timeout --forks --collapse --ordered --failed --quiet --port --login --identity --ssh-config --jump --option --python --connect-timeout --persist --no-reuse --sudo --become --inventory --limit --verbose --color --help"
+            opts="-f -0 -t -q -p -l -i -F -J -o -v -h --list-hosts --file --json --raw --null --test --timeout --tty --forks --collapse --ordered --failed --quiet --port --login --identity --ssh-config --jump --option --python --connect-timeout --persist --no-reuse --sudo --become --inventory --limit --verbose --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -78,6 +78,7 @@ complete -c pushy -n "__fish_pushy_using_subcommand exec" -l json -d 'Print valu
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -l raw -d 'Print text as is, bytes as bytes, and one item per line: for pipelines'
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -s 0 -l null -d 'With --raw (implied): end every item with NUL instead of a newline, for `xargs -0`'
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -l test -d 'Print nothing; exit 0 if the value is truthy, 1 if falsy'
+complete -c pushy -n "__fish_pushy_using_subcommand exec" -s t -l tty -d 'Give the code a pseudo-terminal on the host, as `ssh -t`: keys go to it as typed, curses and pagers work, window size changes follow. One host only. Without a local terminal, pushy says so and runs the code without one, as `ssh -t` does'
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -l collapse -d 'With many hosts: print identical results once, naming all their hosts'
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -l ordered -d 'With many hosts: print in the order given, not as hosts finish'
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -s q -l quiet -d 'With many hosts: no progress line and no summary on the terminal'

@@ -170,6 +170,12 @@ pub struct ExecArgs {
     #[arg(long, value_name = "SECS")]
     pub timeout: Option<f64>,
 
+    /// Give the code a pseudo-terminal on the host, as `ssh -t`: keys go to it as typed,
+    /// curses and pagers work, window size changes follow. One host only. Without a local
+    /// terminal, pushy says so and runs the code without one, as `ssh -t` does.
+    #[arg(short = 't', long = "tty")]
+    pub tty: bool,
+
     #[command(flatten)]
     pub fleet: FleetArgs,
 

@@ -59,6 +59,9 @@ pub fn run_job(
         ctrl_c.attach(session.interrupter());
     }
     let timer = job.timeout.map(|limit| Timer::start(session.interrupter(), limit));
+    // `-t`: our terminal raw for the call's length (the guard), its keys the
+    // remote pty's.
+    let raw = job.tty.then(|| crate::pty::raw(session.interrupter()));
     let request = Request {
         file: &job.file,
         mode: job.mode,
@@ -67,7 +70,9 @@ pub fn run_job(
         truth: job.test,
         text_forms: job.text_forms,
         stream_bytes: job.stream_bytes,
+        pty: job.tty.then(crate::pty::size),
         stdin: match &job.stdin {
+            _ if job.tty => Some(Box::new(std::io::stdin()) as Box<dyn Read + Send>),
             StdinSource::Nothing => None,
             StdinSource::Forwarded => Some(Box::new(std::io::stdin()) as Box<dyn Read + Send>),
             StdinSource::Copied(bytes) => Some(Box::new(std::io::Cursor::new(SharedBytes(Arc::clone(bytes))))),
@@ -75,6 +80,7 @@ pub fn run_job(
         ..Request::new(&job.code)
     };
     let reply = session.request(request, events);
+    drop(raw);
     if let Some(hung_up) = timer.and_then(Timer::stop) {
         let _ = session.close();
         return Ok(Outcome::TimedOut(job.timeout.unwrap_or_default(), hung_up));
@@ -85,7 +91,10 @@ pub fn run_job(
         Reply::NoValue | Reply::Incomplete => Outcome::NoValue,
         Reply::StreamEnd(_) | Reply::BytesStreamed(_) => Outcome::Streamed,
         Reply::Exit(code) => Outcome::Exit(code),
-        Reply::Raised(error) if error.type_name == "KeyboardInterrupt" && ctrl_c.is_some_and(CtrlC::fired) => {
+        // (Under -t, Ctrl-C is a key the remote pty turned into an interrupt.)
+        Reply::Raised(error)
+            if error.type_name == "KeyboardInterrupt" && (job.tty || ctrl_c.is_some_and(CtrlC::fired)) =>
+        {
             Outcome::Interrupted(error)
         }
         Reply::Raised(error) => Outcome::Raised(error),

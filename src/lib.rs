@@ -36,7 +36,8 @@ pub mod transfer;
 
 pub use error::{Error, ErrorKind, RemoteError, Result};
 pub use session::{
-    Completeness, Event, Interrupter, Mode, Reply, Request, ServerInfo, Session, Stream, Transfer, COMPLETION_BUDGET,
+    Completeness, Event, Interrupter, Mode, PtySize, Reply, Request, ServerInfo, Session, Stream, Transfer,
+    COMPLETION_BUDGET,
 };
 pub use target::{ConnectOptions, PasswordSource, Reuse, SshTarget, Target};
 pub use transport::{control_dir, disconnect, stop_owned_masters};

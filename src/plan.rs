@@ -4,7 +4,7 @@
 //! decided here and nowhere else; the front ends (`exec`, `fanout`, `repl`,
 //! `copy`) read a plan and never see a flag.
 
-use std::io::Read;
+use std::io::{IsTerminal, Read};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -76,6 +76,8 @@ pub struct Job {
     pub text_forms: bool,
     /// `-v`: say which interpreter ran, as whom.
     pub verbose: bool,
+    /// `-t`: the code runs on a remote pseudo-terminal fed by ours.
+    pub tty: bool,
 }
 
 /// Where a job's remote `sys.stdin` comes from.
@@ -188,6 +190,7 @@ fn exec(args: ExecArgs, color: ColorChoice) -> pushy::Result<JobPlan> {
         stream_bytes: printer.format == Format::Raw && !args.test && !many,
         text_forms: printer.format == Format::Json,
         verbose: args.conn.verbose,
+        tty: tty(args.tty, many, code_from_stdin)?,
     };
     Ok(JobPlan { targets, host_connect, many, connect: options(&args.conn), printer, job, fleet: fleet(&args.fleet) })
 }
@@ -213,6 +216,7 @@ fn run(args: RunArgs, color: ColorChoice) -> pushy::Result<JobPlan> {
         stdin: stdin_source(stdin_used, many)?,
         stream_bytes: false,
         text_forms: false,
+        tty: false,
         verbose: args.conn.verbose,
     };
     Ok(JobPlan {
@@ -315,6 +319,23 @@ fn timeout(secs: Option<f64>) -> pushy::Result<Option<Duration>> {
         Some(secs) => Err(Error::new(ErrorKind::Usage, format!("bad --timeout {secs}"))
             .with_hint("give a positive number of seconds")),
     }
+}
+
+/// `-t`: a pty for one host, fed by our terminal. Without one, as `ssh -t`:
+/// a warning, and the code runs without a pty.
+fn tty(asked: bool, many: bool, code_from_stdin: bool) -> pushy::Result<bool> {
+    if !asked {
+        return Ok(false);
+    }
+    if many {
+        return Err(Error::new(ErrorKind::Usage, "-t gives one host a terminal; it cannot take many hosts")
+            .with_hint("run the command for each host, or leave out -t"));
+    }
+    if code_from_stdin || !std::io::stdin().is_terminal() {
+        eprintln!("pushy: no pseudo-terminal for the code: stdin is not a terminal");
+        return Ok(false);
+    }
+    Ok(true)
 }
 
 /// The code, the file name tracebacks show, and whether stdin was read for it.

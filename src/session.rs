@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::value::RawValue;
 
 use crate::error::{Error, ErrorKind, RemoteError, Result};
-use crate::protocol::message::{Eval, Items, Out, ValueTokens};
+use crate::protocol::message::{Eval, Items, Out, PtySpec, ValueTokens};
 use crate::protocol::{Frame, FrameReader, FrameWriter, FromServer, ToServer};
 use crate::stdin::StdinForwarder;
 use crate::target::{ConnectOptions, Target};
@@ -128,6 +128,22 @@ pub struct Request<'a> {
     /// With `terminal`: `help()` text comes as [`Event::Page`], for a
     /// local pager.
     pub pager: bool,
+    /// Run the code on a remote pseudo-terminal (fds 0, 1 and 2), as
+    /// `ssh -t`: `stdin` is then its keys (raw, as typed), its output comes
+    /// as [`Event::Output`] on stdout, and [`Interrupter::resize`] tells it
+    /// a new window size.
+    pub pty: Option<PtySize>,
+}
+
+/// A pseudo-terminal's size and terminal type.
+#[derive(Debug, Clone, Default)]
+pub struct PtySize {
+    /// Rows.
+    pub rows: u16,
+    /// Columns.
+    pub cols: u16,
+    /// `TERM` for the remote code.
+    pub term: Option<String>,
 }
 
 impl<'a> Request<'a> {
@@ -148,6 +164,7 @@ impl<'a> Request<'a> {
             transfer: None,
             terminal: false,
             pager: false,
+            pty: None,
         }
     }
 }
@@ -259,6 +276,17 @@ impl Interrupter {
         }
         let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         writer.send(&ToServer::Interrupt { id }, b"")
+    }
+
+    /// The running request's pseudo-terminal (see [`Request::pty`]) has a
+    /// new size.
+    pub fn resize(&self, rows: u16, cols: u16) -> Result<()> {
+        let id = self.current.load(Ordering::SeqCst);
+        if id == 0 {
+            return Ok(());
+        }
+        let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        writer.send(&ToServer::Winch { id, rows, cols }, b"")
     }
 
     /// Ends the session's input: the server exits (its watchdog sees to it
@@ -390,10 +418,15 @@ impl Session {
                 if_complete: request.if_complete,
                 truth: request.truth,
                 text_forms: request.text_forms,
-                stdin: request.stdin.is_some(),
+                stdin: request.stdin.is_some() && request.pty.is_none(),
                 argv: &request.argv,
-                terminal: request.terminal,
-                pager: request.terminal && request.pager,
+                terminal: request.terminal && request.pty.is_none(),
+                pager: request.terminal && request.pager && request.pty.is_none(),
+                pty: request.pty.as_ref().map(|size| PtySpec {
+                    rows: size.rows,
+                    cols: size.cols,
+                    term: size.term.as_deref(),
+                }),
             }),
         };
         self.send(&message)?;

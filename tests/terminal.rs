@@ -176,3 +176,110 @@ fn piped_input_reads_the_scripts_next_line() {
         .run();
     done.success().stdout_is("Name: Ada Lovelace\nabab\n");
 }
+
+/// `pushy exec -t` on a pty of its own.
+fn exec_t(code: &str) -> Pty {
+    pushy().args(["exec", "-t"]).ssh(sshd().host()).arg(code).env("TERM", "xterm").env("NO_COLOR", "1").pty()
+}
+
+/// Gives the pty rexpect made a new window size (the kernel then sends
+/// pushy SIGWINCH, as a terminal emulator's resize does).
+fn resize(pty: &Pty, rows: u16, cols: u16) {
+    use std::os::fd::AsRawFd;
+    let size = libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+    // SAFETY: TIOCSWINSZ reads one winsize, which lives across the call.
+    let done = unsafe { libc::ioctl(pty.process.pty.as_raw_fd(), libc::TIOCSWINSZ, &size) };
+    assert_eq!(done, 0, "TIOCSWINSZ: {}", std::io::Error::last_os_error());
+}
+
+#[test]
+fn exec_t_gives_the_code_a_terminal_that_input_reads() {
+    let mut pty =
+        exec_t("print('ttys', os.isatty(0), os.isatty(1), os.isatty(2), os.environ.get('TERM')); input('Name? ')");
+    pty.exp_string("ttys True True True xterm").expect("fds 0, 1 and 2 on a pty, TERM passed on");
+    pty.exp_string("Name? ").expect("input's prompt");
+    pty.send("Ada\r").unwrap();
+    pty.flush().unwrap();
+    // The remote pty echoes what it reads, then the value prints.
+    pty.exp_string("Ada").expect("the remote pty's echo");
+    pty.exp_string("'Ada'").expect("the value");
+    pty.exp_eof().unwrap();
+    assert!(cooked(&pty), "pushy left the terminal raw");
+}
+
+#[test]
+fn exec_t_ctrl_c_interrupts_and_the_terminal_comes_back_cooked() {
+    let mut pty = exec_t("print('start' + 'ed', flush=True); time.sleep(30)");
+    pty.exp_string("started").unwrap();
+    pty.send_control('c').unwrap();
+    pty.exp_string("KeyboardInterrupt").expect("Ctrl-C as a key interrupts the code");
+    pty.exp_eof().unwrap();
+    // As for any Ctrl-C that ends pushy: death by SIGINT, for the shell.
+    let status = pty.process.wait().unwrap();
+    assert!(
+        matches!(status, rexpect::process::wait::WaitStatus::Signaled(_, rexpect::process::signal::SIGINT, _)),
+        "exit status after Ctrl-C: {status:?}"
+    );
+    assert!(cooked(&pty), "pushy left the terminal raw");
+}
+
+/// Whether the terminal has line editing and signals, which raw mode turns
+/// off (the master reports the slave's settings; rexpect turns echo off
+/// itself).
+fn cooked(pty: &Pty) -> bool {
+    use std::os::fd::AsRawFd;
+    // SAFETY: tcgetattr writes the whole structure before it is read.
+    unsafe {
+        let mut t: libc::termios = std::mem::zeroed();
+        assert_eq!(libc::tcgetattr(pty.process.pty.as_raw_fd(), &mut t), 0);
+        t.c_lflag & libc::ICANON != 0 && t.c_lflag & libc::ISIG != 0 && t.c_oflag & libc::OPOST != 0
+    }
+}
+
+#[test]
+fn exec_t_forwards_window_size_changes() {
+    // The code waits (10 s at most) for SIGWINCH, then reports the size.
+    let mut pty = exec_t(
+        "import signal\n\
+         got = []\n\
+         signal.signal(signal.SIGWINCH, lambda *a: got.append(1))\n\
+         print('resize ' + 'me', flush=True)\n\
+         deadline = time.time() + 10\n\
+         while not got and time.time() < deadline: time.sleep(0.01)\n\
+         size = os.get_terminal_size()\n\
+         (size.lines, size.columns, len(got) > 0)",
+    );
+    pty.exp_string("resize me").unwrap();
+    resize(&pty, 33, 111);
+    pty.exp_string("(33, 111, True)").expect("the new size and SIGWINCH remotely");
+    pty.exp_eof().unwrap();
+}
+
+#[test]
+fn exec_t_runs_curses_and_a_remote_pager() {
+    let mut pty = exec_t(
+        "import curses\n\
+         def screen(s):\n    s.addstr(2, 3, 'curses ' + 'says hi')\n    s.refresh()\n    return chr(s.getch())\n\
+         curses.wrapper(screen)",
+    );
+    pty.exp_string("curses says hi").expect("curses drew on the remote pty");
+    pty.send("x").unwrap();
+    pty.flush().unwrap();
+    pty.exp_string("'x'").expect("curses read the key raw, without Enter");
+    pty.exp_eof().unwrap();
+    // pydoc's own pager on the host (less reads its keys from the pty).
+    let mut pty = exec_t("help(os); 'after' + ' the pager'");
+    pty.exp_string("NAME").expect("the page");
+    pty.send("q").unwrap();
+    pty.flush().unwrap();
+    pty.exp_string("'after the pager'").expect("q quit the remote pager");
+    pty.exp_eof().unwrap();
+}
+
+#[test]
+fn t_without_a_terminal_runs_without_one_and_says_so() {
+    let done = pushy().args(["exec", "-t"]).ssh(sshd().host()).arg("os.isatty(0), os.isatty(1)").stdin("").run();
+    done.success().stdout_is("(False, False)\n").stderr_has("no pseudo-terminal for the code: stdin is not a terminal");
+    let done = pushy().args(["exec", "-t", "local:,local:", "1"]).run();
+    done.code(2).clean_error().stderr_has("-t gives one host a terminal");
+}

@@ -16,6 +16,7 @@
 //! | `stdin`     | payload (empty: end of input) | forwarded stdin |
 //! | `more`      | `n` | stream credits |
 //! | `line`      | `n`, payload (empty: end of input) | the answer to `read` number `n` |
+//! | `winch`     | `rows`, `cols` | the window of a `pty` eval changed size |
 //!
 //! Server to client:
 //!
@@ -108,6 +109,15 @@ pub enum ToServer<'a> {
         /// The `read` this answers.
         n: u64,
     },
+    /// The terminal of a `pty` eval has a new size.
+    Winch {
+        /// The request.
+        id: u64,
+        /// Rows.
+        rows: u16,
+        /// Columns.
+        cols: u16,
+    },
     /// Credits for a streamed iterator.
     More {
         /// The request.
@@ -150,6 +160,22 @@ pub struct Eval<'a> {
     /// With `terminal`: `help()` text comes as `page` frames.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub pager: bool,
+    /// Run the code on a pseudo-terminal of this size: `stdin` frames are
+    /// its keys, its output comes as `out` frames (fd 1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pty: Option<PtySpec<'a>>,
+}
+
+/// The pseudo-terminal of a `pty` eval.
+#[derive(Debug, Serialize)]
+pub struct PtySpec<'a> {
+    /// Rows.
+    pub rows: u16,
+    /// Columns.
+    pub cols: u16,
+    /// `TERM` for the code, if the client has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub term: Option<&'a str>,
 }
 
 /// A message from the server.
@@ -517,6 +543,7 @@ mod tests {
             argv: &argv,
             terminal: false,
             pager: false,
+            pty: None,
         };
         let text = serde_json::to_string(&ToServer::Eval(eval)).unwrap();
         assert!(text.starts_with(r#"{"k":"eval","id":1,"code":"1""#), "{text}");
