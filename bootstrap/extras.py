@@ -194,6 +194,10 @@ class Pty:
         self.server = server
         self.rid = rid
         self.master, self.slave = os.openpty()
+        os.set_blocking(self.master, False)  # a drain reads what is there, no more
+        self.lock = _thread.allocate_lock()  # one reader of the master at a time
+        self.ended = False
+        self.saved_drain = None
         self.term = spec.get("term") if isinstance(spec.get("term"), str) else None
         self.saved = None
         self.saved_term = None
@@ -255,6 +259,17 @@ class Pty:
         if self.term:
             self.saved_term = os.environ.get("TERM")
             os.environ["TERM"] = self.term
+        # What the pty holds goes out before each frame the call sends (a
+        # REPL echo), as pipe output does: the server drains its output
+        # first.
+        output = self.server.output
+        self.saved_drain = output.__dict__.get("drain")
+        plain = type(output).drain
+
+        def drain():
+            plain(output)
+            self.drain()
+        output.drain = drain
 
     def detach(self):
         flush_own_streams(self.server)
@@ -267,6 +282,11 @@ class Pty:
                 os.environ.pop("TERM", None)
             else:
                 os.environ["TERM"] = self.saved_term
+        output = self.server.output
+        if self.saved_drain is None:
+            output.__dict__.pop("drain", None)
+        else:
+            output.drain = self.saved_drain
         os.close(self.slave)
         # Once no descriptor of the slave is open, the relay reads the rest
         # and ends: all output is out before the reply. A child still
@@ -274,24 +294,44 @@ class Pty:
         self.relayed.acquire(True, 2.0)
         self.put(None)
 
+    def drain(self):
+        with self.lock:
+            if not self.ended:
+                self.ended = not self._pump()
+
     # -- the threads
     def _relay(self):
+        import select
         try:
-            while True:
-                try:
-                    data = os.read(self.master, 1 << 16)
-                except InterruptedError:
-                    continue
-                except OSError:  # EIO: no slave descriptor is open any more
-                    break
-                if not data:
-                    break
-                self.server.channel.send({"k": "out", "fd": 1}, data)
+            while not self.ended:
+                select.select([self.master], [], [])
+                with self.lock:
+                    if not self.ended:
+                        self.ended = not self._pump()
+        except Exception:
+            pass
         finally:
             self.relayed.release()
             self._done()
 
+    def _pump(self):
+        """Sends what the master holds (under self.lock); False at its end
+        (EIO: no descriptor of the slave is open any more)."""
+        while True:
+            try:
+                data = os.read(self.master, 1 << 16)
+            except BlockingIOError:
+                return True
+            except InterruptedError:
+                continue
+            except OSError:
+                return False
+            if not data:
+                return False
+            self.server.channel.send({"k": "out", "fd": 1}, data)
+
     def _feed(self):
+        import select
         try:
             while True:
                 while not self.chunks:
@@ -299,12 +339,14 @@ class Pty:
                 data = self.chunks.pop(0)
                 if data is None:
                     break
-                try:
-                    view = memoryview(data)
-                    while view:
+                view = memoryview(data)
+                while view and not self.ended:
+                    try:
                         view = view[os.write(self.master, view):]
-                except OSError:
-                    pass
+                    except BlockingIOError:  # the pty's input is full: wait for room
+                        select.select([], [self.master], [], 0.1)
+                    except OSError:
+                        break
                 self.server.channel.send({"k": "stdin_ack", "id": self.rid, "n": len(data)})
         finally:
             self._done()
@@ -314,7 +356,9 @@ class Pty:
             self.users -= 1
             last = self.users == 0
         if last:
-            os.close(self.master)
+            with self.lock:
+                self.ended = True
+                os.close(self.master)
 
 
 def flush_own_streams(server):

@@ -1279,8 +1279,8 @@ class PtyTests(EndToEndTest):
         frames = srv.collect(rid)
         self.assertReply(frames, "value", v=["typed"])
         out = output_of(frames, 1)
-        self.assertTrue(out.startswith(b"True True\r\n"), out)
-        self.assertIn(b"typed", out)  # the pty's echo
+        self.assertIn(b"True True\r\n", out)
+        self.assertIn(b"typed", out)  # the pty's echo (maybe first: keys typed ahead)
         self.assertIn(b"? ", out)
         # After the call, fds 0-2 and TERM are as before.
         term = os.environ.get("TERM")

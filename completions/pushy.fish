@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_pushy_global_optspecs
-    string join \n p/port= l/login= i/identity= F/ssh-config= J/jump= o/option= python= connect-timeout= persist= no-reuse sudo become= inventory= limit= v/verbose color= generate= complete-hosts h/help V/version
+    string join \n t/tty p/port= l/login= i/identity= F/ssh-config= J/jump= o/option= python= connect-timeout= persist= no-reuse sudo become= inventory= limit= v/verbose color= generate= complete-hosts h/help V/version
 end
 
 function __fish_pushy_needs_command
@@ -43,6 +43,7 @@ complete -c pushy -n "__fish_pushy_needs_command" -l generate -d 'Render complet
 zsh\t'zsh completions'
 fish\t'fish completions'
 man\t'the man page (roff)'"
+complete -c pushy -n "__fish_pushy_needs_command" -s t -l tty -d 'In the REPL, run each input on a pseudo-terminal on the host, as `ssh -t`: full-screen programs (`os.system("top")`, curses) work, and keys typed while an input runs go to it'
 complete -c pushy -n "__fish_pushy_needs_command" -l no-reuse -d 'Use a fresh ssh connection and close it afterwards'
 complete -c pushy -n "__fish_pushy_needs_command" -l sudo -d 'Run the remote interpreter as root, through sudo (asks for a password if sudo wants one)'
 complete -c pushy -n "__fish_pushy_needs_command" -s v -l verbose -d 'Say which interpreter ran, as whom, on stderr'

@@ -26,6 +26,11 @@ pub struct Cli {
     #[arg(value_name = "HOST", required_unless_present_any = ["generate", "complete_hosts"], value_hint = ValueHint::Hostname)]
     pub host: Option<String>,
 
+    /// In the REPL, run each input on a pseudo-terminal on the host, as `ssh -t`: full-screen
+    /// programs (`os.system("top")`, curses) work, and keys typed while an input runs go to it.
+    #[arg(short = 't', long = "tty")]
+    pub tty: bool,
+
     #[command(flatten)]
     pub conn: ConnArgs,
 

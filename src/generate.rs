@@ -327,6 +327,12 @@ not a controlling terminal: its interrupt key (Ctrl\-C) interrupts the code whil
 pty's settings make it a signal. Without a local terminal (stdin not one), pushy says so
 on stderr and runs the code without a pty, as \fBssh \-t\fR does; with many hosts,
 \fB\-t\fR is refused.
+.PP
+\fBpushy \-t\fR \fIHOST\fR runs each REPL input so: while it runs, your terminal is
+raw and keys go to its pty (\fBinput\fR() and \fBgetpass\fR() read there, \fBhelp\fR()
+pages with the host's pager); between inputs the line editor has the terminal. Keys
+the line editor read ahead before an input started (typed in one go with its Enter)
+stay for the next prompt rather than going to that input.
 .SH MANY HOSTS
 \fIHOST\fR may name many: \fIH1\fR,\fIH2\fR, \fB@\fR\fIFILE\fR (one host a
 line), \fB@\-\fR (the same from stdin), ranges as Ansible writes them

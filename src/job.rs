@@ -61,7 +61,7 @@ pub fn run_job(
     let timer = job.timeout.map(|limit| Timer::start(session.interrupter(), limit));
     // `-t`: our terminal raw for the call's length (the guard), its keys the
     // remote pty's.
-    let raw = job.tty.then(|| crate::pty::raw(session.interrupter()));
+    let raw = job.tty.then(|| crate::pty::raw(session.interrupter(), false));
     let request = Request {
         file: &job.file,
         mode: job.mode,

@@ -38,6 +38,8 @@ pub struct Repl {
     pub connect: ConnectOptions,
     pub printer: Printer,
     pub verbose: bool,
+    /// `-t`: each input runs on a remote pty fed by our terminal.
+    pub tty: bool,
 }
 
 /// A job and where it runs.
@@ -167,7 +169,13 @@ impl Plan {
                     connect.reuse = Reuse::Attach;
                 }
                 let printer = printer(&OutputArgs::default(), color, false);
-                Ok(Plan::Repl(Repl { target: single(&cli.conn, &host)?, connect, printer, verbose: cli.conn.verbose }))
+                Ok(Plan::Repl(Repl {
+                    target: single(&cli.conn, &host)?,
+                    connect,
+                    printer,
+                    verbose: cli.conn.verbose,
+                    tty: tty(cli.tty, false, false)?,
+                }))
             }
         }
     }

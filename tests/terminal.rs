@@ -16,8 +16,17 @@ pub(crate) struct Term {
 }
 
 pub(crate) fn repl_with(envs: &[(&str, &str)]) -> Term {
+    repl_with_all(&[], envs)
+}
+
+fn repl_with_args(args: &[&str]) -> Term {
+    repl_with_all(args, &[])
+}
+
+fn repl_with_all(args: &[&str], envs: &[(&str, &str)]) -> Term {
     let data = tempfile::tempdir().unwrap();
     let mut command = pushy()
+        .args(args)
         .ssh(sshd().host())
         .env("XDG_DATA_HOME", data.path())
         .env("TERM", "xterm")
@@ -282,4 +291,34 @@ fn t_without_a_terminal_runs_without_one_and_says_so() {
     done.success().stdout_is("(False, False)\n").stderr_has("no pseudo-terminal for the code: stdin is not a terminal");
     let done = pushy().args(["exec", "-t", "local:,local:", "1"]).run();
     done.code(2).clean_error().stderr_has("-t gives one host a terminal");
+}
+
+#[test]
+fn repl_t_runs_each_input_on_a_remote_pty() {
+    let mut r = repl_with_args(&["-t"]);
+    r.keys("os.isatty(0), os.isatty(1), os.get_terminal_size().columns > 0\r");
+    r.expect("(True, True, True)");
+    r.expect(PROMPT);
+    // input() reads the pty: the prompt shows, the keys typed after it go
+    // to the running input, which the remote pty echoes.
+    r.keys("x = input('Na' + 'me? ')\r");
+    r.expect("Name? ");
+    r.keys("Ada\r");
+    r.expect(PROMPT);
+    r.keys("x * 2\r");
+    r.expect("'AdaAda'");
+    r.expect(PROMPT);
+    // Ctrl-C is a key, which the remote pty makes an interrupt.
+    r.keys("print('sle' + 'eping', flush=True); time.sleep(30)\r");
+    r.expect("sleeping");
+    r.pty.send_control('c').unwrap();
+    r.expect("KeyboardInterrupt");
+    r.expect(PROMPT);
+    // Between inputs our terminal is the line editor's again.
+    r.keys("6 * 7\r");
+    r.expect("42");
+    r.expect(PROMPT);
+    r.pty.send_control('d').unwrap();
+    r.pty.exp_eof().unwrap();
+    assert!(cooked(&r.pty), "pushy left the terminal raw");
 }

@@ -63,6 +63,7 @@ pub fn run(plan: plan::Repl) -> pushy::Result<ExitCode> {
         ctrl_c,
         count: 0,
         raised: false,
+        tty: plan.tty,
     };
     repl.start()
 }
@@ -78,6 +79,8 @@ struct Repl {
     ctrl_c: CtrlC,
     count: u64,
     raised: bool,
+    /// `-t`: each input runs on a remote pty.
+    tty: bool,
 }
 
 /// What the loop does after an input.
@@ -298,6 +301,11 @@ impl Repl {
         let interactive = matches!(keys, Keys::Editor(_));
         // Not streamed: showing an iterator must not consume it. The values
         // come as echoes (`repl`), printed by the sink in order with output.
+        // `-t`: the input runs on a remote pty, our terminal raw and its
+        // keys forwarded while it runs (not before: what the line editor
+        // read ahead stays for the next prompt).
+        let on_pty = interactive && self.tty;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let request = Request {
             file: &file,
             mode,
@@ -305,6 +313,10 @@ impl Repl {
             if_complete,
             terminal: true,
             pager: interactive && std::io::stdout().is_terminal(),
+            pty: on_pty.then(crate::pty::size),
+            stdin: on_pty.then(|| {
+                Box::new(crate::pty::KeysUntil { stop: std::sync::Arc::clone(&stop) }) as Box<dyn std::io::Read + Send>
+            }),
             ..Request::new(code)
         };
         self.ctrl_c.reset();
@@ -312,9 +324,18 @@ impl Repl {
         let ctrl_c = self.ctrl_c.clone();
         let mut sink = Sink::new(&printer, false);
         let mut tail = Tail::default();
-        // While the call runs, keys typed are not echoed: each shows when a
-        // reader takes it (see `tty`). Ctrl-C still signals.
-        let _quiet = interactive.then(|| crate::terminal::change(0, |t| t.c_lflag &= !libc::ECHO));
+        // While the call runs, keys typed are neither echoed nor edited by
+        // the terminal: each shows when a reader takes it (see `tty`), and a
+        // Ctrl-D typed ahead stays a key (in line mode the terminal would
+        // turn it into an end of file for nobody). Ctrl-C still signals.
+        let _quiet = (interactive && !on_pty).then(|| {
+            crate::terminal::change(0, |t| {
+                t.c_lflag &= !(libc::ECHO | libc::ICANON);
+                t.c_cc[libc::VMIN] = 1;
+                t.c_cc[libc::VTIME] = 0;
+            })
+        });
+        let raw = on_pty.then(|| crate::pty::raw(self.session.borrow().interrupter(), true));
         let mut on_event = |event: Event<'_>| match event {
             Event::Read { prompt, echo, line } => {
                 sink.flush()?;
@@ -337,6 +358,8 @@ impl Repl {
             }
         };
         let reply = self.session.borrow_mut().request(request, &mut on_event);
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        drop(raw);
         // A lost connection: the caller offers to reconnect.
         let next = match reply? {
             Reply::Incomplete => return Ok(Next::More),
