@@ -318,6 +318,11 @@ non\-zero exit status is shown. \fIobj\fR\fB?\fR shows its signature, docstring 
 type, \fIobj\fR\fB??\fR its source where Python finds it, as IPython does. The prompt
 names the user when it is root or a \fB\-\-become\fR user (\fBroot@web1>>> \fR).
 .SH TERMINALS
+Without \fB\-t\fR, when stdin is a terminal, code run by \fBexec\fR or \fBrun\fR on one
+host reads a line from it each time it asks for one (\fBinput\fR(), \fBpdb\fR;
+\fBgetpass\fR() with nothing shown), and \fBhelp\fR() pages through \fB$PAGER\fR when
+stdout is a terminal too.
+.PP
 \fBpushy exec \-t\fR gives the code a pseudo\-terminal on the host, as \fBssh \-t\fR
 does: fds 0, 1 and 2 are its slave (stderr comes out with stdout), your terminal is raw
 while the code runs and every key goes to it as typed, window size changes follow

@@ -3,7 +3,7 @@
 //! host of `pushy exec H1,H2,...`, so every flag (`--timeout`, `--test`,
 //! `-v`, `--raw`, `--json`) means the same for one host and for many.
 
-use std::io::Read;
+use std::io::{IsTerminal, Read};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
@@ -71,9 +71,13 @@ pub fn run_job(
         text_forms: job.text_forms,
         stream_bytes: job.stream_bytes,
         pty: job.tty.then(crate::pty::size),
+        // Lines read from our terminal on demand (see `exec`); `help()`
+        // pages when stdout is a terminal too.
+        terminal: matches!(job.stdin, StdinSource::Terminal),
+        pager: matches!(job.stdin, StdinSource::Terminal) && std::io::stdout().is_terminal(),
         stdin: match &job.stdin {
             _ if job.tty => Some(Box::new(std::io::stdin()) as Box<dyn Read + Send>),
-            StdinSource::Nothing => None,
+            StdinSource::Nothing | StdinSource::Terminal => None,
             StdinSource::Forwarded => Some(Box::new(std::io::stdin()) as Box<dyn Read + Send>),
             StdinSource::Copied(bytes) => Some(Box::new(std::io::Cursor::new(SharedBytes(Arc::clone(bytes))))),
         },

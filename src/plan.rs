@@ -92,6 +92,9 @@ pub enum StdinSource {
     Forwarded,
     /// This process's stdin, read once and sent to every host.
     Copied(Arc<Vec<u8>>),
+    /// Our stdin is a terminal (one host): the code reads a line from it
+    /// when it asks for one (`input()`, `getpass` without echo).
+    Terminal,
 }
 
 /// How many hosts run at once, and how their results print.
@@ -369,6 +372,9 @@ fn load_code(args: &ExecArgs) -> pushy::Result<(String, String, bool)> {
 /// Where the remote stdin comes from: ours, forwarded to one host or read
 /// once and copied to each of many; nothing when it was used up already.
 fn stdin_source(used: bool, many: bool) -> pushy::Result<StdinSource> {
+    if !used && !many && std::io::stdin().is_terminal() {
+        return Ok(StdinSource::Terminal);
+    }
     if used || !forwardable_stdin() {
         return Ok(StdinSource::Nothing);
     }

@@ -1,7 +1,9 @@
 //! What the front ends need to know about the terminal: colour per stream
-//! and the width to wrap at.
+//! and the width to wrap at; its settings changed and put back on every
+//! exit; a line read from it for remote code; the pager.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
+use std::process::{Command, Stdio};
 
 use crate::cli::ColorChoice;
 
@@ -83,6 +85,93 @@ pub fn restore() {
         if let Some((fd, termios)) = saved.take() {
             // SAFETY: restores settings tcgetattr read from this descriptor.
             unsafe { libc::tcsetattr(fd, libc::TCSANOW, &termios) };
+        }
+    }
+}
+
+/// Shows `text` through the user's pager: `$PAGER` (run by the shell, as
+/// git and man do), else `less`, else `more`, else straight to stdout.
+/// Returns when the pager has quit.
+pub fn page(text: &[u8]) {
+    let configured = std::env::var("PAGER").ok().filter(|p| !p.trim().is_empty());
+    let command = match configured {
+        Some(pager) => Some(pager),
+        None => ["less", "more"].into_iter().find(|p| on_path(p)).map(str::to_string),
+    };
+    let Some(command) = command else {
+        let _ = crate::output::write_stdout(text);
+        return;
+    };
+    let mut child = Command::new("sh");
+    child.arg("-c").arg(&command).stdin(Stdio::piped());
+    if std::env::var_os("LESS").is_none() {
+        // As git: quit if one screen is enough, colours, no screen clearing.
+        child.env("LESS", "FRX");
+    }
+    let mut child = match child.spawn() {
+        Ok(child) => child,
+        Err(e) => {
+            eprintln!("pushy: cannot run the pager {command:?}: {e}");
+            let _ = crate::output::write_stdout(text);
+            return;
+        }
+    };
+    if let Some(mut stdin) = child.stdin.take() {
+        // A pager that quits early closes its end: not an error.
+        let _ = stdin.write_all(text);
+    }
+    match child.wait() {
+        Ok(status) if status.code() == Some(127) => {
+            eprintln!("pushy: the pager {command:?} was not found; set PAGER to one that is");
+            let _ = crate::output::write_stdout(text);
+        }
+        _ => {}
+    }
+}
+
+fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
+}
+
+/// A line typed on our terminal (stdin, in line mode) for remote code that
+/// reads one: with its newline, empty at the end of input (Ctrl-D), `None`
+/// when `interrupted` says Ctrl-C stopped the call meanwhile. `prompt`
+/// (getpass's) goes to stderr; without `echo` nothing typed is shown.
+pub fn read_line(prompt: &str, echo: bool, interrupted: &dyn Fn() -> bool) -> Option<Vec<u8>> {
+    let prompt: String = prompt.chars().filter(|c| !c.is_control()).take(200).collect();
+    if !prompt.is_empty() {
+        let _ = std::io::stderr().write_all(prompt.as_bytes());
+    }
+    let _quiet = (!echo).then(|| {
+        change(0, |t| {
+            t.c_lflag &= !libc::ECHO;
+            t.c_lflag |= libc::ECHONL;
+        })
+    });
+    let mut line = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let mut fds = [libc::pollfd { fd: 0, events: libc::POLLIN, revents: 0 }];
+        // SAFETY: one valid pollfd for the call's length.
+        let ready = unsafe { libc::poll(fds.as_mut_ptr(), 1, 100) };
+        if interrupted() {
+            return None;
+        }
+        if ready <= 0 {
+            continue;
+        }
+        // SAFETY: reads at most buf.len() bytes into buf. In line mode a
+        // read ends at a newline: nothing after it is taken.
+        let n = unsafe { libc::read(0, buf.as_mut_ptr().cast(), buf.len()) };
+        if n < 0 {
+            if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Some(line);
+        }
+        line.extend_from_slice(&buf[..n as usize]);
+        if n == 0 || line.ends_with(b"\n") {
+            return Some(line);
         }
     }
 }

@@ -10,6 +10,10 @@ use crate::support::sshd::sshd;
 
 pub(crate) const PROMPT: &str = "pushy-test>>> ";
 
+/// pushy started with the pty's echo on, as a terminal has it (rexpect
+/// turns it off), so a test sees what a terminal would show.
+const ECHO_ON: [&str; 3] = ["sh", "-c", "stty echo && exec \"$0\" \"$@\""];
+
 pub(crate) struct Term {
     pub(crate) pty: Pty,
     _data: tempfile::TempDir,
@@ -35,7 +39,7 @@ fn repl_with_all(args: &[&str], envs: &[(&str, &str)]) -> Term {
     for (key, value) in envs {
         command = command.env(key, value);
     }
-    let mut pty = command.pty();
+    let mut pty = command.under(ECHO_ON).pty();
     pty.exp_string("Python 3.").expect("banner names the Python version");
     pty.exp_string(PROMPT).expect("first prompt");
     Term { pty, _data: data }
@@ -321,4 +325,29 @@ fn repl_t_runs_each_input_on_a_remote_pty() {
     r.pty.send_control('d').unwrap();
     r.pty.exp_eof().unwrap();
     assert!(cooked(&r.pty), "pushy left the terminal raw");
+}
+
+#[test]
+fn exec_on_a_terminal_reads_lines_from_it_as_the_code_asks() {
+    let mut pty = pushy()
+        .args(["exec"])
+        .ssh(sshd().host())
+        .arg("import getpass\nname = input('Na' + 'me? ')\npin = getpass.getpass('P' + 'IN: ')\n(name, len(pin))")
+        .env("TERM", "xterm")
+        .env("NO_COLOR", "1")
+        .under(ECHO_ON)
+        .pty();
+    pty.exp_string("Name? ").expect("input's prompt");
+    // The terminal's own echo shows what is typed for input()...
+    pty.send("Ada\r").unwrap();
+    pty.flush().unwrap();
+    pty.exp_string("Ada").expect("input's answer echoed by the terminal");
+    pty.exp_string("PIN: ").expect("getpass's prompt");
+    // ...and nothing for getpass.
+    pty.send("s3cr3t\r").unwrap();
+    pty.flush().unwrap();
+    let out = pty.exp_string("('Ada', 6)").expect("the value");
+    assert!(!out.contains("s3cr3t"), "the secret was echoed: {out:?}");
+    assert!(!out.contains("Warning"), "getpass warned: {out:?}");
+    pty.exp_eof().unwrap();
 }

@@ -345,7 +345,7 @@ impl Repl {
             Event::Page(text) if interactive => {
                 sink.flush()?;
                 tail.clear();
-                tty::page(text);
+                crate::terminal::page(text);
                 Ok(())
             }
             event => {

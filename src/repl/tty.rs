@@ -1,6 +1,6 @@
 //! The user's terminal while a REPL call runs: the remote code reads lines
-//! from it (`input()`, `getpass`, `pdb`) and pages `help()` through the
-//! local `$PAGER`.
+//! from it (`input()`, `getpass`, `pdb`); `help()` pages through the local
+//! `$PAGER` ([`crate::terminal::page`]).
 //!
 //! A line is read only when the server asks for one (a `read` frame), and
 //! through the same line editor as the prompts: what it read past the line
@@ -12,7 +12,6 @@
 //! before its prompt appears is never shown.
 
 use std::io::{BufRead, Write};
-use std::process::{Command, Stdio};
 
 use rustyline::config::Configurer;
 use rustyline::error::ReadlineError;
@@ -131,48 +130,4 @@ fn read_line(editor: &mut Editor<RemoteHelper, DefaultHistory>, prompt: &str, ec
         helper.line.set(Line::Code);
     }
     answer
-}
-
-/// Shows `text` through the user's pager: `$PAGER` (run by the shell, as
-/// git and man do), else `less`, else `more`, else straight to stdout.
-/// Returns when the pager has quit.
-pub fn page(text: &[u8]) {
-    let configured = std::env::var("PAGER").ok().filter(|p| !p.trim().is_empty());
-    let command = match configured {
-        Some(pager) => Some(pager),
-        None => ["less", "more"].into_iter().find(|p| on_path(p)).map(str::to_string),
-    };
-    let Some(command) = command else {
-        let _ = crate::output::write_stdout(text);
-        return;
-    };
-    let mut child = Command::new("sh");
-    child.arg("-c").arg(&command).stdin(Stdio::piped());
-    if std::env::var_os("LESS").is_none() {
-        // As git: quit if one screen is enough, colours, no screen clearing.
-        child.env("LESS", "FRX");
-    }
-    let mut child = match child.spawn() {
-        Ok(child) => child,
-        Err(e) => {
-            eprintln!("pushy: cannot run the pager {command:?}: {e}");
-            let _ = crate::output::write_stdout(text);
-            return;
-        }
-    };
-    if let Some(mut stdin) = child.stdin.take() {
-        // A pager that quits early closes its end: not an error.
-        let _ = stdin.write_all(text);
-    }
-    match child.wait() {
-        Ok(status) if status.code() == Some(127) => {
-            eprintln!("pushy: the pager {command:?} was not found; set PAGER to one that is");
-            let _ = crate::output::write_stdout(text);
-        }
-        _ => {}
-    }
-}
-
-fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
 }
