@@ -351,3 +351,16 @@ fn exec_on_a_terminal_reads_lines_from_it_as_the_code_asks() {
     assert!(!out.contains("Warning"), "getpass warned: {out:?}");
     pty.exp_eof().unwrap();
 }
+
+#[test]
+fn input_on_a_terminal_the_line_editor_cannot_drive() {
+    // TERM=dumb (Emacs' shell): the terminal's own line mode reads the line.
+    let mut r = repl_with(&[("TERM", "dumb")]);
+    r.keys("x = input('Na' + 'me? ')\r");
+    r.expect("Name? ");
+    r.keys("Ada\r");
+    r.expect("Ada");
+    r.expect(PROMPT);
+    r.keys("x * 2\r");
+    r.expect("'AdaAda'");
+}

@@ -74,6 +74,16 @@ impl Keys<'_> {
                 tail.clear();
                 Some(line)
             }
+            Keys::Editor(_) if line_editor_unsupported() => {
+                // The line editor would read with whatever the terminal
+                // does, which during a call is neither echo nor line
+                // editing: the terminal's own line mode reads the line.
+                tail.clear();
+                let _cooked = crate::terminal::change(0, |t| {
+                    t.c_lflag |= libc::ICANON | libc::ECHO;
+                });
+                crate::terminal::read_line(&prompt, echo, &|| ctrl_c.fired())
+            }
             Keys::Editor(editor) => {
                 let mut out = std::io::stdout().lock();
                 // The output's unfinished line becomes the editor's prompt,
@@ -107,6 +117,11 @@ impl Keys<'_> {
             }
         }
     }
+}
+
+/// The terminals rustyline does not edit on (it reads them as a pipe).
+fn line_editor_unsupported() -> bool {
+    std::env::var("TERM").is_ok_and(|term| ["dumb", "cons25", "emacs"].iter().any(|t| term.eq_ignore_ascii_case(t)))
 }
 
 fn read_line(editor: &mut Editor<RemoteHelper, DefaultHistory>, prompt: &str, echo: bool) -> rustyline::Result<String> {
