@@ -405,7 +405,10 @@ class _Terminal:
 
     def ask(self, prompt, echo):
         """A line from the user's terminal (bytes, with its newline; empty at
-        the end of input)."""
+        the end of input). A child the code forked must never send frames:
+        it reads the end of input."""
+        if os.getpid() != self.server.pid:
+            return b""
         with self.one_at_a_time:
             self.seq += 1
             seq = self.seq
@@ -506,7 +509,7 @@ def _page(text, title=""):
     """pydoc.pager: the text goes to the client's $PAGER when the call has a
     terminal and the client asked for paging; plain output otherwise."""
     terminal = _terminal
-    if terminal is not None and terminal.pager:
+    if terminal is not None and terminal.pager and os.getpid() == terminal.server.pid:
         terminal.send({"k": "page", "id": terminal.rid}, str(text).encode("utf-8", "surrogateescape"))
         return
     import pydoc

@@ -1236,6 +1236,14 @@ class TerminalTests(EndToEndTest):
         # A call without a terminal reads /dev/null, as before.
         self.assertReply(srv.eval("import sys; sys.stdin.readline()"), "value", v=[""])
 
+    def test_a_forked_child_reads_the_end_of_input_and_sends_no_frame(self):
+        srv = self.start()
+        code = ("pid = os.fork()\n"
+                "if pid == 0:\n"
+                "    try:\n        input()\n    except EOFError:\n        os._exit(7)\n    os._exit(1)\n"
+                "os.waitpid(pid, 0)[1] >> 8")
+        self.assertReply(srv.eval(code, terminal=True), "value", v=[7])
+
     def test_a_stale_answer_is_ignored(self):
         srv = self.start()
         rid = srv.request("eval", code="input() + input()", terminal=True)
