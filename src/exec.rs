@@ -36,7 +36,7 @@ fn one_host(target: &pushy::Target, connect: &pushy::ConnectOptions, plan: &JobP
         }
         Event::Page(text) if std::io::stdout().is_terminal() => {
             sink.flush()?;
-            terminal::page(text);
+            ctrl_c.paging(|| terminal::page(text));
             Ok(())
         }
         event => sink.event(event),

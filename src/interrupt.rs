@@ -27,6 +27,9 @@ pub struct CtrlC {
     hook: Arc<Mutex<Option<Hook>>>,
     presses: Arc<AtomicU32>,
     fired: Arc<AtomicBool>,
+    /// A local pager has the terminal: Ctrl-C is its key (less uses it to
+    /// stop a search), not a reason to interrupt the call or die.
+    paging: Arc<AtomicBool>,
 }
 
 impl CtrlC {
@@ -51,6 +54,9 @@ impl CtrlC {
     }
 
     fn handle(&self, signal: i32) {
+        if signal == SIGINT && self.paging.load(Ordering::SeqCst) {
+            return;
+        }
         let presses = self.presses.fetch_add(1, Ordering::SeqCst) + 1;
         if signal == SIGINT {
             self.fired.store(true, Ordering::SeqCst);
@@ -94,6 +100,14 @@ impl CtrlC {
             self.fired.store(true, Ordering::SeqCst);
             let _ = interrupter.interrupt();
         }
+    }
+
+    /// Runs a local pager: Ctrl-C meanwhile is the pager's.
+    pub fn paging<R>(&self, pager: impl FnOnce() -> R) -> R {
+        self.paging.store(true, Ordering::SeqCst);
+        let result = pager();
+        self.paging.store(false, Ordering::SeqCst);
+        result
     }
 
     /// A new request starts: count presses afresh.

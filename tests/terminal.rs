@@ -161,6 +161,16 @@ fn help_pages_through_the_pager_and_q_comes_back() {
     r.expect(PROMPT);
     r.keys("'back' + '!'\r");
     r.expect("'back!'");
+    r.expect(PROMPT);
+    // Ctrl-C in the pager is the pager's (this one dies of it): pushy
+    // neither interrupts the call nor dies, even at the second.
+    r.keys("help(len); time.sleep(1); 'after' + ' ctrl-c'\r");
+    r.expect(" lines]");
+    r.pty.send_control('c').unwrap();
+    r.pty.send_control('c').unwrap();
+    let out = r.expect("'after ctrl-c'");
+    assert!(!out.contains("KeyboardInterrupt"), "{out:?}");
+    r.expect(PROMPT);
 }
 
 #[test]

@@ -345,7 +345,7 @@ impl Repl {
             Event::Page(text) if interactive => {
                 sink.flush()?;
                 tail.clear();
-                crate::terminal::page(text);
+                ctrl_c.paging(|| crate::terminal::page(text));
                 Ok(())
             }
             event => {
