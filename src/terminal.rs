@@ -45,6 +45,9 @@ static SAVED: std::sync::Mutex<Option<(i32, libc::termios)>> = std::sync::Mutex:
 /// Terminal settings changed until dropped (then put back as found).
 pub struct Changed {
     saved: Option<(i32, libc::termios)>,
+    /// This change recorded the settings [`restore`] puts back: the
+    /// outermost of nested changes, whose settings are the user's own.
+    recorded: bool,
 }
 
 /// Changes the settings of the terminal on `fd` with `how`; nothing if
@@ -55,16 +58,28 @@ pub fn change(fd: i32, how: impl FnOnce(&mut libc::termios)) -> Changed {
     unsafe {
         let mut saved: libc::termios = std::mem::zeroed();
         if libc::isatty(fd) != 1 || libc::tcgetattr(fd, &mut saved) != 0 {
-            return Changed { saved: None };
+            return Changed { saved: None, recorded: false };
         }
         let mut changed = saved;
         how(&mut changed);
-        *SAVED.lock().unwrap_or_else(|e| e.into_inner()) = Some((fd, saved));
+        let recorded = {
+            let mut outer = SAVED.lock().unwrap_or_else(|e| e.into_inner());
+            outer.is_none() && outer.replace((fd, saved)).is_none()
+        };
+        let mut this = Changed { saved: Some((fd, saved)), recorded };
         if libc::tcsetattr(fd, libc::TCSANOW, &changed) != 0 {
-            SAVED.lock().unwrap_or_else(|e| e.into_inner()).take();
-            return Changed { saved: None };
+            this.saved = None;
+            this.forget();
         }
-        Changed { saved: Some((fd, saved)) }
+        this
+    }
+}
+
+impl Changed {
+    fn forget(&mut self) {
+        if std::mem::take(&mut self.recorded) {
+            SAVED.lock().unwrap_or_else(|e| e.into_inner()).take();
+        }
     }
 }
 
@@ -73,8 +88,8 @@ impl Drop for Changed {
         if let Some((fd, saved)) = self.saved.take() {
             // SAFETY: restores settings tcgetattr read from this descriptor.
             unsafe { libc::tcsetattr(fd, libc::TCSANOW, &saved) };
-            SAVED.lock().unwrap_or_else(|e| e.into_inner()).take();
         }
+        self.forget();
     }
 }
 
@@ -172,6 +187,45 @@ pub fn read_line(prompt: &str, echo: bool, interrupted: &dyn Fn() -> bool) -> Op
         line.extend_from_slice(&buf[..n as usize]);
         if n == 0 || line.ends_with(b"\n") {
             return Some(line);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lflag(fd: i32) -> libc::tcflag_t {
+        // SAFETY: tcgetattr fills the structure before it is read.
+        unsafe {
+            let mut t: libc::termios = std::mem::zeroed();
+            assert_eq!(libc::tcgetattr(fd, &mut t), 0);
+            t.c_lflag
+        }
+    }
+
+    #[test]
+    fn a_signal_restores_the_users_settings_under_nested_changes() {
+        let (mut master, mut slave) = (0, 0);
+        // SAFETY: openpty writes the two descriptors; the rest may be null.
+        let made =
+            unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), std::ptr::null()) };
+        assert_eq!(made, 0);
+        let original = lflag(slave);
+        assert_ne!(original & libc::ECHO, 0);
+        let outer = change(slave, |t| t.c_lflag &= !libc::ECHO);
+        let inner = change(slave, |t| t.c_lflag &= !libc::ICANON);
+        assert_eq!(lflag(slave) & (libc::ECHO | libc::ICANON), 0);
+        drop(inner);
+        assert_eq!(lflag(slave) & libc::ECHO, 0, "the inner change put back the outer one's settings");
+        // What the signal path does, with the outer change still live.
+        restore();
+        assert_eq!(lflag(slave), original);
+        std::mem::forget(outer);
+        // SAFETY: closes the descriptors openpty made.
+        unsafe {
+            libc::close(slave);
+            libc::close(master);
         }
     }
 }
