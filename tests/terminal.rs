@@ -374,3 +374,13 @@ fn input_on_a_terminal_the_line_editor_cannot_drive() {
     r.keys("x * 2\r");
     r.expect("'AdaAda'");
 }
+
+#[test]
+fn exec_t_killed_by_sigterm_gives_the_terminal_back() {
+    let mut pty = exec_t("print('start' + 'ed', flush=True); time.sleep(30)");
+    pty.exp_string("started").unwrap();
+    assert!(!cooked(&pty), "the terminal is raw while the code runs");
+    pty.process.signal(rexpect::process::signal::SIGTERM).unwrap();
+    pty.exp_eof().unwrap();
+    assert!(cooked(&pty), "pushy died by SIGTERM and left the terminal raw");
+}
