@@ -10,6 +10,9 @@
 #   interface     what this module takes from the server: init()
 #   streaming     items in batches, with a flusher thread
 #   stdin         forwarded stdin for one request
+#   pty           exec -t: the code on a pseudo-terminal
+#   terminal      a REPL call reads the user's terminal: input, getpass, pager
+#   helpers       the REPL's !cmd, obj? and obj??
 #   completion    rlcompleter's rule; is an input complete (codeop)
 #   tracebacks    the user's frames only
 #   imports       submodules that dotted names refer to
@@ -17,9 +20,10 @@
 #   files         pushy cp: send and receive file trees
 #   objects       remote objects for the library: a table, calls, arguments
 #
-# What the server uses: Stdin, Batch, end_forked_child, check_complete,
-# complete, format_exception, preimport_submodules, find_client_module,
-# found, transfer, remove_temporaries, objects and release.
+# What the server uses: Stdin, Pty, terminal_begin, terminal_end, line_arrived,
+# repl_helper, Batch, end_forked_child, check_complete, complete,
+# format_exception, preimport_submodules, find_client_module, found, transfer,
+# remove_temporaries, objects and release.
 
 import os
 import struct
@@ -153,6 +157,483 @@ class Stdin:
             self.channel.send({"k": "stdin_ack", "id": self.rid, "n": len(data)})
         if self.wfd is not None:
             os.close(self.wfd)
+
+
+# ---------------------------------------------------------------------- pty
+#
+# `pushy exec -t`: the code runs with fds 0, 1 and 2 on a pseudo-terminal's
+# slave, as under `ssh -t`. The master is relayed: keys from `stdin` frames
+# are written to it, what it reads goes out as `out` frames (fd 1: a
+# terminal has one output), window sizes come as `winch` frames. The pty is
+# not the process's controlling terminal (the server cannot take one), so
+# what the kernel would do for one is done here: the interrupt key, while
+# the pty's settings make it a signal, interrupts the call, and a new window
+# size raises SIGWINCH in the server.
+
+
+class Pty:
+    def __init__(self, server, rid, spec):
+        self.server = server
+        self.rid = rid
+        self.master, self.slave = os.openpty()
+        os.set_blocking(self.master, False)  # a drain reads what is there, no more
+        self.lock = _thread.allocate_lock()  # one reader of the master at a time
+        self.ended = False
+        self.saved_drain = None
+        self.term = spec.get("term") if isinstance(spec.get("term"), str) else None
+        self.saved = None
+        self.saved_term = None
+        self.resize(spec, signal=False)
+        self.chunks = []
+        self.ready = _thread.allocate_lock()
+        self.ready.acquire()
+        self.relayed = _thread.allocate_lock()  # held until the relay ends
+        self.relayed.acquire()
+        self.users = 2  # the relay and the feeder: the last one out closes the master
+        self.users_lock = _thread.allocate_lock()
+        _thread.start_new_thread(self._relay, ())
+        _thread.start_new_thread(self._feed, ())
+
+    # -- the reader thread
+    def put(self, data):
+        if data is None or data:
+            if data and self._interrupt_key_in(data):
+                self.server._interrupt(self.rid)
+            self.chunks.append(data)
+            try:
+                self.ready.release()
+            except RuntimeError:
+                pass
+
+    def _interrupt_key_in(self, data):
+        import termios
+        try:
+            attrs = termios.tcgetattr(self.master)
+        except Exception:
+            return False
+        key = attrs[6][termios.VINTR]
+        return bool(attrs[3] & termios.ISIG) and isinstance(key, bytes) and key != b"\0" and key in data
+
+    def resize(self, header, signal=True):
+        import fcntl
+        import struct as _struct
+        import termios
+
+        def dimension(name, default):
+            value = header.get(name)
+            return min(max(value, 1), 9999) if type(value) is int else default
+
+        size = _struct.pack("HHHH", dimension("rows", 24), dimension("cols", 80), 0, 0)
+        try:
+            fcntl.ioctl(self.master, termios.TIOCSWINSZ, size)
+        except OSError:
+            return
+        if signal:
+            import _signal
+            _signal.pthread_kill(self.server.main_ident, _signal.SIGWINCH)
+
+    # -- the main thread, around the call
+    def attach(self):
+        flush_own_streams(self.server)
+        self.saved = [os.dup(fd) for fd in (0, 1, 2)]
+        for fd in (0, 1, 2):
+            os.dup2(self.slave, fd)
+        if self.term:
+            self.saved_term = os.environ.get("TERM")
+            os.environ["TERM"] = self.term
+        # What the pty holds goes out before each frame the call sends (a
+        # REPL echo), as pipe output does: the server drains its output
+        # first.
+        output = self.server.output
+        self.saved_drain = output.__dict__.get("drain")
+        plain = type(output).drain
+
+        def drain():
+            plain(output)
+            self.drain()
+        output.drain = drain
+
+    def detach(self):
+        flush_own_streams(self.server)
+        if self.saved is not None:
+            for fd, saved in zip((0, 1, 2), self.saved):
+                os.dup2(saved, fd)
+                os.close(saved)
+        if self.term:
+            if self.saved_term is None:
+                os.environ.pop("TERM", None)
+            else:
+                os.environ["TERM"] = self.saved_term
+        output = self.server.output
+        if self.saved_drain is None:
+            output.__dict__.pop("drain", None)
+        else:
+            output.drain = self.saved_drain
+        os.close(self.slave)
+        # Once no descriptor of the slave is open, the relay reads the rest
+        # and ends: all output is out before the reply. A child still
+        # holding the slave (in the background) is not waited for.
+        self.relayed.acquire(True, 2.0)
+        self.put(None)
+
+    def drain(self):
+        with self.lock:
+            if not self.ended:
+                self.ended = not self._pump()
+
+    # -- the threads
+    def _relay(self):
+        import select
+        try:
+            while not self.ended:
+                select.select([self.master], [], [])
+                with self.lock:
+                    if not self.ended:
+                        self.ended = not self._pump()
+        except Exception:
+            pass
+        finally:
+            self.relayed.release()
+            self._done()
+
+    def _pump(self):
+        """Sends what the master holds (under self.lock); False at its end
+        (EIO: no descriptor of the slave is open any more)."""
+        while True:
+            try:
+                data = os.read(self.master, 1 << 16)
+            except BlockingIOError:
+                return True
+            except InterruptedError:
+                continue
+            except OSError:
+                return False
+            if not data:
+                return False
+            self.server.channel.send({"k": "out", "fd": 1}, data)
+
+    def _feed(self):
+        import select
+        try:
+            while True:
+                while not self.chunks:
+                    self.ready.acquire()
+                data = self.chunks.pop(0)
+                if data is None:
+                    break
+                view = memoryview(data)
+                while view and not self.ended:
+                    try:
+                        view = view[os.write(self.master, view):]
+                    except BlockingIOError:  # the pty's input is full: wait for room
+                        select.select([], [self.master], [], 0.1)
+                    except OSError:
+                        break
+                self.server.channel.send({"k": "stdin_ack", "id": self.rid, "n": len(data)})
+        finally:
+            self._done()
+
+    def _done(self):
+        with self.users_lock:
+            self.users -= 1
+            last = self.users == 0
+        if last:
+            with self.lock:
+                self.ended = True
+                os.close(self.master)
+
+
+def flush_own_streams(server):
+    for stream in server.output.streams:
+        try:
+            stream.flush()
+        except Exception:
+            pass
+
+
+# ----------------------------------------------------------------- terminal
+#
+# A REPL call (`terminal` in its eval) reads from the user's terminal: the
+# client answers a `read` frame (prompt, echo on or off) with a `line` frame
+# whose payload is the line, or is empty at the end of input (Ctrl-D). Lines
+# are asked for only when the code reads, so keys typed ahead that the call
+# does not read stay on the client, for its next prompt.
+
+_terminal = None          # the call's _Terminal while a terminal call runs
+_original_getpass = None  # getpass.getpass before the hook replaced it
+_original_pager = None    # pydoc.pager before the hook replaced it
+
+
+class _Terminal:
+    def __init__(self, server, rid, pager):
+        self.server = server
+        self.rid = rid
+        self.pager = pager
+        self.seq = 0
+        self.answer = None  # (seq, payload), from whichever thread read it
+        self.ready = _thread.allocate_lock()
+        self.ready.acquire()
+        self.one_at_a_time = _thread.allocate_lock()
+        self.saved = None
+
+    def send(self, header, payload=b""):
+        """A frame after the output before it: from the main thread through
+        the server (an interrupt waits until it is written)."""
+        if _thread.get_ident() == self.server.main_ident:
+            self.server.send(header, payload)
+        else:
+            self.server.output.drain()
+            self.server.channel.send(header, payload)
+
+    def ask(self, prompt, echo):
+        """A line from the user's terminal (bytes, with its newline; empty at
+        the end of input). A child the code forked must never send frames:
+        it reads the end of input."""
+        if os.getpid() != self.server.pid:
+            return b""
+        with self.one_at_a_time:
+            self.seq += 1
+            seq = self.seq
+            self.ready.acquire(False)  # a late answer's release
+            self.send({"k": "read", "id": self.rid, "n": seq, "prompt": prompt, "echo": bool(echo)})
+            while True:
+                # The main thread reads the answer itself (see Server.await_answer);
+                # KeyboardInterrupt (Ctrl-C) ends the wait.
+                self.server.await_answer(self.ready)
+                answer = self.answer
+                if answer is not None and answer[0] == seq:
+                    self.answer = None
+                    return answer[1]
+
+    def arrived(self, seq, payload):
+        self.answer = (seq, payload)
+        try:
+            self.ready.release()
+        except RuntimeError:  # already released
+            pass
+
+
+def line_arrived(header, payload):
+    """A `line` frame (whichever thread read it): the answer to a `read`."""
+    terminal = _terminal
+    if terminal is not None and terminal.rid == header.get("id"):
+        terminal.arrived(header.get("n"), payload)
+
+
+def _make_terminal_stdin():
+    import io
+
+    class TerminalStdin(io.TextIOBase):
+        """sys.stdin during a terminal call: each line is asked of the client
+        when the code reads it. Not a descriptor (child processes read
+        /dev/null, as before); `input()` sees no fileno and so writes its
+        prompt to sys.stdout, which the client shows before it reads."""
+        encoding = "utf-8"
+        errors = "surrogateescape"
+
+        def __init__(self):
+            super().__init__()
+            self.pending = ""
+
+        def readable(self):
+            return True
+
+        def isatty(self):
+            return _terminal is not None
+
+        def fileno(self):
+            raise io.UnsupportedOperation("the terminal is on the client: no descriptor")
+
+        def _line(self):
+            terminal = _terminal
+            if terminal is None:  # between calls, or a thread after its call: /dev/null
+                return ""
+            return terminal.ask("", True).decode("utf-8", "surrogateescape")
+
+        def readline(self, size=-1):
+            line = self.pending or self._line()
+            if size is not None and 0 <= size < len(line):
+                line, self.pending = line[:size], line[size:]
+            else:
+                self.pending = ""
+            return line
+
+        def read(self, size=-1):
+            parts = []
+            got = 0
+            while size is None or size < 0 or got < size:
+                line = self.readline(-1 if size is None or size < 0 else size - got)
+                if not line:
+                    break
+                parts.append(line)
+                got += len(line)
+            return "".join(parts)
+
+    return TerminalStdin()
+
+
+_terminal_stdin = None
+
+
+def _getpass(prompt="Password: ", stream=None):
+    """getpass.getpass during a terminal call: the client reads the line with
+    echo off (remotely there is no tty, so the standard one would warn and
+    echo)."""
+    terminal = _terminal
+    if terminal is None or sys.stdin is not _terminal_stdin:
+        return _original_getpass(prompt, stream)
+    line = terminal.ask(str(prompt), False)
+    if not line:
+        raise EOFError
+    line = line.decode("utf-8", "surrogateescape")
+    return line[:-1] if line.endswith("\n") else line
+
+
+def _page(text, title=""):
+    """pydoc.pager: the text goes to the client's $PAGER when the call has a
+    terminal and the client asked for paging; plain output otherwise."""
+    terminal = _terminal
+    if terminal is not None and terminal.pager and os.getpid() == terminal.server.pid:
+        terminal.send({"k": "page", "id": terminal.rid}, str(text).encode("utf-8", "surrogateescape"))
+        return
+    import pydoc
+    sys.stdout.write(pydoc.plain(str(text)))
+
+
+def _hook_pydoc(pydoc):
+    global _original_pager
+    if pydoc.pager is not _page:
+        _original_pager = pydoc.pager
+        pydoc.pager = _page
+
+
+def _hook_help():
+    """help() imports pydoc on its first call: hook pydoc then."""
+    import builtins
+    helper = builtins.__dict__.get("help")
+    if helper is None or getattr(type(helper), "_pushy_paged", False):
+        return
+    base = type(helper)
+
+    class PagedHelper(base):
+        _pushy_paged = True
+
+        def __call__(self, *args, **kwargs):
+            import pydoc
+            _hook_pydoc(pydoc)
+            return base.__call__(self, *args, **kwargs)
+
+    try:
+        helper.__class__ = PagedHelper
+    except TypeError:
+        pass
+
+
+def terminal_begin(server, rid, header):
+    """The call `rid` reads from the client's terminal: sys.stdin, getpass
+    and (with `pager`) pydoc's pager go through it until terminal_end."""
+    global _terminal, _terminal_stdin, _original_getpass
+    if _terminal_stdin is None:
+        _terminal_stdin = _make_terminal_stdin()
+    import getpass
+    if getpass.getpass is not _getpass:
+        _original_getpass = getpass.getpass
+        getpass.getpass = _getpass
+    terminal = _Terminal(server, rid, bool(header.get("pager")))
+    if terminal.pager:
+        pydoc = sys.modules.get("pydoc")
+        if pydoc is not None:
+            _hook_pydoc(pydoc)
+        else:
+            _hook_help()
+    terminal.saved = sys.stdin
+    sys.stdin = _terminal_stdin
+    _terminal = terminal
+    return terminal
+
+
+def terminal_end(terminal):
+    global _terminal
+    _terminal = None
+    if sys.stdin is _terminal_stdin:  # not if the user's code replaced it
+        sys.stdin = terminal.saved
+
+
+# ------------------------------------------------------------- REPL helpers
+#
+# `!cmd`, `obj?` and `obj??` in the REPL: evals whose mode names the helper
+# (server.py _run), with the command or the expression as their code.
+
+
+def repl_helper(mode, code, namespace):
+    """What the helper `mode` shows for `code`: it prints, and the value is
+    the shell's exit status (None for the others)."""
+    if mode == "shell":
+        return shell(code)
+    sys.stdout.write(describe(code, namespace, source=(mode == "source")))
+    return None
+
+
+def shell(command):
+    """Runs `command` with /bin/sh, its output streaming on fds 1 and 2; the
+    exit status (negative: the signal that killed it). Ctrl-C kills it."""
+    import subprocess
+    return subprocess.run(["/bin/sh", "-c", command], stdin=subprocess.DEVNULL).returncode
+
+
+def describe(expression, namespace, source=False):
+    """IPython's `obj?` (signature, docstring, type) and, with `source`,
+    `obj??` (the source where inspect finds it)."""
+    import inspect
+    obj = eval(compile(expression.strip(), "<input>", "eval", dont_inherit=True), namespace)
+    lines = []
+    try:
+        signature = str(inspect.signature(obj))
+    except (TypeError, ValueError):
+        signature = None
+    name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None) or expression.strip()
+    if signature is not None:
+        lines.append("Signature: %s%s" % (name, signature))
+    text = None
+    if source:
+        _register_sources()
+        try:
+            text = inspect.getsource(obj)
+        except (TypeError, OSError):
+            text = None
+    if text is not None:
+        lines.append("Source:\n" + text.rstrip("\n"))
+    else:
+        if not callable(obj) and not inspect.ismodule(obj) and not inspect.isclass(obj):
+            lines.append("Value:     " + _short_repr(obj))
+        doc = inspect.getdoc(obj)
+        lines.append("Docstring: " + (doc if doc else "<no docstring>"))
+        if source:
+            lines.append("Source:    not available (%s)" % ("built in" if inspect.isbuiltin(obj) else "not found"))
+    try:
+        where = inspect.getsourcefile(obj) or inspect.getfile(obj)
+    except TypeError:
+        where = None
+    if where:
+        lines.append("File:      " + where)
+    lines.append("Type:      " + type(obj).__name__)
+    return "\n".join(lines) + "\n"
+
+
+def _short_repr(obj):
+    try:
+        text = repr(obj)
+    except Exception as e:
+        return "<repr failed: %s>" % (_short(e),)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _register_sources():
+    """The REPL's inputs in linecache, so inspect finds the source of what
+    was defined there."""
+    import linecache
+    for name, text in list(_sources.items()):
+        linecache.cache[name] = (len(text), None, text.splitlines(True), name)
 
 
 def end_forked_child(reply):
@@ -342,17 +823,19 @@ class _Unimported:
 def complete(namespace, text):
     import keyword
     import re
-    m = re.search(r"""([A-Za-z_][\w.]*)\[(["'])([^"']*)$""", text)
+    m = re.search(r"""([A-Za-z_][\w.]*)((?:\[(?:"[^"\\]*"|'[^'\\]*'|-?\d+)\])*)\[(["']?)([^"'\]\[]*)$""", text)
     if m:
         obj = _resolve(namespace, m.group(1))
-        if obj is not _MISSING and issubclass(type(obj), dict):
-            prefix = m.group(3)
-            quote = m.group(2)
-            # dict.keys: a subclass's own __iter__ is user code. Exact str
-            # keys only: a str subclass may override startswith.
-            keys = sorted(k for k in dict.keys(obj) if type(k) is str and k.startswith(prefix))
-            return {"start": len(text) - len(prefix), "items": [k + quote + "]" for k in keys]}
-        return {"start": len(text), "items": []}
+        for key in re.findall(r"""\[("[^"\\]*"|'[^'\\]*'|-?\d+)\]""", m.group(2)):
+            obj = _item(obj, key)
+        quote, prefix = m.group(3), m.group(4)
+        keys = _keys(obj)
+        if quote:
+            # Exact str keys only: a str subclass may override startswith.
+            items = [k + quote + "]" for k in keys if type(k) is str and k.startswith(prefix)]
+        else:
+            items = [repr(k) + "]" for k in keys if type(k) in (str, int) and repr(k).startswith(prefix)]
+        return {"start": len(text) - len(prefix), "items": sorted(items)}
     m = re.search(r"[A-Za-z_][\w.]*$|$", text)
     word = m.group(0)
     start = m.start()
@@ -376,6 +859,35 @@ def complete(namespace, text):
         names.update(_all_module_names())
     items = sorted(n for n in names if n.startswith(word) and (word.startswith("_") or not n.startswith("_")))
     return {"start": start, "items": items}
+
+
+def _item(obj, literal):
+    """obj[literal] for the containers whose subscript is known to run no
+    user code: dict (never its __missing__, nor a subclass's __getitem__),
+    list, tuple and os.environ; _MISSING for anything else."""
+    import ast
+    try:
+        key = ast.literal_eval(literal)
+        t = type(obj)
+        if issubclass(t, dict):
+            return dict.get(obj, key, _MISSING)
+        if t in (list, tuple) and type(key) is int:
+            return t.__getitem__(obj, key)
+        if obj is os.environ and type(key) is str:
+            return os.environ.get(key, _MISSING)
+    except Exception:
+        pass
+    return _MISSING
+
+
+def _keys(obj):
+    """The keys of a dict (dict.keys: a subclass's own __iter__ is user
+    code) or of os.environ; none for anything else."""
+    if issubclass(type(obj), dict):
+        return list(dict.keys(obj))
+    if obj is os.environ:
+        return list(os.environ.keys())
+    return []
 
 
 def _resolve(namespace, dotted):

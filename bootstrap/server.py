@@ -920,8 +920,17 @@ class Server:
         elif kind == "found":  # the client's answer to an import (extras.ask_client)
             if _extras is not None:
                 _extras.found(header, payload)
+        elif kind == "winch":  # the client's window changed size
+            stdin = self.stdins.get(rid)
+            if stdin is not None and hasattr(stdin, "resize"):
+                stdin.resize(header)
+        elif kind == "line":  # the answer to a terminal call's `read`
+            if _extras is not None:
+                _extras.line_arrived(header, payload)
         else:
-            if (kind == "eval" and header.get("stdin")) or kind == "put":
+            if kind == "eval" and header.get("pty"):  # keys typed go to a pty's master
+                self.stdins[rid] = load_extras().Pty(self, rid, header["pty"])
+            elif (kind == "eval" and header.get("stdin")) or kind == "put":
                 # Created as the request is read, so stdin frames that
                 # follow it are never dropped.
                 self.stdins[rid] = load_extras().Stdin(self.channel, rid)
@@ -1132,17 +1141,20 @@ class Server:
             interrupted = self.interrupt_for == rid
         global _text_forms
         _text_forms = bool(header.get("text_forms"))
+        terminal = load_extras().terminal_begin(self, rid, header) if header.get("terminal") else None
         try:
             reply = self._run(rid, header, interrupted)
         finally:
+            if terminal is not None:
+                _extras.terminal_end(terminal)
             with self.state_lock:
                 self.running = None
                 self.deferred = False
         if os.getpid() != self.pid:
             load_extras().end_forked_child(reply[0])
-            if stdin is not None:
-                del self.stdins[rid]
-                stdin.detach()
+        if stdin is not None:
+            del self.stdins[rid]
+            stdin.detach()  # (a pty's output is all forwarded when it returns)
         self.output.drain()
         try:
             self.channel.send(*reply)
@@ -1165,6 +1177,8 @@ class Server:
                     has_value, value = True, load_extras().transfer(kind, header)
                 elif kind == "ref":  # remote objects: calls, attributes, the table
                     has_value, value = True, load_extras().objects(header, self.namespace, run_code)
+                elif mode in ("shell", "doc", "source"):  # the REPL's !cmd, obj? and obj??
+                    has_value, value = True, load_extras().repl_helper(mode, header.get("code", ""), self.namespace)
                 elif header.get("repl") and mode == "auto":
                     # CPython's interactive rules: every expression statement
                     # at the top level goes to sys.displayhook, which echoes

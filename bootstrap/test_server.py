@@ -736,6 +736,24 @@ class CompleteTests(unittest.TestCase):
         self.assertEqual(self.complete("d['b"), {"start": 3, "items": ["beta']"]})
         self.assertEqual(self.complete('nothing["'), {"start": 9, "items": []})
 
+    def test_keys_inside_nested_subscripts_run_no_user_code(self):
+        import collections
+
+        class Trap(dict):
+            def __getitem__(self, key):
+                raise AssertionError("user code ran")
+
+        made = collections.defaultdict(dict)
+        self.ns["d"] = {"a": [0, {"xy": 1, "xz": 2, 3: 4}], "t": Trap(inner={"k": 1}), "dd": made}
+        self.assertEqual(self.complete('d["a"][1]["x'), {"start": 11, "items": ['xy"]', 'xz"]']})
+        self.assertEqual(self.complete("d['a'][1]["), {"start": 10, "items": ["'xy']", "'xz']", "3]"]})
+        self.assertEqual(self.complete('d["t"]["inner"]["'), {"start": 17, "items": ['k"]']})
+        self.assertEqual(self.complete('d["a"][9]["'), {"start": 11, "items": []})
+        self.assertEqual(self.complete('d["dd"]["new"]["'), {"start": 16, "items": []})
+        self.assertEqual(dict(made), {})  # no __missing__ ran
+        os.environ["PUSHY_TEST_KEY"] = "1"
+        self.assertEqual(self.complete('os.environ["PUSHY_TEST_K'), {"start": 12, "items": ['PUSHY_TEST_KEY"]']})
+
     def test_properties_are_not_evaluated(self):
         PropertyTrap.calls = 0
         self.ns["obj"] = PropertyTrap()
@@ -1284,6 +1302,137 @@ def recv_items(srv, count):
             raise ServerError("the stream ended early")
         frames.append(frame)
     return frames
+
+
+class TerminalTests(EndToEndTest):
+    """A `terminal` eval reads lines from the client when the code asks for
+    them (`read`, answered by `line`), getpass with echo off and no warning,
+    and (with `pager`) help() text comes as a `page` frame."""
+
+    def read_frame(self, srv):
+        while True:
+            frame = srv.recv()
+            self.assertIsNotNone(frame)
+            if frame.header["k"] != "out":
+                return frame
+
+    def test_input_asks_for_a_line(self):
+        srv = self.start()
+        rid = srv.request("eval", code="input('Name: ').upper()", terminal=True)
+        read = self.read_frame(srv)
+        self.assertEqual((read.header["k"], read.header["echo"]), ("read", True), read.header)
+        srv.send({"k": "line", "id": rid, "n": read.header["n"]}, b"ada\n")
+        frames = srv.collect(rid)
+        self.assertReply(frames, "value", v=["ADA"])
+
+    def test_the_end_of_input_is_eof_error_and_no_terminal_means_dev_null(self):
+        srv = self.start()
+        rid = srv.request("eval", code="input()", terminal=True)
+        read = self.read_frame(srv)
+        srv.send({"k": "line", "id": rid, "n": read.header["n"]}, b"")
+        self.assertReply(srv.collect(rid), "error", type="EOFError")
+        # A call without a terminal reads /dev/null, as before.
+        self.assertReply(srv.eval("import sys; sys.stdin.readline()"), "value", v=[""])
+
+    def test_a_forked_child_reads_the_end_of_input_and_sends_no_frame(self):
+        srv = self.start()
+        code = ("pid = os.fork()\n"
+                "if pid == 0:\n"
+                "    try:\n        input()\n    except EOFError:\n        os._exit(7)\n    os._exit(1)\n"
+                "os.waitpid(pid, 0)[1] >> 8")
+        self.assertReply(srv.eval(code, terminal=True), "value", v=[7])
+
+    def test_a_stale_answer_is_ignored(self):
+        srv = self.start()
+        rid = srv.request("eval", code="input() + input()", terminal=True)
+        first = self.read_frame(srv)
+        srv.send({"k": "line", "id": rid, "n": first.header["n"] + 5}, b"stale\n")
+        srv.send({"k": "line", "id": rid, "n": first.header["n"]}, b"a\n")
+        second = self.read_frame(srv)
+        srv.send({"k": "line", "id": rid, "n": second.header["n"]}, b"b\n")
+        self.assertReply(srv.collect(rid), "value", v=["ab"])
+
+    def test_getpass_reads_with_echo_off_and_does_not_warn(self):
+        srv = self.start()
+        rid = srv.request("eval", code="import getpass; getpass.getpass('PIN: ')", terminal=True)
+        read = self.read_frame(srv)
+        self.assertEqual((read.header["prompt"], read.header["echo"]), ("PIN: ", False))
+        srv.send({"k": "line", "id": rid, "n": read.header["n"]}, b"1234\n")
+        frames = srv.collect(rid)
+        self.assertReply(frames, "value", v=["1234"])
+        self.assertNotIn(b"Warning", output_of(frames, 2))
+
+    def test_help_is_paged_only_when_asked(self):
+        srv = self.start()
+        frames = srv.eval("help(len)", terminal=True, pager=True)
+        pages = [f for f in frames if f.header["k"] == "page"]
+        self.assertEqual(len(pages), 1, frames)
+        self.assertIn(b"Return the number of items", pages[0].payload)
+        frames = srv.eval("help(len)", terminal=True)
+        self.assertEqual([f for f in frames if f.header["k"] == "page"], [])
+        self.assertIn(b"Return the number of items", output_of(frames, 1))
+
+
+class PtyTests(EndToEndTest):
+    """A `pty` eval runs on a pseudo-terminal: keys in `stdin` frames, its
+    output as `out` frames before the reply, sizes in `winch` frames."""
+
+    def test_keys_in_output_out_and_fds_back_after(self):
+        srv = self.start()
+        rid = srv.request("eval", code="print(os.isatty(0), os.isatty(1)); input('? ')",
+                          pty={"rows": 30, "cols": 90, "term": "xterm"})
+        srv.send({"k": "stdin", "id": rid}, b"typed\r")
+        frames = srv.collect(rid)
+        self.assertReply(frames, "value", v=["typed"])
+        out = output_of(frames, 1)
+        self.assertIn(b"True True\r\n", out)
+        self.assertIn(b"typed", out)  # the pty's echo (maybe first: keys typed ahead)
+        self.assertIn(b"? ", out)
+        # After the call, fds 0-2 and TERM are as before.
+        term = os.environ.get("TERM")
+        self.assertReply(srv.eval("os.isatty(0), os.isatty(1), os.environ.get('TERM')"), "value",
+                         v=[["t", 3], False, False, term])
+
+    def test_size_and_winch(self):
+        srv = self.start()
+        rid = srv.request("eval", pty={"rows": 30, "cols": 90}, code=(
+            "import signal, time\ngot = []\nsignal.signal(signal.SIGWINCH, lambda *a: got.append(1))\n"
+            "first = os.get_terminal_size()\nprint('ready', flush=True)\n"
+            "deadline = time.time() + 10\nwhile not got and time.time() < deadline: time.sleep(0.01)\n"
+            "(tuple(first), tuple(os.get_terminal_size()))"))
+        while b"ready" not in srv.recv().payload:
+            pass
+        srv.send({"k": "winch", "id": rid, "rows": 40, "cols": 120})
+        reply = srv.collect(rid)[-1]
+        self.assertEqual(reply.header["k"], "value", reply.header)
+        self.assertEqual(reply.header["v"], [["t", 2], ["t", 2], 90, 30, ["t", 2], 120, 40])
+
+    def test_the_interrupt_key_interrupts(self):
+        srv = self.start()
+        rid = srv.request("eval", code="print('go', flush=True); time.sleep(30)", pty={"rows": 24, "cols": 80})
+        while b"go" not in srv.recv().payload:
+            pass
+        srv.send({"k": "stdin", "id": rid}, b"\x03")
+        self.assertReply(srv.collect(rid), "error", type="KeyboardInterrupt")
+
+
+class ReplHelperTests(EndToEndTest):
+    """The REPL's `!cmd`, `obj?` and `obj??`: evals whose mode names them."""
+
+    def test_shell_streams_and_its_status_is_the_value(self):
+        srv = self.start()
+        frames = srv.eval("echo out; echo err >&2; exit 3", mode="shell")
+        self.assertReply(frames, "value", v=[3])
+        self.assertEqual((output_of(frames, 1), output_of(frames, 2)), (b"out\n", b"err\n"))
+
+    def test_doc_and_source(self):
+        srv = self.start()
+        frames = srv.eval("len", mode="doc")
+        self.assertIn(b"Signature: len(obj, /)", output_of(frames, 1))
+        srv.eval("def f(x):\n    return x + 1\n", file="<input-1>")
+        frames = srv.eval("f", mode="source")
+        self.assertIn(b"def f(x):\n    return x + 1\n", output_of(frames, 1))
+        self.assertReply(srv.eval("nope", mode="doc"), "error", type="NameError")
 
 
 class StreamTests(EndToEndTest):

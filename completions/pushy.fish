@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_pushy_global_optspecs
-    string join \n path= p/port= l/login= i/identity= F/ssh-config= J/jump= o/option= python= connect-timeout= persist= no-reuse sudo become= inventory= limit= v/verbose color= generate= complete-hosts h/help V/version
+    string join \n t/tty path= p/port= l/login= i/identity= F/ssh-config= J/jump= o/option= python= connect-timeout= persist= no-reuse sudo become= inventory= limit= v/verbose color= generate= complete-hosts h/help V/version
 end
 
 function __fish_pushy_needs_command
@@ -44,6 +44,7 @@ complete -c pushy -n "__fish_pushy_needs_command" -l generate -d 'Render complet
 zsh\t'zsh completions'
 fish\t'fish completions'
 man\t'the man page (roff)'"
+complete -c pushy -n "__fish_pushy_needs_command" -s t -l tty -d 'In the REPL, run each input on a pseudo-terminal on the host, as `ssh -t`: full-screen programs (`os.system("top")`, curses) work, and keys typed while an input runs go to it'
 complete -c pushy -n "__fish_pushy_needs_command" -l no-reuse -d 'Use a fresh ssh connection and close it afterwards'
 complete -c pushy -n "__fish_pushy_needs_command" -l sudo -d 'Run the remote interpreter as root, through sudo (asks for a password if sudo wants one)'
 complete -c pushy -n "__fish_pushy_needs_command" -s v -l verbose -d 'Say which interpreter ran, as whom, and which local modules and files were sent, on stderr'
@@ -80,6 +81,7 @@ complete -c pushy -n "__fish_pushy_using_subcommand exec" -l json -d 'Print valu
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -l raw -d 'Print text as is, bytes as bytes, and one item per line: for pipelines'
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -s 0 -l null -d 'With --raw (implied): end every item with NUL instead of a newline, for `xargs -0`'
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -l test -d 'Print nothing; exit 0 if the value is truthy, 1 if falsy'
+complete -c pushy -n "__fish_pushy_using_subcommand exec" -s t -l tty -d 'Give the code a pseudo-terminal on the host, as `ssh -t`: keys go to it as typed, curses and pagers work, window size changes follow. One host only. Without a local terminal, pushy says so and runs the code without one, as `ssh -t` does'
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -l collapse -d 'With many hosts: print identical results once, naming all their hosts'
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -l ordered -d 'With many hosts: print in the order given, not as hosts finish'
 complete -c pushy -n "__fish_pushy_using_subcommand exec" -s q -l quiet -d 'With many hosts: no progress line and no summary on the terminal'

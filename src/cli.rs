@@ -26,6 +26,11 @@ pub struct Cli {
     #[arg(value_name = "HOST", required_unless_present_any = ["generate", "complete_hosts"], value_hint = ValueHint::Hostname)]
     pub host: Option<String>,
 
+    /// In the REPL, run each input on a pseudo-terminal on the host, as `ssh -t`: full-screen
+    /// programs (`os.system("top")`, curses) work, and keys typed while an input runs go to it.
+    #[arg(short = 't', long = "tty")]
+    pub tty: bool,
+
     #[command(flatten)]
     pub paths: PathArgs,
 
@@ -176,6 +181,12 @@ pub struct ExecArgs {
     /// Interrupt the code after this many seconds (exit 124).
     #[arg(long, value_name = "SECS")]
     pub timeout: Option<f64>,
+
+    /// Give the code a pseudo-terminal on the host, as `ssh -t`: keys go to it as typed,
+    /// curses and pagers work, window size changes follow. One host only. Without a local
+    /// terminal, pushy says so and runs the code without one, as `ssh -t` does.
+    #[arg(short = 't', long = "tty")]
+    pub tty: bool,
 
     #[command(flatten)]
     pub paths: PathArgs,

@@ -2,15 +2,17 @@
 //! output streams to ours as it comes, then its value, for a person or a
 //! script. Many hosts go to [`crate::fanout`]; both run [`run_job`].
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use pushy::printer::{json, Format};
+use pushy::Event;
 
 use crate::exit_code::ExitCode;
 use crate::interrupt::CtrlC;
 use crate::job::{run_job, Outcome};
 use crate::output::{self, Sink};
 use crate::plan::JobPlan;
+use crate::terminal;
 
 /// Runs a job plan: one host here, many in `fanout`.
 pub fn run(plan: JobPlan) -> pushy::Result<ExitCode> {
@@ -25,7 +27,20 @@ fn one_host(target: &pushy::Target, connect: &pushy::ConnectOptions, plan: &JobP
     let (job, printer) = (&plan.job, &plan.printer);
     let ctrl_c = CtrlC::install();
     let mut sink = Sink::new(printer, job.test);
-    let outcome = run_job(target, connect, job, Some(&ctrl_c), &mut |event| sink.event(event));
+    let outcome = run_job(target, connect, job, Some(&ctrl_c), &mut |event| match event {
+        // Our stdin is a terminal: the code reads its lines as it asks.
+        Event::Read { prompt, echo, line } => {
+            sink.flush()?;
+            *line = terminal::read_line(prompt, echo, &|| ctrl_c.fired());
+            Ok(())
+        }
+        Event::Page(text) if std::io::stdout().is_terminal() => {
+            sink.flush()?;
+            ctrl_c.paging(|| terminal::page(text));
+            Ok(())
+        }
+        event => sink.event(event),
+    });
     let outcome = match outcome {
         Err(_) if output::stdout_closed() => return Ok(ExitCode::Success), // `| head`: end quietly
         other => other?,

@@ -302,7 +302,42 @@ attributes are read statically (no property, descriptor, \fB__getattr__\fR or
 module that is not imported yet is never imported (a package offers the submodules found on
 disk). The one piece of your code it may run is an object's \fB__dir__\fR, through
 \fBdir\fR(), as CPython's completer does. A completion that takes longer than 1 s is
-interrupted on the host and offers nothing; Ctrl\-C cancels it sooner.
+interrupted on the host and offers nothing; Ctrl\-C cancels it sooner. Inside
+subscripts it offers keys too, nested (\fBd["a"][1]["\fR, \fBos.environ["\fR), stepping
+only through dicts (never their \fB__missing__\fR), lists, tuples and \fBos.environ\fR.
+.PP
+While a call runs, remote code that reads stdin reads your terminal: \fBinput\fR(),
+\fBpdb\fR and \fBbreakpoint\fR() get the line you type, \fBgetpass.getpass\fR() reads it
+with nothing shown. A line is read only when the code asks for one, so keys typed ahead
+and not read stay for the next prompt. Child processes of the code read /dev/null (use
+\fBexec \-t\fR for interactive programs). \fBhelp\fR() pages through \fB$PAGER\fR
+(\fBless\fR, else \fBmore\fR) when stdout is a terminal.
+.PP
+\fB!\fR\fIcmd\fR runs \fIcmd\fR with /bin/sh on the host, its output streaming; a
+non\-zero exit status is shown. \fIobj\fR\fB?\fR shows its signature, docstring and
+type, \fIobj\fR\fB??\fR its source where Python finds it, as IPython does. The prompt
+names the user when it is root or a \fB\-\-become\fR user (\fBroot@web1>>> \fR).
+.SH TERMINALS
+Without \fB\-t\fR, when stdin is a terminal, code run by \fBexec\fR or \fBrun\fR on one
+host reads a line from it each time it asks for one (\fBinput\fR(), \fBpdb\fR;
+\fBgetpass\fR() with nothing shown), and \fBhelp\fR() pages through \fB$PAGER\fR when
+stdout is a terminal too.
+.PP
+\fBpushy exec \-t\fR gives the code a pseudo\-terminal on the host, as \fBssh \-t\fR
+does: fds 0, 1 and 2 are its slave (stderr comes out with stdout), your terminal is raw
+while the code runs and every key goes to it as typed, window size changes follow
+(SIGWINCH is raised in the remote interpreter), \fBTERM\fR is passed on, and the
+terminal is restored on every exit. Curses programs and pagers work. The remote pty is
+not a controlling terminal: its interrupt key (Ctrl\-C) interrupts the code while the
+pty's settings make it a signal. Without a local terminal (stdin not one), pushy says so
+on stderr and runs the code without a pty, as \fBssh \-t\fR does; with many hosts,
+\fB\-t\fR is refused.
+.PP
+\fBpushy \-t\fR \fIHOST\fR runs each REPL input so: while it runs, your terminal is
+raw and keys go to its pty (\fBinput\fR() and \fBgetpass\fR() read there, \fBhelp\fR()
+pages with the host's pager); between inputs the line editor has the terminal. Keys
+the line editor read ahead before an input started (typed in one go with its Enter)
+stay for the next prompt rather than going to that input.
 .SH MANY HOSTS
 \fIHOST\fR may name many: \fIH1\fR,\fIH2\fR, \fB@\fR\fIFILE\fR (one host a
 line), \fB@\-\fR (the same from stdin), ranges as Ansible writes them

@@ -27,6 +27,9 @@ pub struct CtrlC {
     hook: Arc<Mutex<Option<Hook>>>,
     presses: Arc<AtomicU32>,
     fired: Arc<AtomicBool>,
+    /// A local pager has the terminal: Ctrl-C is its key (less uses it to
+    /// stop a search), not a reason to interrupt the call or die.
+    paging: Arc<AtomicBool>,
 }
 
 impl CtrlC {
@@ -51,6 +54,9 @@ impl CtrlC {
     }
 
     fn handle(&self, signal: i32) {
+        if signal == SIGINT && self.paging.load(Ordering::SeqCst) {
+            return;
+        }
         let presses = self.presses.fetch_add(1, Ordering::SeqCst) + 1;
         if signal == SIGINT {
             self.fired.store(true, Ordering::SeqCst);
@@ -83,6 +89,25 @@ impl CtrlC {
     /// pushy at once).
     pub fn on_signal(&self, hook: impl Fn(i32) + Send + 'static) {
         *self.hook.lock().unwrap_or_else(|e| e.into_inner()) = Some(Box::new(hook));
+    }
+
+    /// Interrupts the running request now, as a first Ctrl-C would (the
+    /// line editor read Ctrl-C as a key, not a signal).
+    pub fn interrupt(&self) {
+        let target = self.target.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(interrupter) = target {
+            self.presses.fetch_add(1, Ordering::SeqCst);
+            self.fired.store(true, Ordering::SeqCst);
+            let _ = interrupter.interrupt();
+        }
+    }
+
+    /// Runs a local pager: Ctrl-C meanwhile is the pager's.
+    pub fn paging<R>(&self, pager: impl FnOnce() -> R) -> R {
+        self.paging.store(true, Ordering::SeqCst);
+        let result = pager();
+        self.paging.store(false, Ordering::SeqCst);
+        result
     }
 
     /// A new request starts: count presses afresh.

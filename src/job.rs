@@ -3,7 +3,7 @@
 //! host of `pushy exec H1,H2,...`, so every flag (`--timeout`, `--test`,
 //! `-v`, `--raw`, `--json`) means the same for one host and for many.
 
-use std::io::Read;
+use std::io::{IsTerminal, Read};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -78,6 +78,9 @@ pub fn run_on(
         describe(session);
     }
     session.serve_modules(Arc::clone(&job.modules))?;
+    // `-t`: our terminal raw for the call's length (the guard), its keys the
+    // remote pty's.
+    let raw = job.tty.then(|| crate::pty::raw(session.interrupter(), false));
     let request = Request {
         file: &job.file,
         mode: job.mode,
@@ -86,20 +89,31 @@ pub fn run_on(
         truth: job.test,
         text_forms: job.text_forms,
         stream_bytes: job.stream_bytes,
+        pty: job.tty.then(crate::pty::size),
+        // Lines read from our terminal on demand (see `exec`); `help()`
+        // pages when stdout is a terminal too.
+        terminal: matches!(job.stdin, StdinSource::Terminal),
+        pager: matches!(job.stdin, StdinSource::Terminal) && std::io::stdout().is_terminal(),
         stdin: match &job.stdin {
-            StdinSource::Nothing => None,
+            _ if job.tty => Some(Box::new(std::io::stdin()) as Box<dyn Read + Send>),
+            StdinSource::Nothing | StdinSource::Terminal => None,
             StdinSource::Forwarded => Some(Box::new(std::io::stdin()) as Box<dyn Read + Send>),
             StdinSource::Copied(bytes) => Some(Box::new(std::io::Cursor::new(SharedBytes(Arc::clone(bytes))))),
         },
         ..Request::new(&job.code)
     };
-    Ok(match session.request(request, events)? {
+    let reply = session.request(request, events);
+    drop(raw);
+    Ok(match reply? {
         Reply::Value(value, truth) => Outcome::Value(value, truth),
         // (`Incomplete` answers only `if_complete`, which a job never asks.)
         Reply::NoValue | Reply::Incomplete => Outcome::NoValue,
         Reply::StreamEnd(_) | Reply::BytesStreamed(_) => Outcome::Streamed,
         Reply::Exit(code) => Outcome::Exit(code),
-        Reply::Raised(error) if error.type_name == "KeyboardInterrupt" && ctrl_c.is_some_and(CtrlC::fired) => {
+        // (Under -t, Ctrl-C is a key the remote pty turned into an interrupt.)
+        Reply::Raised(error)
+            if error.type_name == "KeyboardInterrupt" && (job.tty || ctrl_c.is_some_and(CtrlC::fired)) =>
+        {
             Outcome::Interrupted(error)
         }
         Reply::Raised(error) => Outcome::Raised(error),

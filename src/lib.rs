@@ -68,7 +68,8 @@ pub use fleet::{Fleet, Host, HostResult};
 pub use local_modules::LocalModules;
 pub use remote::RemoteRef;
 pub use session::{
-    Completeness, Event, Interrupter, Mode, Reply, Request, ServerInfo, Session, Stream, Transfer, COMPLETION_BUDGET,
+    Completeness, Event, Interrupter, Mode, PtySize, Reply, Request, ServerInfo, Session, Stream, Transfer,
+    COMPLETION_BUDGET,
 };
 pub use target::{ConnectOptions, PasswordSource, Reuse, SshTarget, Target};
 pub use transport::{control_dir, disconnect, stop_owned_masters};

@@ -16,6 +16,7 @@ mod job;
 mod output;
 mod password;
 mod plan;
+mod pty;
 mod repl;
 mod signals;
 mod terminal;

@@ -56,6 +56,13 @@ impl<'p> Sink<'p> {
                 self.flush()?;
                 write_stdout(&self.printer.value(&value))?;
             }
+            // Only a terminal call reads: a front end without one answers
+            // the end of input.
+            Event::Read { .. } => self.flush()?,
+            Event::Page(text) => {
+                self.flush()?;
+                write_stdout(text)?;
+            }
         }
         Ok(())
     }

@@ -4,7 +4,7 @@
 //! decided here and nowhere else; the front ends (`exec`, `fanout`, `repl`,
 //! `copy`) read a plan and never see a flag.
 
-use std::io::Read;
+use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,6 +43,8 @@ pub struct Repl {
     pub printer: Printer,
     pub verbose: bool,
     pub modules: Arc<LocalModules>,
+    /// `-t`: each input runs on a remote pty fed by our terminal.
+    pub tty: bool,
 }
 
 /// A job and where it runs.
@@ -83,6 +85,8 @@ pub struct Job {
     pub verbose: bool,
     /// What the host may import from here.
     pub modules: Arc<LocalModules>,
+    /// `-t`: the code runs on a remote pseudo-terminal fed by ours.
+    pub tty: bool,
 }
 
 /// Where a job's remote `sys.stdin` comes from.
@@ -95,6 +99,9 @@ pub enum StdinSource {
     Forwarded,
     /// This process's stdin, read once and sent to every host.
     Copied(Arc<Vec<u8>>),
+    /// Our stdin is a terminal (one host): the code reads a line from it
+    /// when it asks for one (`input()`, `getpass` without echo).
+    Terminal,
 }
 
 /// How many hosts run at once, and how their results print.
@@ -179,6 +186,7 @@ impl Plan {
                     printer,
                     verbose: cli.conn.verbose,
                     modules,
+                    tty: tty(cli.tty, false, false)?,
                 }))
             }
         }
@@ -203,6 +211,7 @@ fn exec(args: ExecArgs, color: ColorChoice) -> pushy::Result<JobPlan> {
         text_forms: printer.format == Format::Json,
         verbose: args.conn.verbose,
         modules: local_modules(".".into(), &args.paths, args.conn.verbose)?,
+        tty: tty(args.tty, many, code_from_stdin)?,
     };
     Ok(JobPlan { targets, host_connect, many, connect: options(&args.conn), printer, job, fleet: fleet(&args.fleet) })
 }
@@ -228,6 +237,7 @@ fn run(args: RunArgs, color: ColorChoice) -> pushy::Result<JobPlan> {
         stdin: stdin_source(stdin_used, many)?,
         stream_bytes: false,
         text_forms: false,
+        tty: false,
         verbose: args.conn.verbose,
         modules: local_modules(script_dir(&args.script), &args.paths, args.conn.verbose)?,
     };
@@ -370,6 +380,23 @@ fn timeout(secs: Option<f64>) -> pushy::Result<Option<Duration>> {
     }
 }
 
+/// `-t`: a pty for one host, fed by our terminal. Without one, as `ssh -t`:
+/// a warning, and the code runs without a pty.
+fn tty(asked: bool, many: bool, code_from_stdin: bool) -> pushy::Result<bool> {
+    if !asked {
+        return Ok(false);
+    }
+    if many {
+        return Err(Error::new(ErrorKind::Usage, "-t gives one host a terminal; it cannot take many hosts")
+            .with_hint("run the command for each host, or leave out -t"));
+    }
+    if code_from_stdin || !std::io::stdin().is_terminal() {
+        eprintln!("pushy: no pseudo-terminal for the code: stdin is not a terminal");
+        return Ok(false);
+    }
+    Ok(true)
+}
+
 /// The code, the file name tracebacks show, and whether stdin was read for it.
 fn load_code(args: &ExecArgs) -> pushy::Result<(String, String, bool)> {
     if let Some(path) = &args.file {
@@ -393,6 +420,9 @@ fn load_code(args: &ExecArgs) -> pushy::Result<(String, String, bool)> {
 /// Where the remote stdin comes from: ours, forwarded to one host or read
 /// once and copied to each of many; nothing when it was used up already.
 fn stdin_source(used: bool, many: bool) -> pushy::Result<StdinSource> {
+    if !used && !many && std::io::stdin().is_terminal() {
+        return Ok(StdinSource::Terminal);
+    }
     if used || !forwardable_stdin() {
         return Ok(StdinSource::Nothing);
     }

@@ -13,7 +13,7 @@ use serde_json::value::RawValue;
 
 use crate::error::{Error, ErrorKind, RemoteError, Result};
 use crate::local_modules::{Answer, LocalModules};
-use crate::protocol::message::{Eval, Find, Found, Items, Out, RefRequest, ValueTokens};
+use crate::protocol::message::{Eval, Find, Found, Items, Out, PtySpec, RefRequest, ValueTokens};
 use crate::protocol::{Frame, FrameReader, FrameWriter, FromServer, ToServer};
 use crate::stdin::StdinForwarder;
 use crate::target::{ConnectOptions, Target};
@@ -60,6 +60,14 @@ pub enum Mode {
     Auto,
     /// A script: run as `__main__`, no value.
     Run,
+    /// The REPL's `!cmd`: the code is a shell command, run with `/bin/sh`
+    /// on the host; its output streams, the value is its exit status.
+    Shell,
+    /// The REPL's `obj?`: the code is an expression; its signature,
+    /// docstring and type are printed.
+    Doc,
+    /// The REPL's `obj??`: as `Doc`, with the source where Python finds it.
+    Source,
 }
 
 /// A file transfer, instead of code (see [`crate::transfer`]).
@@ -115,6 +123,30 @@ pub struct Request<'a> {
     pub argv: Vec<String>,
     /// A file transfer instead of the code.
     pub transfer: Option<Transfer<'a>>,
+    /// The code reads lines from the user's terminal when it asks for them
+    /// ([`Event::Read`]): `sys.stdin`, `input()`, `getpass` (echo off),
+    /// `pdb`. Lines are read only when asked for, so keys typed ahead and
+    /// not read stay with the caller. (Instead of `stdin`.)
+    pub terminal: bool,
+    /// With `terminal`: `help()` text comes as [`Event::Page`], for a
+    /// local pager.
+    pub pager: bool,
+    /// Run the code on a remote pseudo-terminal (fds 0, 1 and 2), as
+    /// `ssh -t`: `stdin` is then its keys (raw, as typed), its output comes
+    /// as [`Event::Output`] on stdout, and [`Interrupter::resize`] tells it
+    /// a new window size.
+    pub pty: Option<PtySize>,
+}
+
+/// A pseudo-terminal's size and terminal type.
+#[derive(Debug, Clone, Default)]
+pub struct PtySize {
+    /// Rows.
+    pub rows: u16,
+    /// Columns.
+    pub cols: u16,
+    /// `TERM` for the remote code.
+    pub term: Option<String>,
 }
 
 impl<'a> Request<'a> {
@@ -145,6 +177,9 @@ impl<'a> Request<'a> {
             stdin: None,
             argv: Vec::new(),
             transfer: None,
+            terminal: false,
+            pager: false,
+            pty: None,
         }
     }
 }
@@ -172,6 +207,21 @@ pub enum Event<'a> {
     /// A value a `Request::repl` input displays (what CPython's REPL
     /// would print), in order with the output around it.
     Echo(Value),
+    /// A `Request::terminal` call reads a line: show `prompt` (the code's
+    /// own output before it is already shown), read a line from the user,
+    /// without showing it unless `echo`, and put it in `line` with its
+    /// newline. Left empty, it is the end of input (EOFError remotely).
+    Read {
+        /// What to show first (getpass's prompt), often empty.
+        prompt: &'a str,
+        /// Whether the typed text may be shown.
+        echo: bool,
+        /// The answer: starts as the end of input; `None` sends no answer
+        /// (the caller interrupted the call instead, Ctrl-C).
+        line: &'a mut Option<Vec<u8>>,
+    },
+    /// Text for a pager (`help()` in a `Request::pager` call).
+    Page(&'a [u8]),
 }
 
 /// Whether a REPL input is ready to run.
@@ -258,6 +308,17 @@ impl Interrupter {
         }
         let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         writer.send(&ToServer::Interrupt { id }, b"")
+    }
+
+    /// The running request's pseudo-terminal (see [`Request::pty`]) has a
+    /// new size.
+    pub fn resize(&self, rows: u16, cols: u16) -> Result<()> {
+        let id = self.current.load(Ordering::SeqCst);
+        if id == 0 {
+            return Ok(());
+        }
+        let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        writer.send(&ToServer::Winch { id, rows, cols }, b"")
     }
 
     /// Ends the session's input: the server exits (its watchdog sees to it
@@ -463,6 +524,9 @@ impl Session {
                 mode: match request.mode {
                     Mode::Auto => "auto",
                     Mode::Run => "run",
+                    Mode::Shell => "shell",
+                    Mode::Doc => "doc",
+                    Mode::Source => "source",
                 },
                 stream: request.stream,
                 window: STREAM_WINDOW,
@@ -470,8 +534,15 @@ impl Session {
                 if_complete: request.if_complete,
                 truth: request.truth,
                 text_forms: request.text_forms,
-                stdin: request.stdin.is_some(),
+                stdin: request.stdin.is_some() && request.pty.is_none(),
                 argv: &request.argv,
+                terminal: request.terminal && request.pty.is_none(),
+                pager: request.terminal && request.pager && request.pty.is_none(),
+                pty: request.pty.as_ref().map(|size| PtySpec {
+                    rows: size.rows,
+                    cols: size.cols,
+                    term: size.term.as_deref(),
+                }),
             }),
         };
         self.send(&message)?;
@@ -532,6 +603,14 @@ impl Session {
                         stdin.acknowledge(ack.n);
                     }
                 }
+                FromServer::Read(read) => {
+                    let mut line = Some(Vec::new());
+                    on_event(Event::Read { prompt: &read.prompt, echo: read.echo, line: &mut line })?;
+                    if let Some(line) = line {
+                        self.send_with(&ToServer::Line { id, n: read.n }, &line)?;
+                    }
+                }
+                FromServer::Page(_) => on_event(Event::Page(&payload))?,
                 FromServer::Iter(_) => {}
                 FromServer::Echo(tokens) => on_event(Event::Echo(decode_value(&tokens, &mut payload)?))?,
                 FromServer::Items(items) => {

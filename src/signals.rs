@@ -5,7 +5,7 @@
 //! Tidying up means what a signal would otherwise leave behind: the ssh
 //! masters this process owns (`--no-reuse`) are stopped at once rather than
 //! left to idle out, and a terminal whose echo pushy turned off (the sudo
-//! password prompt) gets it back. Temporary files are the business of the
+//! password prompt, a REPL call) or made raw (`-t`) gets it back. Temporary files are the business of the
 //! front end that made them (`pushy cp` cancels its copy, then calls [`die`]).
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -47,6 +47,7 @@ pub fn let_a_signal_finish() {
 /// What must not outlive pushy when a signal ends it.
 pub fn tidy() {
     crate::password::restore_terminal();
+    crate::terminal::restore();
     pushy::stop_owned_masters();
 }
 

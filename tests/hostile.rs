@@ -293,17 +293,21 @@ fn a_byte_order_mark_and_crlf_line_ends_are_python_as_usual() {
 
 #[test]
 fn code_that_reads_stdin_gets_end_of_file_at_once() {
-    // 2 bad inputs (exec without input; the REPL, whose terminal is not the
-    // remote stdin): reading stdin ends at once, it never waits on the user.
+    // 2 bad inputs: exec without input reads the end of file at once; in
+    // the REPL, whose terminal the remote stdin reads (tests/terminal.rs),
+    // Ctrl-D is the end of input at once, for input() and for read().
     let done = pushy().args(["exec", "local:", "input()"]).run();
     within(&done, Duration::from_secs(10));
     done.code(1).stderr_has("EOFError");
     let mut r = repl(&["local:"]);
     r.pty.send_line("input('name? ')").unwrap();
-    r.pty.exp_string("EOFError").expect("input() in the REPL must end at once");
+    r.pty.exp_string("name? ").unwrap();
+    r.pty.send_control('d').unwrap();
+    r.pty.exp_string("EOFError").expect("Ctrl-D ends input() at once");
     r.pty.exp_string(">>> ").unwrap();
     r.pty.send_line("len(sys.stdin.read()), 'after'").unwrap();
-    r.pty.exp_string("(0, 'after')").expect("sys.stdin.read() must return '' at once");
+    r.pty.send_control('d').unwrap();
+    r.pty.exp_string("(0, 'after')").expect("Ctrl-D ends sys.stdin.read() at once");
     r.pty.exp_string(">>> ").unwrap(); // Ctrl-D before the prompt is drawn would be typed ahead
     r.pty.send_control('d').unwrap();
     r.pty.exp_eof().unwrap();

@@ -20,6 +20,8 @@
 //! | `found`     | `q`, `kind` (module, package, data, dir, none, refused), `file`, `entries`, `message`, `bundle`, payload (the bytes) | the answer to a `find` (a package's with some of its submodules) |
 //! | `ref`       | `op` (eval, call, getattr, get, count), `code`, `function`, `ref`, `name`, `args` (tokens, see [`crate::value`]; their bytes in the payload), `spread`, `keep`, `text_forms` | remote objects (see [`crate::remote`]); answered as an `eval` is |
 //! | `release`   | `refs` | forget these remote objects (no answer) |
+//! | `line`      | `n`, payload (empty: end of input) | the answer to `read` number `n` |
+//! | `winch`     | `rows`, `cols` | the window of a `pty` eval changed size |
 //!
 //! Server to client:
 //!
@@ -38,6 +40,8 @@
 //! | `completions` | `start`, `items` | completion candidates |
 //! | `checked`     | `status` (complete, incomplete, invalid) | the answer to `check` |
 //! | `code`        | payload: zlib-compressed marshal data, empty if the interpreter cannot give it | the answer to `code` |
+//! | `read`        | `n`, `prompt`, `echo` | a `terminal` eval reads a line from the user's terminal |
+//! | `page`        | payload (text) | a `pager` eval's `help()` text, for the local `$PAGER` |
 //! | `bad`         | `message` | a request the server did not understand |
 //! | `find`        | `q`, `name`, `resource` | remote code imports module `name` (or reads data file `resource`, a `/`-separated name in package `name`) that the host lacks: asked of the client while the code waits, answered by a `found` with the same `q`, wherever the client is reading (see [`crate::local_modules`]) |
 //!
@@ -103,6 +107,23 @@ pub enum ToServer<'a> {
     Stdin {
         /// The request.
         id: u64,
+    },
+    /// A line from the user's terminal, in the payload (with its newline;
+    /// empty: the end of input), for the `read` numbered `n`.
+    Line {
+        /// The request.
+        id: u64,
+        /// The `read` this answers.
+        n: u64,
+    },
+    /// The terminal of a `pty` eval has a new size.
+    Winch {
+        /// The request.
+        id: u64,
+        /// Rows.
+        rows: u16,
+        /// Columns.
+        cols: u16,
     },
     /// Credits for a streamed iterator.
     More {
@@ -214,6 +235,28 @@ pub struct Eval<'a> {
     pub stdin: bool,
     /// `sys.argv` for a script.
     pub argv: &'a [String],
+    /// The code reads the user's terminal (`read` frames), not stdin frames.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub terminal: bool,
+    /// With `terminal`: `help()` text comes as `page` frames.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub pager: bool,
+    /// Run the code on a pseudo-terminal of this size: `stdin` frames are
+    /// its keys, its output comes as `out` frames (fd 1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pty: Option<PtySpec<'a>>,
+}
+
+/// The pseudo-terminal of a `pty` eval.
+#[derive(Debug, Serialize)]
+pub struct PtySpec<'a> {
+    /// Rows.
+    pub rows: u16,
+    /// Columns.
+    pub cols: u16,
+    /// `TERM` for the code, if the client has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub term: Option<&'a str>,
 }
 
 /// A message from the server.
@@ -249,6 +292,10 @@ pub enum FromServer {
     Checked(Checked),
     /// The program compiled, in the payload.
     Code(Ack),
+    /// The code reads a line from the user's terminal.
+    Read(ReadLine),
+    /// Text for the local pager.
+    Page(Ack),
     /// A request the server did not understand.
     Bad(Bad),
     /// Remote code imports a module the host lacks: the client may serve it.
@@ -404,6 +451,28 @@ pub struct Checked {
     pub status: String,
 }
 
+/// `read`.
+#[derive(Debug, Deserialize)]
+pub struct ReadLine {
+    /// The request.
+    #[serde(default)]
+    pub id: Option<u64>,
+    /// Which read this is (the `line` answer names it).
+    #[serde(default)]
+    pub n: u64,
+    /// What to show before the line (getpass's prompt; `input()` prints its
+    /// own).
+    #[serde(default)]
+    pub prompt: String,
+    /// Whether the typed line may be shown (off for a password).
+    #[serde(default = "yes")]
+    pub echo: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
 /// `bad`.
 #[derive(Debug, Deserialize)]
 pub struct Bad {
@@ -443,6 +512,8 @@ impl FromServer {
             FromServer::Completions(m) => m.id,
             FromServer::Checked(m) => m.id,
             FromServer::Code(m) => m.id,
+            FromServer::Read(m) => m.id,
+            FromServer::Page(m) => m.id,
             FromServer::Bad(m) => m.id,
             FromServer::Find(_) => None,
         }
@@ -466,6 +537,8 @@ impl FromServer {
             FromServer::Completions(_) => "completions",
             FromServer::Checked(_) => "checked",
             FromServer::Code(_) => "code",
+            FromServer::Read(_) => "read",
+            FromServer::Page(_) => "page",
             FromServer::Bad(_) => "bad",
             FromServer::Find(_) => "find",
         }
@@ -514,6 +587,8 @@ impl<'de> Visitor<'de> for KindFirst {
             "completions" => FromServer::Completions(Completions::deserialize(rest)?),
             "checked" => FromServer::Checked(Checked::deserialize(rest)?),
             "code" => FromServer::Code(Ack::deserialize(rest)?),
+            "read" => FromServer::Read(ReadLine::deserialize(rest)?),
+            "page" => FromServer::Page(Ack::deserialize(rest)?),
             "bad" => FromServer::Bad(Bad::deserialize(rest)?),
             "find" => FromServer::Find(Find::deserialize(rest)?),
             other => return Err(de::Error::custom(format!("unknown frame kind {other:?}"))),
@@ -577,6 +652,9 @@ mod tests {
             text_forms: false,
             stdin: false,
             argv: &argv,
+            terminal: false,
+            pager: false,
+            pty: None,
         };
         let text = serde_json::to_string(&ToServer::Eval(eval)).unwrap();
         assert!(text.starts_with(r#"{"k":"eval","id":1,"code":"1""#), "{text}");

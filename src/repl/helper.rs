@@ -8,7 +8,7 @@
 //! cancels it; keys typed meanwhile stay queued in the terminal for the line
 //! editor, none is read here.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use pushy::{Completeness, Session, COMPLETION_BUDGET};
@@ -28,13 +28,26 @@ pub struct RemoteHelper {
     pub session: Rc<RefCell<Session>>,
     pub ctrl_c: CtrlC,
     pub syntax: Syntax,
+    /// What the line being read is for.
+    pub line: Cell<Line>,
+}
+
+/// What the editor is reading.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Line {
+    /// Python for the REPL: completion, highlighting, blocks.
+    Code,
+    /// A line the remote code reads (`input()`): plain text.
+    Plain,
+    /// A password (`getpass`): plain text, shown as nothing.
+    Secret,
 }
 
 impl Completer for RemoteHelper {
     type Candidate = Pair;
 
     fn complete(&self, line: &str, pos: usize, _ctx: &Context<'_>) -> rustyline::Result<(usize, Vec<Pair>)> {
-        let Some(before) = line.get(..pos) else {
+        let Some(before) = line.get(..pos).filter(|_| self.line.get() == Line::Code) else {
             return Ok((pos.min(line.len()), Vec::new()));
         };
         // Indentation, not completion, at the start of a line (as CPython does).
@@ -113,11 +126,21 @@ impl Hinter for RemoteHelper {
 
 impl Highlighter for RemoteHelper {
     fn highlight<'l>(&self, line: &'l str, pos: usize) -> Cow<'l, str> {
-        self.syntax.paint(line, pos)
+        match self.line.get() {
+            Line::Code => self.syntax.paint(line, pos),
+            Line::Plain => Cow::Borrowed(line),
+            // As many blanks as the text is wide: the cursor stays where
+            // the editor puts it, and nothing of the secret shows.
+            Line::Secret => Cow::Owned(" ".repeat(line.chars().count())),
+        }
     }
 
     fn highlight_char(&self, _line: &str, _pos: usize, kind: CmdKind) -> bool {
-        self.syntax.refresh(kind == CmdKind::ForcedRefresh)
+        match self.line.get() {
+            Line::Code => self.syntax.refresh(kind == CmdKind::ForcedRefresh),
+            Line::Plain => false,
+            Line::Secret => kind != CmdKind::MoveCursor,
+        }
     }
 }
 
@@ -129,7 +152,11 @@ impl Highlighter for RemoteHelper {
 impl Validator for RemoteHelper {
     fn validate(&self, ctx: &mut ValidationContext<'_>) -> rustyline::Result<ValidationResult> {
         let input = ctx.input();
-        if input.trim().is_empty() || input.trim_start().starts_with(':') || highlight::surely_complete(input) {
+        if self.line.get() != Line::Code
+            || input.trim().is_empty()
+            || input.trim_start().starts_with(':')
+            || highlight::surely_complete(input)
+        {
             return Ok(ValidationResult::Valid(None));
         }
         let Ok(mut session) = self.session.try_borrow_mut() else {

@@ -10,6 +10,7 @@
 mod helper;
 mod highlight;
 mod history;
+mod tty;
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -18,7 +19,7 @@ use std::rc::Rc;
 
 use pushy::printer::Printer;
 use pushy::transfer::{self, Options, Progress};
-use pushy::{Error, ErrorKind, Reply, Request, Session};
+use pushy::{Error, ErrorKind, Event, Mode, Reply, Request, Session};
 use rustyline::config::{CompletionType, Config};
 use rustyline::error::ReadlineError;
 use rustyline::history::DefaultHistory;
@@ -29,6 +30,7 @@ use crate::interrupt::CtrlC;
 use crate::output::{write_stdout, Sink};
 use crate::plan;
 use helper::RemoteHelper;
+use tty::{Keys, Tail};
 
 const HELP: &str = "\
 Python code runs on the remote host; values print here.
@@ -39,6 +41,8 @@ Modules import themselves on first use: os.listdir(\"/\").
   :put LOCAL [REMOTE]   copy a file or directory to the host (default: its cwd)
   :reconnect     a new connection and interpreter (names from before are gone)
   :quit          leave (Ctrl-D does too)
+  !cmd           run a shell command on the host (its exit status shows if not 0)
+  obj?  obj??    signature and docstring of obj; with ??, its source
 Ctrl-C stops the running call (the session and its names live on).
 Tab completes remote names; Ctrl-R searches the history.";
 
@@ -61,6 +65,7 @@ pub fn run(plan: plan::Repl) -> pushy::Result<ExitCode> {
         ctrl_c,
         count: 0,
         raised: false,
+        tty: plan.tty,
     };
     repl.start()
 }
@@ -78,6 +83,8 @@ struct Repl {
     ctrl_c: CtrlC,
     count: u64,
     raised: bool,
+    /// `-t`: each input runs on a remote pty.
+    tty: bool,
 }
 
 /// What the loop does after an input.
@@ -110,6 +117,18 @@ impl Repl {
         )
     }
 
+    /// `host>>> `, or `user@host>>> ` when the code runs as root or as a
+    /// `--become` user: where a slip costs most, the prompt says so.
+    fn prompt(&self) -> String {
+        let session = self.session.borrow();
+        let user: String = session.info().user.chars().filter(|c| !c.is_control()).take(64).collect();
+        if !user.is_empty() && (user == "root" || self.options.become_user.is_some()) {
+            format!("{user}@{}>>> ", session.name())
+        } else {
+            format!("{}>>> ", session.name())
+        }
+    }
+
     fn interactive(&mut self) -> pushy::Result<ExitCode> {
         let config = Config::builder()
             .history_ignore_dups(true)
@@ -126,13 +145,13 @@ impl Repl {
             ctrl_c: self.ctrl_c.clone(),
             // As CPython 3.14: off under NO_COLOR, --color never, or off a terminal.
             syntax: highlight::Syntax::new(self.printer.pretty.color),
+            line: std::cell::Cell::new(helper::Line::Code),
         }));
         let history = history::path();
         if let Some(path) = &history {
             let _ = editor.load_history(path);
         }
         println!("{}", self.banner());
-        let prompt = format!("{}>>> ", self.session.borrow().name());
         let mut buffer = String::new();
         // Lines of a bracketed paste not yet run: rustyline hands the whole
         // paste over as one text, but it must run line by line, as if typed.
@@ -141,6 +160,7 @@ impl Repl {
             let line = match pasted.pop_front() {
                 Some(line) => line,
                 None => {
+                    let prompt = self.prompt();
                     let shown = if buffer.is_empty() { prompt.as_str() } else { "... " };
                     match editor.readline(shown) {
                         Ok(text) => {
@@ -166,6 +186,20 @@ impl Repl {
                     Next::Continue | Next::More => continue,
                 }
             }
+            if let Some((mode, code)) = helper_line(&buffer, &line) {
+                let _ = editor.add_history_entry(line.trim());
+                save(&mut editor, history.as_ref());
+                if self.lost {
+                    eprintln!("pushy: not connected: press Enter (or type :reconnect) to reconnect, Ctrl-D to leave");
+                    continue;
+                }
+                match self.run(code, mode, false, Keys::Editor(&mut editor)) {
+                    Err(e) if e.kind() == ErrorKind::Disconnected => self.lose(&e),
+                    Err(e) => return Err(e),
+                    Ok(_) => {}
+                }
+                continue;
+            }
             if buffer.is_empty() && line.trim().is_empty() {
                 if self.lost {
                     self.reconnect();
@@ -184,7 +218,7 @@ impl Repl {
                 continue;
             }
             // One round trip: the server runs the input only if complete.
-            let next = match self.eval(&buffer, true) {
+            let next = match self.eval(&buffer, true, Keys::Editor(&mut editor)) {
                 Err(e) if e.kind() == ErrorKind::Disconnected => {
                     // The input stays in the history; the session does not.
                     let _ = editor.add_history_entry(buffer.trim_end());
@@ -210,8 +244,21 @@ impl Repl {
     /// Piped input: the same block rules, no prompts, no colour codes.
     fn script(&mut self) -> pushy::Result<ExitCode> {
         let mut buffer = String::new();
-        for line in std::io::stdin().lock().lines() {
-            let line = line.map_err(|e| Error::new(ErrorKind::Io, format!("cannot read stdin: {e}")))?;
+        loop {
+            // A line at a time, the lock released between: the code that
+            // runs may read the lines after it (`input()`), as in
+            // `python3 < script`.
+            let mut line = String::new();
+            let read = std::io::stdin().lock().read_line(&mut line);
+            if read.map_err(|e| Error::new(ErrorKind::Io, format!("cannot read stdin: {e}")))? == 0 {
+                break;
+            }
+            if line.ends_with('\n') {
+                line.pop();
+                if line.ends_with('\r') {
+                    line.pop();
+                }
+            }
             if buffer.is_empty() && line.trim().is_empty() {
                 continue;
             }
@@ -221,11 +268,15 @@ impl Repl {
                     Next::Continue | Next::More => continue,
                 }
             }
+            if let Some((mode, code)) = helper_line(&buffer, &line) {
+                self.run(code, mode, false, Keys::Piped)?;
+                continue;
+            }
             if !buffer.is_empty() {
                 buffer.push('\n');
             }
             buffer.push_str(&line);
-            match self.eval(&buffer, true)? {
+            match self.eval(&buffer, true, Keys::Piped)? {
                 Next::More => continue,
                 Next::Exit(status) => return Ok(status),
                 Next::Continue => buffer.clear(),
@@ -233,7 +284,7 @@ impl Repl {
         }
         if !buffer.trim().is_empty() {
             let code = std::mem::take(&mut buffer);
-            if let Next::Exit(status) = self.eval(&(code + "\n"), false)? {
+            if let Next::Exit(status) = self.eval(&(code + "\n"), false, Keys::Piped)? {
                 return Ok(status);
             }
         }
@@ -242,18 +293,90 @@ impl Repl {
 
     /// Runs an input; with `if_complete`, only when CPython's rule says it
     /// is complete (else `Next::More`: read another line).
-    fn eval(&mut self, code: &str, if_complete: bool) -> pushy::Result<Next> {
+    /// Runs a REPL input (see [`Self::run`]).
+    fn eval(&mut self, code: &str, if_complete: bool, keys: Keys<'_>) -> pushy::Result<Next> {
+        self.run(code, Mode::Auto, if_complete, keys)
+    }
+
+    /// Runs an input, or one of the helpers (`!cmd`, `obj?`, `obj??`). The
+    /// code reads lines through `keys` when it asks for them.
+    fn run(&mut self, code: &str, mode: Mode, if_complete: bool, mut keys: Keys<'_>) -> pushy::Result<Next> {
         let file = format!("<input-{}>", self.count + 1);
+        let interactive = matches!(keys, Keys::Editor(_));
         // Not streamed: showing an iterator must not consume it. The values
         // come as echoes (`repl`), printed by the sink in order with output.
-        let request = Request { file: &file, repl: true, if_complete, ..Request::new(code) };
+        // `-t`: the input runs on a remote pty, our terminal raw and its
+        // keys forwarded while it runs (not before: what the line editor
+        // read ahead stays for the next prompt).
+        let on_pty = interactive && self.tty;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let request = Request {
+            file: &file,
+            mode,
+            repl: true,
+            if_complete,
+            terminal: true,
+            pager: interactive && std::io::stdout().is_terminal(),
+            pty: on_pty.then(crate::pty::size),
+            stdin: on_pty.then(|| {
+                Box::new(crate::pty::KeysUntil { stop: std::sync::Arc::clone(&stop) }) as Box<dyn std::io::Read + Send>
+            }),
+            ..Request::new(code)
+        };
         self.ctrl_c.reset();
         let printer = self.printer;
+        let ctrl_c = self.ctrl_c.clone();
         let mut sink = Sink::new(&printer, false);
-        let reply = self.session.borrow_mut().request(request, &mut |event| sink.event(event));
+        let mut tail = Tail::default();
+        // While the call runs, keys typed are neither echoed nor edited by
+        // the terminal: each shows when a reader takes it (see `tty`), and a
+        // Ctrl-D typed ahead stays a key (in line mode the terminal would
+        // turn it into an end of file for nobody). Ctrl-C still signals.
+        let _quiet = (interactive && !on_pty).then(|| {
+            crate::terminal::change(0, |t| {
+                t.c_lflag &= !(libc::ECHO | libc::ICANON);
+                t.c_cc[libc::VMIN] = 1;
+                t.c_cc[libc::VTIME] = 0;
+            })
+        });
+        let raw = on_pty.then(|| crate::pty::raw(self.session.borrow().interrupter(), true));
+        let mut on_event = |event: Event<'_>| match event {
+            Event::Read { prompt, echo, line } => {
+                sink.flush()?;
+                *line = keys.read(&mut tail, prompt, echo, &ctrl_c);
+                Ok(())
+            }
+            Event::Page(text) if interactive => {
+                sink.flush()?;
+                tail.clear();
+                ctrl_c.paging(|| crate::terminal::page(text));
+                Ok(())
+            }
+            event => {
+                match &event {
+                    Event::Output(pushy::Stream::Stdout, bytes) => tail.wrote(bytes),
+                    Event::Echo(_) | Event::Page(_) => tail.clear(),
+                    _ => {}
+                }
+                sink.event(event)
+            }
+        };
+        let reply = self.session.borrow_mut().request(request, &mut on_event);
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        drop(raw);
         // A lost connection: the caller offers to reconnect.
         let next = match reply? {
             Reply::Incomplete => return Ok(Next::More),
+            Reply::Value(value, _) if mode == Mode::Shell => {
+                match value {
+                    pushy::Value::Int(0) => {}
+                    pushy::Value::Int(n) if n < 0 => eprintln!("[killed by signal {}]", -n),
+                    pushy::Value::Int(n) => eprintln!("[exit status {n}]"),
+                    other => eprintln!("[exit status {other:?}]"),
+                }
+                Next::Continue
+            }
+            Reply::Value(pushy::Value::None, _) if mode != Mode::Auto => Next::Continue,
             Reply::Value(value, _) => {
                 let _ = write_stdout(&self.printer.value(&value));
                 Next::Continue
@@ -357,6 +480,23 @@ impl Repl {
             Err(e) => eprintln!("copy failed: {e}"),
         }
     }
+}
+
+/// `!cmd` (a shell command on the host), `obj??` (source) and `obj?`
+/// (signature and docstring), as IPython reads them: only as a whole input
+/// of one line (no Python input starts with `!` or ends with `?`).
+pub(crate) fn helper_line<'l>(buffer: &str, line: &'l str) -> Option<(Mode, &'l str)> {
+    if !buffer.is_empty() {
+        return None;
+    }
+    let text = line.trim();
+    if let Some(command) = text.strip_prefix('!') {
+        return Some((Mode::Shell, command));
+    }
+    if let Some(expression) = text.strip_suffix("??").filter(|e| !e.trim().is_empty()) {
+        return Some((Mode::Source, expression));
+    }
+    text.strip_suffix('?').filter(|e| !e.trim().is_empty()).map(|expression| (Mode::Doc, expression))
 }
 
 fn save(editor: &mut Editor<RemoteHelper, DefaultHistory>, path: Option<&std::path::PathBuf>) {

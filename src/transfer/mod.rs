@@ -91,7 +91,12 @@ pub fn get(
         }
         match event {
             Event::Item(value) => sink.item(&value, progress),
-            Event::Output(..) | Event::Flush | Event::Bytes(_) | Event::Echo(_) => Ok(()),
+            Event::Output(..)
+            | Event::Flush
+            | Event::Bytes(_)
+            | Event::Echo(_)
+            | Event::Read { .. }
+            | Event::Page(_) => Ok(()),
         }
     });
     let reply = match reply {
