@@ -753,6 +753,7 @@ class Output:
             os.close(w)
             os.set_blocking(r, False)
             self.pipes[r] = fd
+        self.fds = list(self.pipes)
         _thread.start_new_thread(self._pump, ())
 
     def _pump(self):
@@ -790,7 +791,13 @@ class Output:
             except Exception:
                 pass
         with self.lock:
-            for r in self.pipes:
+            # One poll for both pipes: most calls print nothing, and a failed
+            # read each costs an exception.
+            try:
+                ready = self.select(self.fds, [], [], 0)[0]
+            except (OSError, ValueError):
+                ready = self.fds
+            for r in ready:
                 self._read_available(r)
 
 
@@ -966,6 +973,8 @@ class Server:
         while not self.queue:
             if self.read_lock.acquire(False):
                 try:
+                    if self.queue:  # the watcher queued one as it let go
+                        continue
                     frame = self.read_or_end()
                 finally:
                     self.read_lock.release()
@@ -989,12 +998,17 @@ class Server:
                     return
                 continue
             self.sending = True
+            frame = None
             try:
-                frame = self.read_or_end()
+                if not done.acquire(False):  # else the watcher read it as it let go
+                    frame = self.read_or_end()
+                else:
+                    done.release()  # for the loop's own acquire
             finally:
                 self.sending = False
                 self.read_lock.release()
-            self.dispatch(frame, wake=False)
+            if frame is not None:
+                self.dispatch(frame, wake=False)
             if self.deferred:
                 self.deferred = False
                 raise KeyboardInterrupt
@@ -1026,12 +1040,14 @@ class Server:
                         continue
                     if not ready:
                         continue
+                # Dispatched under the lock: once the main thread holds it,
+                # every request read so far is in the queue, so it never
+                # waits on the channel with one there.
                 with self.read_lock:
                     if not self.busy:  # the main thread reads again
                         break
-                    frame = self.read_or_end()
-                if self.dispatch(frame, wake=True):
-                    break  # the next request: the main thread reads after it
+                    if self.dispatch(self.read_or_end(), wake=True):
+                        break  # the next request: the main thread reads after it
             self._wake_main()  # it may wait for us to stop reading
 
     def _interrupt(self, rid):

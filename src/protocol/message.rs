@@ -220,20 +220,28 @@ pub struct Eval<'a> {
     /// `auto` (a trailing expression is the value) or `run` (`__main__`).
     pub mode: &'a str,
     /// Stream an iterator result.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub stream: bool,
     /// Items a streamed iterator may run ahead.
+    #[serde(skip_serializing_if = "is_zero")]
     pub window: u64,
     /// CPython's interactive conventions (echoes).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub repl: bool,
     /// Run only if the code is a complete input.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub if_complete: bool,
     /// Also report the value's truth.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub truth: bool,
     /// Standard types as their text (the `--json` mapping).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub text_forms: bool,
     /// Stdin frames follow.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub stdin: bool,
     /// `sys.argv` for a script.
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
     pub argv: &'a [String],
     /// The code reads the user's terminal (`read` frames), not stdin frames.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -257,6 +265,12 @@ pub struct PtySpec<'a> {
     /// `TERM` for the code, if the client has one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub term: Option<&'a str>,
+}
+
+/// Fields left at their default are not sent: a warm round trip's request
+/// is then a few dozen bytes to write and to parse.
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// A message from the server.
