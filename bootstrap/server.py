@@ -1429,13 +1429,53 @@ def _error_header(rid, e):
 
 # ------------------------------------------------------------------- 6. main
 
+# The watchdog's program (see start_watchdog): it guards the pid in argv[1]
+# and watches fd 0, the protocol's input, without reading from it.
+WATCHDOG = """import os, select, sys
+import _signal as signal  # the signal module would import enum
+parent = int(sys.argv[1])
+guarded, send = None, getattr(signal, "pidfd_send_signal", None)
+try:
+    guarded = os.pidfd_open(parent)  # Python 3.9+, Linux 5.3+
+except (AttributeError, OSError):
+    pass
+if os.getppid() == parent:  # else not the interpreter we were told to guard
+    poller = select.poll()
+    poller.register(0, 0)  # no POLLIN: only hang-up and errors wake us
+    while not any(ev & (select.POLLHUP | select.POLLERR | select.POLLNVAL) for _, ev in poller.poll()):
+        pass
+    select.select([], [], [], 1.0)  # a second's grace
+    if guarded is not None and send is not None:
+        send(guarded, signal.SIGKILL)  # ESRCH if it ended: nothing else is hit
+    elif os.getppid() == parent:  # still alive (a dead parent makes us an orphan)
+        os.kill(parent, signal.SIGKILL)
+"""
+
+
 def start_watchdog(rfd, parent):
-    """Forks a process that waits for the protocol input to hang up (the
+    """Starts a process that waits for the protocol input to hang up (the
     client is gone) and then, if this interpreter has not exited by itself
-    within a second, kills it. It holds nothing open but that input, so it
-    never keeps the channel alive. It never kills a stranger: `parent` must
-    still be its parent, and where Linux has pidfds the signal goes to the
-    process itself, not to a number another process may have taken since."""
+    within a second, kills it: for user code stuck in C with the GIL held,
+    which no thread of ours can stop. It holds nothing open but that input,
+    so it never keeps the channel alive. It never kills a stranger: `parent`
+    must still be its parent, and where Linux has pidfds the signal goes to
+    the process itself, not to a number another process may have taken since.
+
+    A fresh interpreter started with posix_spawn (no site, no environment
+    variables of Python's), not a fork: forking this process copied its page
+    tables and made each page it then wrote a copy, which cost a one-shot
+    call more than the rest of the server's start. Fork where there is no
+    posix_spawn (before Python 3.8)."""
+    spawn = getattr(os, "posix_spawn", None)
+    if spawn is not None and sys.executable:
+        try:
+            spawn(sys.executable, [sys.executable, "-I", "-S", "-c", WATCHDOG, str(parent)], os.environ,
+                  file_actions=[(os.POSIX_SPAWN_DUP2, rfd, 0),
+                                (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
+                                (os.POSIX_SPAWN_DUP2, 1, 2)])
+            return
+        except OSError:
+            pass
     try:
         # No other thread exists yet, so 3.12's warning about forking a
         # multi-threaded process cannot fire: no `warnings` import needed.
@@ -1445,29 +1485,13 @@ def start_watchdog(rfd, parent):
     if pid:
         return
     try:
+        os.dup2(rfd, 0)
         null = os.open(os.devnull, os.O_RDWR)
-        for fd in (0, 1, 2):
-            os.dup2(null, fd)
-        os.closerange(3, rfd)
-        os.closerange(rfd + 1, 65536)
-        import select
-        import _signal as signal  # the signal module would import enum
-        guarded, send = None, getattr(signal, "pidfd_send_signal", None)
-        try:
-            guarded = getattr(os, "pidfd_open")(parent)  # Python 3.9+, Linux 5.3+
-        except (AttributeError, OSError):
-            pass
-        if os.getppid() != parent:  # not the interpreter we were told to guard
-            os._exit(0)
-        poller = select.poll()
-        poller.register(rfd, 0)  # no POLLIN: only hang-up and errors wake us
-        while not any(ev & (select.POLLHUP | select.POLLERR | select.POLLNVAL) for _, ev in poller.poll()):
-            pass
-        select.select([], [], [], 1.0)  # a second's grace (no `time` import)
-        if guarded is not None and send is not None:
-            send(guarded, signal.SIGKILL)  # ESRCH if it ended: nothing else is hit
-        elif os.getppid() == parent:  # still alive (a dead parent makes us an orphan)
-            os.kill(parent, signal.SIGKILL)
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+        os.closerange(3, 65536)
+        sys.argv = ["-c", str(parent)]
+        exec(WATCHDOG, {"__name__": "__watchdog__"})
     except BaseException:
         pass
     os._exit(0)

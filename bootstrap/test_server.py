@@ -1809,20 +1809,50 @@ class TextFormTests(unittest.TestCase):
             server._text_forms = False
 
 
+# A process that starts a watchdog over a pipe it is handed, says so, then
+# holds the GIL in C (a catastrophic regex), as stuck user code does.
+GUARDED = r"""
+import os, re, sys
+server = {"__name__": "pushy_server", "__file__": sys.argv[1]}
+exec(compile(open(sys.argv[1], "rb").read(), "<pushy>", "exec"), server)
+if sys.argv[2] == "fork":
+    os.posix_spawn = None
+server["start_watchdog"](int(sys.argv[3]), os.getpid())
+os.write(1, b"guarded\n")
+re.match(r"(a+)+$", "a" * 40 + "b")
+"""
+
+
 class WatchdogTests(unittest.TestCase):
     def test_a_stranger_is_never_killed(self):
         # The watchdog is told to guard a process that is not its parent (as
         # after the interpreter died and its pid went to someone else): when
         # the client hangs up, that process must live.
-        stranger = subprocess.Popen(["sleep", "30"])
-        self.addCleanup(stranger.wait)
-        self.addCleanup(stranger.kill)
-        rfd, wfd = os.pipe()
-        server.start_watchdog(rfd, stranger.pid)
-        os.close(rfd)
-        os.close(wfd)  # the client hangs up
-        time.sleep(1.6)  # the watchdog waits a second before it acts
-        self.assertIsNone(stranger.poll(), "the watchdog killed a process it does not guard")
+        for how in ("spawn", "fork"):
+            stranger = subprocess.Popen(["sleep", "30"])
+            self.addCleanup(stranger.wait)
+            self.addCleanup(stranger.kill)
+            rfd, wfd = os.pipe()
+            with mock.patch.object(os, "posix_spawn", None if how == "fork" else os.posix_spawn):
+                server.start_watchdog(rfd, stranger.pid)
+            os.close(rfd)
+            os.close(wfd)  # the client hangs up
+            time.sleep(1.6)  # the watchdog waits a second before it acts
+            self.assertIsNone(stranger.poll(), "the %s watchdog killed a process it does not guard" % how)
+
+    def test_code_stuck_in_c_dies_a_second_after_the_client(self):
+        for how in ("spawn", "fork"):
+            rfd, wfd = os.pipe()
+            os.set_inheritable(rfd, True)
+            proc = subprocess.Popen([sys.executable, "-c", GUARDED, SERVER_PATH, how, str(rfd)],
+                                    stdout=subprocess.PIPE, pass_fds=(rfd,))
+            self.addCleanup(proc.wait)
+            self.addCleanup(proc.kill)
+            os.close(rfd)
+            self.assertEqual(proc.stdout.readline(), b"guarded\n")
+            proc.stdout.close()
+            os.close(wfd)  # the client hangs up
+            self.assertEqual(proc.wait(timeout=10), -9, "the %s watchdog did not kill it" % how)
 
 
 def records(*entries):
