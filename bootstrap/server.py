@@ -1466,13 +1466,12 @@ def start_watchdog(rfd, parent):
     tables and made each page it then wrote a copy, which cost a one-shot
     call more than the rest of the server's start. Fork where there is no
     posix_spawn (before Python 3.8)."""
-    spawn = getattr(os, "posix_spawn", None)
+    spawn = getattr(os, "posix_spawn", None)  # Python 3.8+, as its constants
     if spawn is not None and sys.executable:
+        dup2, open_ = getattr(os, "POSIX_SPAWN_DUP2"), getattr(os, "POSIX_SPAWN_OPEN")
         try:
             spawn(sys.executable, [sys.executable, "-I", "-S", "-c", WATCHDOG, str(parent)], os.environ,
-                  file_actions=[(os.POSIX_SPAWN_DUP2, rfd, 0),
-                                (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
-                                (os.POSIX_SPAWN_DUP2, 1, 2)])
+                  file_actions=[(dup2, rfd, 0), (open_, 1, os.devnull, os.O_WRONLY, 0), (dup2, 1, 2)])
             return
         except OSError:
             pass
