@@ -9,7 +9,7 @@
 //! error messages. Frames follow the marker.
 //!
 //! What stage 0 reads is either the program's source or, from the client's
-//! code cache (see [`crate::connect`]), the same program already compiled
+//! code cache (see `connect::cache`), the same program already compiled
 //! for this host's interpreter: then the command line carries `mMAGIC`, and
 //! stage 0 exits with [`EXIT_STALE_CODE`] before reading anything when the
 //! interpreter's magic number is not MAGIC.

@@ -132,7 +132,7 @@ pub enum ToServer<'a> {
         /// How many more items may come.
         n: u64,
     },
-    /// The running program, compiled (see [`crate::connect`]'s code cache).
+    /// The running program, compiled (for the code cache, `connect::cache`).
     Code {
         /// The request.
         id: u64,
