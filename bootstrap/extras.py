@@ -532,13 +532,16 @@ def _hook_help():
 def terminal_begin(server, rid, header):
     """The call `rid` reads from the client's terminal: sys.stdin, getpass
     and (with `pager`) pydoc's pager go through it until terminal_end."""
-    global _terminal, _terminal_stdin, _original_getpass
+    global _terminal, _terminal_stdin
     if _terminal_stdin is None:
         _terminal_stdin = _make_terminal_stdin()
-    import getpass
-    if getpass.getpass is not _getpass:
-        _original_getpass = getpass.getpass
-        getpass.getpass = _getpass
+    getpass = sys.modules.get("getpass")
+    if getpass is not None:
+        _hook_getpass(getpass)
+    elif _GetpassOnImport not in sys.meta_path:
+        # Importing getpass costs milliseconds (contextlib, termios...) that
+        # most calls never need: hook it when the code imports it.
+        sys.meta_path.insert(0, _GetpassOnImport)
     terminal = _Terminal(server, rid, bool(header.get("pager")))
     if terminal.pager:
         pydoc = sys.modules.get("pydoc")
@@ -552,9 +555,58 @@ def terminal_begin(server, rid, header):
     return terminal
 
 
+def _hook_getpass(getpass):
+    global _original_getpass
+    if getpass.getpass is not _getpass:
+        _original_getpass = getpass.getpass
+        getpass.getpass = _getpass
+
+
+class _GetpassOnImport:
+    """First on sys.meta_path during a terminal call: getpass is found and
+    loaded as the path finder would, and hooked as it loads, before the code
+    sees it. (Finding nothing else, and stepping aside once used.)"""
+
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        if name != "getpass":
+            return None
+        _unhook_getpass_import()
+        spec = sys.modules["_frozen_importlib_external"].PathFinder.find_spec(name, path)
+        if spec is None or spec.loader is None:
+            return None
+        spec.loader = _HookingLoader(spec.loader)
+        return spec
+
+
+class _HookingLoader:
+    """The path finder's loader for getpass, which then hooks the module."""
+
+    def __init__(self, loader):
+        self.loader = loader
+
+    def __getattr__(self, name):  # get_source and the rest, for inspect and tracebacks
+        return getattr(self.loader, name)
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module):
+        self.loader.exec_module(module)
+        _hook_getpass(module)
+
+
+def _unhook_getpass_import():
+    try:
+        sys.meta_path.remove(_GetpassOnImport)
+    except ValueError:
+        pass
+
+
 def terminal_end(terminal):
     global _terminal
     _terminal = None
+    _unhook_getpass_import()
     if sys.stdin is _terminal_stdin:  # not if the user's code replaced it
         sys.stdin = terminal.saved
 

@@ -1325,6 +1325,19 @@ class TerminalTests(EndToEndTest):
         frames = srv.collect(rid)
         self.assertReply(frames, "value", v=["ADA"])
 
+    def test_getpass_is_hooked_when_the_code_imports_it_not_before(self):
+        srv = self.start()
+        # A terminal call that does not use getpass does not import it.
+        self.assertReply(srv.eval("import sys; 'getpass' in sys.modules", terminal=True), "value", v=[False])
+        rid = srv.request("eval", code="import getpass; getpass.getpass('Secret: ')", terminal=True)
+        read = self.read_frame(srv)
+        self.assertEqual((read.header["k"], read.header["echo"]), ("read", False), read.header)
+        srv.send({"k": "line", "id": rid, "n": read.header["n"]}, b"s3cret\n")
+        self.assertReply(srv.collect(rid), "value", v=["s3cret"])
+        # No finder of pushy's is left behind after the call.
+        self.assertReply(srv.eval("import sys; [type(f).__name__ for f in sys.meta_path if 'Getpass' in repr(f)]"),
+                         "value", v=[["l", 0]])
+
     def test_the_end_of_input_is_eof_error_and_no_terminal_means_dev_null(self):
         srv = self.start()
         rid = srv.request("eval", code="input()", terminal=True)
