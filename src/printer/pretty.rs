@@ -146,6 +146,11 @@ impl Pretty {
             Value::Int(i) => self.paint(out, &i.to_string(), |s| s.cyan()),
             Value::BigInt(digits) => self.paint(out, digits, |s| s.cyan()),
             Value::Float(f) => self.paint(out, &repr::float(*f), |s| s.cyan()),
+            Value::Str(s) if !self.color && repr::plain_ascii(s) => {
+                out.push('\'');
+                out.push_str(s);
+                out.push('\'');
+            }
             Value::Str(s) => self.paint(out, &repr::str_repr(s.chars().map(u32::from)), |s| s.green()),
             Value::WideStr(cps) => self.paint(out, &repr::str_repr(cps.iter().copied()), |s| s.green()),
             Value::Bytes(b) => self.paint(out, &repr::bytes_repr(b), |s| s.green()),

@@ -38,6 +38,13 @@ pub fn float(f: f64) -> String {
     }
 }
 
+/// Whether `repr(s)` is `s` between single quotes: printable ASCII with no
+/// quote or backslash, as most names and paths are. The printers write such
+/// a str as it is, without the escaping pass.
+pub fn plain_ascii(s: &str) -> bool {
+    s.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'\'' && b != b'\\')
+}
+
 /// `repr(str)` for a string given as code points (lone surrogates allowed).
 pub fn str_repr(chars: impl Iterator<Item = u32> + Clone) -> String {
     let has_single = chars.clone().any(|c| c == u32::from('\''));
@@ -111,6 +118,17 @@ fn is_printable(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_ascii_strs_are_their_own_repr() {
+        for text in ["", "abc", "file-000001 name.txt", "a\"b", "~!@#$%^&*()"] {
+            assert!(plain_ascii(text), "{text}");
+            assert_eq!(str_repr(text.chars().map(u32::from)), format!("'{text}'"));
+        }
+        for text in ["it's", "a\\b", "tab\t", "caf\u{e9}", "\u{7f}"] {
+            assert!(!plain_ascii(text), "{text:?}");
+        }
+    }
 
     #[test]
     fn floats_print_like_python() {
