@@ -24,7 +24,7 @@ PROTOCOL_VERSION = 1
 READY_MARKER = b"\n<pushy-ready v1>\n"
 SELF_FILE = "<pushy>"
 MAX_FRAME = 1 << 30
-MAX_HEADER = 256 << 20  # src/protocol.rs MAX_HEADER
+MAX_HEADER = 256 << 20  # src/protocol/mod.rs MAX_HEADER
 MAX_DEPTH = 10000
 MAX_REPR = 1 << 20
 
@@ -1119,7 +1119,7 @@ class Server:
 
     def _complete(self, rid, text):
         """Completions for `text`: `start` is a code-point offset into it
-        (see src/protocol.rs). Completion may run an object's `__dir__`, so
+        (see src/protocol/message.rs). Completion may run an object's `__dir__`, so
         it is interruptible like an eval: the client interrupts it when it
         overruns its time budget or the user presses Ctrl-C, and then gets
         no candidates (and discards this late reply)."""

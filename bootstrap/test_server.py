@@ -782,7 +782,7 @@ class CompleteTests(unittest.TestCase):
         self.assertEqual(calls, [])
 
     def test_start_counts_code_points(self):
-        # The wire unit (src/protocol.rs): Python's str index, not UTF-8 bytes.
+        # The wire unit (src/protocol/message.rs): Python's str index, not UTF-8 bytes.
         self.assertEqual(self.complete('print("日本", os.listd'), {"start": 12, "items": ["os.listdir"]})
         self.assertEqual(self.complete("s = 'é́🙂'; s.st")["start"], 11)
         self.ns["d"] = {"ключ": 1}
