@@ -326,15 +326,15 @@ def _short(e):
 PACK_MIN = 64  # shorter lists of numbers stay JSON
 
 
-def _packed(token, children, offset):
+def _packed(token, children, kinds, offset):
     """A plain list or tuple of at least PACK_MIN exact ints (in 64 bits)
     or exact floats, as one token and the numbers' bytes: `["I", kind,
     offset, n]` or `["D", ...]` for n little-endian int64 or float64 in the
     payload. A million numbers as JSON take longer to write, and to read,
-    than the numbers themselves. None for anything else."""
+    than the numbers themselves. None for anything else. `kinds`: the
+    children's types (_encode works them out once for this and _simple_run)."""
     if len(children) < PACK_MIN or len(token) != 2 or token[0] not in ("l", "t"):
         return None
-    kinds = set(map(type, children))
     if kinds == {int}:
         code, tag = "q", "I"
     elif kinds == {float}:
@@ -351,9 +351,9 @@ def _packed(token, children, offset):
     return [tag, token[0], offset, len(children)], numbers.tobytes()
 
 
-def _simple_run(items):
-    """True when every item is a scalar that encodes as itself."""
-    kinds = set(map(type, items))
+def _simple_run(items, kinds):
+    """True when every item is a scalar that encodes as itself (`kinds`:
+    their types)."""
     if not kinds:
         return True
     if int in kinds:
@@ -497,14 +497,15 @@ def _encode(value, careful):
         if token is None:  # a str, int or float subclass: its plain value
             push((children, depth))
             continue
-        packed = _packed(token, children, offset)
+        kinds = set(map(type, children))
+        packed = _packed(token, children, kinds, offset)
         if packed is not None:
             emit(packed[0])
             blobs.append(packed[1])
             offset += len(packed[1])
             continue
         emit(token)
-        if not careful and _simple_run(children):
+        if not careful and _simple_run(children, kinds):
             out.extend(children)
             continue
         active.add(ident)

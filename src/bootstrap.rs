@@ -237,8 +237,8 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
-/// Blocks until `file` is readable or the deadline passes.
-fn wait_readable(file: &std::fs::File, deadline: Instant) -> Result<()> {
+/// Blocks until `file` is readable or the deadline passes (then an error).
+pub(crate) fn wait_readable(file: &impl AsRawFd, deadline: Instant) -> Result<()> {
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {

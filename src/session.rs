@@ -683,7 +683,7 @@ impl Session {
         self.current.store(id, Ordering::SeqCst);
         let answer = self.answer_by(id, Some(deadline));
         self.current.store(0, Ordering::SeqCst);
-        match answer? {
+        match answer?.map(|frame| frame.header) {
             Some(FromServer::Completions(found)) => {
                 // The server counts code points (see `crate::protocol`);
                 // rustyline wants bytes, on a char boundary.
@@ -700,11 +700,11 @@ impl Session {
         }
     }
 
-    /// The answer to request `id`, or `None` if it has not come by
+    /// The answer to request `id` (its frame), or `None` if it has not come by
     /// `deadline`; output that arrives meanwhile is held for the next
     /// request to report, and late answers to earlier, abandoned requests
     /// are skipped.
-    fn answer_by(&mut self, id: u64, deadline: Option<Instant>) -> Result<Option<FromServer>> {
+    fn answer_by(&mut self, id: u64, deadline: Option<Instant>) -> Result<Option<Frame>> {
         loop {
             if let Some(deadline) = deadline {
                 if !self.readable_within(deadline.saturating_duration_since(Instant::now())) {
@@ -714,13 +714,13 @@ impl Session {
             // The server writes each frame whole, so once its first byte is
             // here the rest follows without waiting on remote code.
             let frame = self.next_frame()?;
-            match frame.header {
+            match &frame.header {
                 FromServer::Out(_) => self.hold(frame),
-                FromServer::Find(find) => self.answer_find(&find)?,
+                FromServer::Find(find) => self.answer_find(find)?,
                 FromServer::Bad(bad) if bad.id == Some(id) => {
                     return Err(Error::protocol(format!("the server refused a request: {}", bad.message)))
                 }
-                answer if answer.id() == Some(id) => return Ok(Some(answer)),
+                answer if answer.id() == Some(id) => return Ok(Some(frame)),
                 _ => {}
             }
         }
@@ -783,7 +783,7 @@ impl Session {
         self.next_id += 1;
         let id = self.next_id;
         self.send(&ToServer::Check { id, code })?;
-        match self.answer_by(id, None)? {
+        match self.answer_by(id, None)?.map(|frame| frame.header) {
             Some(FromServer::Checked(checked)) => Ok(match checked.status.as_str() {
                 "complete" => Completeness::Complete,
                 "incomplete" => Completeness::Incomplete,
@@ -799,26 +799,17 @@ impl Session {
     /// The running program compiled, for the code cache
     /// ([`crate::connect`]): zlib-compressed marshal data, at most `limit`
     /// bytes. `None` when the server has none to give, or does not answer
-    /// within a few seconds (a late answer is then skipped as any stray).
+    /// within a few seconds (a late answer is then skipped as any stray); an
+    /// error when it refuses the request.
     pub(crate) fn program_blob(&mut self, limit: usize) -> Result<Option<Vec<u8>>> {
         self.next_id += 1;
         let id = self.next_id;
         self.send(&ToServer::Code { id })?;
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            if !self.readable_within(deadline.saturating_duration_since(Instant::now())) {
-                return Ok(None);
+        match self.answer_by(id, Some(Instant::now() + Duration::from_secs(5)))? {
+            Some(Frame { header: FromServer::Code(_), payload }) => {
+                Ok((!payload.is_empty() && payload.len() <= limit).then_some(payload))
             }
-            let frame = self.next_frame()?;
-            match frame.header {
-                FromServer::Out(_) => self.hold(frame),
-                FromServer::Code(code) if code.id == Some(id) => {
-                    let blob = frame.payload;
-                    return Ok((!blob.is_empty() && blob.len() <= limit).then_some(blob));
-                }
-                FromServer::Bad(bad) if bad.id == Some(id) => return Ok(None),
-                _ => {}
-            }
+            _ => Ok(None),
         }
     }
 

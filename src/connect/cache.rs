@@ -54,7 +54,7 @@ impl Slot {
             hash.update(bytes);
             hash.update([0]); // no part can hold a NUL: parts never run together
         };
-        part(&Sha256::digest(PROGRAM));
+        part(program_hash());
         match target {
             Target::Local => part(b"local:"),
             Target::Ssh(ssh) => {
@@ -117,6 +117,12 @@ impl Slot {
     pub(crate) fn remove(&self) {
         let _ = std::fs::remove_file(&self.path);
     }
+}
+
+/// This pushy's program, hashed once per run (a fleet connects many times).
+fn program_hash() -> &'static [u8] {
+    static HASH: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| Sha256::digest(PROGRAM).to_vec())
 }
 
 /// The cache directory, created private if missing; `None` if it is not a

@@ -69,7 +69,8 @@ impl Process {
                     match child.try_wait() {
                         Ok(Some(status)) => return exit_code(status),
                         Ok(None) if std::time::Instant::now() < deadline => match &pidfd {
-                            Some(fd) => wait_readable(fd, deadline),
+                            // (At the deadline it errs; the loop ends there anyway.)
+                            Some(fd) => drop(crate::bootstrap::wait_readable(fd, deadline)),
                             None => std::thread::sleep(Duration::from_millis(5)),
                         },
                         _ => return None,
@@ -87,14 +88,6 @@ impl Process {
             remote.finish();
         }
     }
-}
-
-/// Waits until `fd` is readable or `deadline` passes.
-fn wait_readable(fd: &impl std::os::fd::AsRawFd, deadline: std::time::Instant) {
-    let left = deadline.saturating_duration_since(std::time::Instant::now());
-    let mut pfd = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
-    // SAFETY: one valid pollfd for the duration of the call.
-    unsafe { libc::poll(&mut pfd, 1, left.as_millis().clamp(1, i32::MAX as u128) as i32) };
 }
 
 /// The versioned interpreters (`python3.12`, `python3.9`, ...) on the
