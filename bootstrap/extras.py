@@ -159,6 +159,91 @@ class Stdin:
             os.close(self.wfd)
 
 
+class Inbox:
+    """A put's records as the client sends them, in `stdin` frames: the main
+    thread, which runs the copy, takes each payload as it is (Server.dispatch
+    hands it here) and reads the channel itself while it waits, as for any
+    answer. No pipe and no feeder thread: a MiB of upload is written to its
+    file from the frame that brought it. Each payload taken is acknowledged,
+    which is the client's credit window."""
+
+    def __init__(self, server, rid):
+        self.server = server
+        self.rid = rid
+        self.payloads = []  # appended by whoever reads the channel, taken here
+        self.ready = _thread.allocate_lock()
+        self.ready.acquire()
+        self.ended = False
+
+    def put(self, data):
+        self.payloads.append(data)
+        try:
+            self.ready.release()
+        except RuntimeError:  # already released: the taker looks anyway
+            pass
+
+    def attach(self):
+        pass
+
+    def detach(self):
+        pass
+
+    def take(self):
+        """The next payload; b"" at the end of the client's records."""
+        if self.ended:
+            return b""
+        while not self.payloads:
+            self.server.await_answer(self.ready)
+        data = self.payloads.pop(0)
+        self.server.send({"k": "stdin_ack", "id": self.rid, "n": len(data)})
+        self.ended = not data
+        return data
+
+
+class _Records:
+    """The put's record stream over the payloads `source.take()` gives: a
+    chunk of content that lies within one payload (as the client sends
+    them: see src/transfer/records.rs) is returned as a view of it, never
+    copied; anything else is put together."""
+
+    def __init__(self, source):
+        self.source = source
+        self.data = b""
+        self.at = 0
+
+    def _more(self):
+        data = self.source.take()
+        if not data:
+            raise TransferInterrupted("the copy was interrupted")
+        return data
+
+    def exact(self, n):
+        have = len(self.data) - self.at
+        while not have and n:  # at a payload's end: the next one, as it is
+            self.data, self.at = self._more(), 0
+            have = len(self.data)
+        if have >= n:
+            view = memoryview(self.data)[self.at:self.at + n]
+            self.at += n
+            return view
+        parts = [self.data[self.at:]]
+        while have < n:
+            data = self._more()
+            parts.append(data)
+            have += len(data)
+        self.data, self.at = b"".join(parts), n
+        return memoryview(self.data)[:n]
+
+    def line(self):
+        while True:
+            end = self.data.find(b"\n", self.at)
+            if end >= 0:
+                text = self.data[self.at:end + 1]
+                self.at = end + 1
+                return _json_loads(bytes(text).decode("utf-8", "surrogateescape"))
+            self.data, self.at = self.data[self.at:] + self._more(), 0
+
+
 # ---------------------------------------------------------------------- pty
 #
 # `pushy exec -t`: the code runs with fds 0, 1 and 2 on a pseudo-terminal's
@@ -1356,11 +1441,12 @@ def remove_temporaries():
     _temporaries.clear()
 
 
-def transfer(kind, request):
-    """A `get` or `put` request (see src/protocol/message.rs)."""
+def transfer(kind, request, inbox=None):
+    """A `get` or `put` request (see src/protocol/message.rs); a put's
+    records come through `inbox`."""
     if kind == "get":
         return send_tree(request.get("path", ""), bool(request.get("recursive")))
-    return receive_tree(request.get("path", ""), bool(request.get("preserve")))
+    return receive_tree(request.get("path", ""), bool(request.get("preserve")), _Records(inbox))
 
 
 def _walk_tree(root, recursive):
@@ -1495,22 +1581,10 @@ def _temp_name():
     return ".pushy.%s.part" % os.urandom(8).hex()
 
 
-def receive_tree(dest, preserve):
-    inp = sys.stdin.buffer
+def receive_tree(dest, preserve, records):
     dest = os.path.expanduser(dest)
     umask = current_umask()
-
-    def exact(n):
-        data = inp.read(n)
-        if len(data) != n:
-            raise TransferInterrupted("the copy was interrupted")
-        return data
-
-    def line():
-        text = inp.readline()
-        if not text.endswith(b"\n"):
-            raise TransferInterrupted("the copy was interrupted")
-        return _json_loads(text.decode("utf-8", "surrogateescape"))
+    exact, line = records.exact, records.line
 
     def chunks():
         while True:

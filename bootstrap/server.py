@@ -45,12 +45,13 @@ class Channel:
         self.rfd = rfd
         self.wfd = wfd
         self.lock = _thread.allocate_lock()
-        self._buffer = b""  # read from rfd, not yet taken as frames
+        self._buffer = b""  # read from rfd; bytes from _at on are not yet taken
+        self._at = 0
 
     def buffered(self):
         """Whether bytes of a next frame have been read already (a wait for
         rfd to become readable must look here first)."""
-        return bool(self._buffer)
+        return self._at < len(self._buffer)
 
     def read(self):
         """Next (header dict, payload bytes), or None at end of input. One
@@ -61,42 +62,72 @@ class Channel:
         hlen, plen = _PREFIX.unpack(prefix)
         if hlen + plen > MAX_FRAME:
             raise ProtocolError("frame of %d bytes exceeds the maximum" % (hlen + plen))
-        body = self._take(hlen + plen)
-        if body is None:
+        header = self._take(hlen)
+        payload = self._take(plen) if plen else b""
+        if header is None or payload is None:
             return None
-        return _json_loads(body[:hlen].decode("utf-8")), body[hlen:]
+        return _json_loads(header.decode("utf-8")), payload
 
     def _take(self, n):
-        """Exactly n bytes, or None at end of input."""
-        data = self._buffer
-        if len(data) < n:
-            parts, have = [data], len(data)
-            while have < n:
-                chunk = os.read(self.rfd, max(n - have, 1 << 16))
-                if not chunk:
-                    return None
-                parts.append(chunk)
-                have += len(chunk)
-            data = b"".join(parts)
-        self._buffer = data[n:]
-        return data[:n]
+        """Exactly n bytes, or None at end of input. A payload that arrives
+        in one read is returned as read, and one in several is joined once:
+        a MiB of upload is not copied again and again on its way."""
+        data, at = self._buffer, self._at
+        have = len(data) - at
+        if have >= n:
+            self._at = at + n
+            return data if (at == 0 and have == n) else data[at:at + n]
+        parts = [data[at:]] if have else []
+        while have < n:
+            chunk = os.read(self.rfd, max(n - have, 1 << 16))
+            if not chunk:
+                return None
+            parts.append(chunk)
+            have += len(chunk)
+        over = have - n  # read ahead: the start of the next frame
+        last = parts[-1]
+        self._buffer, self._at = last, len(last) - over
+        if over:
+            parts[-1] = last[:len(last) - over]
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def send(self, header, payload=b""):
+        """One frame; `payload` is bytes or a list of buffers, written as
+        they are (no joined copy of a big value's parts)."""
         data = _header_bytes(header)
-        if len(data) + len(payload) > MAX_FRAME or len(data) > MAX_HEADER:  # the client would refuse it
+        parts = payload if isinstance(payload, list) else [payload] if payload else []
+        size = sum(memoryview(part).nbytes for part in parts)
+        if len(data) + size > MAX_FRAME or len(data) > MAX_HEADER:  # the client would refuse it
             raise ValueTooLargeError(
                 "the reply takes %d bytes, more than a reply may carry (1 GiB, of which 256 MiB "
-                "of structure): return it in parts, or as an iterator of parts" % (len(data) + len(payload)))
+                "of structure): return it in parts, or as an iterator of parts" % (len(data) + size))
+        head = _PREFIX.pack(len(data), size) + data
         with self.lock:
-            self._write(_PREFIX.pack(len(data), len(payload)) + data)
-            if payload:
-                self._write(payload)
+            if size < 1 << 16:  # small: one write, one copy
+                self._write(head + b"".join(parts))
+            else:
+                self._write_all([head] + parts)
 
     def _write(self, data):
         view = memoryview(data)
         while view:
             n = os.write(self.wfd, view)
             view = view[n:]
+
+    def _write_all(self, parts):
+        writev = getattr(os, "writev", None)
+        if writev is None:
+            for part in parts:
+                self._write(part)
+            return
+        views = [view.cast("B") for view in map(memoryview, parts) if view.nbytes]
+        while views:
+            n = writev(self.wfd, views[:1024])  # IOV_MAX
+            while views and n >= len(views[0]):
+                n -= len(views[0])
+                views.pop(0)
+            if n:
+                views[0] = views[0][n:]
 
 
 class ProtocolError(Exception):
@@ -938,10 +969,12 @@ class Server:
         else:
             if kind == "eval" and header.get("pty"):  # keys typed go to a pty's master
                 self.stdins[rid] = load_extras().Pty(self, rid, header["pty"])
-            elif (kind == "eval" and header.get("stdin")) or kind == "put":
+            elif kind == "eval" and header.get("stdin"):
                 # Created as the request is read, so stdin frames that
                 # follow it are never dropped.
                 self.stdins[rid] = load_extras().Stdin(self.channel, rid)
+            elif kind == "put":  # the copy's records, taken by the main thread
+                self.stdins[rid] = load_extras().Inbox(self, rid)
             self.queue.append((header, payload))
             if wake:
                 self._wake_main()
@@ -1191,7 +1224,7 @@ class Server:
                     return {"k": "incomplete", "id": rid}, b""
                 kind = header.get("k")
                 if kind in ("get", "put"):  # file transfer: pushy's own code, not the user's
-                    has_value, value = True, load_extras().transfer(kind, header)
+                    has_value, value = True, load_extras().transfer(kind, header, self.stdins.get(rid))
                 elif kind == "ref":  # remote objects: calls, attributes, the table
                     has_value, value = True, load_extras().objects(header, self.namespace, run_code)
                 elif mode in ("shell", "doc", "source"):  # the REPL's !cmd, obj? and obj??

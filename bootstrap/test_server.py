@@ -348,6 +348,58 @@ class EncodeValueTests(unittest.TestCase):
 # --------------------------------------------------------- unit: namespace
 
 
+class ChannelTests(unittest.TestCase):
+    """Frames through a real pipe: payloads given as parts, read back whole
+    whatever sizes the reads return."""
+
+    def exchange(self, frames):
+        import threading
+        rfd, wfd = os.pipe()
+        self.addCleanup(os.close, rfd)
+        writer = server.Channel(None, wfd)
+
+        def write():
+            try:
+                for header, payload in frames:
+                    writer.send(header, payload)
+            finally:
+                os.close(wfd)
+        thread = threading.Thread(target=write)
+        thread.start()
+        reader = server.Channel(rfd, None)
+        got = []
+        while True:
+            frame = reader.read()
+            if frame is None:
+                break
+            got.append(frame)
+        thread.join()
+        return got
+
+    def test_parts_and_sizes_round_trip(self):
+        import array
+        numbers = array.array("q", range(200000))  # 1.6 MB: more than a pipe holds
+        frames = [({"k": "a"}, [b"head", numbers, b"tail"]), ({"k": "b"}, b"x" * 70000),
+                  ({"k": "c"}, b""), ({"k": "d"}, [b"small", b"parts"]), ({"k": "e", "n": 1}, b"z")]
+        got = self.exchange(frames)
+        self.assertEqual([h for h, _ in got], [h for h, _ in frames])
+        self.assertEqual(got[0][1], b"head" + numbers.tobytes() + b"tail")
+        self.assertEqual(got[1][1], b"x" * 70000)
+        self.assertEqual([p for _, p in got[2:]], [b"", b"smallparts", b"z"])
+
+    def test_many_small_frames_in_one_read(self):
+        frames = [({"k": "n", "i": i}, bytes([i % 256]) * (i % 7)) for i in range(3000)]
+        got = self.exchange(frames)
+        self.assertEqual(got, frames)
+
+    def test_a_frame_cut_short_is_the_end(self):
+        rfd, wfd = os.pipe()
+        self.addCleanup(os.close, rfd)
+        os.write(wfd, struct.pack(">II", 2, 10) + b"{}" + b"abc")
+        os.close(wfd)
+        self.assertIsNone(server.Channel(rfd, None).read())
+
+
 class NamespaceTests(unittest.TestCase):
     """Auto-import.  Modules for the tests live in a temporary directory on
     sys.path; each test removes what it imported."""
@@ -1893,10 +1945,25 @@ class ReceiveTreeTests(unittest.TestCase):
         self.addCleanup(subprocess.call, ["rm", "-rf", self.dir])
 
     def receive(self, data, dest, preserve=False):
-        stream = mock.Mock()
-        stream.buffer = __import__("io").BytesIO(data)
-        with mock.patch.object(sys, "stdin", stream):
-            return extras.receive_tree(dest, preserve)
+        # In frames of an odd size, so records and chunks straddle them.
+        source = mock.Mock()
+        source.take.side_effect = [data[i:i + 7] for i in range(0, len(data), 7)] + [b""] * 3
+        return extras.receive_tree(dest, preserve, extras._Records(source))
+
+    def test_a_chunk_within_one_payload_is_not_copied(self):
+        content = b"x" * 100000
+        head = records({"name": "x"}, entry([], "file"))
+        chunk = struct.pack(">Q", len(content)) + content
+        source = mock.Mock()
+        source.take.side_effect = [head, chunk, struct.pack(">Q", 0) + b'{"ok": true}\n{"done": true}\n', b""]
+        reader = extras._Records(source)
+        self.assertEqual(reader.line(), {"name": "x"})
+        reader.line()
+        self.assertEqual(struct.unpack(">Q", reader.exact(8))[0], len(content))
+        view = reader.exact(len(content))
+        self.assertIsInstance(view, memoryview)
+        self.assertTrue(view.obj is chunk, "a copy, not a view of the payload")
+        self.assertTrue(bytes(view) == content)
 
     def test_names_that_are_not_one_component_are_refused(self):
         dest = os.path.join(self.dir, "dest")

@@ -18,7 +18,7 @@
 
 pub mod message;
 
-use std::io::{BufReader, Read, Write};
+use std::io::{BufReader, IoSlice, Read, Write};
 
 use serde::Serialize;
 
@@ -177,16 +177,39 @@ impl<W: Write> FrameWriter<W> {
     pub fn send(&mut self, header: &impl Serialize, payload: &[u8]) -> Result<()> {
         let header = serde_json::to_vec(header).map_err(|e| Error::protocol(e.to_string()))?;
         let len = |n: usize| u32::try_from(n).map_err(|_| Error::protocol("frame too large to send"));
-        let mut frame = Vec::with_capacity(8 + header.len() + payload.len());
-        frame.extend_from_slice(&len(header.len())?.to_be_bytes());
-        frame.extend_from_slice(&len(payload.len())?.to_be_bytes());
-        frame.extend_from_slice(&header);
-        frame.extend_from_slice(payload);
+        // A small payload joins the header (one write); a big one (a MiB of
+        // upload) is written from where it lies, not copied first.
+        let inline = if payload.len() < 1 << 16 { payload } else { &[] };
+        let mut head = Vec::with_capacity(8 + header.len() + inline.len());
+        head.extend_from_slice(&len(header.len())?.to_be_bytes());
+        head.extend_from_slice(&len(payload.len())?.to_be_bytes());
+        head.extend_from_slice(&header);
+        head.extend_from_slice(inline);
         let inner = self.inner.as_mut().ok_or_else(|| Error::new(ErrorKind::Io, "the channel is closed"))?;
-        inner.write_all(&frame)?;
+        let rest = if inline.is_empty() { payload } else { &[] };
+        write_both(inner, &head, rest)?;
         inner.flush()?;
         Ok(())
     }
+}
+
+/// Writes `first` then `second` with as few writes as the stream allows.
+fn write_both(out: &mut impl Write, mut first: &[u8], mut second: &[u8]) -> std::io::Result<()> {
+    while !first.is_empty() {
+        let n = match out.write_vectored(&[IoSlice::new(first), IoSlice::new(second)]) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if n >= first.len() {
+            second = &second[n - first.len()..];
+            first = &[];
+        } else {
+            first = &first[n..];
+        }
+    }
+    out.write_all(second)
 }
 
 #[cfg(test)]
@@ -209,6 +232,13 @@ pub(crate) mod tests {
         let f = roundtrip(r#"{"k": "out", "fd": 2}"#, b"\x00\xffraw");
         assert!(matches!(f.header, FromServer::Out(message::Out { fd: 2, id: None })), "{f:?}");
         assert_eq!(f.payload, b"\x00\xffraw");
+    }
+
+    #[test]
+    fn big_payloads_round_trip() {
+        let payload: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        let f = roundtrip(r#"{"k": "out", "fd": 1}"#, &payload);
+        assert_eq!(f.payload, payload);
     }
 
     #[test]

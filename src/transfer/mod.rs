@@ -16,17 +16,12 @@
 //! `receive_tree`.
 
 mod record;
+mod records;
 pub(crate) mod sink;
 
-use std::fs::File;
-use std::io::{Read, Write};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
-
-use serde_json::json;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::session::{Event, Reply, Request, Session, Transfer};
@@ -139,24 +134,14 @@ pub fn put(
         .ok()
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_else(|| local.display().to_string());
-    let (reader, writer) = std::io::pipe()?;
-    // A MiB in the pipe, not 64 KiB: the forwarder then sends MiB frames,
-    // and each frame costs the server a hand-off between threads and an ack.
-    // SAFETY: fcntl on a descriptor we own; failure leaves the default size.
-    unsafe { libc::fcntl(std::os::fd::AsRawFd::as_raw_fd(&writer), libc::F_SETPIPE_SZ, 1 << 20) };
     let errors = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let producer = {
-        let progress = Arc::clone(progress);
-        let errors = Arc::clone(&errors);
-        std::thread::spawn(move || produce(writer, &name, entries, &progress, &errors))
-    };
+    let records = records::Records::new(&name, entries, Arc::clone(progress), Arc::clone(&errors));
     let request = Request {
         transfer: Some(Transfer::Put { path: remote, preserve: options.preserve }),
-        stdin: Some(Box::new(reader)),
+        stdin: Some(Box::new(records)),
         ..Request::new("")
     };
     let reply = session.request(request, &mut |_| Ok(()));
-    let _ = producer.join();
     let mut local_errors = std::mem::take(&mut *errors.lock().unwrap_or_else(|e| e.into_inner()));
     match reply? {
         Reply::Value(value, _) => {
@@ -220,66 +205,4 @@ fn walk(root: &Path, recursive: bool) -> Result<Vec<Entry>> {
         out.push(Entry { rel, full, size: meta.len(), kind, meta });
     }
     Ok(out)
-}
-
-/// Writes the record stream `receive_tree` reads (see bootstrap/server.py).
-fn produce(
-    mut out: std::io::PipeWriter,
-    name: &str,
-    entries: Vec<Entry>,
-    progress: &Progress,
-    errors: &std::sync::Mutex<Vec<String>>,
-) {
-    let _ = (|| -> std::io::Result<()> {
-        writeln!(out, "{}", json!({"name": name}))?;
-        for entry in entries {
-            if progress.cancel.load(Ordering::SeqCst) {
-                return Ok(()); // a cut stream: the server drops its temporary file
-            }
-            let mode = entry.meta.permissions().mode() & 0o7777;
-            let time = |t: std::io::Result<SystemTime>| {
-                t.ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map(|d| d.as_secs_f64()).unwrap_or(0.0)
-            };
-            let mut head = json!({"path": entry.rel, "mode": mode, "mtime": time(entry.meta.modified()), "atime": time(entry.meta.accessed())});
-            match entry.kind {
-                Kind::Dir => head["type"] = "dir".into(),
-                Kind::Symlink => {
-                    head["type"] = "symlink".into();
-                    head["target"] = std::fs::read_link(&entry.full)?.to_string_lossy().into_owned().into();
-                }
-                Kind::File => head["type"] = "file".into(),
-            }
-            if entry.kind != Kind::File {
-                writeln!(out, "{head}")?;
-                continue;
-            }
-            let mut file = match File::open(&entry.full) {
-                Ok(file) => file,
-                Err(e) => {
-                    errors.lock().unwrap_or_else(|e| e.into_inner()).push(format!("{}: {e}", entry.full.display()));
-                    continue;
-                }
-            };
-            writeln!(out, "{head}")?;
-            let mut buf = vec![0u8; 1 << 20];
-            let status = loop {
-                if progress.cancel.load(Ordering::SeqCst) {
-                    return Ok(());
-                }
-                match file.read(&mut buf) {
-                    Ok(0) => break json!({"ok": true}),
-                    Ok(n) => {
-                        out.write_all(&(n as u64).to_be_bytes())?;
-                        out.write_all(&buf[..n])?;
-                        progress.done.fetch_add(n as u64, Ordering::Relaxed);
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(e) => break json!({"ok": false, "error": format!("{}: {e}", entry.full.display())}),
-                }
-            };
-            out.write_all(&0u64.to_be_bytes())?;
-            writeln!(out, "{status}")?;
-        }
-        writeln!(out, "{}", json!({"done": true}))
-    })();
 }
