@@ -1476,13 +1476,28 @@ except (AttributeError, OSError):
 if os.getppid() == parent:  # else not the interpreter we were told to guard
     poller = select.poll()
     poller.register(0, 0)  # no POLLIN: only hang-up and errors wake us
-    while not any(ev & (select.POLLHUP | select.POLLERR | select.POLLNVAL) for _, ev in poller.poll()):
-        pass
-    select.select([], [], [], 1.0)  # a second's grace
-    if guarded is not None and send is not None:
-        send(guarded, signal.SIGKILL)  # ESRCH if it ended: nothing else is hit
-    elif os.getppid() == parent:  # still alive (a dead parent makes us an orphan)
-        os.kill(parent, signal.SIGKILL)
+    if guarded is not None:
+        poller.register(guarded, select.POLLIN)  # readable once it has exited: nothing to guard
+    hung_up = False
+    while not hung_up:
+        for fd, ev in poller.poll():
+            if fd != 0:
+                sys.exit(0)
+            hung_up = hung_up or bool(ev & (select.POLLHUP | select.POLLERR | select.POLLNVAL))
+    if guarded is not None:
+        if select.select([guarded], [], [], 1.0)[0]:  # a second's grace, unless it ends first
+            sys.exit(0)
+        try:
+            if send is not None:
+                send(guarded, signal.SIGKILL)
+            elif os.getppid() == parent:
+                os.kill(parent, signal.SIGKILL)
+        except ProcessLookupError:  # it ended after all: nothing else is hit
+            pass
+    else:
+        select.select([], [], [], 1.0)
+        if os.getppid() == parent:  # still alive (a dead parent makes us an orphan)
+            os.kill(parent, signal.SIGKILL)
 """
 
 

@@ -1888,6 +1888,22 @@ re.match(r"(a+)+$", "a" * 40 + "b")
 """
 
 
+# An interpreter that starts its watchdog, says the watchdog's pid and ends
+# on its own while the client still holds the channel open.
+ENDING = r"""
+import os, sys, time
+server = {"__name__": "pushy_server", "__file__": sys.argv[1]}
+exec(compile(open(sys.argv[1], "rb").read(), "<pushy>", "exec"), server)
+if sys.argv[2] == "fork":
+    os.posix_spawn = None
+server["start_watchdog"](int(sys.argv[3]), os.getpid())
+time.sleep(0.3)  # the watchdog has opened its pidfd
+with open("/proc/self/task/%d/children" % os.getpid()) as f:
+    os.write(1, f.read().strip().encode() + b"\n")
+os._exit(0)
+"""
+
+
 class WatchdogTests(unittest.TestCase):
     def test_a_stranger_is_never_killed(self):
         # The watchdog is told to guard a process that is not its parent (as
@@ -1918,6 +1934,28 @@ class WatchdogTests(unittest.TestCase):
             proc.stdout.close()
             os.close(wfd)  # the client hangs up
             self.assertEqual(proc.wait(timeout=10), -9, "the %s watchdog did not kill it" % how)
+
+    def test_the_watchdog_leaves_with_its_interpreter(self):
+        # The interpreter ends by itself (the client still connected): its
+        # watchdog has nothing left to guard and goes at once, not a second
+        # after some later hang-up.
+        for how in ("spawn", "fork"):
+            rfd, wfd = os.pipe()
+            self.addCleanup(os.close, wfd)
+            os.set_inheritable(rfd, True)
+            proc = subprocess.Popen([sys.executable, "-c", ENDING, SERVER_PATH, how, str(rfd)],
+                                    stdout=subprocess.PIPE, pass_fds=(rfd,))
+            os.close(rfd)
+            watchdog = int(proc.stdout.read().split()[0])
+            self.assertEqual(proc.wait(timeout=10), 0)
+            deadline = time.time() + 0.8
+            while os.path.exists("/proc/%d" % watchdog) and time.time() < deadline:
+                with open("/proc/%d/stat" % watchdog) as f:
+                    if f.read().rsplit(")", 1)[1].split()[0] == "Z":  # ended, not yet reaped
+                        break
+                time.sleep(0.02)
+            else:
+                self.assertFalse(os.path.exists("/proc/%d" % watchdog), "the %s watchdog outlived it" % how)
 
 
 def records(*entries):
