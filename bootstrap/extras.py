@@ -44,13 +44,15 @@ _short = None           # str() of an exception, bounded, never raising
 _json_loads = None      # the server's JSON decoder (no `json`, which imports re)
 _import_or_none = None  # a module by name, or None if there is none
 _import_chains = None   # imports the submodules that dotted-name chains reach
+_FileRange = None       # part of an open file, sent as a bytes item by sendfile
 
 
-def init(self_file, sources, raw, short, json_loads, import_or_none, import_chains):
+def init(self_file, sources, raw, short, json_loads, import_or_none, import_chains, file_range):
     """Binds the server's names above (server.py load_extras)."""
-    global SELF_FILE, _sources, _Raw, _short, _json_loads, _import_or_none, _import_chains
+    global SELF_FILE, _sources, _Raw, _short, _json_loads, _import_or_none, _import_chains, _FileRange
     SELF_FILE, _sources, _Raw, _short = self_file, sources, raw, short
     _json_loads, _import_or_none, _import_chains = json_loads, import_or_none, import_chains
+    _FileRange = file_range
 
 
 # ------------------------------------------------------------------ imports
@@ -1511,13 +1513,28 @@ def send_tree(path, recursive):
                 yield meta
                 try:
                     with f:
-                        while True:
+                        # The size it had: that much goes by sendfile, in
+                        # frames that promise their length; anything it has
+                        # grown since (a log) is read as it comes.
+                        size, at, short = os.fstat(f.fileno()).st_size, 0, False
+                        while at < size:
+                            chunk = _FileRange(f.fileno(), at, min(CHUNK, size - at))
+                            yield chunk  # sent before we resume
+                            if chunk.short:
+                                short = True
+                                break
+                            at += chunk.count
+                        f.seek(at)
+                        while not short:
                             data = f.read(CHUNK)
                             if not data:
                                 break
                             yield data
                 except OSError as e:
                     yield {"path": rel, "error": _why(full, e)}
+                    continue
+                if short:
+                    yield {"path": rel, "error": "%s: it shrank while it was being copied" % full}
                     continue
                 yield {"end": True}
             else:

@@ -392,6 +392,28 @@ class ChannelTests(unittest.TestCase):
         got = self.exchange(frames)
         self.assertEqual(got, frames)
 
+    def test_file_ranges_go_as_they_are_and_a_shrunk_file_is_made_up(self):
+        with tempfile.TemporaryFile() as f:
+            content = bytes(range(256)) * 8192  # 2 MiB
+            f.write(content)
+            f.flush()
+            whole = server.FileRange(f.fileno(), 1000, len(content) - 1000)
+            beyond = server.FileRange(f.fileno(), len(content) - 10, 100)  # as if it shrank
+            got = self.exchange([({"k": "a"}, [whole]), ({"k": "b"}, [b"x", beyond]), ({"k": "c"}, b"")])
+        self.assertEqual(got[0][1], content[1000:])
+        self.assertFalse(whole.short)
+        self.assertEqual(got[1][1], b"x" + content[-10:] + bytes(90))
+        self.assertTrue(beyond.short)
+        self.assertEqual(got[2], ({"k": "c"}, b""))
+
+    def test_file_ranges_without_sendfile(self):
+        with tempfile.TemporaryFile() as f:
+            f.write(b"abcdef" * 50000)
+            f.flush()
+            with mock.patch.object(server, "_sendfile_works", [False]):
+                got = self.exchange([({"k": "a"}, [server.FileRange(f.fileno(), 3, 299997)])])
+        self.assertEqual(got[0][1], (b"abcdef" * 50000)[3:])
+
     def test_a_frame_cut_short_is_the_end(self):
         rfd, wfd = os.pipe()
         self.addCleanup(os.close, rfd)
@@ -1972,6 +1994,42 @@ def records(*entries):
 
 def entry(path, kind, mode=0o644, **extra):
     return dict(path=path, type=kind, mode=mode, mtime=1e9, atime=1e9, **extra)
+
+
+class SendTreeTests(unittest.TestCase):
+    """`pushy cp HOST:FILE ...` on the host: a file's bytes go as ranges the
+    channel sends with sendfile; a file that shrinks midway is reported."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp()
+        self.addCleanup(subprocess.call, ["rm", "-rf", self.dir])
+        self.path = os.path.join(self.dir, "f")
+        with open(self.path, "wb") as f:
+            f.write(b"z" * (extras.CHUNK * 2 + 5))
+
+    def test_a_file_goes_as_ranges_that_cover_it(self):
+        items = list(extras.send_tree(self.path, False))
+        ranges = [i for i in items if type(i) is server.FileRange]
+        self.assertEqual([(r.offset, r.count) for r in ranges],
+                         [(0, extras.CHUNK), (extras.CHUNK, extras.CHUNK), (2 * extras.CHUNK, 5)])
+        self.assertEqual(items[-1], {"end": True})
+
+    def test_a_file_that_shrank_is_an_error_not_an_end(self):
+        it = extras.send_tree(self.path, False)
+        next(it), next(it)  # the header, the entry
+        first = next(it)
+        first.short = True  # what the channel found when it sent it
+        record = next(it)
+        self.assertIn("shrank", record["error"])
+        self.assertEqual(list(it), [])
+
+    def test_what_a_file_grew_by_is_read_as_it_comes(self):
+        it = extras.send_tree(self.path, False)
+        items = [next(it), next(it), next(it)]  # the header, the entry, the first range
+        with open(self.path, "ab") as f:
+            f.write(b"more")
+        items += list(it)
+        self.assertEqual(items[-2:], [b"more", {"end": True}])
 
 
 class ReceiveTreeTests(unittest.TestCase):
