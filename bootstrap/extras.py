@@ -45,14 +45,16 @@ _json_loads = None      # the server's JSON decoder (no `json`, which imports re
 _import_or_none = None  # a module by name, or None if there is none
 _import_chains = None   # imports the submodules that dotted-name chains reach
 _FileRange = None       # part of an open file, sent as a bytes item by sendfile
+_server_write = None    # writes all of a buffer to an fd: why it failed, or None
 
 
-def init(self_file, sources, raw, short, json_loads, import_or_none, import_chains, file_range):
+def init(self_file, sources, raw, short, json_loads, import_or_none, import_chains, file_range, write_fd):
     """Binds the server's names above (server.py load_extras)."""
-    global SELF_FILE, _sources, _Raw, _short, _json_loads, _import_or_none, _import_chains, _FileRange
+    global SELF_FILE, _sources, _Raw, _short, _json_loads, _import_or_none, _import_chains
+    global _FileRange, _server_write
     SELF_FILE, _sources, _Raw, _short = self_file, sources, raw, short
     _json_loads, _import_or_none, _import_chains = json_loads, import_or_none, import_chains
-    _FileRange = file_range
+    _FileRange, _server_write = file_range, write_fd
 
 
 # ------------------------------------------------------------------ imports
@@ -162,20 +164,23 @@ class Stdin:
 
 
 class Inbox:
-    """A put's records as the client sends them, in `stdin` frames: the main
-    thread, which runs the copy, takes each payload as it is (Server.dispatch
-    hands it here) and reads the channel itself while it waits, as for any
-    answer. No pipe and no feeder thread: a MiB of upload is written to its
-    file from the frame that brought it. Each payload taken is acknowledged,
+    """A put's records as the client sends them, in `stdin` frames. The main
+    thread, which runs the copy, reads them itself (the watcher stands
+    aside): a frame's header first, its payload as the records need it, so
+    a file's content goes from the channel into the file by splice, never
+    through Python. Payloads the watcher read before the copy began
+    (Server.dispatch hands them here) are taken as they are. No pipe and
+    no feeder thread. Each frame is acknowledged as its header is read,
     which is the client's credit window."""
 
     def __init__(self, server, rid):
         self.server = server
         self.rid = rid
-        self.payloads = []  # appended by whoever reads the channel, taken here
+        self.payloads = []  # read by the watcher, not yet taken
         self.ready = _thread.allocate_lock()
         self.ready.acquire()
         self.ended = False
+        self.unread = 0  # bytes of the current frame's payload still in the channel
 
     def put(self, data):
         self.payloads.append(data)
@@ -185,39 +190,114 @@ class Inbox:
             pass
 
     def attach(self):
-        pass
+        # The watcher stands aside: frames go straight to the copy, and an
+        # interrupt among them is dispatched by the main thread as it reads.
+        self.server.reads_own = True
 
     def detach(self):
-        pass
+        if self.unread:  # cut short mid-frame: the rest is read past, so the next frame is whole
+            with self.server.reading():
+                self.server.channel.payload_to(None, self.unread)
+            self.unread = 0
+        self.server.reads_own = False
 
-    def take(self):
-        """The next payload; b"" at the end of the client's records."""
-        if self.ended:
+    def _ack(self, n):
+        self.ended = self.ended or not n
+        self.server.send({"k": "stdin_ack", "id": self.rid, "n": n})
+
+    def _advance(self):
+        """Until there is something to take: a payload the watcher read, or
+        the next stdin frame of ours, whose header is read here (other
+        frames are dispatched). False at the end of the records."""
+        while not (self.unread or self.payloads):
+            if self.ended:
+                return False
+
+            def ours(header, length):
+                if header.get("k") != "stdin" or header.get("id") != self.rid:
+                    return None
+                return (length,)
+            got = self.server.read_own(ours)
+            if got is not None:
+                self.unread = got[0]
+                self._ack(got[0])
+            elif not self.payloads:
+                self.ready.acquire(True, 0.05)  # the watcher read the frame: it is handed here
+        return True
+
+    def take(self, limit=None):
+        """The next bytes of the records: at most `limit` of a frame read
+        here, a payload the watcher read whole; b"" at their end."""
+        if not self._advance():
             return b""
-        while not self.payloads:
-            self.server.await_answer(self.ready)
+        if self.unread:
+            n = self.unread if limit is None else min(limit, self.unread)
+            with self.server.reading():
+                data = self.server.channel._take(n)
+            if data is None:
+                self.server.end()  # the channel ended inside a frame
+            self.unread -= n
+            return data
         data = self.payloads.pop(0)
-        self.server.send({"k": "stdin_ack", "id": self.rid, "n": len(data)})
-        self.ended = not data
+        self._ack(len(data))
         return data
+
+    def to_file(self, fd, n):
+        """Moves the next n bytes of the records into `fd` (None: past
+        them). Returns (the rest of a payload the watcher read, why
+        writing failed or None)."""
+        why = None
+        while n:
+            if not self._advance():
+                raise TransferInterrupted("the copy was interrupted")
+            if self.unread:
+                k = min(n, self.unread)
+                with self.server.reading():
+                    done, failed = self.server.channel.payload_to(fd if why is None else None, k)
+                if done < k:
+                    self.server.end()
+                self.unread -= k
+            else:
+                data = self.payloads.pop(0)
+                self._ack(len(data))
+                if not data:
+                    raise TransferInterrupted("the copy was interrupted")
+                k = min(len(data), n)
+                failed = _server_write(fd if why is None else None, memoryview(data)[:k])
+                if k < len(data):
+                    return data[k:], why or failed
+            why = why or failed
+            n -= k
+        return b"", why
 
 
 class _Records:
-    """The put's record stream over the payloads `source.take()` gives: a
-    chunk of content that lies within one payload (as the client sends
-    them: see src/transfer/records.rs) is returned as a view of it, never
-    copied; anything else is put together."""
+    """The put's record stream over the payloads `source.take()` gives, and
+    a file's content moved by `source.to_file` (see Inbox); what is left of
+    a payload is read here."""
 
     def __init__(self, source):
         self.source = source
         self.data = b""
         self.at = 0
 
-    def _more(self):
-        data = self.source.take()
+    def _more(self, limit=None):
+        data = self.source.take(limit)
         if not data:
             raise TransferInterrupted("the copy was interrupted")
         return data
+
+    def _length(self):
+        """A chunk's 8-byte length, read without taking the content after it
+        (which may then go by splice)."""
+        have = len(self.data) - self.at
+        if have >= 8:
+            return struct.unpack(">Q", self.exact(8))[0]
+        head = self.data[self.at:]
+        while len(head) < 8:
+            head += self._more(8 - len(head))  # a payload read already comes whole
+        self.data, self.at = head, 8
+        return struct.unpack(">Q", head[:8])[0]
 
     def exact(self, n):
         have = len(self.data) - self.at
@@ -244,6 +324,24 @@ class _Records:
                 self.at = end + 1
                 return _json_loads(bytes(text).decode("utf-8", "surrogateescape"))
             self.data, self.at = self.data[self.at:] + self._more(), 0
+
+    def content(self, fd):
+        """A file's content, its chunks up to the empty one, into `fd`
+        (None: read past it). Returns (bytes, why writing failed or None)."""
+        written, why = 0, None
+        while True:
+            n = self._length()
+            if n == 0:
+                return written, why
+            written += n
+            have = min(len(self.data) - self.at, n)
+            if have:
+                why = why or _server_write(fd if why is None else None,
+                                           memoryview(self.data)[self.at:self.at + have])
+                self.at += have
+            if n > have:
+                self.data, failed = self.source.to_file(fd if why is None else None, n - have)
+                self.at, why = 0, why or failed
 
 
 # ---------------------------------------------------------------------- pty
@@ -1601,14 +1699,7 @@ def _temp_name():
 def receive_tree(dest, preserve, records):
     dest = os.path.expanduser(dest)
     umask = current_umask()
-    exact, line = records.exact, records.line
-
-    def chunks():
-        while True:
-            n = struct.unpack(">Q", exact(8))[0]
-            if n == 0:
-                return
-            yield exact(n)
+    line = records.line
 
     first = line()
     # The destination the user named is followed, as cp follows it; nothing
@@ -1678,7 +1769,7 @@ def receive_tree(dest, preserve, records):
                 except OSError as e:
                     problem = _why(shown(path), e)
             elif kind == "file":
-                why, written = _receive_file(parent, name, head, chunks, line, preserve, umask)
+                why, written = _receive_file(parent, name, head, records, preserve, umask)
                 if why is None:
                     count, size = count + 1, size + written
                 else:
@@ -1687,8 +1778,7 @@ def receive_tree(dest, preserve, records):
             else:
                 problem = "%s: unknown entry type %r" % (shown(path), kind)
             if kind == "file":  # not written: read past its content
-                for _ in chunks():
-                    pass
+                records.content(None)
                 line()
             if problem:
                 errors.append(problem)
@@ -1699,7 +1789,7 @@ def receive_tree(dest, preserve, records):
     return {"files": count, "bytes": size, "errors": errors}
 
 
-def _receive_file(parent, name, head, chunks, line, preserve, umask):
+def _receive_file(parent, name, head, records, preserve, umask):
     """Writes one file's content to a private temporary name in `parent`,
     then gives it its mode and renames it over `name`. Returns (why it was
     not copied or None, bytes received); the content is read in any case."""
@@ -1712,16 +1802,9 @@ def _receive_file(parent, name, head, chunks, line, preserve, umask):
                          | getattr(os, "O_CLOEXEC", 0), 0o600, dir_fd=parent)
         except OSError as e:
             why = e.strerror or str(e)
-        for data in chunks():
-            written += len(data)
-            if why is None:
-                try:
-                    view = memoryview(data)
-                    while view:
-                        view = view[os.write(fd, view):]
-                except OSError as e:
-                    why = e.strerror or str(e)
-        status = line()
+        written, failed = records.content(fd if why is None else None)
+        why = why or failed
+        status = records.line()
         if why is None and not status.get("ok"):
             why = status.get("error") or "not readable"
         if why is None:

@@ -68,6 +68,54 @@ class Channel:
             return None
         return _json_loads(header.decode("utf-8")), payload
 
+    def read_head(self):
+        """(header dict, payload length) of the next frame, its payload left
+        unread (for `_take` or `payload_to`); None at end of input."""
+        prefix = self._take(8)
+        if prefix is None:
+            return None
+        hlen, plen = _PREFIX.unpack(prefix)
+        if hlen + plen > MAX_FRAME:
+            raise ProtocolError("frame of %d bytes exceeds the maximum" % (hlen + plen))
+        header = self._take(hlen)
+        if header is None:
+            return None
+        return _json_loads(header.decode("utf-8")), plen
+
+    def payload_to(self, fd, n):
+        """Moves the next n bytes of input into the file `fd` (None: reads
+        past them): what was read ahead, then by splice, pipe to file in the
+        kernel, where Linux and Python (3.10+) have it. Returns (bytes read,
+        why writing failed or None); fewer than n bytes read is the end of
+        input. After a failed write the rest is still read, so the frame is
+        taken whole."""
+        done, why = 0, None
+        have = len(self._buffer) - self._at
+        if have:
+            k = min(have, n)
+            why = _write_fd(fd, memoryview(self._buffer)[self._at:self._at + k])
+            self._at += k
+            done = k
+        while done < n:
+            if fd is not None and why is None and _splice_works[0]:
+                try:
+                    k = os.splice(self.rfd, fd, n - done)
+                except OSError as e:
+                    if e.errno in (_errno_code("EINVAL"), _errno_code("ENOSYS")):
+                        _splice_works[0] = False  # not here (this file system): read and write
+                        continue
+                    why = e.strerror or str(e)
+                    continue
+            else:
+                data = os.read(self.rfd, min(n - done, 1 << 20))
+                k = len(data)
+                if fd is not None and why is None:
+                    why = _write_fd(fd, data)
+            if k == 0:
+                break
+            done += k
+        return done, why
+
     def _take(self, n):
         """Exactly n bytes, or None at end of input. A payload that arrives
         in one read is returned as read, and one in several is joined once:
@@ -170,11 +218,42 @@ class Channel:
 
 
 _sendfile_works = [hasattr(os, "sendfile")]
+_splice_works = [hasattr(os, "splice")]
+
+
+def _write_fd(fd, data):
+    """Writes all of `data` to `fd` (None: drops it); why it failed, or None."""
+    if fd is None:
+        return None
+    view = memoryview(data)
+    try:
+        while view:
+            view = view[os.write(fd, view):]
+    except OSError as e:
+        return e.strerror or str(e)
+    return None
 
 
 def _errno_code(name):
     import errno
     return getattr(errno, name, -1)
+
+
+class _Reading:
+    """See Server.reading."""
+    __slots__ = ("server",)
+
+    def __init__(self, server):
+        self.server = server
+
+    def __enter__(self):
+        self.server.sending = True
+
+    def __exit__(self, *exc):
+        self.server.sending = False
+        if self.server.deferred and exc[0] is None:
+            self.server.deferred = False
+            raise KeyboardInterrupt
 
 
 class FileRange:
@@ -341,7 +420,7 @@ def load_extras():
         exec(extras_code(), vars(extras))
         extras.init(self_file=SELF_FILE, sources=_sources, raw=_Raw, short=_short,
                     json_loads=_json_loads, import_or_none=_import_or_none,
-                    import_chains=_import_chains, file_range=FileRange)
+                    import_chains=_import_chains, file_range=FileRange, write_fd=_write_fd)
         _extras = extras
     return _extras
 
@@ -974,6 +1053,7 @@ class Server:
         self.queue_ready.acquire()
         self.read_lock = _thread.allocate_lock()
         self.busy = False  # the main thread serves a request
+        self.reads_own = False  # ... and reads every frame itself meanwhile (a put)
         self.seq = 0  # requests served so far
         self.parked = False  # the watcher sleeps until a request starts
         self.unpark = _thread.allocate_lock()  # released by the main thread to wake it
@@ -1052,10 +1132,16 @@ class Server:
         except BaseException:
             frame = None
         if frame is None:
-            if _extras is not None:  # else no copy can have run
-                _extras.remove_temporaries()
-            os._exit(0)
+            self.end()
         return frame
+
+    @staticmethod
+    def end():
+        """The client is gone (or spoke nonsense): no half-copied file is
+        left behind, and the process ends."""
+        if _extras is not None:  # else no copy can have run
+            _extras.remove_temporaries()
+        os._exit(0)
 
     def next_request(self):
         """The next request, read by the main thread itself unless the
@@ -1104,6 +1190,45 @@ class Server:
                 self.deferred = False
                 raise KeyboardInterrupt
 
+    def reading(self):
+        """A context for the main thread reading part of a frame itself: an
+        interrupt that arrives meanwhile waits until the read is done."""
+        return _Reading(self)
+
+    def read_own(self, take):
+        """For a call that reads its own frames (a put's content): reads
+        the next frame's header, unless the watcher is reading (then None,
+        after a short wait). `take(header, length)` reads the payload and
+        returns what to hand back, or None for any other frame, whose
+        payload is then read here and dispatched. An interrupt that arrives
+        meanwhile waits until the frame is whole."""
+        if not self.read_lock.acquire(False):
+            return None
+        self.sending = True
+        frame, result = None, None
+        try:
+            head = self.channel.read_head()
+            if head is None:
+                self.end()
+            header, length = head
+            result = take(header, length)
+            if result is None:
+                payload = self.channel._take(length) if length else b""
+                if payload is None:
+                    self.end()
+                frame = (header, payload)
+        except (ProtocolError, ValueError, UnicodeDecodeError):
+            self.end()
+        finally:
+            self.sending = False
+            self.read_lock.release()
+        if frame is not None:
+            self.dispatch(frame, wake=False)
+        if self.deferred:
+            self.deferred = False
+            raise KeyboardInterrupt
+        return result
+
     def watcher(self):
         import select
         seen, quiet = -1, 0.0
@@ -1124,6 +1249,9 @@ class Server:
                 seen, quiet = seq, 0.0
                 continue
             while self.busy and self.seq == seq:
+                if self.reads_own:  # the running call reads the channel itself
+                    self.nap.acquire(True, WATCH_AFTER)
+                    continue
                 if not self.channel.buffered():
                     try:
                         ready = select.select([self.channel.rfd], [], [], 0.05)[0]

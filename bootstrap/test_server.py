@@ -1593,6 +1593,51 @@ class StdinTests(EndToEndTest):
         acked = sum(f.header["n"] for f in frames if f.header["k"] == "stdin_ack")
         self.assertEqual(acked, len(data))
 
+    def put(self, srv, dest, content, frame_size):
+        """A `put` of one file, its records in stdin frames of `frame_size`
+        (None: a chunk per frame, as the client sends them)."""
+        rid = srv.request("put", path=dest)
+        chunks = [content[at:at + (1 << 20)] for at in range(0, len(content), 1 << 20)]
+        stream = [records({"name": "f"}, entry([], "file"))]
+        stream += [struct.pack(">Q", len(c)) + c for c in chunks]
+        stream += [struct.pack(">Q", 0) + b'{"ok": true}\n{"done": true}\n']
+        if frame_size is not None:
+            whole = b"".join(stream)
+            stream = [whole[at:at + frame_size] for at in range(0, len(whole), frame_size)]
+        for payload in stream + [b""]:
+            srv.send({"k": "stdin", "id": rid}, payload)
+        return rid
+
+    def test_a_put_lands_whole_however_its_frames_fall(self):
+        directory = tempfile.mkdtemp()
+        self.addCleanup(subprocess.call, ["rm", "-rf", directory])
+        content = os.urandom(3 << 20) + b"tail"
+        srv = self.start()
+        for frame_size in (None, 65536 + 13):
+            dest = os.path.join(directory, "f%s" % frame_size)
+            frames = srv.collect(self.put(srv, dest, content, frame_size))
+            self.assertReply(frames, "value")
+            self.assertEqual(frames[-1].header["v"][1:4], ["files", 1, "bytes"])
+            with open(dest, "rb") as f:
+                self.assertTrue(f.read() == content, "the file differs (frames of %s)" % frame_size)
+        self.assertReply(srv.eval("40 + 2"), "value", v=[42])  # the channel is still in step
+
+    def test_an_interrupted_put_leaves_nothing_and_the_session_goes_on(self):
+        directory = tempfile.mkdtemp()
+        self.addCleanup(subprocess.call, ["rm", "-rf", directory])
+        srv = self.start()
+        rid = srv.request("put", path=os.path.join(directory, "f"))
+        srv.send({"k": "stdin", "id": rid}, records({"name": "f"}, entry([], "file")))
+        srv.send({"k": "stdin", "id": rid}, struct.pack(">Q", 1 << 20) + b"x" * 1000)  # part of a chunk
+        time.sleep(0.2)  # the copy waits for the rest of it
+        srv.send({"k": "interrupt", "id": rid})
+        frames = srv.collect(rid)
+        self.assertEqual(frames[-1].header["k"], "error")
+        self.assertIn("KeyboardInterrupt", frames[-1].header.get("type", "") + str(frames[-1].header))
+        self.assertEqual(os.listdir(directory), [])
+        srv.send({"k": "stdin", "id": rid}, b"y" * 5000)  # late frames of the abandoned copy
+        self.assertReply(srv.eval("40 + 2"), "value", v=[42])
+
     def test_stdin_sent_after_the_request_started(self):
         # As when a user types: the data follows once the code is running.
         srv = self.start()
@@ -2040,26 +2085,47 @@ class ReceiveTreeTests(unittest.TestCase):
         self.dir = tempfile.mkdtemp()
         self.addCleanup(subprocess.call, ["rm", "-rf", self.dir])
 
+    def inbox(self, payloads):
+        """An Inbox holding `payloads` as if the watcher had read them, then
+        the end of the client's records."""
+        class Server:
+            acks = []
+
+            def send(self, header, payload=b""):
+                self.acks.append(header["n"])
+
+            def end(self):
+                raise AssertionError("the server would end here")
+        inbox = extras.Inbox(Server(), 1)
+        for payload in list(payloads) + [b""]:
+            inbox.put(payload)
+        return inbox
+
     def receive(self, data, dest, preserve=False):
         # In frames of an odd size, so records and chunks straddle them.
-        source = mock.Mock()
-        source.take.side_effect = [data[i:i + 7] for i in range(0, len(data), 7)] + [b""] * 3
-        return extras.receive_tree(dest, preserve, extras._Records(source))
+        inbox = self.inbox(data[i:i + 7] for i in range(0, len(data), 7))
+        result = extras.receive_tree(dest, preserve, extras._Records(inbox))
+        self.assertEqual(sum(inbox.server.acks), len(data))
+        return result
 
-    def test_a_chunk_within_one_payload_is_not_copied(self):
+    def test_a_chunk_within_one_payload_is_written_from_where_it_lies(self):
         content = b"x" * 100000
-        head = records({"name": "x"}, entry([], "file"))
         chunk = struct.pack(">Q", len(content)) + content
-        source = mock.Mock()
-        source.take.side_effect = [head, chunk, struct.pack(">Q", 0) + b'{"ok": true}\n{"done": true}\n', b""]
-        reader = extras._Records(source)
-        self.assertEqual(reader.line(), {"name": "x"})
-        reader.line()
-        self.assertEqual(struct.unpack(">Q", reader.exact(8))[0], len(content))
-        view = reader.exact(len(content))
-        self.assertIsInstance(view, memoryview)
-        self.assertTrue(view.obj is chunk, "a copy, not a view of the payload")
-        self.assertTrue(bytes(view) == content)
+        inbox = self.inbox([records({"name": "x"}, entry([], "file")), chunk,
+                            struct.pack(">Q", 0) + b'{"ok": true}\n{"done": true}\n'])
+        writes = []
+
+        def write(fd, data):
+            writes.append(data)
+            return extras_write(fd, data)
+        extras_write = extras._server_write
+        with mock.patch.object(extras, "_server_write", write):
+            result = extras.receive_tree(os.path.join(self.dir, "f"), False, extras._Records(inbox))
+        self.assertEqual(result["files"], 1)
+        self.assertEqual(len(writes), 1)
+        self.assertTrue(type(writes[0]) is memoryview and writes[0].obj is chunk, "a copy of the payload")
+        with open(os.path.join(self.dir, "f"), "rb") as f:
+            self.assertTrue(f.read() == content)
 
     def test_names_that_are_not_one_component_are_refused(self):
         dest = os.path.join(self.dir, "dest")
