@@ -217,6 +217,11 @@ class Channel:
             offset += n
 
 
+_forked = [False]  # set in a child forked from this process (Server.forked)
+_fork_hook = hasattr(os, "register_at_fork")  # Python 3.7+
+if _fork_hook:
+    os.register_at_fork(after_in_child=lambda: _forked.__setitem__(0, True))
+
 _sendfile_works = [hasattr(os, "sendfile")]
 _splice_works = [hasattr(os, "splice")]
 
@@ -283,6 +288,10 @@ _encoder = None
 def _header_bytes(header):
     """A header as JSON, `k` first (the client reads the kind before any
     other field); _Raw values are spliced in already encoded."""
+    if len(header) == 3 and type(header.get("v")) is _Raw and type(header.get("id")) is int:
+        # A reply's usual shape ({"k": "value", "id": 7, "v": ...}): written
+        # at once, as the general way below would write it.
+        return b'{"k":"%s","id":%d,"v":%s}' % (header["k"].encode(), header["id"], header["v"].data)
     if next(iter(header)) != "k":
         header = dict([("k", header["k"])] + [kv for kv in header.items() if kv[0] != "k"])
     raws = [(k, v) for k, v in header.items() if type(v) is _Raw]
@@ -1014,6 +1023,8 @@ def flush_user_streams(own):
     """Flushes a sys.stdout or sys.stderr the user's code put in place of
     pushy's own.  Its flush is user code: called while the request still
     runs, so an interrupt (Ctrl-C, --timeout) stops one that blocks."""
+    if own and sys.stdout is own[0] and sys.stderr is own[-1]:
+        return  # the usual case: both are pushy's own (drained by Output.drain)
     for stream in (sys.stdout, sys.stderr):
         if stream is not None and all(stream is not s for s in own):
             try:
@@ -1189,6 +1200,12 @@ class Server:
             if self.deferred:
                 self.deferred = False
                 raise KeyboardInterrupt
+
+    def forked(self):
+        """Whether this is a child the user's code forked (which must never
+        send frames): a flag set at the fork where Python has the hook,
+        else a system call per request."""
+        return _forked[0] if _fork_hook else os.getpid() != self.pid
 
     def reading(self):
         """A context for the main thread reading part of a frame itself: an
@@ -1385,7 +1402,7 @@ class Server:
             with self.state_lock:
                 self.running = None
                 self.deferred = False
-        if os.getpid() != self.pid:
+        if self.forked():
             load_extras().end_forked_child(reply[0])
         if stdin is not None:
             del self.stdins[rid]
@@ -1457,7 +1474,7 @@ class Server:
         def display(value):
             # CPython's displayhook, except that the value goes to the client
             # as an `echo` frame: by value, printed there.
-            if os.getpid() != self.pid:  # a forked child must never send frames
+            if self.forked():  # a forked child must never send frames
                 return sys.__displayhook__(value)
             if value is None:
                 return
