@@ -373,8 +373,11 @@ impl ValueTokens {
 /// The length of the value whose tokens are `text` if it is a lone bytes
 /// value starting the payload (`[["b", 0, n]]`).
 pub fn lone_bytes(text: &str) -> Option<u64> {
-    if text.len() > 64 {
-        return None; // no lone bytes token is that long
+    // No lone bytes token is that long, and it opens with `[[`: most values
+    // (`[1]`) are told apart without a parse that fails (an error built each
+    // call).
+    if text.len() > 64 || !text.trim_start().strip_prefix('[').is_some_and(|t| t.trim_start().starts_with('[')) {
+        return None;
     }
     match serde_json::from_str::<Vec<(String, u64, u64)>>(text).ok()?.as_slice() {
         [(tag, 0, n)] if tag == "b" => Some(*n),
