@@ -218,11 +218,11 @@ class Inbox:
                     return None
                 return (length,)
             got = self.server.read_own(ours)
-            if got is not None:
+            if got:
                 self.unread = got[0]
                 self._ack(got[0])
-            elif not self.payloads:
-                self.ready.acquire(True, 0.05)  # the watcher read the frame: it is handed here
+            elif got is False and not self.payloads:
+                self.ready.acquire(True, 0.05)  # the watcher is reading: what it reads is handed here
         return True
 
     def take(self, limit=None):

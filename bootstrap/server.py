@@ -1214,13 +1214,13 @@ class Server:
 
     def read_own(self, take):
         """For a call that reads its own frames (a put's content): reads
-        the next frame's header, unless the watcher is reading (then None,
-        after a short wait). `take(header, length)` reads the payload and
-        returns what to hand back, or None for any other frame, whose
-        payload is then read here and dispatched. An interrupt that arrives
-        meanwhile waits until the frame is whole."""
+        the next frame's header, unless the watcher is reading (then False).
+        `take(header, length)` returns what to hand back, having read as
+        much of the payload as it wants, or None for any other frame, whose
+        payload is then read here and dispatched (and None returned). An
+        interrupt that arrives meanwhile waits until the frame is read."""
         if not self.read_lock.acquire(False):
-            return None
+            return False
         self.sending = True
         frame, result = None, None
         try:
