@@ -498,6 +498,11 @@ class Bench:
         rows.append(dict(tool="ssh -S CTL HOST cat FILE > /dev/null (floor)", role="floor",
                          cmd=self.ssh("-S", "CTL", host, "cat " + qf),
                          fn=lambda: self.rate_rss(mux_floor, size)))
+        # The same bytes as an iterator of MiB chunks: sent while the file is
+        # read, as cat does, where `read()` must hold all of it first.
+        cmd = self.pushy("--raw", 'iter(functools.partial(open(%s, "rb").read, 1 << 20), b"")' % json.dumps(f))
+        rows.append(dict(tool="pushy exec --raw, MiB chunks streamed (master reused, info)", role="info",
+                         cmd=cmd, fn=lambda cmd=cmd: self.rate_rss(cmd, size, env=bulk_env, warm=True)))
         cmd = self.pushy("--no-reuse", "--raw", 'open(%s, "rb").read()' % json.dumps(f))
         rows.append(dict(tool="pushy exec --no-reuse --raw > /dev/null (info)", role="info", cmd=cmd,
                          fn=lambda cmd=cmd: self.rate_rss(cmd, size, env=self.env(self.ctl("bulk-cold")))))

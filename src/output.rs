@@ -7,7 +7,8 @@
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use pushy::printer::{Format, Printer};
+use pushy::printer::{Format, ItemEnd, Printer};
+use pushy::value::Value;
 use pushy::{Event, Stream};
 
 /// Prints events as they come.
@@ -39,6 +40,21 @@ impl<'p> Sink<'p> {
             Event::Output(Stream::Stderr, bytes) => {
                 self.flush()?;
                 let _ = std::io::stderr().write_all(bytes);
+            }
+            // A streamed chunk of bytes under --raw goes out as it is (a
+            // big one without passing through the pending buffer).
+            Event::Item(Value::Bytes(bytes) | Value::ByteArray(bytes))
+                if !self.quiet && self.printer.format == Format::Raw && self.printer.item_end == ItemEnd::Newline =>
+            {
+                if bytes.len() >= 1 << 16 {
+                    self.flush()?;
+                    checked(std::io::stdout().lock().write_all(&bytes))?;
+                } else {
+                    self.pending.extend_from_slice(&bytes);
+                    if self.pending.len() >= 1 << 16 {
+                        self.flush()?;
+                    }
+                }
             }
             Event::Item(value) if !self.quiet => {
                 self.pending.extend_from_slice(&self.printer.item(&value));
