@@ -196,14 +196,11 @@ impl Sink for Json<'_> {
 
 /// A scalar's JSON.
 fn push_scalar(out: &mut String, scalar: Scalar<'_>) {
-    use std::fmt::Write;
     let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
     match scalar {
         Scalar::None => out.push_str("null"),
         Scalar::Bool(b) => out.push_str(if b { "true" } else { "false" }),
-        Scalar::Int(i) => {
-            let _ = write!(out, "{i}");
-        }
+        Scalar::Int(i) => repr::push_int(out, i),
         Scalar::BigInt(digits) => out.push_str(digits),
         Scalar::Float(f) if f.is_finite() => out.push_str(&repr::float(f)),
         Scalar::Float(f) => tagged(out, "$float", &repr::float(f)),

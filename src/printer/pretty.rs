@@ -106,10 +106,7 @@ impl Pretty {
         match scalar {
             Scalar::None => paint(out, "None", |s| s.magenta()),
             Scalar::Bool(b) => paint(out, if b { "True" } else { "False" }, |s| s.magenta()),
-            Scalar::Int(i) if !self.color => {
-                use std::fmt::Write;
-                let _ = write!(out, "{i}"); // into `out`: no String per int
-            }
+            Scalar::Int(i) if !self.color => repr::push_int(out, i), // no String per int
             Scalar::Int(i) => paint(out, &i.to_string(), |s| s.cyan()),
             Scalar::BigInt(digits) => paint(out, digits, |s| s.cyan()),
             Scalar::Float(f) => paint(out, &repr::float(f), |s| s.cyan()),

@@ -131,19 +131,33 @@ impl<'a> Run<'a> {
     }
 
     /// The items, one by one, straight from the payload.
-    pub(crate) fn items(self) -> impl Iterator<Item = Scalar<'a>> {
-        let word = |w: &[u8]| <[u8; 8]>::try_from(w).unwrap_or_default();
-        let (ints, floats, strs) = match self {
-            Run::Ints(b) => {
-                (Some(b.chunks_exact(8).map(move |w| Scalar::Int(i64::from_le_bytes(word(w))))), None, None)
-            }
-            Run::Floats(b) => {
-                (None, Some(b.chunks_exact(8).map(move |w| Scalar::Float(f64::from_le_bytes(word(w))))), None)
-            }
+    pub(crate) fn items(self) -> RunItems<'a> {
+        match self {
+            Run::Ints(b) => RunItems::Ints(b.chunks_exact(8)),
+            Run::Floats(b) => RunItems::Floats(b.chunks_exact(8)),
             // Zero strs and one empty str are both an empty block: the count decides.
-            Run::Strs(text, n) => (None, None, (n > 0).then(|| text.split('\0').map(Scalar::Str))),
-        };
-        ints.into_iter().flatten().chain(floats.into_iter().flatten()).chain(strs.into_iter().flatten())
+            Run::Strs(text, n) => RunItems::Strs((n > 0).then(|| text.split('\0'))),
+        }
+    }
+}
+
+/// The items of a [`Run`].
+pub(crate) enum RunItems<'a> {
+    Ints(std::slice::ChunksExact<'a, u8>),
+    Floats(std::slice::ChunksExact<'a, u8>),
+    Strs(Option<std::str::Split<'a, char>>),
+}
+
+impl<'a> Iterator for RunItems<'a> {
+    type Item = Scalar<'a>;
+
+    fn next(&mut self) -> Option<Scalar<'a>> {
+        let word = |w: &[u8]| <[u8; 8]>::try_from(w).unwrap_or_default();
+        match self {
+            RunItems::Ints(words) => words.next().map(|w| Scalar::Int(i64::from_le_bytes(word(w)))),
+            RunItems::Floats(words) => words.next().map(|w| Scalar::Float(f64::from_le_bytes(word(w)))),
+            RunItems::Strs(strs) => strs.as_mut()?.next().map(Scalar::Str),
+        }
     }
 }
 
