@@ -403,9 +403,10 @@ impl<'p, S: Sink> Reader<'p, '_, S> {
     /// slice taken before: then the values a payload decodes to never hold
     /// more bytes than arrived (a hostile server cannot make one megabyte
     /// into a gigabyte by pointing a thousand tokens at it).
-    fn slice(&mut self, off: usize, len: usize) -> Option<Result<&'p [u8]>> {
+    /// `what`: the values, for the error.
+    fn slice(&mut self, off: usize, len: usize, what: &str) -> Option<Result<&'p [u8]>> {
         if off < self.payload_used {
-            return Some(Err(Error::protocol("value slices that share payload bytes (a hostile or broken server)")));
+            return Some(Err(Error::protocol(format!("{what} that share payload bytes (a hostile or broken server)"))));
         }
         let end = off.checked_add(len)?;
         let payload = self.payload;
@@ -490,7 +491,7 @@ impl<'p, S: Sink> Reader<'p, '_, S> {
                 // The payload bounds the count: a lying one fails here,
                 // before anything is allocated.
                 let len = if t == "S" { number(4).ok_or_else(bad)? } else { n.checked_mul(8).ok_or_else(bad)? };
-                let bytes = self.slice(off, len).ok_or_else(bad)??;
+                let bytes = self.slice(off, len, "packed values").ok_or_else(bad)??;
                 let run = match t {
                     "I" => Run::Ints(bytes),
                     "D" => Run::Floats(bytes),
@@ -500,7 +501,7 @@ impl<'p, S: Sink> Reader<'p, '_, S> {
             }
             "b" | "B" => {
                 let (off, len) = (number(1).ok_or_else(bad)?, number(2).ok_or_else(bad)?);
-                let bytes = self.slice(off, len).ok_or_else(bad)??;
+                let bytes = self.slice(off, len, "bytes values").ok_or_else(bad)??;
                 self.sink.scalar(if t == "b" { Scalar::Bytes(bytes) } else { Scalar::ByteArray(bytes) })?;
             }
             "r" => self.sink.scalar(Scalar::Object(text(1).ok_or_else(bad)?, text(2).ok_or_else(bad)?))?,
