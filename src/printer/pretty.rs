@@ -13,7 +13,7 @@
 //! tree ([`Pretty::render`]) or straight from the tokens that arrived
 //! ([`Pretty::write_encoded`], which never builds the tree). Two passes:
 //!
-//! 1. [`Measure`] finds, for each container in prefix order, its one-line
+//! 1. `Measure` finds, for each container in prefix order, its one-line
 //!    width (counted only up to the line width: a huge container costs a
 //!    line's worth) and whether all its items are scalars. The second fact
 //!    decides between filling lines with items and one item per line, and
@@ -21,7 +21,7 @@
 //!    could give it, so it is measured first, at 4 bytes a container.
 //!    Reading the tokens this first time also checks them all, so a
 //!    malformed value prints nothing.
-//! 2. [`Render`] writes the text, deciding each container's layout from
+//! 2. `Render` writes the text, deciding each container's layout from
 //!    its measure and its column, without recursion and without looking
 //!    ahead, into 64 KiB chunks.
 
