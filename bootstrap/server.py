@@ -466,7 +466,7 @@ def encode_value(value):
     except (UnicodeEncodeError, ValueError):
         tokens, blobs = _encode(value, careful=True)
         data = _json_bytes(tokens)
-    return data, b"".join(blobs)
+    return data, b"".join(blobs)  # (one blob alone is returned as it is, not copied)
 
 
 def _type_name(t):
@@ -499,32 +499,43 @@ def _short(e):
         return "?"
 
 
-PACK_MIN = 64  # shorter lists of numbers stay JSON
+PACK_MIN = 64  # shorter lists of numbers or strs stay JSON
 
 
 def _packed(token, children, kinds, offset):
-    """A plain list or tuple of at least PACK_MIN exact ints (in 64 bits)
-    or exact floats, as one token and the numbers' bytes: `["I", kind,
-    offset, n]` or `["D", ...]` for n little-endian int64 or float64 in the
-    payload. A million numbers as JSON take longer to write, and to read,
-    than the numbers themselves. None for anything else. `kinds`: the
+    """A plain list or tuple of at least PACK_MIN exact ints (in 64 bits),
+    exact floats or exact strs, as one token and the items' bytes:
+    `["I", kind, offset, n]` or `["D", ...]` for n little-endian int64 or
+    float64 in the payload, `["S", kind, offset, n, len]` for len bytes of
+    the strs' UTF-8 joined by NUL. A million items as JSON take longer to
+    write, and to read, than the items themselves. None for anything else
+    (a str holding NUL or a lone surrogate goes the JSON way). `kinds`: the
     children's types (_encode works them out once for this and _simple_run)."""
     if len(children) < PACK_MIN or len(token) != 2 or token[0] not in ("l", "t"):
         return None
+    n = len(children)
+    if kinds == {str}:
+        text = "\0".join(children)
+        if text.count("\0") != n - 1:  # one of them holds a NUL
+            return None
+        try:
+            data = text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate
+            return None
+        return ["S", token[0], offset, n, len(data)], data
     if kinds == {int}:
         code, tag = "q", "I"
     elif kinds == {float}:
         code, tag = "d", "D"
     else:
         return None
-    import array
+    import struct
     try:
-        numbers = array.array(code, children)
-    except OverflowError:  # an int past 64 bits: the JSON way, with ["i", ...]
+        # Straight to little-endian bytes: no array and no copy of it.
+        data = struct.pack("<%d%s" % (n, code), *children)
+    except struct.error:  # an int past 64 bits: the JSON way, with ["i", ...]
         return None
-    if sys.byteorder == "big":
-        numbers.byteswap()
-    return [tag, token[0], offset, len(children)], numbers.tobytes()
+    return [tag, token[0], offset, n], data
 
 
 def _simple_run(items, kinds):

@@ -115,6 +115,10 @@ class MyList(list):
     pass
 
 
+class MyStr(str):
+    pass
+
+
 class MyTuple(tuple):
     pass
 
@@ -330,8 +334,24 @@ class EncodeValueTests(unittest.TestCase):
         for value in ([True] * 100, [1 << 70] * 100, MyList(range(100)), [1, 2.0] * 50):
             self.assertNotIn(tokens(value)[0][0][0], ("I", "D"), value)
 
+    def test_lists_and_tuples_of_strs_are_packed(self):
+        names = ["f%03d" % i for i in range(99)] + ["", "caf\xe9 \U0001f600"]
+        toks, blobs = tokens([1, names, tuple(names), list(range(64))])
+        size = len("\0".join(names).encode("utf-8"))
+        self.assertEqual(toks, [["l", 4], 1, ["S", "l", 0, 101, size], ["S", "t", size, 101, size],
+                                ["I", "l", 2 * size, 64]])
+        self.assertEqual(blobs[:2 * size], ("\0".join(names).encode("utf-8")) * 2)
+        # Not packed: a str holding NUL, one with a lone surrogate (sent as
+        # code points), a str subclass, too few, mixed kinds.
+        nul, surrogate = names + ["a\0b"], names + ["\udcff"]
+        self.assertEqual(tokens(nul)[0], [["l", 102]] + nul)
+        self.assertEqual(tokens(surrogate)[0], [["l", 102]] + names + [["u", [0xDCFF]]])
+        self.assertEqual(tokens(names[:63])[0][0], ["l", 63])
+        for value in ([MyStr("x")] * 100, names + [None]):
+            self.assertNotEqual(tokens(value)[0][0][0], "S", value)
+
     def test_large_flat_list_takes_the_fast_path(self):
-        value = [str(i) for i in range(100000)]
+        value = [str(i) if i % 7 else None for i in range(100000)]  # not one kind: not packed
         spy = mock.patch.object(server, "_simple_run", wraps=server._simple_run)
         start = time.monotonic()
         with spy as simple_run:

@@ -48,8 +48,11 @@ fn one_host(target: &pushy::Target, connect: &pushy::ConnectOptions, plan: &JobP
     let status = match outcome {
         Outcome::Value(_, truth) if job.test => test_status(truth),
         Outcome::Value(value, _) => {
+            // Rendered from the tokens as they arrived: a big value is never
+            // a tree here, and its text goes out in chunks.
             let mut out = std::io::stdout().lock();
-            match output::checked(printer.write_value(&value, &mut out).and_then(|_| out.flush())) {
+            let written = printer.write_encoded(value, &mut out)?;
+            match output::checked(written.and_then(|_| out.flush())) {
                 Err(_) if output::stdout_closed() => return Ok(ExitCode::Success), // `| head`
                 other => other?,
             }

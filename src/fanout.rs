@@ -75,6 +75,7 @@ pub fn run(plan: &JobPlan) -> pushy::Result<ExitCode> {
             };
             events.send(message).map_err(|_| Error::new(pushy::ErrorKind::Io, "the printer stopped"))
         })
+        .and_then(Outcome::decoded)
     });
     drop(fleet); // its start hook holds a sender: the printer ends when all are gone
     let limit = plan.job.timeout.unwrap_or_default();

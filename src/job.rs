@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pushy::fleet::Deadline;
+use pushy::value::Encoded;
 use pushy::{ConnectOptions, Event, RemoteError, Reply, Request, Session, Target, Value};
 
 use crate::interrupt::CtrlC;
@@ -22,10 +23,12 @@ impl AsRef<[u8]> for SharedBytes {
     }
 }
 
-/// How a job ended on its host.
-pub enum Outcome {
+/// How a job ended on its host. The value is as it arrived ([`Encoded`]),
+/// which one host prints without building its tree, or decoded (see
+/// [`Outcome::decoded`]).
+pub enum Outcome<V = Value> {
     /// A value (and its truth, with `--test`).
-    Value(Value, Option<bool>),
+    Value(V, Option<bool>),
     /// Statements only: no value.
     NoValue,
     /// A result streamed as events (items, or bytes), all passed on.
@@ -41,6 +44,21 @@ pub enum Outcome {
     Interrupted(RemoteError),
 }
 
+impl Outcome<Encoded> {
+    /// The same outcome with its value decoded.
+    pub fn decoded(self) -> pushy::Result<Outcome<Value>> {
+        Ok(match self {
+            Outcome::Value(value, truth) => Outcome::Value(value.decode()?, truth),
+            Outcome::NoValue => Outcome::NoValue,
+            Outcome::Streamed => Outcome::Streamed,
+            Outcome::Raised(e) => Outcome::Raised(e),
+            Outcome::Exit(code) => Outcome::Exit(code),
+            Outcome::TimedOut(limit, hung_up) => Outcome::TimedOut(limit, hung_up),
+            Outcome::Interrupted(e) => Outcome::Interrupted(e),
+        })
+    }
+}
+
 /// Runs `job` on `target`; `events` gets the request's output and streamed
 /// items as they come. With `ctrl_c`, Ctrl-C interrupts the remote code
 /// (one host in the foreground).
@@ -50,7 +68,7 @@ pub fn run_job(
     job: &Job,
     ctrl_c: Option<&CtrlC>,
     events: &mut dyn FnMut(Event<'_>) -> pushy::Result<()>,
-) -> pushy::Result<Outcome> {
+) -> pushy::Result<Outcome<Encoded>> {
     let mut session = Session::connect_with(target, connect)?;
     if let Some(ctrl_c) = ctrl_c {
         ctrl_c.attach(session.interrupter());
@@ -73,7 +91,7 @@ pub fn run_on(
     job: &Job,
     ctrl_c: Option<&CtrlC>,
     events: &mut dyn FnMut(Event<'_>) -> pushy::Result<()>,
-) -> pushy::Result<Outcome> {
+) -> pushy::Result<Outcome<Encoded>> {
     if job.verbose {
         describe(session);
     }
@@ -89,6 +107,8 @@ pub fn run_on(
         truth: job.test,
         text_forms: job.text_forms,
         stream_bytes: job.stream_bytes,
+        // The value is printed, not kept: no tree (see `exec`).
+        undecoded: true,
         pty: job.tty.then(crate::pty::size),
         // Lines read from our terminal on demand (see `exec`); `help()`
         // pages when stdout is a terminal too.
@@ -105,7 +125,11 @@ pub fn run_on(
     let reply = session.request(request, events);
     drop(raw);
     Ok(match reply? {
-        Reply::Value(value, truth) => Outcome::Value(value, truth),
+        Reply::Encoded(value, truth) => Outcome::Value(value, truth),
+        // (`undecoded` makes every value come encoded.)
+        Reply::Value(..) => {
+            return Err(pushy::Error::new(pushy::ErrorKind::Protocol, "a decoded value, not asked for"))
+        }
         // (`Incomplete` answers only `if_complete`, which a job never asks.)
         Reply::NoValue | Reply::Incomplete => Outcome::NoValue,
         Reply::StreamEnd(_) | Reply::BytesStreamed(_) => Outcome::Streamed,

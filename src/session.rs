@@ -18,7 +18,7 @@ use crate::protocol::{Frame, FrameReader, FrameWriter, FromServer, ToServer};
 use crate::stdin::StdinForwarder;
 use crate::target::{ConnectOptions, Target};
 use crate::transport::{self, Channel, Process, StderrTail};
-use crate::value::{self, Value};
+use crate::value::{self, Encoded, Value};
 
 /// Remote output held while a completion or a check is pending (a
 /// background thread printing between REPL calls); past this, the rest is
@@ -111,6 +111,10 @@ pub struct Request<'a> {
     /// A bytes result goes to the handler in chunks as it arrives
     /// (`Event::Bytes`, then `Reply::BytesStreamed`), never held whole.
     pub stream_bytes: bool,
+    /// The value comes back as it arrived, undecoded (`Reply::Encoded`),
+    /// for a caller that only prints it: see
+    /// [`Printer::write_encoded`](crate::printer::Printer::write_encoded).
+    pub undecoded: bool,
     /// Also report the value's truth.
     pub truth: bool,
     /// Standard types with a text form come as that text: datetime, date
@@ -172,6 +176,7 @@ impl<'a> Request<'a> {
             repl: false,
             if_complete: false,
             stream_bytes: false,
+            undecoded: false,
             truth: false,
             text_forms: false,
             stdin: None,
@@ -240,6 +245,8 @@ pub enum Completeness {
 pub enum Reply {
     /// A value (and its truth, if asked).
     Value(Value, Option<bool>),
+    /// A value as it arrived (with `Request::undecoded`), and its truth.
+    Encoded(Encoded, Option<bool>),
     /// Statements only: nothing to print.
     NoValue,
     /// A streamed iterator finished after this many items.
@@ -548,7 +555,7 @@ impl Session {
         self.send(&message)?;
         self.current.store(id, Ordering::SeqCst);
         let stdin = request.stdin.map(|input| StdinForwarder::start(input, Arc::clone(&self.writer), id));
-        let result = self.replies(id, on_event, stdin.as_ref(), request.stream_bytes);
+        let result = self.replies(id, on_event, stdin.as_ref(), request.stream_bytes, request.undecoded);
         self.current.store(0, Ordering::SeqCst);
         if let Some(stdin) = stdin {
             stdin.stop();
@@ -562,6 +569,7 @@ impl Session {
         on_event: &mut dyn FnMut(Event<'_>) -> Result<()>,
         stdin: Option<&StdinForwarder>,
         stream_bytes: bool,
+        undecoded: bool,
     ) -> Result<Reply> {
         let mut consumed = 0u64;
         loop {
@@ -628,6 +636,9 @@ impl Session {
                 }
                 FromServer::Incomplete(_) => return Ok(Reply::Incomplete),
                 FromServer::Value(_) if streamed.is_some() => return Ok(Reply::BytesStreamed(streamed.unwrap_or(0))),
+                FromServer::Value(tokens) if undecoded => {
+                    return Ok(Reply::Encoded(Encoded::new(tokens.v, payload), tokens.truth));
+                }
                 FromServer::Value(tokens) => {
                     let truth = tokens.truth;
                     return Ok(Reply::Value(decode_value(&tokens, &mut payload)?, truth));
@@ -846,7 +857,7 @@ impl Session {
         let id = self.next_id;
         self.send_with(&ToServer::Ref(RefRequest { id, ..request }), payload)?;
         self.current.store(id, Ordering::SeqCst);
-        let reply = self.replies(id, &mut forward_output, None, false);
+        let reply = self.replies(id, &mut forward_output, None, false, false);
         self.current.store(0, Ordering::SeqCst);
         value_of(reply?)
     }
@@ -992,6 +1003,7 @@ impl Owner {
 fn value_of(reply: Reply) -> Result<Value> {
     match reply {
         Reply::Value(v, _) => Ok(v),
+        Reply::Encoded(v, _) => v.decode(),
         Reply::NoValue | Reply::StreamEnd(_) | Reply::Incomplete | Reply::BytesStreamed(_) => Ok(Value::None),
         Reply::Raised(e) => Err(Error::from_remote(e)),
         Reply::Exit(code) => Err(Error::new(ErrorKind::Remote, format!("the code called sys.exit({code})"))),

@@ -20,24 +20,34 @@
 //! | `["u", [cp, ...]]`       | a str with lone surrogates, as code points                |
 //! | `["b", off, len]`, `["B", off, len]` | bytes, bytearray: a slice of the frame payload |
 //! | `["I", K, off, n]`, `["D", K, off, n]` | a list (`K` = `"l"`) or tuple (`"t"`) of `n` ints (little-endian int64) or floats (float64) packed in the payload |
-//!
-//! Bytes slices and packed numbers come in payload order and never overlap (each starts at or
-//! after the end of the one before), so the bytes a value decodes to never
-//! exceed the payload that arrived: a hostile server cannot make one
-//! megabyte into a gigabyte by pointing a thousand tokens at it.
+//! | `["S", K, off, n, len]`  | a list or tuple of `n` strs: `len` payload bytes at `off`, the strs' UTF-8 joined by NUL (`n - 1` NULs) |
 //! | `["r", T, "repr"]`       | any other object: its type and `repr()`                   |
 //! | `["c", "list"]`          | a reference back to an enclosing container (a cycle)      |
 //! | `["x", T]`               | a container nested past the depth limit                   |
+//!
+//! Payload slices (bytes, packed runs) come in payload order and never
+//! overlap (each starts at or after the end of the one before), so the
+//! bytes a value decodes to never exceed the payload that arrived: a
+//! hostile server cannot make one megabyte into a gigabyte by pointing a
+//! thousand tokens at it. A packed str block is checked as UTF-8 once, and
+//! its NULs must agree with its count exactly (the server packs no str that
+//! holds a NUL or a lone surrogate; those go as JSON tokens).
+//!
+//! One reader checks the tokens (`value/tokens.rs`) and hands the value on as
+//! events: [`decode`] builds the tree from them, and the printers render
+//! a big value straight from them ([`Encoded`]), with no tree at all.
 
+mod encoded;
 mod from;
 mod to;
+pub(crate) mod tokens;
 
+pub use encoded::Encoded;
 pub use from::{from_value, DeError, ValueDeserializer};
 pub(crate) use to::{encode, REF};
 pub use to::{to_value, Bytes};
+use tokens::{Open, Run, Scalar, Sink};
 
-use serde::de::{self, Deserializer, SeqAccess, Visitor};
-use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::error::{Error, Result};
@@ -145,365 +155,80 @@ pub fn surrogate_escaped(cps: &[u32], replacement: Option<char>) -> Option<Vec<u
     Some(out)
 }
 
-/// One token of the wire form.
-enum Token {
-    Scalar(Value),
-    Tag(Vec<serde_json::Value>),
+/// Decodes a value from its tokens and the frame payload that holds its bytes.
+///
+/// The tokens are read one at a time, never held as a
+/// list: a list of ten million ints costs its `Value`s and nothing more.
+pub fn decode(tokens: &RawValue, payload: &[u8]) -> Result<Value> {
+    let mut builder = Builder { stack: Vec::new(), root: None };
+    tokens::parse(tokens.get(), payload, &mut builder)?;
+    builder.root.ok_or_else(|| Error::protocol("value tokens ended inside a container"))
 }
 
-impl<'de> Deserialize<'de> for Token {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Token, D::Error> {
-        d.deserialize_any(TokenVisitor)
-    }
-}
-
-struct TokenVisitor;
-
-impl<'de> Visitor<'de> for TokenVisitor {
-    type Value = Token;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a value token")
-    }
-    fn visit_unit<E>(self) -> Result<Token, E> {
-        Ok(Token::Scalar(Value::None))
-    }
-    fn visit_bool<E>(self, v: bool) -> Result<Token, E> {
-        Ok(Token::Scalar(Value::Bool(v)))
-    }
-    fn visit_i64<E>(self, v: i64) -> Result<Token, E> {
-        Ok(Token::Scalar(Value::Int(v)))
-    }
-    fn visit_u64<E>(self, v: u64) -> Result<Token, E> {
-        Ok(Token::Scalar(i64::try_from(v).map(Value::Int).unwrap_or_else(|_| Value::BigInt(v.to_string()))))
-    }
-    fn visit_f64<E>(self, v: f64) -> Result<Token, E> {
-        Ok(Token::Scalar(Value::Float(v)))
-    }
-    fn visit_str<E>(self, v: &str) -> Result<Token, E> {
-        Ok(Token::Scalar(Value::Str(v.to_owned())))
-    }
-    fn visit_string<E>(self, v: String) -> Result<Token, E> {
-        Ok(Token::Scalar(Value::Str(v)))
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Token, A::Error> {
-        let mut parts = Vec::new();
-        while let Some(part) = seq.next_element::<serde_json::Value>()? {
-            parts.push(part);
-        }
-        Ok(Token::Tag(parts))
-    }
-    fn visit_map<A: de::MapAccess<'de>>(self, _: A) -> Result<Token, A::Error> {
-        Err(de::Error::custom("unexpected object in value tokens"))
-    }
-}
-
-/// A container being filled while tokens are read.
-enum Open {
-    Seq(SeqKind, Vec<Value>, usize, Option<String>),
-    Dict(Vec<(Value, Value)>, Option<Value>, usize, Option<String>),
+/// A container being filled while events come in.
+enum Filling {
+    Seq(SeqKind, Vec<Value>, Option<String>),
+    Dict(Vec<(Value, Value)>, Option<Value>, Option<String>),
     Named(String, Vec<String>, Vec<Value>),
 }
 
-impl Open {
-    fn remaining(&self) -> usize {
-        match self {
-            Open::Seq(_, items, n, _) => n - items.len(),
-            Open::Dict(pairs, key, n, _) => 2 * (n - pairs.len()) - usize::from(key.is_some()),
-            Open::Named(_, names, values) => names.len() - values.len(),
-        }
-    }
+/// The tree-building sink. Its counts are the reader's, already checked
+/// against the tokens that follow, so reserving them is safe.
+struct Builder {
+    stack: Vec<Filling>,
+    root: Option<Value>,
+}
 
-    fn push(&mut self, value: Value) {
-        match self {
-            Open::Seq(_, items, _, _) => items.push(value),
-            Open::Dict(pairs, key, _, _) => match key.take() {
+impl Builder {
+    fn attach(&mut self, value: Value) {
+        match self.stack.last_mut() {
+            None => self.root = Some(value),
+            Some(Filling::Seq(_, items, _)) => items.push(value),
+            Some(Filling::Dict(pairs, key, _)) => match key.take() {
                 Some(k) => pairs.push((k, value)),
                 None => *key = Some(value),
             },
-            Open::Named(_, names, values) => {
-                let _ = names;
-                values.push(value)
-            }
-        }
-    }
-
-    fn close(self) -> Value {
-        match self {
-            Open::Seq(kind, items, _, name) => Value::Seq(kind, items, name),
-            Open::Dict(pairs, _, _, name) => Value::Dict(pairs, name),
-            Open::Named(name, names, values) => Value::Named(name, names.into_iter().zip(values).collect()),
+            Some(Filling::Named(_, _, values)) => values.push(value),
         }
     }
 }
 
-/// Decodes a value from its tokens and the frame payload that holds its bytes.
-///
-/// The tokens are taken one at a time as serde_json parses them, never held
-/// as a list: a list of ten million ints costs its `Value`s and nothing more.
-pub fn decode(tokens: &RawValue, payload: &[u8]) -> Result<Value> {
-    let text = tokens.get();
-    let mut builder = Builder {
-        payload,
-        payload_used: 0,
-        total: count_tokens(text),
-        seen: 0,
-        promised: 0,
-        stack: Vec::new(),
-        root: None,
-        error: None,
-    };
-    let mut de = serde_json::Deserializer::from_str(text);
-    let parsed = de::DeserializeSeed::deserialize(TokenSeq(&mut builder), &mut de).and_then(|()| de.end());
-    if let Some(error) = builder.error {
-        return Err(error);
+impl Sink for Builder {
+    fn scalar(&mut self, scalar: Scalar<'_>) -> Result<()> {
+        self.attach(scalar.to_value());
+        Ok(())
     }
-    parsed.map_err(|e| Error::protocol(format!("bad value tokens: {e}")))?;
-    match (builder.root, builder.stack.is_empty()) {
-        (Some(v), true) => Ok(v),
-        _ => Err(Error::protocol("value tokens ended inside a container")),
-    }
-}
 
-/// How many elements the top-level JSON array holds (exact for valid JSON:
-/// the commas outside strings at depth 1). It bounds every count a token
-/// claims, so a lying count can never make the decoder allocate.
-fn count_tokens(text: &str) -> usize {
-    let (mut depth, mut commas, mut in_string, mut escaped, mut any) = (0usize, 0usize, false, false, false);
-    for &b in text.as_bytes() {
-        if in_string {
-            match (escaped, b) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            b'"' | b'[' | b'{' if depth >= 1 => any = true,
-            b',' if depth == 1 => commas += 1,
-            b']' | b'}' | b',' => {}
-            _ if depth >= 1 && !b.is_ascii_whitespace() => any = true,
-            _ => {}
-        }
-        match b {
-            b'"' => in_string = true,
-            b'[' | b'{' => depth += 1,
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
+    fn open(&mut self, open: Open<'_>) -> Result<()> {
+        self.stack.push(match open {
+            Open::Seq(kind, n, name) => Filling::Seq(kind, Vec::with_capacity(n), name.map(str::to_owned)),
+            Open::Dict(n, name) => Filling::Dict(Vec::with_capacity(n), None, name.map(str::to_owned)),
+            Open::Named(name, fields) => Filling::Named(
+                name.to_owned(),
+                fields.iter().map(str::to_owned).collect(),
+                Vec::with_capacity(fields.len()),
+            ),
+        });
+        Ok(())
     }
-    if any {
-        commas + 1
-    } else {
-        0
-    }
-}
 
-/// The decoder's state while tokens stream in.
-struct Builder<'p> {
-    payload: &'p [u8],
-    /// Where the last bytes slice ended: the next may not start before it.
-    payload_used: usize,
-    total: usize,
-    seen: usize,
-    /// Slots the open containers still wait for. A new container may reserve
-    /// room only for tokens nobody else is owed: nested lying counts
-    /// (`["l",99999]` ten thousand deep) must not each reserve the rest.
-    promised: usize,
-    stack: Vec<Open>,
-    root: Option<Value>,
-    /// The first error, kept as pushy's own (serde only learns that one happened).
-    error: Option<Error>,
-}
-
-impl Builder<'_> {
-    fn push(&mut self, token: Token) -> Result<()> {
-        let left = self.total.saturating_sub(self.seen).max(1);
-        // The tokens after this one, less those owed to the open containers
-        // for their other slots (each one's current slot is being filled by
-        // the subtree this token is part of).
-        let room = (left - 1 + self.stack.len()).saturating_sub(self.promised);
-        self.seen += 1;
-        let mut done = match token {
-            Token::Scalar(v) => Some(v),
-            Token::Tag(parts) => match tag(parts, self.payload, &mut self.payload_used, room)? {
-                Tagged::Value(v) => Some(v),
-                Tagged::Open(open) if open.remaining() == 0 => Some(open.close()),
-                Tagged::Open(open) => {
-                    if self.stack.len() >= MAX_DEPTH {
-                        return Err(Error::protocol("value nested deeper than the limit"));
-                    }
-                    self.promised += open.remaining();
-                    self.stack.push(open);
-                    None
-                }
-            },
+    fn close(&mut self) -> Result<()> {
+        let value = match self.stack.pop() {
+            Some(Filling::Seq(kind, items, name)) => Value::Seq(kind, items, name),
+            Some(Filling::Dict(pairs, _, name)) => Value::Dict(pairs, name),
+            Some(Filling::Named(name, names, values)) => Value::Named(name, names.into_iter().zip(values).collect()),
+            None => return Err(Error::protocol("value tokens closed a container that is not open")),
         };
-        // Attach finished values upwards, closing containers that fill up.
-        while let Some(value) = done.take() {
-            match self.stack.last_mut() {
-                None => {
-                    if self.root.is_some() {
-                        return Err(Error::protocol("value tokens after the end of the value"));
-                    }
-                    self.root = Some(value);
-                }
-                Some(top) => {
-                    top.push(value);
-                    self.promised = self.promised.saturating_sub(1);
-                    if top.remaining() == 0 {
-                        done = self.stack.pop().map(Open::close);
-                    }
-                }
-            }
-        }
+        self.attach(value);
         Ok(())
     }
-}
 
-/// The top-level token array, fed to a [`Builder`] element by element.
-struct TokenSeq<'b, 'p>(&'b mut Builder<'p>);
-
-impl<'de> de::DeserializeSeed<'de> for TokenSeq<'_, '_> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for TokenSeq<'_, '_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("an array of value tokens")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(token) = seq.next_element::<Token>()? {
-            if let Err(e) = self.0.push(token) {
-                let message = e.to_string();
-                self.0.error = Some(e);
-                return Err(de::Error::custom(message));
-            }
-        }
+    fn run(&mut self, kind: SeqKind, run: Run<'_>) -> Result<()> {
+        let mut items = Vec::with_capacity(run.len());
+        items.extend(run.items().map(Scalar::to_value));
+        self.attach(Value::Seq(kind, items, None));
         Ok(())
     }
-}
-
-enum Tagged {
-    Value(Value),
-    Open(Open),
-}
-
-/// `left`: the tokens that follow and that no open container is owed yet.
-/// `used`: the payload bytes that earlier bytes tokens took.
-fn tag(parts: Vec<serde_json::Value>, payload: &[u8], used: &mut usize, left: usize) -> Result<Tagged> {
-    use serde_json::Value as J;
-    let bad = || Error::protocol(format!("bad value token {}", serde_json::Value::Array(parts.clone())));
-    let name = |i: usize| parts.get(i).and_then(J::as_str).map(str::to_owned);
-    let count = |i: usize| -> Result<usize> {
-        let n = parts.get(i).and_then(J::as_u64).ok_or_else(bad)? as usize;
-        // A count can never exceed the tokens that follow (twice for dicts):
-        // a lying count must not make us allocate.
-        if n > 2 * left {
-            return Err(bad());
-        }
-        Ok(n)
-    };
-    let t = parts.first().and_then(J::as_str).ok_or_else(bad)?;
-    let seq = |kind| -> Result<Tagged> {
-        let n = count(1)?;
-        Ok(Tagged::Open(Open::Seq(kind, Vec::with_capacity(n.min(left)), n, name(2))))
-    };
-    Ok(match t {
-        "l" => seq(SeqKind::List)?,
-        "t" => seq(SeqKind::Tuple)?,
-        "s" => seq(SeqKind::Set)?,
-        "f" => seq(SeqKind::FrozenSet)?,
-        "d" => {
-            let n = count(1)?;
-            Tagged::Open(Open::Dict(Vec::with_capacity(n.min(left)), None, n, name(2)))
-        }
-        "n" => {
-            let type_name = name(1).ok_or_else(bad)?;
-            let fields: Vec<String> = parts
-                .get(2)
-                .and_then(J::as_array)
-                .ok_or_else(bad)?
-                .iter()
-                .map(|f| f.as_str().map(str::to_owned).ok_or_else(bad))
-                .collect::<Result<_>>()?;
-            if fields.len() > left {
-                return Err(bad());
-            }
-            let values = Vec::with_capacity(fields.len());
-            Tagged::Open(Open::Named(type_name, fields, values))
-        }
-        "i" => {
-            let digits = name(1).ok_or_else(bad)?;
-            let body = digits.strip_prefix('-').unwrap_or(&digits);
-            if body.is_empty() || !body.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(bad());
-            }
-            Tagged::Value(Value::BigInt(digits))
-        }
-        "F" => Tagged::Value(Value::Float(match name(1).as_deref() {
-            Some("nan") => f64::NAN,
-            Some("inf") => f64::INFINITY,
-            Some("-inf") => f64::NEG_INFINITY,
-            _ => return Err(bad()),
-        })),
-        "u" => {
-            let cps = parts.get(1).and_then(J::as_array).ok_or_else(bad)?;
-            let cps = cps
-                .iter()
-                .map(|c| c.as_u64().filter(|c| *c <= 0x10FFFF).map(|c| c as u32).ok_or_else(bad))
-                .collect::<Result<Vec<u32>>>()?;
-            Tagged::Value(Value::WideStr(cps))
-        }
-        "I" | "D" => {
-            let kind = match name(1).as_deref() {
-                Some("l") => SeqKind::List,
-                Some("t") => SeqKind::Tuple,
-                _ => return Err(bad()),
-            };
-            let off = parts.get(2).and_then(J::as_u64).ok_or_else(bad)? as usize;
-            let n = parts.get(3).and_then(J::as_u64).ok_or_else(bad)? as usize;
-            if off < *used {
-                return Err(Error::protocol("packed numbers that share payload bytes (a hostile or broken server)"));
-            }
-            // The payload bounds the count: a lying one fails here, before
-            // anything is allocated.
-            let end = n.checked_mul(8).and_then(|len| off.checked_add(len)).ok_or_else(bad)?;
-            let bytes = payload.get(off..end).ok_or_else(bad)?;
-            *used = end;
-            let words = bytes.chunks_exact(8).map(|w| <[u8; 8]>::try_from(w).expect("8 bytes"));
-            let values = if t == "I" {
-                words.map(|w| Value::Int(i64::from_le_bytes(w))).collect()
-            } else {
-                words.map(|w| Value::Float(f64::from_le_bytes(w))).collect()
-            };
-            Tagged::Value(Value::Seq(kind, values, None))
-        }
-        "b" | "B" => {
-            let off = parts.get(1).and_then(J::as_u64).ok_or_else(bad)? as usize;
-            let len = parts.get(2).and_then(J::as_u64).ok_or_else(bad)? as usize;
-            if off < *used {
-                return Err(Error::protocol("bytes values that share payload bytes (a hostile or broken server)"));
-            }
-            let end = off.checked_add(len).ok_or_else(bad)?;
-            let bytes = payload.get(off..end).ok_or_else(bad)?.to_vec();
-            *used = end;
-            Tagged::Value(if t == "b" { Value::Bytes(bytes) } else { Value::ByteArray(bytes) })
-        }
-        "r" => Tagged::Value(Value::Object(name(1).ok_or_else(bad)?, name(2).ok_or_else(bad)?)),
-        "c" => Tagged::Value(Value::Cycle(name(1).ok_or_else(bad)?)),
-        "x" => Tagged::Value(Value::Deep(name(1).ok_or_else(bad)?)),
-        _ => return Err(bad()),
-    })
 }
 
 #[cfg(test)]
@@ -533,6 +258,40 @@ mod tests {
             r#"[["I","d",0,1]]"#,
         ] {
             assert!(dec(bad, &payload).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn packed_strs() {
+        let payload = "ab\0\0é\u{1F600}".as_bytes();
+        let strs = |items: &[&str]| items.iter().map(|s| Value::Str(s.to_string())).collect::<Vec<_>>();
+        let n = payload.len();
+        let v = dec(&format!(r#"[["S","t",0,3,{n}]]"#), payload).unwrap();
+        assert_eq!(v, Value::Seq(SeqKind::Tuple, strs(&["ab", "", "é\u{1F600}"]), None));
+        // No strs and one empty str are both an empty block: the count decides.
+        assert_eq!(dec(r#"[["S","l",0,0,0]]"#, b"").unwrap(), Value::Seq(SeqKind::List, vec![], None));
+        assert_eq!(dec(r#"[["S","l",0,1,0]]"#, b"").unwrap(), Value::Seq(SeqKind::List, strs(&[""]), None));
+        // Two runs, one after the other.
+        let two = dec(r#"[["l",2],["S","l",0,2,3],["S","l",3,1,1]]"#, b"a\0bc").unwrap();
+        let want =
+            vec![Value::Seq(SeqKind::List, strs(&["a", "b"]), None), Value::Seq(SeqKind::List, strs(&["c"]), None)];
+        assert_eq!(two, Value::Seq(SeqKind::List, want, None));
+        for (bad, payload) in [
+            (r#"[["S","l",0,2,3]]"#, &b"a\0\xff"[..]),                     // not UTF-8
+            (r#"[["S","l",0,2,3]]"#, &b"\xe9\0b"[..]),                     // a truncated sequence
+            (r#"[["S","l",0,2,2]]"#, &"é".as_bytes()[..1]),                // cut inside a char
+            (r#"[["S","l",0,3,3]]"#, &b"a\0b"[..]),                        // count too high
+            (r#"[["S","l",0,1,3]]"#, &b"a\0b"[..]),                        // count too low
+            (r#"[["S","l",0,0,1]]"#, &b"a"[..]),                           // none, yet bytes
+            (r#"[["S","l",0,99999999999,3]]"#, &b"a\0b"[..]),              // a lying count
+            (r#"[["S","l",1,1,3]]"#, &b"a\0b"[..]),                        // past the payload
+            (r#"[["S","l",0,1,18446744073709551615]]"#, &b"ab"[..]),       // a length that overflows
+            (r#"[["l",2],["S","l",0,1,2],["S","l",1,1,1]]"#, &b"abc"[..]), // overlapping
+            (r#"[["l",2],["b",0,2],["S","l",1,1,1]]"#, &b"abc"[..]),       // overlapping bytes
+            (r#"[["S","d",0,1,1]]"#, &b"a"[..]),                           // a bad kind
+            (r#"[["S","l",0,1]]"#, &b"a"[..]),                             // no length
+        ] {
+            assert!(dec(bad, payload).is_err(), "{bad}");
         }
     }
 
@@ -605,7 +364,7 @@ mod tests {
 /// grammar decode back exactly. The fuzz target in `fuzz/` does the same at
 /// scale.
 #[cfg(test)]
-mod proptests {
+pub(crate) mod proptests {
     use proptest::prelude::*;
 
     use super::*;
@@ -632,6 +391,8 @@ mod proptests {
             proptest::collection::vec("[a-z]{1,3}", 0..4).prop_map(|f| format!(r#"["n","P",{f:?}]"#)),
             (0u64..8, 0u64..8).prop_map(|(o, n)| format!(r#"["b",{o},{n}]"#)),
             (0u64..8, any::<u64>()).prop_map(|(o, n)| format!(r#"["B",{o},{n}]"#)),
+            (0u64..8, count.clone(), 0u64..9).prop_map(|(o, n, len)| format!(r#"["S","l",{o},{n},{len}]"#)),
+            (0u64..8, count.clone()).prop_map(|(o, n)| format!(r#"["I","t",{o},{n}]"#)),
             "-?[0-9]{1,30}x?".prop_map(|d| format!(r#"["i","{d}"]"#)),
             prop_oneof![Just("nan"), Just("inf"), Just("-inf"), Just("1")].prop_map(|f| format!(r#"["F","{f}"]"#)),
             proptest::collection::vec(0u64..0x11_0000, 0..4).prop_map(|c| format!(r#"["u",{c:?}]"#)),
@@ -651,7 +412,7 @@ mod proptests {
     }
 
     /// A value of the kinds that compare equal to themselves (no nan).
-    fn value() -> impl Strategy<Value = Value> {
+    pub(crate) fn value() -> impl Strategy<Value = Value> {
         let leaf = prop_oneof![
             Just(Value::None),
             any::<bool>().prop_map(Value::Bool),
@@ -680,9 +441,34 @@ mod proptests {
         })
     }
 
-    /// The wire form of a value, as the server writes it (prefix order).
-    fn encode(value: &Value, tokens: &mut Vec<serde_json::Value>, payload: &mut Vec<u8>) {
+    /// The wire form of a value, as the server writes it (prefix order),
+    /// with `packed`, plain lists and tuples of two or more ints, floats or
+    /// strs (without NUL) as `I`, `D` and `S` runs.
+    pub(crate) fn encode(value: &Value, tokens: &mut Vec<serde_json::Value>, payload: &mut Vec<u8>, packed: bool) {
         use serde_json::json;
+        if let (true, Value::Seq(kind @ (SeqKind::List | SeqKind::Tuple), items, None)) = (packed, value) {
+            let k = if *kind == SeqKind::List { "l" } else { "t" };
+            let (off, n) = (payload.len(), items.len());
+            if n >= 2 && items.iter().all(|i| matches!(i, Value::Int(_))) {
+                items.iter().filter_map(Value::as_i64).for_each(|i| payload.extend_from_slice(&i.to_le_bytes()));
+                return tokens.push(json!(["I", k, off, n]));
+            }
+            if n >= 2 && items.iter().all(|i| matches!(i, Value::Float(_))) {
+                for item in items {
+                    if let Value::Float(f) = item {
+                        payload.extend_from_slice(&f.to_le_bytes());
+                    }
+                }
+                return tokens.push(json!(["D", k, off, n]));
+            }
+            if n >= 2 && items.iter().all(|i| i.as_str().is_some_and(|s| !s.contains('\0'))) {
+                let text: Vec<&str> = items.iter().filter_map(Value::as_str).collect();
+                let block = text.join("\0");
+                payload.extend_from_slice(block.as_bytes());
+                return tokens.push(json!(["S", k, off, n, block.len()]));
+            }
+        }
+        let encode = |v: &Value, t: &mut Vec<serde_json::Value>, p: &mut Vec<u8>| encode(v, t, p, packed);
         let named = |mut token: Vec<serde_json::Value>, name: &Option<String>| {
             if let Some(name) = name {
                 token.push(json!(name));
@@ -776,9 +562,9 @@ mod proptests {
         }
 
         #[test]
-        fn values_round_trip(value in value()) {
+        fn values_round_trip(value in value(), packed in any::<bool>()) {
             let (mut tokens, mut payload) = (Vec::new(), Vec::new());
-            encode(&value, &mut tokens, &mut payload);
+            encode(&value, &mut tokens, &mut payload, packed);
             let text = serde_json::to_string(&tokens).unwrap();
             prop_assert_eq!(decode_text(&text, &payload).unwrap(), value);
         }

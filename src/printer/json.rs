@@ -30,11 +30,16 @@
 //! becomes the nearest float; read exact digits with `eval_as::<i128>` or
 //! from `--json`'s text.
 
+use std::io::Write;
+
 use base64::Engine;
 
-use super::pretty::Pretty;
+use super::out::Out;
+use super::pretty::{FlatText, Pretty};
 use super::repr;
-use crate::value::Value;
+use crate::error::Result;
+use crate::value::tokens::{self, Check, Open, Scalar, Sink};
+use crate::value::{Encoded, Value};
 
 /// The record `--json` prints for a remote exception, one line with its
 /// newline: `{"error": {"kind": "raised", "type": ..., "message": ...,
@@ -48,64 +53,170 @@ pub fn error_record(error: &crate::RemoteError) -> String {
 
 /// The value as one line of JSON (no trailing newline).
 pub fn render(value: &Value) -> String {
-    super::on_stack_for(value, || {
-        let mut out = String::new();
-        write(value, &mut out);
-        out
-    })
+    let mut json = Json { out: Out::memory(), stack: Vec::new(), key: None };
+    let _ = tokens::walk(value, &mut json); // writing to memory cannot fail
+    json.out.into_string()
 }
 
-fn write(value: &Value, out: &mut String) {
-    match value {
-        Value::None => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Int(i) => out.push_str(&i.to_string()),
-        Value::BigInt(digits) => out.push_str(digits),
-        Value::Float(f) if f.is_finite() => out.push_str(&repr::float(*f)),
-        Value::Float(f) => tagged(out, "$float", &string(&repr::float(*f))),
-        Value::Str(s) => out.push_str(&string(s)),
-        Value::WideStr(cps) => out.push_str(&wide_string(cps)),
-        Value::Bytes(b) => tagged(out, "$bytes", &string(&base64::engine::general_purpose::STANDARD.encode(b))),
-        Value::ByteArray(b) => tagged(out, "$bytearray", &string(&base64::engine::general_purpose::STANDARD.encode(b))),
-        Value::Seq(_, items, _) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
+/// Writes a value as it arrived, as one line of JSON with its newline,
+/// without building its tree: text goes to `to` in 64 KiB chunks. The
+/// tokens are all checked first, so a malformed value writes nothing
+/// (`Err`); `Ok(Err)` when writing failed.
+pub fn write_encoded(value: &Encoded, to: &mut dyn Write) -> Result<std::io::Result<()>> {
+    value.parse(&mut Check)?;
+    let mut json = Json { out: Out::writer(to), stack: Vec::new(), key: None };
+    if let Err(e) = value.parse(&mut json) {
+        return match json.out.take_failure() {
+            Some(failure) => Ok(Err(failure)),
+            None => Err(e),
+        };
+    }
+    json.out.push('\n');
+    Ok(json.out.finish())
+}
+
+/// The JSON writer, from a value's events, without recursion.
+struct Json<'w> {
+    out: Out<'w>,
+    stack: Vec<Part>,
+    /// A dict key that is a container, being rendered as its Python text:
+    /// its open containers and its text so far.
+    key: Option<(usize, FlatText)>,
+}
+
+/// An open container and how many parts it has had.
+enum Part {
+    Array(usize),
+    Object(usize),
+    Fields(Vec<String>, usize),
+}
+
+/// Where the next event goes.
+enum Slot {
+    Value,
+    Key,
+}
+
+impl Json<'_> {
+    /// Writes what goes before the next part.
+    fn slot(&mut self) -> Slot {
+        let Some(top) = self.stack.last_mut() else { return Slot::Value };
+        let out = &mut self.out;
+        match top {
+            Part::Array(i) => {
+                if *i > 0 {
                     out.push(',');
                 }
-                write(item, out);
+                *i += 1;
+                Slot::Value
             }
-            out.push(']');
-        }
-        Value::Dict(pairs, _) => {
-            out.push('{');
-            for (i, (k, v)) in pairs.iter().enumerate() {
-                if i > 0 {
+            Part::Object(i) => {
+                *i += 1;
+                match *i % 2 {
+                    1 if *i > 1 => {
+                        out.push(',');
+                        Slot::Key
+                    }
+                    1 => Slot::Key,
+                    _ => Slot::Value,
+                }
+            }
+            Part::Fields(names, i) => {
+                if *i > 0 {
                     out.push(',');
                 }
-                out.push_str(&key(k));
+                push_string(out.text(), names.get(*i).map_or("", String::as_str));
                 out.push(':');
-                write(v, out);
+                *i += 1;
+                Slot::Value
             }
+        }
+    }
+}
+
+impl Sink for Json<'_> {
+    fn scalar(&mut self, scalar: Scalar<'_>) -> Result<()> {
+        if let Some((_, key)) = &mut self.key {
+            return key.scalar(scalar);
+        }
+        match self.slot() {
+            Slot::Key => {
+                match scalar {
+                    Scalar::WideStr(cps) => push_wide_string(self.out.text(), cps),
+                    other => push_string(self.out.text(), &scalar_key_text(other)),
+                }
+                self.out.push(':');
+            }
+            Slot::Value => push_scalar(self.out.text(), scalar),
+        }
+        self.out.spill()
+    }
+
+    fn open(&mut self, open: Open<'_>) -> Result<()> {
+        if let Some((depth, key)) = &mut self.key {
+            *depth += 1;
+            return key.open(open);
+        }
+        if let Slot::Key = self.slot() {
+            let mut key = FlatText::new();
+            key.open(open)?;
+            self.key = Some((1, key));
+            return Ok(());
+        }
+        let part = match open {
+            Open::Seq(..) => Part::Array(0),
+            Open::Dict(..) => Part::Object(0),
+            Open::Named(_, fields) => Part::Fields(fields.iter().map(str::to_owned).collect(), 0),
+        };
+        self.out.push(if let Part::Array(_) = part { '[' } else { '{' });
+        self.stack.push(part);
+        Ok(())
+    }
+
+    fn close(&mut self) -> Result<()> {
+        if let Some((depth, key)) = &mut self.key {
+            key.close()?;
+            *depth -= 1;
+            if *depth == 0 {
+                if let Some((_, key)) = self.key.take() {
+                    push_string(self.out.text(), &key.into_string());
+                    self.out.push(':');
+                }
+            }
+            return Ok(());
+        }
+        match self.stack.pop() {
+            Some(Part::Array(_)) => self.out.push(']'),
+            Some(_) => self.out.push('}'),
+            None => {}
+        }
+        self.out.spill()
+    }
+}
+
+/// A scalar's JSON.
+fn push_scalar(out: &mut String, scalar: Scalar<'_>) {
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    match scalar {
+        Scalar::None => out.push_str("null"),
+        Scalar::Bool(b) => out.push_str(if b { "true" } else { "false" }),
+        Scalar::Int(i) => repr::push_int(out, i),
+        Scalar::BigInt(digits) => out.push_str(digits),
+        Scalar::Float(f) if f.is_finite() => out.push_str(&repr::float(f)),
+        Scalar::Float(f) => tagged(out, "$float", &repr::float(f)),
+        Scalar::Str(s) => push_string(out, s),
+        Scalar::WideStr(cps) => push_wide_string(out, cps),
+        Scalar::Bytes(b) => tagged(out, "$bytes", &b64(b)),
+        Scalar::ByteArray(b) => tagged(out, "$bytearray", &b64(b)),
+        Scalar::Object(type_name, text) => {
+            out.push_str("{\"$type\":");
+            push_string(out, type_name);
+            out.push_str(",\"$repr\":");
+            push_string(out, text);
             out.push('}');
         }
-        Value::Named(_, fields) => {
-            out.push('{');
-            for (i, (name, v)) in fields.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&string(name));
-                out.push(':');
-                write(v, out);
-            }
-            out.push('}');
-        }
-        Value::Object(type_name, text) => {
-            out.push_str(&format!("{{\"$type\":{},\"$repr\":{}}}", string(type_name), string(text)));
-        }
-        Value::Cycle(kind) => tagged(out, "$cycle", &string(kind)),
-        Value::Deep(kind) => tagged(out, "$deep", &string(kind)),
+        Scalar::Cycle(kind) => tagged(out, "$cycle", kind),
+        Scalar::Deep(kind) => tagged(out, "$deep", kind),
     }
 }
 
@@ -219,47 +330,92 @@ impl From<&serde_json::Value> for Value {
     }
 }
 
-fn tagged(out: &mut String, tag: &str, json: &str) {
-    out.push_str(&format!("{{\"{tag}\":{json}}}"));
-}
-
-/// A dict key as a JSON object key, following `json.dumps` for scalars.
-fn key(k: &Value) -> String {
-    match k {
-        Value::WideStr(cps) => wide_string(cps),
-        other => string(&key_text(other)),
-    }
+/// `{"tag":"text"}`.
+fn tagged(out: &mut String, tag: &str, text: &str) {
+    out.push_str("{\"");
+    out.push_str(tag);
+    out.push_str("\":");
+    push_string(out, text);
+    out.push('}');
 }
 
 /// A dict key's text, before quoting.
 fn key_text(k: &Value) -> String {
-    match k {
-        Value::Str(s) => s.clone(),
-        Value::WideStr(cps) => cps.iter().map(|&c| char::from_u32(c).unwrap_or('\u{FFFD}')).collect(),
-        Value::None | Value::Bool(_) | Value::Int(_) | Value::BigInt(_) | Value::Float(_) => render(k).replace('"', ""),
-        other => Pretty { width: usize::MAX, color: false }.render_flat(other),
+    match k.scalar() {
+        Some(Scalar::WideStr(cps)) => cps.iter().map(|&c| char::from_u32(c).unwrap_or('\u{FFFD}')).collect(),
+        Some(scalar) => scalar_key_text(scalar),
+        None => Pretty { width: usize::MAX, color: false }.render_flat(k),
     }
 }
 
-fn string(s: &str) -> String {
-    serde_json::to_string(s).expect("a str always serialises")
+/// A scalar dict key's text, following `json.dumps` for the JSON scalars
+/// (the Python repr for the others).
+fn scalar_key_text(k: Scalar<'_>) -> String {
+    match k {
+        Scalar::Str(s) => s.to_owned(),
+        Scalar::None | Scalar::Bool(_) | Scalar::Int(_) | Scalar::BigInt(_) | Scalar::Float(_) => {
+            let mut text = String::new();
+            push_scalar(&mut text, k);
+            text.replace('"', "")
+        }
+        other => {
+            let mut text = String::new();
+            Pretty { width: usize::MAX, color: false }.scalar_text(other, &mut text);
+            text
+        }
+    }
+}
+
+/// A JSON string, escaped exactly as serde_json escapes one.
+fn push_string(out: &mut String, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.reserve(s.len() + 2);
+    out.push('"');
+    let mut start = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let escape = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        if escape.is_empty() {
+            out.push_str("\\u00");
+            out.push(HEX[usize::from(b >> 4)] as char);
+            out.push(HEX[usize::from(b & 0xf)] as char);
+        } else {
+            out.push_str(escape);
+        }
+        start = i + 1;
+    }
+    out.push_str(&s[start..]);
+    out.push('"');
 }
 
 /// A JSON string for code points that may include lone surrogates, which
 /// JSON can only carry as `\uXXXX` escapes.
-fn wide_string(cps: &[u32]) -> String {
-    let mut out = String::from("\"");
+fn push_wide_string(out: &mut String, cps: &[u32]) {
+    use std::fmt::Write;
+    out.push('"');
     for &cp in cps {
         match char::from_u32(cp) {
             Some(c) => {
-                let quoted = string(c.encode_utf8(&mut [0; 4]));
+                let mut quoted = String::new();
+                push_string(&mut quoted, c.encode_utf8(&mut [0; 4]));
                 out.push_str(&quoted[1..quoted.len() - 1]);
             }
-            None => out.push_str(&format!("\\u{cp:04x}")),
+            None => {
+                let _ = write!(out, "\\u{cp:04x}");
+            }
         }
     }
     out.push('"');
-    out
 }
 
 #[cfg(test)]

@@ -38,6 +38,27 @@ pub fn float(f: f64) -> String {
     }
 }
 
+/// Appends an int's decimal digits: what `write!(out, "{i}")` writes,
+/// without the formatting machinery (a million numbers are a million calls).
+pub fn push_int(out: &mut String, i: i64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut n = i.unsigned_abs();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if i < 0 {
+        out.push('-');
+    }
+    // Only ASCII digits were written.
+    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
+}
+
 /// Whether `repr(s)` is `s` between single quotes: printable ASCII with no
 /// quote or backslash, as most names and paths are. The printers write such
 /// a str as it is, without the escaping pass.
@@ -127,6 +148,15 @@ mod tests {
         }
         for text in ["it's", "a\\b", "tab\t", "caf\u{e9}", "\u{7f}"] {
             assert!(!plain_ascii(text), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn ints_print_as_rust_formats_them() {
+        for i in [0, 1, -1, 9, 10, -10, 1234567890, i64::MAX, i64::MIN, i64::MIN + 1] {
+            let mut out = String::from("x");
+            push_int(&mut out, i);
+            assert_eq!(out, format!("x{i}"));
         }
     }
 

@@ -381,6 +381,11 @@ impl Repl {
                 let _ = write_stdout(&self.printer.value(&value));
                 Next::Continue
             }
+            // (The REPL asks for decoded values; one that comes encoded prints the same.)
+            Reply::Encoded(value, _) => {
+                let _ = write_stdout(&self.printer.encoded(value)?);
+                Next::Continue
+            }
             Reply::NoValue | Reply::StreamEnd(_) | Reply::BytesStreamed(_) => Next::Continue,
             Reply::Raised(error) => {
                 self.raised = true;
