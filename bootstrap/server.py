@@ -99,7 +99,7 @@ class Channel:
         while done < n:
             if fd is not None and why is None and _splice_works[0]:
                 try:
-                    k = os.splice(self.rfd, fd, n - done)
+                    k = _splice(self.rfd, fd, n - done)
                 except OSError as e:
                     if e.errno in (_errno_code("EINVAL"), _errno_code("ENOSYS")):
                         _splice_works[0] = False  # not here (this file system): read and write
@@ -218,12 +218,13 @@ class Channel:
 
 
 _forked = [False]  # set in a child forked from this process (Server.forked)
-_fork_hook = hasattr(os, "register_at_fork")  # Python 3.7+
-if _fork_hook:
-    os.register_at_fork(after_in_child=lambda: _forked.__setitem__(0, True))
+_fork_hook = getattr(os, "register_at_fork", None)  # Python 3.7+
+if _fork_hook is not None:
+    _fork_hook(after_in_child=lambda: _forked.__setitem__(0, True))
 
 _sendfile_works = [hasattr(os, "sendfile")]
-_splice_works = [hasattr(os, "splice")]
+_splice = getattr(os, "splice", None)  # Python 3.10+, Linux
+_splice_works = [_splice is not None]
 
 
 def _write_fd(fd, data):
@@ -1216,7 +1217,7 @@ class Server:
         """Whether this is a child the user's code forked (which must never
         send frames): a flag set at the fork where Python has the hook,
         else a system call per request."""
-        return _forked[0] if _fork_hook else os.getpid() != self.pid
+        return _forked[0] if _fork_hook is not None else os.getpid() != self.pid
 
     def reading(self):
         """A context for the main thread reading part of a frame itself: an
