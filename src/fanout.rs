@@ -71,7 +71,13 @@ pub fn run(plan: &JobPlan) -> pushy::Result<ExitCode> {
                 Event::Output(stream, bytes) => Message::Output(index, stream, bytes.to_vec()),
                 Event::Item(value) => Message::Item(index, value),
                 // Bytes stream only for one host; echoes only in the REPL.
-                Event::Flush | Event::Bytes(_) | Event::Echo(_) | Event::Read { .. } | Event::Page(_) => return Ok(()),
+                Event::Flush
+                | Event::Bytes(_)
+                | Event::Echo(_)
+                | Event::Read { .. }
+                | Event::Page(_)
+                | Event::BytesInto { .. }
+                | Event::Spliced(_) => return Ok(()),
             };
             events.send(message).map_err(|_| Error::new(pushy::ErrorKind::Io, "the printer stopped"))
         })

@@ -79,6 +79,8 @@ impl<'p> Sink<'p> {
                 self.flush()?;
                 write_stdout(text)?;
             }
+            // Not asked for here: items come as items.
+            Event::BytesInto { .. } | Event::Spliced(_) => {}
         }
         Ok(())
     }

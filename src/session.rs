@@ -14,7 +14,7 @@ use serde_json::value::RawValue;
 use crate::error::{Error, ErrorKind, RemoteError, Result};
 use crate::local_modules::{Answer, LocalModules};
 use crate::protocol::message::{Eval, Find, Found, Items, Out, PtySpec, RefRequest, ValueTokens};
-use crate::protocol::{Frame, FrameReader, FrameWriter, FromServer, ToServer};
+use crate::protocol::{Frame, FrameReader, FrameWriter, FromServer, Payload, ToServer};
 use crate::stdin::StdinForwarder;
 use crate::target::{ConnectOptions, Target};
 use crate::transport::{self, Channel, Process, StderrTail};
@@ -115,6 +115,10 @@ pub struct Request<'a> {
     /// for a caller that only prints it: see
     /// [`Printer::write_encoded`](crate::printer::Printer::write_encoded).
     pub undecoded: bool,
+    /// Streamed items that are one bytes value each (a file's chunks) are
+    /// offered to the handler as [`Event::BytesInto`] before they are read,
+    /// so they can go into a file without passing through this process.
+    pub splice_items: bool,
     /// Also report the value's truth.
     pub truth: bool,
     /// Standard types with a text form come as that text: datetime, date
@@ -177,6 +181,7 @@ impl<'a> Request<'a> {
             if_complete: false,
             stream_bytes: false,
             undecoded: false,
+            splice_items: false,
             truth: false,
             text_forms: false,
             stdin: None,
@@ -227,6 +232,19 @@ pub enum Event<'a> {
     },
     /// Text for a pager (`help()` in a `Request::pager` call).
     Page(&'a [u8]),
+    /// With `Request::splice_items`: the next streamed item is a bytes
+    /// value of `len` bytes. Put an open descriptor in `into` and the bytes
+    /// are moved there by the kernel (`splice`, no copy through this
+    /// process), then reported as [`Event::Spliced`]; leave it `None` to
+    /// get the item as an [`Event::Item`].
+    BytesInto {
+        /// The item's length.
+        len: u64,
+        /// Where its bytes go.
+        into: &'a mut Option<std::os::fd::RawFd>,
+    },
+    /// A bytes item of this many bytes went where `BytesInto` said.
+    Spliced(u64),
 }
 
 /// Whether a REPL input is ready to run.
@@ -238,6 +256,14 @@ pub enum Completeness {
     Incomplete,
     /// A syntax error: run it anyway, so the error is shown.
     Invalid,
+}
+
+/// How the replies to a request are read (see [`Request`]'s fields).
+#[derive(Debug, Clone, Copy, Default)]
+struct Replies {
+    stream_bytes: bool,
+    undecoded: bool,
+    splice_items: bool,
 }
 
 /// How a request ended.
@@ -555,7 +581,12 @@ impl Session {
         self.send(&message)?;
         self.current.store(id, Ordering::SeqCst);
         let stdin = request.stdin.map(|input| StdinForwarder::start(input, Arc::clone(&self.writer), id));
-        let result = self.replies(id, on_event, stdin.as_ref(), request.stream_bytes, request.undecoded);
+        let how = Replies {
+            stream_bytes: request.stream_bytes,
+            undecoded: request.undecoded,
+            splice_items: request.splice_items,
+        };
+        let result = self.replies(id, on_event, stdin.as_ref(), how);
         self.current.store(0, Ordering::SeqCst);
         if let Some(stdin) = stdin {
             stdin.stop();
@@ -568,12 +599,13 @@ impl Session {
         id: u64,
         on_event: &mut dyn FnMut(Event<'_>) -> Result<()>,
         stdin: Option<&StdinForwarder>,
-        stream_bytes: bool,
-        undecoded: bool,
+        how: Replies,
     ) -> Result<Reply> {
+        let Replies { stream_bytes, undecoded, splice_items } = how;
         let mut consumed = 0u64;
         loop {
             let mut streamed = None;
+            let mut spliced = None;
             let frame = match self.held.pop_front() {
                 Some(frame) => {
                     self.held_bytes -= frame.payload.len();
@@ -593,6 +625,32 @@ impl Session {
                     };
                     let mut sink = |chunk: &[u8]| on_event(Event::Bytes(chunk));
                     self.next_frame_streaming(&mut is_bytes, &mut sink)?
+                }
+                None if splice_items => {
+                    // A file's chunk goes where the handler says, unread.
+                    let mut failed = None;
+                    let mut decide = |message: &FromServer, len: u64| {
+                        let FromServer::Items(items) = message else { return Payload::Frame };
+                        if items.id != Some(id) || items.lone_bytes(len).is_none() {
+                            return Payload::Frame;
+                        }
+                        let mut into = None;
+                        if let Err(e) = on_event(Event::BytesInto { len, into: &mut into }) {
+                            failed = Some(e);
+                        }
+                        match into {
+                            Some(fd) if failed.is_none() => {
+                                spliced = Some(len);
+                                Payload::Into(fd)
+                            }
+                            _ => Payload::Frame,
+                        }
+                    };
+                    let frame = self.next_frame_moving(&mut decide);
+                    if let Some(e) = failed {
+                        return Err(e);
+                    }
+                    frame?
                 }
                 None => self.next_frame()?,
             };
@@ -623,9 +681,14 @@ impl Session {
                 FromServer::Echo(tokens) => on_event(Event::Echo(decode_value(&tokens, &mut payload)?))?,
                 FromServer::Items(items) => {
                     let before = consumed;
-                    for value in decode_items(&items, &mut payload)? {
-                        on_event(Event::Item(value))?;
+                    if let Some(len) = spliced {
+                        on_event(Event::Spliced(len))?;
                         consumed += 1;
+                    } else {
+                        for value in decode_items(&items, &mut payload)? {
+                            on_event(Event::Item(value))?;
+                            consumed += 1;
+                        }
                     }
                     on_event(Event::Flush)?;
                     // Credit back in halves of the window: few `more` frames.
@@ -857,13 +920,22 @@ impl Session {
         let id = self.next_id;
         self.send_with(&ToServer::Ref(RefRequest { id, ..request }), payload)?;
         self.current.store(id, Ordering::SeqCst);
-        let reply = self.replies(id, &mut forward_output, None, false, false);
+        let reply = self.replies(id, &mut forward_output, None, Replies::default());
         self.current.store(0, Ordering::SeqCst);
         value_of(reply?)
     }
 
     fn next_frame(&mut self) -> Result<Frame> {
         self.next_frame_streaming(&mut |_, _| false, &mut |_| Ok(()))
+    }
+
+    fn next_frame_moving(&mut self, decide: &mut dyn FnMut(&FromServer, u64) -> Payload) -> Result<Frame> {
+        match self.reader.read_or_move(decide, &mut |_| Ok(())) {
+            Ok(Some(frame)) => Ok(frame),
+            Ok(None) => Err(self.lost()),
+            Err(e) if e.kind() == ErrorKind::Disconnected => Err(self.lost()),
+            Err(e) => Err(e),
+        }
     }
 
     fn next_frame_streaming(

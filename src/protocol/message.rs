@@ -406,6 +406,19 @@ pub struct Items {
     pub sizes: Vec<usize>,
 }
 
+impl Items {
+    /// The length of the frame's one item if it is a bytes value taking the
+    /// whole payload (a chunk of a file `pushy cp` fetches).
+    pub fn lone_bytes(&self, payload_len: u64) -> Option<u64> {
+        if self.sizes.len() != 1 || self.sizes[0] as u64 != payload_len {
+            return None;
+        }
+        let text = self.v.get().trim();
+        let inner = text.strip_prefix('[')?.strip_suffix(']')?;
+        (lone_bytes(inner) == Some(payload_len)).then_some(payload_len)
+    }
+}
+
 /// `error`.
 #[derive(Debug, Deserialize)]
 pub struct Raised {

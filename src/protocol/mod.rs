@@ -18,7 +18,8 @@
 
 pub mod message;
 
-use std::io::{BufReader, IoSlice, Read, Write};
+use std::io::{BufRead, BufReader, IoSlice, Read, Write};
+use std::os::fd::{AsRawFd, RawFd};
 
 use serde::Serialize;
 
@@ -47,7 +48,7 @@ pub struct FrameReader<R> {
     inner: BufReader<R>,
 }
 
-impl<R: Read> FrameReader<R> {
+impl<R: Read + SpliceFrom> FrameReader<R> {
     /// Wraps a stream; reads are buffered.
     pub fn new(inner: R) -> Self {
         FrameReader { inner: BufReader::with_capacity(1 << 16, inner) }
@@ -78,6 +79,21 @@ impl<R: Read> FrameReader<R> {
         stream: &mut dyn FnMut(&FromServer, u64) -> bool,
         sink: &mut dyn FnMut(&[u8]) -> Result<()>,
     ) -> Result<Option<Frame>> {
+        let mut decide =
+            |header: &FromServer, len: u64| if stream(header, len) { Payload::Chunks } else { Payload::Frame };
+        self.read_or_move(&mut decide, sink)
+    }
+
+    /// Like [`read_or_stream`](Self::read_or_stream), where `decide` may also
+    /// send a payload into a file descriptor: what is buffered is written,
+    /// the rest moved by `splice(2)` from the channel when the stream is a
+    /// pipe and the descriptor takes it (else read and written). The
+    /// frame's payload is then empty.
+    pub fn read_or_move(
+        &mut self,
+        decide: &mut dyn FnMut(&FromServer, u64) -> Payload,
+        sink: &mut dyn FnMut(&[u8]) -> Result<()>,
+    ) -> Result<Option<Frame>> {
         let mut prefix = [0u8; 8];
         match read_full(&mut self.inner, &mut prefix)? {
             0 => return Ok(None),
@@ -100,7 +116,12 @@ impl<R: Read> FrameReader<R> {
         let header = read_growing(&mut self.inner, header_len as usize)?.ok_or_else(|| truncated("header"))?;
         let header: FromServer =
             serde_json::from_slice(&header).map_err(|e| Error::protocol(format!("bad frame header: {e}")))?;
-        if stream(&header, payload_len) {
+        let how = decide(&header, payload_len);
+        if let Payload::Into(fd) = how {
+            self.payload_into(fd, payload_len)?;
+            return Ok(Some(Frame { header, payload: Vec::new() }));
+        }
+        if how == Payload::Chunks {
             let mut left = payload_len;
             let mut chunk = vec![0u8; (1 << 20).min(payload_len as usize)];
             while left > 0 {
@@ -116,6 +137,110 @@ impl<R: Read> FrameReader<R> {
         let payload = read_growing(&mut self.inner, payload_len as usize)?.ok_or_else(|| truncated("payload"))?;
         Ok(Some(Frame { header, payload }))
     }
+}
+
+impl<R: Read + SpliceFrom> FrameReader<R> {
+    /// Moves the next `len` bytes of the stream into `fd` (see
+    /// [`read_or_move`](Self::read_or_move)).
+    fn payload_into(&mut self, fd: RawFd, len: u64) -> Result<()> {
+        let mut left = len;
+        let buffered = self.inner.buffer();
+        let n = buffered.len().min(left as usize);
+        write_fd(fd, &buffered[..n])?;
+        self.inner.consume(n);
+        left -= n as u64;
+        let mut chunk = Vec::new();
+        while left > 0 {
+            if let Some(from) = self.inner.get_ref().splice_from() {
+                // SAFETY: splice on two descriptors that stay open for the
+                // call (the channel's, and one the caller vouches for), no
+                // offsets (both are used at their positions).
+                let n = unsafe {
+                    libc::splice(
+                        from,
+                        std::ptr::null_mut(),
+                        fd,
+                        std::ptr::null_mut(),
+                        left as usize,
+                        libc::SPLICE_F_MOVE,
+                    )
+                };
+                match n {
+                    0 => return Err(truncated("payload")),
+                    n if n > 0 => {
+                        left -= n as u64;
+                        continue;
+                    }
+                    _ => {
+                        let e = std::io::Error::last_os_error();
+                        match e.raw_os_error() {
+                            Some(libc::EINTR) => continue,
+                            // Not between these two (a terminal, an odd
+                            // file system): read and write instead.
+                            Some(libc::EINVAL) | Some(libc::ENOSYS) => {}
+                            _ => return Err(e.into()),
+                        }
+                    }
+                }
+            }
+            chunk.resize((1 << 20).min(left as usize), 0);
+            let want = chunk.len();
+            if read_full(&mut self.inner, &mut chunk[..want])? < want {
+                return Err(truncated("payload"));
+            }
+            write_fd(fd, &chunk[..want])?;
+            left -= want as u64;
+        }
+        Ok(())
+    }
+}
+
+/// What becomes of a frame's payload (see [`FrameReader::read_or_move`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Payload {
+    /// Read into the frame.
+    Frame,
+    /// Given to the sink in chunks as it arrives.
+    Chunks,
+    /// Moved into this file descriptor.
+    Into(RawFd),
+}
+
+/// A stream whose bytes may be spliced from a descriptor: the descriptor,
+/// once nothing is left ahead of it in the stream.
+pub trait SpliceFrom {
+    /// The descriptor to splice from now, if any.
+    fn splice_from(&self) -> Option<RawFd>;
+}
+
+impl SpliceFrom for &[u8] {
+    fn splice_from(&self) -> Option<RawFd> {
+        None
+    }
+}
+
+impl SpliceFrom for std::io::Chain<std::io::Cursor<Vec<u8>>, std::fs::File> {
+    fn splice_from(&self) -> Option<RawFd> {
+        let (ahead, file) = self.get_ref();
+        (ahead.position() >= ahead.get_ref().len() as u64).then(|| file.as_raw_fd())
+    }
+}
+
+/// Writes all of `bytes` to `fd`.
+fn write_fd(fd: RawFd, mut bytes: &[u8]) -> Result<()> {
+    while !bytes.is_empty() {
+        // SAFETY: a write from a live slice to a descriptor the caller vouches for.
+        let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
+        if n < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e.into());
+        }
+        bytes = &bytes[n as usize..];
+    }
+    Ok(())
 }
 
 /// The stream ended inside a frame: the other side went away (a killed
@@ -239,6 +364,40 @@ pub(crate) mod tests {
         let payload: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
         let f = roundtrip(r#"{"k": "out", "fd": 1}"#, &payload);
         assert_eq!(f.payload, payload);
+    }
+
+    #[test]
+    fn payloads_move_into_a_descriptor_from_a_pipe_and_from_what_is_buffered() {
+        use std::io::Seek;
+        let (reader, mut writer) = std::io::pipe().unwrap();
+        let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 253) as u8).collect();
+        let mut frames = Vec::new();
+        let mut w = FrameWriter::new(&mut frames);
+        w.send(&raw(r#"{"k": "out", "fd": 1}"#), b"small, read with its header").unwrap();
+        w.send(&raw(r#"{"k": "out", "fd": 2}"#), &big).unwrap();
+        w.send(&raw(r#"{"k": "out", "fd": 1}"#), b"after").unwrap();
+        let feeder = std::thread::spawn(move || writer.write_all(&frames));
+        // The handshake's leftovers come first, as in a session.
+        let stream = std::io::Cursor::new(Vec::new()).chain(std::fs::File::from(std::os::fd::OwnedFd::from(reader)));
+        let mut frames = FrameReader::new(stream);
+        let mut out = tempfile::tempfile().unwrap();
+        let fd = out.as_raw_fd();
+        let mut into = |h: &FromServer, _: u64| match h {
+            FromServer::Out(o) if o.fd == 2 || o.fd == 1 => Payload::Into(fd),
+            _ => Payload::Frame,
+        };
+        for _ in 0..3 {
+            let frame = frames.read_or_move(&mut into, &mut |_| Ok(())).unwrap().unwrap();
+            assert!(frame.payload.is_empty());
+        }
+        feeder.join().unwrap().unwrap();
+        let mut got = Vec::new();
+        out.rewind().unwrap();
+        out.read_to_end(&mut got).unwrap();
+        let mut want = b"small, read with its header".to_vec();
+        want.extend_from_slice(&big);
+        want.extend_from_slice(b"after");
+        assert!(got == want, "{} bytes moved, {} expected", got.len(), want.len());
     }
 
     #[test]

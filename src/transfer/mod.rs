@@ -77,6 +77,8 @@ pub fn get(
     let mut sink = Sink::new(local, options.recursive, options.preserve);
     let request = Request {
         stream: true,
+        // Each chunk of a file goes from the channel into the file by splice.
+        splice_items: true,
         transfer: Some(Transfer::Get { path: remote, recursive: options.recursive }),
         ..Request::new("")
     };
@@ -86,6 +88,14 @@ pub fn get(
         }
         match event {
             Event::Item(value) => sink.item(&value, progress),
+            Event::BytesInto { into, .. } => {
+                *into = sink.content_fd();
+                Ok(())
+            }
+            Event::Spliced(len) => {
+                sink.content_moved(len, progress);
+                Ok(())
+            }
             Event::Output(..)
             | Event::Flush
             | Event::Bytes(_)

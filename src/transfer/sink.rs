@@ -233,6 +233,21 @@ impl Sink {
         }
     }
 
+    /// Where a chunk of content may go unread (see `Event::BytesInto`):
+    /// the file being written, if there is one.
+    pub(super) fn content_fd(&self) -> Option<std::os::fd::RawFd> {
+        match &self.current {
+            Some(Incoming::Writing { file, .. }) => Some(std::os::fd::AsRawFd::as_raw_fd(file)),
+            _ => None,
+        }
+    }
+
+    /// A chunk of `len` bytes went into the file `content_fd` gave.
+    pub(super) fn content_moved(&mut self, len: u64, progress: &Progress) {
+        self.summary.bytes += len;
+        progress.done.fetch_add(len, Ordering::Relaxed);
+    }
+
     fn content(&mut self, bytes: &[u8]) -> Result<u64> {
         match self.current.as_mut() {
             Some(Incoming::Writing { file, shown, .. }) => {
