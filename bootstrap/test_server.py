@@ -434,6 +434,50 @@ class ChannelTests(unittest.TestCase):
                 got = self.exchange([({"k": "a"}, [server.FileRange(f.fileno(), 3, 299997)])])
         self.assertEqual(got[0][1], (b"abcdef" * 50000)[3:])
 
+    def test_a_payload_moves_into_a_file_with_or_without_splice(self):
+        import threading
+        content = os.urandom(3 << 20)
+        for splice in (True, False):
+            rfd, wfd = os.pipe()
+            self.addCleanup(os.close, rfd)
+            writer = server.Channel(None, wfd)
+
+            def write():
+                try:
+                    writer.send({"k": "stdin", "id": 1}, content)
+                    writer.send({"k": "next"}, b"after")
+                finally:
+                    os.close(wfd)
+            thread = threading.Thread(target=write)
+            thread.start()
+            reader = server.Channel(rfd, None)
+            with tempfile.TemporaryFile() as f, mock.patch.object(server, "_splice_works", [splice]):
+                header, length = reader.read_head()
+                self.assertEqual((header, length), ({"k": "stdin", "id": 1}, len(content)))
+                self.assertEqual(reader.payload_to(f.fileno(), length), (length, None))
+                f.seek(0)
+                self.assertTrue(f.read() == content, "the file differs (splice %s)" % splice)
+            self.assertEqual(reader.read(), ({"k": "next"}, b"after"))
+            thread.join()
+
+    def test_a_payload_that_cannot_be_written_is_still_read_past(self):
+        import threading
+        rfd, wfd = os.pipe()
+        self.addCleanup(os.close, rfd)
+        writer = server.Channel(None, wfd)
+        thread = threading.Thread(target=lambda: (writer.send({"k": "a"}, b"x" * 300000),
+                                                  writer.send({"k": "b"}, b"y"), os.close(wfd)))
+        thread.start()
+        reader = server.Channel(rfd, None)
+        _, length = reader.read_head()
+        full = os.open("/dev/full", os.O_WRONLY)
+        self.addCleanup(os.close, full)
+        done, why = reader.payload_to(full, length)
+        self.assertEqual(done, length)
+        self.assertTrue(why)  # ENOSPC, said once
+        self.assertEqual(reader.read(), ({"k": "b"}, b"y"))
+        thread.join()
+
     def test_a_frame_cut_short_is_the_end(self):
         rfd, wfd = os.pipe()
         self.addCleanup(os.close, rfd)
