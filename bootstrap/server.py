@@ -1192,26 +1192,36 @@ class Server:
         if _thread.get_ident() != self.main_ident:
             done.acquire()
             return
+        def read():
+            if done.acquire(False):  # the watcher read it as it let go
+                done.release()  # for the loop's own acquire
+                return None, None
+            return self.read_or_end(), None
+
         while not done.acquire(False):
             if not self.read_lock.acquire(False):
                 if done.acquire(True, 0.05):  # the watcher reads: it releases `done`
                     return
                 continue
-            self.sending = True
-            frame = None
-            try:
-                if not done.acquire(False):  # else the watcher read it as it let go
-                    frame = self.read_or_end()
-                else:
-                    done.release()  # for the loop's own acquire
-            finally:
-                self.sending = False
-                self.read_lock.release()
-            if frame is not None:
-                self.dispatch(frame, wake=False)
-            if self.deferred:
-                self.deferred = False
-                raise KeyboardInterrupt
+            self._read_locked(read)
+
+    def _read_locked(self, read):
+        """Runs `read()` under the read lock (which the caller took; it is
+        released here), an interrupt that arrives meanwhile waiting until it
+        returns (frame or None, result); then dispatches the frame. Returns
+        the result."""
+        self.sending = True
+        try:
+            frame, result = read()
+        finally:
+            self.sending = False
+            self.read_lock.release()
+        if frame is not None:
+            self.dispatch(frame, wake=False)
+        if self.deferred:
+            self.deferred = False
+            raise KeyboardInterrupt
+        return result
 
     def forked(self):
         """Whether this is a child the user's code forked (which must never
@@ -1231,32 +1241,25 @@ class Server:
         much of the payload as it wants, or None for any other frame, whose
         payload is then read here and dispatched (and None returned). An
         interrupt that arrives meanwhile waits until the frame is read."""
-        if not self.read_lock.acquire(False):
-            return False
-        self.sending = True
-        frame, result = None, None
-        try:
-            head = self.channel.read_head()
-            if head is None:
-                self.end()
-            header, length = head
-            result = take(header, length)
-            if result is None:
+        def read():
+            try:
+                head = self.channel.read_head()
+                if head is None:
+                    self.end()
+                header, length = head
+                result = take(header, length)
+                if result is not None:
+                    return None, result
                 payload = self.channel._take(length) if length else b""
                 if payload is None:
                     self.end()
-                frame = (header, payload)
-        except (ProtocolError, ValueError, UnicodeDecodeError):
-            self.end()
-        finally:
-            self.sending = False
-            self.read_lock.release()
-        if frame is not None:
-            self.dispatch(frame, wake=False)
-        if self.deferred:
-            self.deferred = False
-            raise KeyboardInterrupt
-        return result
+                return (header, payload), None
+            except (ProtocolError, ValueError, UnicodeDecodeError):
+                self.end()
+
+        if not self.read_lock.acquire(False):
+            return False
+        return self._read_locked(read)
 
     def watcher(self):
         import select
