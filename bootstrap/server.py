@@ -826,9 +826,14 @@ _NO_AUTO_IMPORT = frozenset(("this", "antigravity", "test", "idlelib", "turtlede
 def _import_or_none(name):
     if name.partition(".")[0] in _NO_AUTO_IMPORT:
         return None
-    import importlib
+    module = sys.modules.get(name)
+    if module is not None:
+        return module
     try:
-        return importlib.import_module(name)
+        # Not importlib.import_module: the importlib package imports
+        # `warnings`, a millisecond of a one-shot call for nothing.
+        __import__(name)
+        return sys.modules[name]
     except ModuleNotFoundError as e:
         if e.name is not None and (e.name == name or name.startswith(e.name + ".")):
             return None
