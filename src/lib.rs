@@ -71,6 +71,7 @@ pub use session::{
     Completeness, Event, Interrupter, Mode, PtySize, Reply, Request, ServerInfo, Session, Stream, Transfer,
     COMPLETION_BUDGET,
 };
+pub use stdin::Feed;
 pub use target::{ConnectOptions, PasswordSource, Reuse, SshTarget, Target};
 pub use transport::{control_dir, disconnect, stop_owned_masters};
 pub use value::Value;

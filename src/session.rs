@@ -15,7 +15,7 @@ use crate::error::{Error, ErrorKind, RemoteError, Result};
 use crate::local_modules::{Answer, LocalModules};
 use crate::protocol::message::{Eval, Find, Found, Items, Out, PtySpec, RefRequest, ValueTokens};
 use crate::protocol::{Frame, FrameReader, FrameWriter, FromServer, Payload, ToServer};
-use crate::stdin::StdinForwarder;
+use crate::stdin::{ReadFeed, StdinForwarder};
 use crate::target::{ConnectOptions, Target};
 use crate::transport::{self, Channel, Process, StderrTail};
 use crate::value::{self, Encoded, Value};
@@ -127,6 +127,9 @@ pub struct Request<'a> {
     pub text_forms: bool,
     /// Forward this as the remote `sys.stdin`.
     pub stdin: Option<Box<dyn Read + Send>>,
+    /// Or this, which may hand over parts of files to go into the channel
+    /// by splice (see [`Feed`](crate::Feed)); it wins over `stdin`.
+    pub stdin_feed: Option<Box<dyn crate::Feed>>,
     /// `sys.argv` for a script (`Mode::Run`); empty leaves it alone.
     pub argv: Vec<String>,
     /// A file transfer instead of the code.
@@ -185,6 +188,7 @@ impl<'a> Request<'a> {
             truth: false,
             text_forms: false,
             stdin: None,
+            stdin_feed: None,
             argv: Vec::new(),
             transfer: None,
             terminal: false,
@@ -580,7 +584,9 @@ impl Session {
         };
         self.send(&message)?;
         self.current.store(id, Ordering::SeqCst);
-        let stdin = request.stdin.map(|input| StdinForwarder::start(input, Arc::clone(&self.writer), id));
+        let feed =
+            request.stdin_feed.or_else(|| request.stdin.map(|input| Box::new(ReadFeed(input)) as Box<dyn crate::Feed>));
+        let stdin = feed.map(|input| StdinForwarder::start(input, Arc::clone(&self.writer), id));
         let how = Replies {
             stream_bytes: request.stream_bytes,
             undecoded: request.undecoded,

@@ -318,6 +318,77 @@ impl<W: Write> FrameWriter<W> {
     }
 }
 
+impl<W: Write + AsRawFd> FrameWriter<W> {
+    /// Sends one frame whose payload is `head` then `len` bytes of the
+    /// open file `fd` from its position, moved by `splice(2)` (a file into
+    /// a pipe: no copy through this process), or read and written where
+    /// the kernel cannot. A file that has fewer bytes than `len` by now
+    /// (it shrank) is made up with zeros: returns how many were missing.
+    pub fn send_with_file(&mut self, header: &impl Serialize, head: &[u8], fd: RawFd, len: u64) -> Result<u64> {
+        let header = serde_json::to_vec(header).map_err(|e| Error::protocol(e.to_string()))?;
+        let size = (head.len() as u64).checked_add(len).filter(|&n| n <= u64::from(u32::MAX));
+        let size = size.ok_or_else(|| Error::protocol("frame too large to send"))?;
+        let mut prefix = Vec::with_capacity(8 + header.len());
+        prefix.extend_from_slice(&(header.len() as u32).to_be_bytes());
+        prefix.extend_from_slice(&(size as u32).to_be_bytes());
+        prefix.extend_from_slice(&header);
+        let inner = self.inner.as_mut().ok_or_else(|| Error::new(ErrorKind::Io, "the channel is closed"))?;
+        write_both(inner, &prefix, head)?;
+        inner.flush()?;
+        let to = inner.as_raw_fd();
+        let mut left = len;
+        let mut chunk = Vec::new();
+        let mut splice = true;
+        while left > 0 {
+            let n = if splice {
+                // SAFETY: splice between two descriptors that stay open for
+                // the call, at their own positions (no offsets).
+                let n = unsafe {
+                    libc::splice(fd, std::ptr::null_mut(), to, std::ptr::null_mut(), left as usize, libc::SPLICE_F_MOVE)
+                };
+                if n < 0 {
+                    let e = std::io::Error::last_os_error();
+                    match e.raw_os_error() {
+                        Some(libc::EINTR) => continue,
+                        Some(libc::EINVAL) | Some(libc::ENOSYS) => {
+                            splice = false; // not between these two: read and write
+                            continue;
+                        }
+                        _ => return Err(e.into()),
+                    }
+                }
+                n as u64
+            } else {
+                chunk.resize((1 << 20).min(left as usize), 0);
+                // SAFETY: a read into a live buffer of that length.
+                let n = unsafe { libc::read(fd, chunk.as_mut_ptr().cast(), chunk.len()) };
+                if n < 0 {
+                    let e = std::io::Error::last_os_error();
+                    if e.kind() == std::io::ErrorKind::Interrupted {
+                        continue;
+                    }
+                    return Err(e.into());
+                }
+                write_fd(to, &chunk[..n as usize])?;
+                n as u64
+            };
+            if n == 0 {
+                // The file ended early: the frame promised `len` bytes.
+                let missing = left;
+                let zeros = vec![0u8; (1 << 16).min(left as usize)];
+                while left > 0 {
+                    let k = zeros.len().min(left as usize);
+                    write_fd(to, &zeros[..k])?;
+                    left -= k as u64;
+                }
+                return Ok(missing);
+            }
+            left -= n;
+        }
+        Ok(0)
+    }
+}
+
 /// Writes `first` then `second` with as few writes as the stream allows.
 fn write_both(out: &mut impl Write, mut first: &[u8], mut second: &[u8]) -> std::io::Result<()> {
     while !first.is_empty() {
@@ -398,6 +469,38 @@ pub(crate) mod tests {
         want.extend_from_slice(&big);
         want.extend_from_slice(b"after");
         assert!(got == want, "{} bytes moved, {} expected", got.len(), want.len());
+    }
+
+    #[test]
+    fn a_file_range_goes_into_a_frame_and_a_short_file_is_made_up() {
+        let mut file = tempfile::tempfile().unwrap();
+        let content: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        file.write_all(&content).unwrap();
+        for (start, len, missing) in [(0u64, 200_000u64, 0u64), (150_000, 60_000, 10_000)] {
+            std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(start)).unwrap();
+            let (reader, writer) = std::io::pipe().unwrap();
+            let fd = file.as_raw_fd();
+            let sender = std::thread::spawn(move || {
+                let mut frames = FrameWriter::new(std::fs::File::from(std::os::fd::OwnedFd::from(writer)));
+                frames.send_with_file(&raw(r#"{"k": "out", "fd": 1}"#), b"head", fd, len).unwrap()
+            });
+            let frame = FrameReader::new(
+                &{
+                    let mut all = Vec::new();
+                    std::fs::File::from(std::os::fd::OwnedFd::from(reader)).read_to_end(&mut all).unwrap();
+                    all
+                }[..],
+            )
+            .read()
+            .unwrap()
+            .unwrap();
+            assert_eq!(sender.join().unwrap(), missing);
+            let mut want = b"head".to_vec();
+            let end = (start + len).min(content.len() as u64) as usize;
+            want.extend_from_slice(&content[start as usize..end]);
+            want.resize(4 + len as usize, 0);
+            assert!(frame.payload == want, "payload differs for {start}+{len}");
+        }
     }
 
     #[test]

@@ -148,7 +148,7 @@ pub fn put(
     let records = records::Records::new(&name, entries, Arc::clone(progress), Arc::clone(&errors));
     let request = Request {
         transfer: Some(Transfer::Put { path: remote, preserve: options.preserve }),
-        stdin: Some(Box::new(records)),
+        stdin_feed: Some(Box::new(records)),
         ..Request::new("")
     };
     let reply = session.request(request, &mut |_| Ok(()));

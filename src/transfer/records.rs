@@ -1,13 +1,16 @@
 //! The record stream of a put (what `receive_tree` in `bootstrap/extras.py`
-//! reads), produced as it is read. The stdin forwarder reads it straight
-//! into its frame buffer, so a file's bytes go from the file into a frame
-//! with one copy and no thread or pipe between. Each read returns one piece:
-//! a chunk of content (its 8-byte big-endian length, then the bytes) is the
-//! whole of one read, so it reaches the host as the whole of one frame and is
-//! written to the file from where it lies.
+//! reads), produced as the stdin forwarder asks for it: no thread or pipe
+//! between. A chunk of content (its 8-byte big-endian length, then the
+//! bytes) is the whole of one piece, so it reaches the host as the whole of
+//! one frame, which the host moves into the file without reading it. As a
+//! [`Feed`] the chunks of a file's size when opened are ranges of the file,
+//! which go into the channel by splice without passing through this
+//! process; what it grew by since is read, and a file that shrank ends
+//! with an error for that file. As a plain reader every chunk is read.
 
 use std::fs::File;
 use std::io::{self, Read};
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::fs::PermissionsExt;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -16,18 +19,34 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::json;
 
 use super::{Entry, Kind, Progress};
+use crate::stdin::Feed;
 
 /// A chunk read into a buffer smaller than this goes through `pending`
 /// (a reader may pass any buffer; the forwarder passes a MiB).
 const DIRECT: usize = 8 + (64 << 10);
+
+/// The most a chunk given as a range of the file holds.
+const CHUNK: u64 = 1 << 20;
+
+/// A file being sent.
+struct Open {
+    file: File,
+    /// Its name, for errors.
+    name: String,
+    /// Bytes of the size it had when opened not yet given as ranges to
+    /// splice; what it grew by since is read.
+    left: u64,
+    /// Set when a range came up short: the file shrank while it was sent.
+    shrank: Option<u64>,
+}
 
 pub(super) struct Records {
     /// Record text (or a chunk) not yet returned, from `at` on.
     pending: Vec<u8>,
     at: usize,
     entries: std::vec::IntoIter<Entry>,
-    /// The file whose content is being sent, and its name for errors.
-    file: Option<(File, String)>,
+    /// The file whose content is being sent.
+    file: Option<Open>,
     progress: Arc<Progress>,
     /// Local files that could not be opened: reported, not sent.
     errors: Arc<Mutex<Vec<String>>>,
@@ -92,7 +111,8 @@ impl Records {
             Kind::File => match File::open(&entry.full) {
                 Ok(file) => {
                     head["type"] = "file".into();
-                    self.file = Some((file, entry.full.display().to_string()));
+                    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+                    self.file = Some(Open { file, name: entry.full.display().to_string(), left: size, shrank: None });
                 }
                 Err(e) => {
                     self.errors
@@ -108,8 +128,10 @@ impl Records {
     }
 }
 
-impl Read for Records {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+impl Records {
+    /// The next piece of the stream (see `Feed::next`); `ranges`: a file's
+    /// content may be given as ranges of the file instead of bytes.
+    fn piece(&mut self, buf: &mut [u8], ranges: bool) -> io::Result<(usize, Option<(RawFd, u64)>)> {
         loop {
             if self.at < self.pending.len() {
                 let n = (self.pending.len() - self.at).min(buf.len());
@@ -119,17 +141,30 @@ impl Read for Records {
                     self.pending.clear();
                     self.at = 0;
                 }
-                return Ok(n);
+                return Ok((n, None));
             }
             if self.progress.cancel.load(Ordering::SeqCst) {
-                return Ok(0); // a cut stream: the host drops its temporary file
+                return Ok((0, None)); // a cut stream: the host drops its temporary file
             }
-            let Some((file, name)) = &mut self.file else {
+            let Some(open) = &mut self.file else {
                 if self.next_entry()? {
                     continue;
                 }
-                return Ok(0);
+                return Ok((0, None));
             };
+            if let Some(missing) = open.shrank {
+                let error = format!("{}: it shrank by {missing} bytes while it was being copied", open.name);
+                self.end_of_file(json!({"ok": false, "error": error}));
+                continue;
+            }
+            if ranges && open.left > 0 && buf.len() >= 8 {
+                // A chunk: its length here, its bytes spliced from the file.
+                let len = open.left.min(CHUNK);
+                open.left -= len;
+                self.progress.done.fetch_add(len, Ordering::Relaxed);
+                buf[..8].copy_from_slice(&len.to_be_bytes());
+                return Ok((8, Some((open.file.as_raw_fd(), len))));
+            }
             let direct = buf.len() >= DIRECT;
             let mut small = Vec::new();
             let into = if direct {
@@ -138,24 +173,45 @@ impl Read for Records {
                 small.resize(DIRECT - 8, 0);
                 &mut small[..]
             };
-            match file.read(into) {
+            match open.file.read(into) {
                 Ok(0) => self.end_of_file(json!({"ok": true})),
                 Ok(n) => {
                     self.progress.done.fetch_add(n as u64, Ordering::Relaxed);
                     let length = (n as u64).to_be_bytes();
                     if direct {
                         buf[..8].copy_from_slice(&length);
-                        return Ok(8 + n);
+                        return Ok((8 + n, None));
                     }
                     self.pending.extend_from_slice(&length);
                     self.pending.extend_from_slice(&small[..n]);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    let error = format!("{name}: {e}");
+                    let error = format!("{}: {e}", open.name);
                     self.end_of_file(json!({"ok": false, "error": error}));
                 }
             }
+        }
+    }
+}
+
+/// As bytes only (every chunk read here).
+impl Read for Records {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.piece(buf, false).map(|(n, _)| n)
+    }
+}
+
+/// With each file's content, as far as its size when opened, given as
+/// ranges that go into the channel by splice.
+impl Feed for Records {
+    fn next(&mut self, buf: &mut [u8]) -> io::Result<(usize, Option<(RawFd, u64)>)> {
+        self.piece(buf, true)
+    }
+
+    fn short(&mut self, missing: u64) {
+        if let Some(open) = &mut self.file {
+            open.shrank = Some(missing);
         }
     }
 }
@@ -220,6 +276,37 @@ mod tests {
             }
             at += n;
         }
+    }
+
+    #[test]
+    fn as_a_feed_a_file_goes_as_ranges_and_a_shrunk_one_ends_in_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("f"), vec![7u8; (1 << 20) + 5]).unwrap();
+        let entries = super::super::walk(dir.path(), true).unwrap();
+        let mut records = Records::new("d", entries, Arc::new(Progress::default()), Arc::default());
+        let mut buf = vec![0u8; 1 << 20];
+        let mut ranges = Vec::new();
+        let mut text = Vec::new();
+        loop {
+            let (n, range) = records.next(&mut buf).unwrap();
+            if n == 0 && range.is_none() {
+                break;
+            }
+            match range {
+                Some((_, len)) => {
+                    assert_eq!((n, u64::from_be_bytes(buf[..8].try_into().unwrap())), (8, len));
+                    ranges.push(len);
+                    if ranges.len() == 2 {
+                        records.short(3); // as if the file had lost 3 bytes by now
+                    }
+                }
+                None => text.extend_from_slice(&buf[..n]),
+            }
+        }
+        assert_eq!(ranges, [1 << 20, 5]);
+        let text = String::from_utf8_lossy(&text);
+        assert!(text.contains("shrank by 3 bytes"), "{text}");
+        assert!(!text.contains(r#""ok":true"#), "{text}");
     }
 
     #[test]
