@@ -1746,11 +1746,13 @@ def start_watchdog(rfd, parent):
     if spawn is not None and sys.executable:
         dup2, open_ = getattr(os, "POSIX_SPAWN_DUP2"), getattr(os, "POSIX_SPAWN_OPEN")
         try:
-            spawn(sys.executable, [sys.executable, "-I", "-S", "-c", WATCHDOG, str(parent)], os.environ,
-                  file_actions=[(dup2, rfd, 0), (open_, 1, os.devnull, os.O_WRONLY, 0), (dup2, 1, 2)])
-            return
+            pid = spawn(sys.executable, [sys.executable, "-I", "-S", "-c", WATCHDOG, str(parent)], os.environ,
+                        file_actions=[(dup2, rfd, 0), (open_, 1, os.devnull, os.O_WRONLY, 0), (dup2, 1, 2)])
         except OSError:
             pass
+        else:
+            _idle_priority(pid)
+            return
     try:
         # No other thread exists yet, so 3.12's warning about forking a
         # multi-threaded process cannot fire: no `warnings` import needed.
@@ -1770,6 +1772,23 @@ def start_watchdog(rfd, parent):
     except BaseException:
         pass
     os._exit(0)
+
+
+def _idle_priority(pid):
+    """Puts the watchdog at idle priority: its start, an interpreter's worth
+    of CPU, then takes no core from the client, ssh and this server (on two
+    cores it cost a one-shot call two milliseconds); once set up it only
+    sleeps, and a core is free when it must act. SCHED_IDLE where Linux has
+    it, else the lowest niceness; either may be refused, which is harmless."""
+    try:
+        os.sched_setscheduler(pid, os.SCHED_IDLE, os.sched_param(0))
+        return
+    except (AttributeError, OSError):
+        pass
+    try:
+        os.setpriority(os.PRIO_PROCESS, pid, 19)
+    except (AttributeError, OSError):
+        pass
 
 
 def hello_info():

@@ -2066,6 +2066,14 @@ class WatchdogTests(unittest.TestCase):
             os.close(wfd)  # the client hangs up
             self.assertEqual(proc.wait(timeout=10), -9, "the %s watchdog did not kill it" % how)
 
+    def test_the_watchdog_runs_at_idle_priority(self):
+        # Its start takes no core from the client, ssh and the server.
+        child = subprocess.Popen(["sleep", "5"])
+        self.addCleanup(child.wait)
+        self.addCleanup(child.kill)
+        server._idle_priority(child.pid)
+        self.assertEqual(os.sched_getscheduler(child.pid), os.SCHED_IDLE)
+
     def test_the_watchdog_leaves_with_its_interpreter(self):
         # The interpreter ends by itself (the client still connected): its
         # watchdog has nothing left to guard and goes at once, not a second
