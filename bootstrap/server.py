@@ -56,17 +56,12 @@ class Channel:
     def read(self):
         """Next (header dict, payload bytes), or None at end of input. One
         reader at a time (Server.read_lock)."""
-        prefix = self._take(8)
-        if prefix is None:
+        head = self.read_head()
+        if head is None:
             return None
-        hlen, plen = _PREFIX.unpack(prefix)
-        if hlen + plen > MAX_FRAME:
-            raise ProtocolError("frame of %d bytes exceeds the maximum" % (hlen + plen))
-        header = self._take(hlen)
+        header, plen = head
         payload = self._take(plen) if plen else b""
-        if header is None or payload is None:
-            return None
-        return _json_loads(header.decode("utf-8")), payload
+        return None if payload is None else (header, payload)
 
     def read_head(self):
         """(header dict, payload length) of the next frame, its payload left

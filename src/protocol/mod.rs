@@ -150,37 +150,16 @@ impl<R: Read + SpliceFrom> FrameReader<R> {
         self.inner.consume(n);
         left -= n as u64;
         let mut chunk = Vec::new();
+        let mut can_splice = true;
         while left > 0 {
-            if let Some(from) = self.inner.get_ref().splice_from() {
-                // SAFETY: splice on two descriptors that stay open for the
-                // call (the channel's, and one the caller vouches for), no
-                // offsets (both are used at their positions).
-                let n = unsafe {
-                    libc::splice(
-                        from,
-                        std::ptr::null_mut(),
-                        fd,
-                        std::ptr::null_mut(),
-                        left as usize,
-                        libc::SPLICE_F_MOVE,
-                    )
-                };
-                match n {
-                    0 => return Err(truncated("payload")),
-                    n if n > 0 => {
-                        left -= n as u64;
+            if let Some(from) = self.inner.get_ref().splice_from().filter(|_| can_splice) {
+                match splice(from, fd, left)? {
+                    Some(0) => return Err(truncated("payload")),
+                    Some(n) => {
+                        left -= n;
                         continue;
                     }
-                    _ => {
-                        let e = std::io::Error::last_os_error();
-                        match e.raw_os_error() {
-                            Some(libc::EINTR) => continue,
-                            // Not between these two (a terminal, an odd
-                            // file system): read and write instead.
-                            Some(libc::EINVAL) | Some(libc::ENOSYS) => {}
-                            _ => return Err(e.into()),
-                        }
-                    }
+                    None => can_splice = false, // not between these two: read and write instead
                 }
             }
             chunk.resize((1 << 20).min(left as usize), 0);
@@ -223,6 +202,28 @@ impl SpliceFrom for std::io::Chain<std::io::Cursor<Vec<u8>>, std::fs::File> {
     fn splice_from(&self) -> Option<RawFd> {
         let (ahead, file) = self.get_ref();
         (ahead.position() >= ahead.get_ref().len() as u64).then(|| file.as_raw_fd())
+    }
+}
+
+/// Moves up to `len` bytes from `from` to `to` by `splice(2)`, each at its
+/// own position: how many (0 at the end of `from`), or None where the
+/// kernel cannot splice between the two (a terminal, an odd file system).
+fn splice(from: RawFd, to: RawFd, len: u64) -> Result<Option<u64>> {
+    loop {
+        // SAFETY: splice between two descriptors the caller keeps open for
+        // the call, with no offsets.
+        let n = unsafe {
+            libc::splice(from, std::ptr::null_mut(), to, std::ptr::null_mut(), len as usize, libc::SPLICE_F_MOVE)
+        };
+        if n >= 0 {
+            return Ok(Some(n as u64));
+        }
+        let e = std::io::Error::last_os_error();
+        match e.raw_os_error() {
+            Some(libc::EINTR) => continue,
+            Some(libc::EINVAL) | Some(libc::ENOSYS) => return Ok(None),
+            _ => return Err(e.into()),
+        }
     }
 }
 
@@ -338,26 +339,16 @@ impl<W: Write + AsRawFd> FrameWriter<W> {
         let to = inner.as_raw_fd();
         let mut left = len;
         let mut chunk = Vec::new();
-        let mut splice = true;
+        let mut can_splice = true;
         while left > 0 {
-            let n = if splice {
-                // SAFETY: splice between two descriptors that stay open for
-                // the call, at their own positions (no offsets).
-                let n = unsafe {
-                    libc::splice(fd, std::ptr::null_mut(), to, std::ptr::null_mut(), left as usize, libc::SPLICE_F_MOVE)
-                };
-                if n < 0 {
-                    let e = std::io::Error::last_os_error();
-                    match e.raw_os_error() {
-                        Some(libc::EINTR) => continue,
-                        Some(libc::EINVAL) | Some(libc::ENOSYS) => {
-                            splice = false; // not between these two: read and write
-                            continue;
-                        }
-                        _ => return Err(e.into()),
+            let n = if can_splice {
+                match splice(fd, to, left)? {
+                    Some(n) => n,
+                    None => {
+                        can_splice = false; // not between these two: read and write
+                        continue;
                     }
                 }
-                n as u64
             } else {
                 chunk.resize((1 << 20).min(left as usize), 0);
                 // SAFETY: a read into a live buffer of that length.
