@@ -1702,10 +1702,14 @@ if os.getppid() == parent:  # else not the interpreter we were told to guard
         poller.register(guarded, select.POLLIN)  # readable once it has exited: nothing to guard
     hung_up = False
     while not hung_up:
-        for fd, ev in poller.poll():
+        # Without a pidfd (before Python 3.9), a look at the parent every
+        # quarter second: it is gone once we are someone else's child.
+        for fd, ev in poller.poll(None if guarded is not None else 250):
             if fd != 0:
                 os._exit(0)  # at once: no interpreter teardown as the client finishes
             hung_up = hung_up or bool(ev & (select.POLLHUP | select.POLLERR | select.POLLNVAL))
+        if guarded is None and not hung_up and os.getppid() != parent:
+            os._exit(0)
     if guarded is not None:
         if select.select([guarded], [], [], 1.0)[0]:  # a second's grace, unless it ends first
             os._exit(0)  # at once: no interpreter teardown as the client finishes
