@@ -1618,6 +1618,9 @@ def run_code(code, filename, namespace, mode):
     return True, eval(last, namespace)
 
 
+_SINGLE_CHECKS = sys.version_info >= (3, 10)  # compile(..., "single") refuses two statements
+
+
 def _compile_auto(code, filename, namespace, interactive=False):
     """(statements, trailing expression) as code objects, either may be None.
 
@@ -1646,7 +1649,9 @@ def _compile_auto(code, filename, namespace, interactive=False):
         if interactive:
             return compile(code, filename, "single", dont_inherit=True), None
         return None, expression
-    if "." not in code and interactive:
+    # Several statements in "single" mode are a SyntaxError from 3.10 on;
+    # before, all but the first were silently dropped: those go to the ast.
+    if "." not in code and interactive and (_SINGLE_CHECKS or "\n" not in code.strip()):
         try:
             return compile(code, filename, "single", dont_inherit=True), None
         except SyntaxError:

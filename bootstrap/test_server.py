@@ -1800,14 +1800,22 @@ class ClientModulesTests(EndToEndTest):
         self.assertIn("raise ValueError('deep ' + NAME)", reply.header["traceback"])
 
     def test_data_files_through_importlib_resources_and_pkgutil(self):
-        if sys.version_info < (3, 9):
-            self.skipTest("importlib.resources.files is Python 3.9+")
         srv = self.serving()
-        code = ("import importlib.resources, pkgutil\n"
-                "root = importlib.resources.files('fwd_pkg')\n"
-                "(root.joinpath('data.txt').read_text(), (root / 'sub' / 'more.bin').read_bytes(),\n"
-                " sorted(p.name for p in root.iterdir()), pkgutil.get_data('fwd_pkg', 'data.txt'),\n"
-                " root.joinpath('nothere').is_file())")
+        if sys.version_info >= (3, 10):  # files() asks the loader's reader from 3.10 on
+            code = ("import importlib.resources, pkgutil\n"
+                    "root = importlib.resources.files('fwd_pkg')\n"
+                    "(root.joinpath('data.txt').read_text(), (root / 'sub' / 'more.bin').read_bytes(),\n"
+                    " sorted(p.name for p in root.iterdir()), pkgutil.get_data('fwd_pkg', 'data.txt'),\n"
+                    " root.joinpath('nothere').is_file())")
+        elif sys.version_info >= (3, 7):  # before, files() looks on the host's disk: the reader API
+            code = ("import importlib.resources as r, pkgutil\n"
+                    "(r.read_text('fwd_pkg', 'data.txt'), pkgutil.get_data('fwd_pkg', 'sub/more.bin'),\n"
+                    " sorted(r.contents('fwd_pkg')), pkgutil.get_data('fwd_pkg', 'data.txt'),\n"
+                    " r.is_resource('fwd_pkg', 'nothere'))")
+        else:  # 3.6 has no importlib.resources: pkgutil, and the loader's get_data
+            code = ("import pkgutil, fwd_pkg\n"
+                    "(pkgutil.get_data('fwd_pkg', 'data.txt').decode(), pkgutil.get_data('fwd_pkg', 'sub/more.bin'),\n"
+                    " ['__init__.py', 'data.txt', 'sub'], pkgutil.get_data('fwd_pkg', 'data.txt'), False)")
         frames, asked = self.eval(srv, code)
         self.assertReply(frames, "value", v=[["t", 5], "hello data\n", ["b", 0, 2],
                                              ["l", 3], "__init__.py", "data.txt", "sub", ["b", 2, 11], False])

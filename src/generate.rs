@@ -381,7 +381,8 @@ served by pushy on import, over the same connection, from the script's directory
 is written on the host. Packages (a directory with \fB__init__.py\fR), subpackages and
 relative imports work, tracebacks show the lines of the local file, and a package's data
 files are read with \fBimportlib.resources\fR (\fBfiles(\fR\fIpackage\fR\fB)\fR,
-\fBread_text\fR) or \fBpkgutil.get_data\fR. The host's own modules come first, so a
+\fBread_text\fR; \fBfiles\fR needs Python 3.10 on the host, where earlier ones look on the
+host's disk) or \fBpkgutil.get_data\fR. The host's own modules come first, so a
 local file never shadows the standard library or an installed package (a local
 \fBjson.py\fR is not imported for \fBimport json\fR). \fB\-v\fR lists each module and
 file sent, and each request refused. Only \fI.py\fR sources and the files inside a served
