@@ -104,6 +104,16 @@ def _bound_names(tree):
     return names
 
 
+def _hand_over(items, ready, item):
+    """Appends `item` for the thread that takes from `items`, and wakes it
+    (`ready`, a lock it waits on)."""
+    items.append(item)
+    try:
+        ready.release()
+    except RuntimeError:  # already released: the taker looks anyway
+        pass
+
+
 class Stdin:
     """Forwarded stdin for one request: a pipe that becomes fd 0 while the
     request runs, fed by a thread so the reader thread never blocks on it.
@@ -124,11 +134,7 @@ class Stdin:
         _thread.start_new_thread(self._feed, ())
 
     def put(self, data):
-        self.chunks.append(data)
-        try:
-            self.ready.release()
-        except RuntimeError:  # already released: the feeder is awake anyway
-            pass
+        _hand_over(self.chunks, self.ready, data)
 
     def attach(self):
         os.dup2(self.rfd, 0)
@@ -183,11 +189,7 @@ class Inbox:
         self.unread = 0  # bytes of the current frame's payload still in the channel
 
     def put(self, data):
-        self.payloads.append(data)
-        try:
-            self.ready.release()
-        except RuntimeError:  # already released: the taker looks anyway
-            pass
+        _hand_over(self.payloads, self.ready, data)
 
     def attach(self):
         # The watcher stands aside: frames go straight to the copy, and an
@@ -384,11 +386,7 @@ class Pty:
         if data is None or data:
             if data and self._interrupt_key_in(data):
                 self.server._interrupt(self.rid)
-            self.chunks.append(data)
-            try:
-                self.ready.release()
-            except RuntimeError:
-                pass
+            _hand_over(self.chunks, self.ready, data)
 
     def _interrupt_key_in(self, data):
         import termios

@@ -227,21 +227,16 @@ fn splice(from: RawFd, to: RawFd, len: u64) -> Result<Option<u64>> {
     }
 }
 
+/// A descriptor the caller keeps open, as a `File` that never closes it.
+fn borrowed_file(fd: RawFd) -> std::mem::ManuallyDrop<std::fs::File> {
+    // SAFETY: the caller keeps `fd` open while the File is used, and
+    // ManuallyDrop never closes it.
+    std::mem::ManuallyDrop::new(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) })
+}
+
 /// Writes all of `bytes` to `fd`.
-fn write_fd(fd: RawFd, mut bytes: &[u8]) -> Result<()> {
-    while !bytes.is_empty() {
-        // SAFETY: a write from a live slice to a descriptor the caller vouches for.
-        let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
-        if n < 0 {
-            let e = std::io::Error::last_os_error();
-            if e.kind() == std::io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e.into());
-        }
-        bytes = &bytes[n as usize..];
-    }
-    Ok(())
+fn write_fd(fd: RawFd, bytes: &[u8]) -> Result<()> {
+    Ok(borrowed_file(fd).write_all(bytes)?)
 }
 
 /// The stream ended inside a frame: the other side went away (a killed
@@ -305,14 +300,13 @@ impl<W: Write> FrameWriter<W> {
         let len = |n: usize| u32::try_from(n).map_err(|_| Error::protocol("frame too large to send"));
         // A small payload joins the header (one write); a big one (a MiB of
         // upload) is written from where it lies, not copied first.
-        let inline = if payload.len() < 1 << 16 { payload } else { &[] };
+        let (inline, rest) = if payload.len() < 1 << 16 { (payload, &[][..]) } else { (&[][..], payload) };
         let mut head = Vec::with_capacity(8 + header.len() + inline.len());
         head.extend_from_slice(&len(header.len())?.to_be_bytes());
         head.extend_from_slice(&len(payload.len())?.to_be_bytes());
         head.extend_from_slice(&header);
         head.extend_from_slice(inline);
         let inner = self.inner.as_mut().ok_or_else(|| Error::new(ErrorKind::Io, "the channel is closed"))?;
-        let rest = if inline.is_empty() { payload } else { &[] };
         write_both(inner, &head, rest)?;
         inner.flush()?;
         Ok(())
@@ -351,16 +345,11 @@ impl<W: Write + AsRawFd> FrameWriter<W> {
                 }
             } else {
                 chunk.resize((1 << 20).min(left as usize), 0);
-                // SAFETY: a read into a live buffer of that length.
-                let n = unsafe { libc::read(fd, chunk.as_mut_ptr().cast(), chunk.len()) };
-                if n < 0 {
-                    let e = std::io::Error::last_os_error();
-                    if e.kind() == std::io::ErrorKind::Interrupted {
-                        continue;
-                    }
-                    return Err(e.into());
-                }
-                write_fd(to, &chunk[..n as usize])?;
+                let n = match borrowed_file(fd).read(&mut chunk) {
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    other => other?,
+                };
+                write_fd(to, &chunk[..n])?;
                 n as u64
             };
             if n == 0 {
