@@ -138,6 +138,13 @@ class Channel:
         """One frame; `payload` is bytes or a list of buffers, written as
         they are (no joined copy of a big value's parts)."""
         data = _header_bytes(header)
+        if not payload and len(data) <= MAX_HEADER:  # most frames: a header alone
+            frame = _PREFIX.pack(len(data), 0) + data
+            with self.lock:
+                n = os.write(self.wfd, frame)
+                if n < len(frame):  # a full pipe took part of it
+                    self._write(memoryview(frame)[n:])
+            return
         parts = payload if isinstance(payload, list) else [payload] if payload else []
         ranges = any(type(part) is FileRange for part in parts)
         size = sum(part.count if type(part) is FileRange else memoryview(part).nbytes for part in parts)
@@ -442,6 +449,9 @@ _I64_MAX = (1 << 63) - 1
 _SCALARS = (type(None), bool, str, float)
 
 
+_SCALAR_TOKENS = {None: b"[null]", True: b"[true]", False: b"[false]"}
+
+
 class _Exit:
     """Stack marker: leaving a container (for cycle detection)."""
     __slots__ = ("ident",)
@@ -456,6 +466,11 @@ def encode_value(value):
     First a fast pass that trusts str and float; if json then rejects a lone
     surrogate or a nan, a careful pass encodes those specially.
     """
+    t = type(value)
+    if t is int and _I64_MIN <= value <= _I64_MAX:  # the commonest values, at once
+        return b"[%d]" % value, b""
+    if value is None or t is bool:
+        return _SCALAR_TOKENS[value], b""
     tokens, blobs = _encode(value, careful=False)
     try:
         data = _json_bytes(tokens)
