@@ -15,6 +15,7 @@
 # does not need are done lazily: every module loaded at start-up is paid for on
 # each connection.
 
+import gc as _gc
 import os
 import struct
 import sys
@@ -452,17 +453,13 @@ def load_extras():
 _I64_MIN = -(1 << 63)
 _I64_MAX = (1 << 63) - 1
 _SCALARS = (type(None), bool, str, float)
+_SCALARS_AND_INT = _SCALARS + (int,)
 
 
 _SCALAR_TOKENS = {None: b"[null]", True: b"[true]", False: b"[false]"}
-
-
-class _Exit:
-    """Stack marker: leaving a container (for cycle detection)."""
-    __slots__ = ("ident",)
-
-    def __init__(self, ident):
-        self.ident = ident
+_LIST_TOKENS = [["l", n] for n in range(64)]  # shared: json writes them, nothing changes them
+_TUPLE_TOKENS = [["t", n] for n in range(64)]
+_DICT_HEADS = [(["d", n],) for n in range(64)]
 
 
 def encode_value(value):
@@ -476,12 +473,22 @@ def encode_value(value):
         return b"[%d]" % value, b""
     if value is None or t is bool:
         return _SCALAR_TOKENS[value], b""
-    tokens, blobs = _encode(value, careful=False)
+    # The walk makes short-lived lists and tuples by the million for a big
+    # value, none of them in a cycle: the cyclic garbage collector, which
+    # would walk every live container again and again meanwhile (half the
+    # time of a dict of a million lists), waits until it is done.
+    collecting = _gc.isenabled()
+    _gc.disable()
     try:
-        data = _json_bytes(tokens)
-    except (UnicodeEncodeError, ValueError):
-        tokens, blobs = _encode(value, careful=True)
-        data = _json_bytes(tokens)
+        tokens, blobs = _encode(value, careful=False)
+        try:
+            data = _json_bytes(tokens)
+        except (UnicodeEncodeError, ValueError):
+            tokens, blobs = _encode(value, careful=True)
+            data = _json_bytes(tokens)
+    finally:
+        if collecting:
+            _gc.enable()
     return data, b"".join(blobs)  # (one blob alone is returned as it is, not copied)
 
 
@@ -561,9 +568,67 @@ def _simple_run(items, kinds):
         return True
     if int in kinds:
         if kinds != {int}:
-            return False
+            if not kinds.issubset(_SCALARS_AND_INT):
+                return False
+            items = [x for x in items if type(x) is int]  # a row such as (1, "a")
         return _I64_MIN <= min(items) and max(items) <= _I64_MAX
     return kinds.issubset(_SCALARS)
+
+
+ROWS_MIN = 16  # shorter containers of rows go the general way
+
+
+def _rows(t, children, kinds):
+    """The tokens of a container's `children` when they form a table, else
+    None: a list or tuple of rows (all exact tuples, or all exact lists, of
+    one width) or of records (exact dicts), or a dict whose keys are scalars
+    and whose values are rows. Every row or record is under PACK_MIN items,
+    each a scalar that encodes as itself. A table is checked and written a
+    column at a time, by the interpreter's C loops, instead of one walk step
+    per row and item (a million rows from a query took 1.8 s, now 0.5 s).
+    No row can be in a cycle: it holds scalars alone."""
+    from itertools import chain, repeat
+    if t is dict:
+        keys, values = children[0::2], children[1::2]
+        table = _columns(values, set(map(type, values)))
+        if table is None or not _simple_run(keys, set(map(type, keys))):
+            return None
+        token, columns = table
+        return chain.from_iterable(zip(keys, repeat(token, len(keys)), *columns))
+    if kinds == {dict}:
+        records = list(map(tuple, map(dict.items, children)))  # each one's (key, value) pairs
+        if max(map(len, records)) >= PACK_MIN:
+            return None
+        items = list(chain.from_iterable(chain.from_iterable(records)))
+        if not _simple_run(items, set(map(type, items))):
+            return None
+        heads = map(_DICT_HEADS.__getitem__, map(len, records))
+        return chain.from_iterable(map(chain, heads, map(chain.from_iterable, records)))
+    table = _columns(children, kinds)
+    if table is None:
+        return None
+    token, columns = table
+    return chain.from_iterable(zip(repeat(token, len(children)), *columns))
+
+
+def _columns(rows, kinds):
+    """(the rows' shared token, their columns) when `rows` are all exact
+    tuples or all exact lists of one width under PACK_MIN, every item a
+    scalar that encodes as itself; else None."""
+    if len(kinds) != 1:
+        return None
+    kind = next(iter(kinds))
+    if kind is not tuple and kind is not list:
+        return None
+    widths = set(map(len, rows))
+    width = widths.pop()
+    if widths or width >= PACK_MIN:
+        return None
+    columns = list(zip(*rows))
+    for column in columns:
+        if not _simple_run(column, set(map(type, column))):
+            return None
+    return (_TUPLE_TOKENS if kind is tuple else _LIST_TOKENS)[width], columns
 
 
 def _fields_of(value, t):
@@ -635,86 +700,105 @@ def _iso_duration(delta):
 
 
 def _encode(value, careful):
+    """(tokens, blobs): the walk behind encode_value, in prefix order and
+    without recursion. `levels` holds an iterator over the children of each
+    container being walked (the outermost first); a list's children are
+    copied as the walk enters it, so the count in its token is the count
+    that follows even if user code run meanwhile (a __repr__) changes it. `careful`: write lone surrogates, nan and the infinities as tokens
+    of their own (the fast first pass leaves them to json, which refuses
+    them)."""
     out = []
     blobs = []
     offset = 0
-    active = set()
-    stack = [(value, 0)]
-    push = stack.append
+    active = set()  # the containers on the path being walked: a cycle's back reference
     emit = out.append
-    while stack:
-        item, depth = stack.pop()
-        t = type(item)
-        if t is _Exit:
-            active.discard(item.ident)
-            continue
-        if t is str:
-            if careful:
+    levels = [iter((value,))]
+    idents = [None]  # the container each level walks (None: no cycle check)
+    while levels:
+        depth = len(levels) - 1
+        for item in levels[-1]:
+            t = type(item)
+            if t is str:
+                if careful:
+                    try:
+                        item.encode("utf-8")
+                    except UnicodeEncodeError:
+                        emit(["u", [ord(c) for c in item]])
+                        continue
+                emit(item)
+                continue
+            if t is int:
+                emit(item if _I64_MIN <= item <= _I64_MAX else ["i", _int_text(item)])
+                continue
+            if t is float:
+                if careful and (item != item or item in (float("inf"), float("-inf"))):
+                    emit(["F", repr(item)])
+                else:
+                    emit(item)
+                continue
+            if item is None or t is bool:
+                emit(item)
+                continue
+            if t is bytes or t is bytearray:
+                emit(["b" if t is bytes else "B", offset, len(item)])
+                blobs.append(bytes(item))
+                offset += len(item)
+                continue
+            if depth >= MAX_DEPTH:
+                emit(["x", _type_name(t)])
+                continue
+            ident = id(item)
+            if ident in active:
+                emit(["c", _container_kind(item)])
+                continue
+            if t is list or t is tuple:  # the commonest containers, without _classify
+                children = item
+                n = len(children)
+                # Small counts share one token object each: a million rows
+                # make no million lists for the garbage collector to walk.
+                token = (_LIST_TOKENS if t is list else _TUPLE_TOKENS)[n] if n < 64 else [
+                    "l" if t is list else "t", n]
+            else:
                 try:
-                    item.encode("utf-8")
-                except UnicodeEncodeError:
-                    emit(["u", [ord(c) for c in item]])
+                    parts = _classify(item, t)
+                except Exception:  # a __len__, __iter__, items(), _fields... that raises
+                    parts = None
+                if parts is None:
+                    text = _text_form(item, t) if _text_forms else None
+                    if text is not None:  # a str: encoded as one, surrogates and all
+                        levels.append(iter((text,)))
+                        idents.append(None)
+                        break
+                    emit(["r", _type_name(t), _safe_repr(item)])
                     continue
-            emit(item)
-            continue
-        if t is int:
-            if _I64_MIN <= item <= _I64_MAX:
-                emit(item)
-            else:
-                emit(["i", _int_text(item)])
-            continue
-        if t is float:
-            if careful and (item != item or item in (float("inf"), float("-inf"))):
-                emit(["F", repr(item)])
-            else:
-                emit(item)
-            continue
-        if item is None or t is bool:
-            emit(item)
-            continue
-        if t is bytes or t is bytearray:
-            emit(["b" if t is bytes else "B", offset, len(item)])
-            blobs.append(bytes(item))
-            offset += len(item)
-            continue
-        if depth >= MAX_DEPTH:
-            emit(["x", _type_name(t)])
-            continue
-        ident = id(item)
-        if ident in active:
-            emit(["c", _container_kind(item)])
-            continue
-
-        try:
-            parts = _classify(item, t)
-        except Exception:  # a __len__, __iter__, items(), _fields... that raises
-            parts = None
-        if parts is None:
-            text = _text_form(item, t) if _text_forms else None
-            if text is not None:
-                push((text, depth))  # a str: encoded as one, surrogates and all
-            else:
-                emit(["r", _type_name(t), _safe_repr(item)])
-            continue
-        token, children = parts
-        if token is None:  # a str, int or float subclass: its plain value
-            push((children, depth))
-            continue
-        kinds = set(map(type, children))
-        packed = _packed(token, children, kinds, offset)
-        if packed is not None:
-            emit(packed[0])
-            blobs.append(packed[1])
-            offset += len(packed[1])
-            continue
-        emit(token)
-        if not careful and _simple_run(children, kinds):
-            out.extend(children)
-            continue
-        active.add(ident)
-        push((_Exit(ident), depth))
-        for child in reversed(children):
-            push((child, depth + 1))
+                token, children = parts
+                if token is None:  # a str, int or float subclass: its plain value
+                    levels.append(iter((children,)))
+                    idents.append(None)
+                    break
+            kinds = set(map(type, children))
+            packed = _packed(token, children, kinds, offset) if len(children) >= PACK_MIN else None
+            if packed is not None:
+                emit(packed[0])
+                blobs.append(packed[1])
+                offset += len(packed[1])
+                continue
+            emit(token)
+            if not careful:
+                if _simple_run(children, kinds):
+                    out.extend(children)
+                    continue
+                rows = _rows(t, children, kinds) if len(children) >= ROWS_MIN and depth + 1 < MAX_DEPTH else None
+                if rows is not None:
+                    out.extend(rows)
+                    continue
+            active.add(ident)
+            levels.append(iter(children[:] if t is list else children))  # (see the docstring)
+            idents.append(ident)
+            break
+        else:  # this level's children are all written
+            levels.pop()
+            active.discard(idents.pop())
     return out, blobs
 
 
@@ -815,21 +899,40 @@ class Namespace(dict):
 
     CPython looks globals up through __getitem__ when globals is a dict
     subclass, so this reaches every scope: lambdas, comprehensions and
-    functions defined at the prompt.  Builtins must win over modules, hence
-    the KeyError that sends the lookup on to builtins.
+    functions defined at the prompt.  Builtins must win over modules: a
+    builtin is returned from here, as CPython's next lookup would find it.
+    Raising KeyError for it instead (CPython then looks in builtins) cost a
+    Python exception per use of `len` or `str`: a loop calling builtins ran
+    up to 15 times slower than in python3.
     """
 
     def __missing__(self, name):
         builtins = dict.get(self, "__builtins__")
-        if isinstance(builtins, dict) and name in builtins:
+        if builtins is _BUILTINS:  # as the server sets it: the quickest way
+            found = _BUILTINS_DICT.get(name, _NOT_FOUND)
+            if found is not _NOT_FOUND:
+                return found
+            return self._module(name)
+        table = builtins if isinstance(builtins, dict) else getattr(builtins, "__dict__", None)
+        if isinstance(table, dict):
+            found = table.get(name, _NOT_FOUND)
+            if found is not _NOT_FOUND:
+                return found
+        elif builtins is not None and hasattr(builtins, name):  # an odd object the code put there
             raise KeyError(name)
-        if builtins is not None and not isinstance(builtins, dict) and hasattr(builtins, name):
-            raise KeyError(name)
+        return self._module(name)
+
+    @staticmethod
+    def _module(name):
         module = _import_or_none(name)
         if module is None:
             raise KeyError(name)
         return module
 
+
+_NOT_FOUND = object()
+_BUILTINS = sys.modules["builtins"]
+_BUILTINS_DICT = vars(_BUILTINS)
 
 # Auto-import never loads these, nor their submodules: importing them has
 # side effects (`this` prints, `antigravity` opens a browser, `idlelib` and
