@@ -553,13 +553,20 @@ class Bench:
              '__import__("os").listdir(%s)' % json.dumps(self.big_dir),
              "import os; print(os.listdir(%s))" % json.dumps(self.big_dir),
              "`os.listdir` of a %d-entry dir" % o.dir_entries),
+            # A query's result: a table of rows (no target set; it shows the
+            # cost of many small containers, which 4a and 4b do not have).
+            ("4c", None, "[(i, str(i)) for i in range(1_000_000)]",
+             "[(i, str(i)) for i in range(1_000_000)]",
+             "print([(i, str(i)) for i in range(10**6)])", "a million `(int, str)` rows"),
         ]:
             rows = []
             for label, extra in [("pushy exec > /dev/null", []),
                                  ("pushy exec --json > /dev/null", ["--json"])]:
                 cmd = self.pushy("--no-reuse", *extra, code)
-                rows.append(dict(tool=label, role="pushy", cmd=cmd, target=("le", limit),
+                rows.append(dict(tool=label, role="pushy", cmd=cmd,
                                  fn=lambda cmd=cmd: self.timed_rss(cmd, self.env(self.ctl("large")))))
+                if limit is not None:
+                    rows[-1]["target"] = ("le", limit)
             cmd = self.ssh(host, "python3 -c " + shlex.quote(local_code))
             rows.append(dict(tool="ssh python3 -c print (floor)", role="floor", cmd=cmd,
                              fn=lambda cmd=cmd: self.timed_rss(cmd)))
@@ -571,6 +578,19 @@ class Bench:
                 rows.append(dict(tool=tool + " (into process)", role="peer", cmd=cmd,
                                  fn=lambda cmd=cmd: self.timed_rss(cmd)))
             cases.append((sub, "Large value: " + title, "ms", "low", rows))
+
+        # 7 (run here, shown after 6). User code that calls builtins in a
+        # loop, on this machine: the namespace's auto-import must not tax
+        # every lookup of `len` or `str`.
+        loop = "sum(len(str(i)) for i in range(1_000_000))"
+        rows = []
+        cmd = [o.pushy, "exec", "local:", loop]
+        rows.append(dict(tool="pushy exec local: LOOP", role="pushy", cmd=cmd, path_note=True,
+                         fn=lambda cmd=cmd: self.timed_rss(cmd, env0)))
+        cmd = ["python3", "-c", "print(%s)" % loop]
+        rows.append(dict(tool="python3 -c LOOP (floor)", role="floor", cmd=cmd, path_note=True,
+                         fn=lambda cmd=cmd: self.timed_rss(cmd, env0)))
+        loop_case = ("7", "User code: `%s` on this machine" % loop, "ms", "low", rows)
 
         # 5. Reuse: dotted code (auto-import) on a kept master.
         k = o.reuse_calls
@@ -621,6 +641,7 @@ class Bench:
             self.peer_notes["ansible"] = "skipped: no ansible in the venv"
         cases.append(("6", "Fan-out: `platform.node()` on %d hosts, cold, %d at a time" % (
             len(hosts), forks), "s", "low", rows))
+        cases.append(loop_case)
         for cid, _, _, _, rows in cases:
             for row in rows:
                 row["cid"] = cid
@@ -1086,7 +1107,7 @@ def main():
     p.add_argument("--venv-python", help="python of the peers' venv (none: peers skipped)")
     p.add_argument("--reps", type=int, default=None, help="repetitions (default 5, --quick 1)")
     p.add_argument("--quick", action="store_true", help="one repetition, a 32 MiB bulk file, 16 fan-out hosts: 1-2 minutes")
-    p.add_argument("--cases", default="0,1,2,3,4,5,6", help="comma-separated case numbers (0-6)")
+    p.add_argument("--cases", default="0,1,2,3,4,5,6,7", help="comma-separated case numbers (0-7)")
     p.add_argument("--startup-calls", type=int, default=20,
                    help="case 0: sequential calls per measurement")
     p.add_argument("--local-python",
@@ -1122,9 +1143,9 @@ def main():
     if o.fanout_hosts is None:
         o.fanout_hosts = 16 if o.quick else 50
     o.cases = set(c.strip() for c in o.cases.split(","))
-    unknown = sorted(o.cases - set("0123456"))
+    unknown = sorted(o.cases - set("01234567"))
     if unknown:
-        p.error("--cases: no case %s; the cases are 0 to 6 (3 runs 3a-3c, 4 runs 4a-4b)" % ", ".join(unknown))
+        p.error("--cases: no case %s; the cases are 0 to 7 (3 runs 3a-3c, 4 runs 4a-4c)" % ", ".join(unknown))
     if not o.config and not o.harness:
         p.error("give --harness (to start the loopback sshd) or --config")
     if o.tmp:
