@@ -409,9 +409,9 @@ def program_blob():
     from the cache compiles nothing. That code object is marshalled and
     compressed on its own, a bytes constant: a start that never needs the
     extras (most one-shot calls) neither inflates nor loads them, which was
-    half of the blob's start-up cost (about 1 ms). Empty when there is nothing to give (an
-    interpreter older than 3.8 has no code.replace; the unit tests have no
-    `_CODE`). The client keeps it for this host alone."""
+    half of the blob's start-up cost (about 1 ms). Empty when there is
+    nothing to give (an interpreter older than 3.8 has no code.replace; the
+    unit tests have no `_CODE`). The client keeps it for this host alone."""
     code = globals().get("_CODE")
     if code is None or not hasattr(code, "replace"):
         return b""
@@ -704,8 +704,9 @@ def _encode(value, careful):
     without recursion. `levels` holds an iterator over the children of each
     container being walked (the outermost first); a list's children are
     copied as the walk enters it, so the count in its token is the count
-    that follows even if user code run meanwhile (a __repr__) changes it. `careful`: write lone surrogates, nan and the infinities as tokens
-    of their own (the fast first pass leaves them to json, which refuses
+    that follows even if user code run meanwhile (a __repr__) changes it.
+    `careful`: write lone surrogates, nan and the infinities as tokens of
+    their own (the fast first pass leaves them to json, which refuses
     them)."""
     out = []
     blobs = []
