@@ -457,9 +457,6 @@ _SCALARS_AND_INT = _SCALARS + (int,)
 
 
 _SCALAR_TOKENS = {None: b"[null]", True: b"[true]", False: b"[false]"}
-_LIST_TOKENS = [["l", n] for n in range(64)]  # shared: json writes them, nothing changes them
-_TUPLE_TOKENS = [["t", n] for n in range(64)]
-_DICT_HEADS = [(["d", n],) for n in range(64)]
 
 
 def encode_value(value):
@@ -478,8 +475,8 @@ def encode_value(value):
     # would walk every live container again and again meanwhile (half the
     # time of a dict of a million lists), waits until it is done.
     collecting = _gc.isenabled()
-    _gc.disable()
-    try:
+    try:  # (an interrupt may land as disable returns: enable stays in the finally)
+        _gc.disable()
         tokens, blobs = _encode(value, careful=False)
         try:
             data = _json_bytes(tokens)
@@ -523,6 +520,12 @@ def _short(e):
 
 
 PACK_MIN = 64  # shorter lists of numbers or strs stay JSON
+
+# Tokens of short containers, shared (json writes them; nothing changes them):
+# a million rows make no million token lists for the garbage collector.
+_LIST_TOKENS = [["l", n] for n in range(PACK_MIN)]
+_TUPLE_TOKENS = [["t", n] for n in range(PACK_MIN)]
+_DICT_HEADS = [(["d", n],) for n in range(PACK_MIN)]
 
 
 def _packed(token, children, kinds, offset):
@@ -596,14 +599,22 @@ def _rows(t, children, kinds):
         token, columns = table
         return chain.from_iterable(zip(keys, repeat(token, len(keys)), *columns))
     if kinds == {dict}:
-        records = list(map(tuple, map(dict.items, children)))  # each one's (key, value) pairs
-        if max(map(len, records)) >= PACK_MIN:
+        if max(map(len, children)) >= PACK_MIN:
             return None
-        items = list(chain.from_iterable(chain.from_iterable(records)))
-        if not _simple_run(items, set(map(type, items))):
+
+        def items():  # every record's keys and values, in order, read in place
+            return chain.from_iterable(chain.from_iterable(map(dict.items, children)))
+        try:
+            item_kinds = set(map(type, items()))
+            if not item_kinds.issubset(_SCALARS_AND_INT):
+                return None
+            if int in item_kinds and not _simple_run([x for x in items() if type(x) is int], {int}):
+                return None
+        except RuntimeError:  # a record changed size meanwhile (the hash of an odd type)
             return None
-        heads = map(_DICT_HEADS.__getitem__, map(len, records))
-        return chain.from_iterable(map(chain, heads, map(chain.from_iterable, records)))
+        # Read again as they are written: no user code can run in between.
+        heads = map(_DICT_HEADS.__getitem__, map(len, children))
+        return chain.from_iterable(map(chain, heads, map(chain.from_iterable, map(dict.items, children))))
     table = _columns(children, kinds)
     if table is None:
         return None
@@ -671,12 +682,16 @@ def _text_form(item, t):
             continue
         try:
             if kind == "iso":
-                return item.isoformat()
-            if kind == "duration":
-                return _iso_duration(item)
-            return str(item)
+                text = item.isoformat()
+            elif kind == "duration":
+                text = _iso_duration(item)
+            else:
+                text = str(item)
         except Exception:
             return None
+        # A subclass's isoformat or __str__ may return anything (itself, which
+        # the walk would take for ever): only text is a text form.
+        return str.__str__(text) if isinstance(text, str) else None
     return None
 
 
@@ -702,9 +717,10 @@ def _iso_duration(delta):
 def _encode(value, careful):
     """(tokens, blobs): the walk behind encode_value, in prefix order and
     without recursion. `levels` holds an iterator over the children of each
-    container being walked (the outermost first); a list's children are
-    copied as the walk enters it, so the count in its token is the count
-    that follows even if user code run meanwhile (a __repr__) changes it.
+    container being walked (the outermost first). A list is copied before
+    anything looks at it, so the count in its token is the count that
+    follows even if user code run meanwhile (a __repr__, or the __hash__ of
+    a metaclass as the kinds are gathered) changes the list.
     `careful`: write lone surrogates, nan and the infinities as tokens of
     their own (the fast first pass leaves them to json, which refuses
     them)."""
@@ -753,11 +769,9 @@ def _encode(value, careful):
                 emit(["c", _container_kind(item)])
                 continue
             if t is list or t is tuple:  # the commonest containers, without _classify
-                children = item
+                children = item[:] if t is list else item  # (see the docstring)
                 n = len(children)
-                # Small counts share one token object each: a million rows
-                # make no million lists for the garbage collector to walk.
-                token = (_LIST_TOKENS if t is list else _TUPLE_TOKENS)[n] if n < 64 else [
+                token = (_LIST_TOKENS if t is list else _TUPLE_TOKENS)[n] if n < PACK_MIN else [
                     "l" if t is list else "t", n]
             else:
                 try:
@@ -794,7 +808,7 @@ def _encode(value, careful):
                     out.extend(rows)
                     continue
             active.add(ident)
-            levels.append(iter(children[:] if t is list else children))  # (see the docstring)
+            levels.append(iter(children))
             idents.append(ident)
             break
         else:  # this level's children are all written
@@ -901,30 +915,32 @@ class Namespace(dict):
     CPython looks globals up through __getitem__ when globals is a dict
     subclass, so this reaches every scope: lambdas, comprehensions and
     functions defined at the prompt.  Builtins must win over modules: a
-    builtin is returned from here, as CPython's next lookup would find it.
+    builtin is returned from here, as CPython's next lookup would find it
+    (so `globals()["len"]` is `len` here, where CPython raises KeyError).
     Raising KeyError for it instead (CPython then looks in builtins) cost a
     Python exception per use of `len` or `str`: a loop calling builtins ran
-    up to 15 times slower than in python3.
+    up to 15 times slower than in python3. Builtins the user's code puts in
+    place of the server's are left to CPython, as before.
     """
 
     def __missing__(self, name):
         builtins = dict.get(self, "__builtins__")
-        if builtins is _BUILTINS:  # as the server sets it: the quickest way
+        if builtins is _BUILTINS:  # as the server sets it
             found = _BUILTINS_DICT.get(name, _NOT_FOUND)
             if found is not _NOT_FOUND:
                 return found
-            return self._module(name)
-        table = builtins if isinstance(builtins, dict) else getattr(builtins, "__dict__", None)
-        if isinstance(table, dict):
-            found = table.get(name, _NOT_FOUND)
-            if found is not _NOT_FOUND:
-                return found
-        elif builtins is not None and hasattr(builtins, name):  # an odd object the code put there
+        # Builtins the code put in place of the module: CPython looks them up
+        # itself (its own way, which differs between versions).
+        elif isinstance(builtins, dict) and name in builtins:
+            raise KeyError(name)
+        elif builtins is not None and not isinstance(builtins, dict) and hasattr(builtins, name):
             raise KeyError(name)
         return self._module(name)
 
     @staticmethod
     def _module(name):
+        if type(name) is not str:  # globals()[1]: not a name at all
+            raise KeyError(name)
         module = _import_or_none(name)
         if module is None:
             raise KeyError(name)

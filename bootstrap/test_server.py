@@ -361,7 +361,7 @@ class EncodeValueTests(unittest.TestCase):
         self.assertEqual(blobs, b"")
         # One check of the whole list, which passed: no per-item work.
         self.assertEqual(simple_run.call_count, 1)
-        self.assertIs(simple_run.call_args[0][0], value)
+        self.assertEqual(simple_run.call_args[0][0], value)  # (a copy: see _encode)
         self.assertLess(elapsed, 2.0)
 
     def walked(self, value):
@@ -413,6 +413,29 @@ class EncodeValueTests(unittest.TestCase):
         self.assertEqual(toks[1][::2], ["r", "grows"])
         self.assertEqual(toks[2:], [["l", 1], 1])
 
+    def test_a_list_changed_by_a_hash_as_its_kinds_are_gathered_keeps_its_count(self):
+        class Meta(type):
+            def __hash__(cls):  # user code, run as the walk gathers the items' types
+                target.append("late")
+                return type.__hash__(cls)
+
+        class Odd(metaclass=Meta):
+            def __repr__(self):
+                return "odd"
+
+        target = [(i, "a") for i in range(server.ROWS_MIN)]
+        target[5] = (5, Odd())
+        toks = tokens(target)[0]
+        self.assertEqual(toks[0], ["l", server.ROWS_MIN])
+        self.assertEqual(toks.count(["t", 2]), server.ROWS_MIN)
+        self.assertNotIn("late", toks)
+        records = [{"a": i} for i in range(server.ROWS_MIN)]
+        records[3] = {"a": Odd()}
+        target = records
+        toks = tokens(records)[0]
+        self.assertEqual(toks[0], ["l", server.ROWS_MIN])
+        self.assertNotIn("late", toks)
+
     def test_tables_take_no_walk_step_per_row(self):
         rows = [(i, str(i)) for i in range(1000)]
         with mock.patch.object(server, "_classify", wraps=server._classify) as classify:
@@ -426,12 +449,50 @@ class EncodeValueTests(unittest.TestCase):
         self.assertEqual(classify.call_count, 0)
 
     def test_tables_keep_to_the_depth_limit(self):
-        value = [(1, 2)] * 20
-        for _ in range(server.MAX_DEPTH - 1):
-            value = [value]
-        toks = tokens(value)[0]
-        self.assertEqual(toks[:server.MAX_DEPTH], [["l", 1]] * (server.MAX_DEPTH - 1) + [["l", 20]])
-        self.assertEqual(toks[server.MAX_DEPTH:], [["x", "tuple"]] * 20)
+        for table, kind in (([(1, 2)] * 20, "tuple"), ([{"a": 1}] * 20, "dict"),
+                            ({"k%d" % i: [i] for i in range(20)}, "list")):
+            value = table
+            for _ in range(server.MAX_DEPTH - 1):
+                value = [value]
+            toks = tokens(value)[0]
+            self.assertEqual(toks[:server.MAX_DEPTH - 1], [["l", 1]] * (server.MAX_DEPTH - 1))
+            self.assertEqual(toks, self.walked(value)[0], kind)
+            self.assertIn(["x", kind], toks)
+
+    def test_table_boundaries(self):
+        # A dict of rows from ROWS_MIN children (8 pairs) on; a big int in a
+        # later column of mixed rows; the widest rows that are still rows.
+        for value in ({"k%d" % i: (i,) for i in range(server.ROWS_MIN // 2 - 1)},
+                      {"k%d" % i: (i,) for i in range(server.ROWS_MIN // 2)},
+                      [(i, "x", i) for i in range(19)] + [(1, "x", 2 ** 64)],
+                      [tuple(range(server.PACK_MIN - 1))] * 20):
+            self.assertEqual(tokens(value), self.walked(value))
+
+    def test_text_forms_are_text_only(self):
+        import datetime
+
+        class Itself(datetime.date):
+            def isoformat(self):
+                return self  # the walk must not take this for ever
+
+        class Listed(datetime.date):
+            def isoformat(self):
+                return [1, 2]
+
+        class Text(str):
+            pass
+
+        class Subtext(datetime.date):
+            def isoformat(self):
+                return Text("2020-01-02")
+
+        server._text_forms = True
+        try:
+            self.assertEqual(tokens(Itself(2020, 1, 2))[0][0][0], "r")
+            self.assertEqual(tokens(Listed(2020, 1, 2))[0][0][0], "r")
+            self.assertEqual(tokens(Subtext(2020, 1, 2))[0], ["2020-01-02"])
+        finally:
+            server._text_forms = False
 
     def test_the_garbage_collector_is_back_as_it_was(self):
         import gc
@@ -444,8 +505,20 @@ class EncodeValueTests(unittest.TestCase):
             self.assertFalse(gc.isenabled())
         finally:
             gc.enable()
-        # An interrupt in the middle of the walk (Ctrl-C) leaves it on too.
+        # An interrupt in the middle of the walk (Ctrl-C) leaves it on too,
+        # and so does one that lands as the collector is turned off.
         with mock.patch.object(server, "_encode", side_effect=KeyboardInterrupt):
+            with self.assertRaises(KeyboardInterrupt):
+                tokens([[1]])
+        self.assertTrue(gc.isenabled())
+
+        real_disable = gc.disable
+
+        def off_then_interrupted():
+            real_disable()
+            raise KeyboardInterrupt
+
+        with mock.patch.object(server._gc, "disable", side_effect=off_then_interrupted):
             with self.assertRaises(KeyboardInterrupt):
                 tokens([[1]])
         self.assertTrue(gc.isenabled())
@@ -629,8 +702,20 @@ class NamespaceTests(unittest.TestCase):
             with self.subTest(builtins=type(builtins_value).__name__):
                 ns = server.Namespace(__builtins__=builtins_value)
                 self.assertEqual(eval("abs(-2)", ns), 2)
-                self.assertIs(ns["abs"], abs)  # the builtin, found without an exception
+                if builtins_value is builtins:  # the server's own: found without an exception
+                    self.assertIs(ns["abs"], abs)
+                else:  # put there by the user's code: left to CPython, as it is there
+                    with self.assertRaises(KeyError):
+                        ns["abs"]
                 self.assertNotIn("abs", sys.modules)
+
+    def test_builtins_the_code_puts_in_place_are_cpythons_to_look_up(self):
+        ns = server.Namespace(__builtins__={"foo": 42})
+        self.assertEqual(eval("foo", ns), 42)
+        with self.assertRaises(KeyError):
+            ns["foo"]
+        with self.assertRaises(KeyError):  # not a name: never an import
+            ns[1]
 
     def test_builtins_are_found_without_an_exception_each(self):
         # Raising KeyError from __missing__ for every use of a builtin made
