@@ -470,6 +470,14 @@ class Bench:
         rows.append(dict(tool="line echo via `ssh -S CTL HOST cat` (mux, info)", role="info",
                          cmd=self.ssh("-S", "CTL", host, "cat"),
                          fn=lambda n=n: self.echo_floor(self.ssh("-S", self.floor_ctl, host, "cat"), n)))
+        # What any Python server pays: the same echo by a read/write loop in
+        # the host's python3 (no protocol, no threads), to tell the
+        # interpreter's share of the gap to `cat` from pushy's.
+        py_echo = "python3 -c " + shlex.quote(
+            "import os\nwhile True:\n    d = os.read(0, 65536)\n    if not d: break\n    os.write(1, d)")
+        rows.append(dict(tool="line echo via `ssh HOST python3 -c LOOP` (a Python floor, info)", role="info",
+                         cmd=self.ssh(host, py_echo),
+                         fn=lambda n=n, c=py_echo: self.echo_floor(self.ssh(host, c), n)))
         for tool in self.peers:
             cmd = self.peer(tool, "warm", str(n))
             rows.append(dict(tool=tool, role="peer", cmd=cmd,
