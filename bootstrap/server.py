@@ -1881,22 +1881,13 @@ def start_watchdog(rfd, parent):
     must still be its parent, and where Linux has pidfds the signal goes to
     the process itself, not to a number another process may have taken since.
 
-    A fresh interpreter started with posix_spawn (no site, no environment
-    variables of Python's), not a fork: forking this process copied its page
-    tables and made each page it then wrote a copy, which cost a one-shot
-    call more than the rest of the server's start. Fork where there is no
-    posix_spawn (before Python 3.8)."""
-    spawn = getattr(os, "posix_spawn", None)  # Python 3.8+, as its constants
-    if spawn is not None and sys.executable:
-        dup2, open_ = getattr(os, "POSIX_SPAWN_DUP2"), getattr(os, "POSIX_SPAWN_OPEN")
-        try:
-            pid = spawn(sys.executable, [sys.executable, "-I", "-S", "-c", WATCHDOG, str(parent)], os.environ,
-                        file_actions=[(dup2, rfd, 0), (open_, 1, os.devnull, os.O_WRONLY, 0), (dup2, 1, 2)])
-        except OSError:
-            pass
-        else:
-            _idle_priority(pid)
-            return
+    A fork of this interpreter, made while no other thread exists. It shares
+    this process's pages, and each page this one then writes first is
+    copied: about 1 ms of a one-shot call on a 2-core host. A fresh
+    interpreter instead (posix_spawn) costs the host 6 ms of CPU for its
+    start, which even at idle priority made a one-shot call over ssh 3 ms
+    slower on the same 2 cores: it is free only where a core is spare, and
+    a small or busy host has none."""
     try:
         # No other thread exists yet, so 3.12's warning about forking a
         # multi-threaded process cannot fire: no `warnings` import needed.
@@ -1906,6 +1897,7 @@ def start_watchdog(rfd, parent):
     if pid:
         return
     try:
+        _idle_priority(0)
         os.dup2(rfd, 0)
         null = os.open(os.devnull, os.O_RDWR)
         os.dup2(null, 1)
@@ -1919,9 +1911,7 @@ def start_watchdog(rfd, parent):
 
 
 def _idle_priority(pid):
-    """Puts the watchdog at idle priority: its start, an interpreter's worth
-    of CPU, then takes no core from the client, ssh and this server (on two
-    cores it cost a one-shot call two milliseconds); once set up it only
+    """Puts a process (0: this one) at idle priority: the watchdog only
     sleeps, and a core is free when it must act. SCHED_IDLE where Linux has
     it, else the lowest niceness; either may be refused, which is harmless."""
     try:
@@ -1984,10 +1974,9 @@ def main():
     channel._write(READY_MARKER)
     channel.send(hello_info())
     # A watchdog for the one case the reader thread cannot handle: user code
-    # stuck in C with the GIL held when the client goes away. Forked here, in
-    # the main thread before any other thread exists, while the client's
-    # first request is on its way: from a thread of its own it could miss
-    # its turn for the GIL to code that grabs it at once, and never start.
+    # stuck in C with the GIL held when the client goes away. Forked here,
+    # before any other thread exists (a fork must not copy a thread holding
+    # a lock), while the client's first request is on its way.
     start_watchdog(proto_in, os.getpid())
     # 4. fds 1/2 become pipes pumped as output frames.
     output = Output(channel)

@@ -2211,26 +2211,24 @@ GUARDED = r"""
 import os, re, sys
 server = {"__name__": "pushy_server", "__file__": sys.argv[1]}
 exec(compile(open(sys.argv[1], "rb").read(), "<pushy>", "exec"), server)
-if sys.argv[2] == "fork":
-    os.posix_spawn = None
-server["start_watchdog"](int(sys.argv[3]), os.getpid())
+server["start_watchdog"](int(sys.argv[2]), os.getpid())
 os.write(1, b"guarded\n")
 re.match(r"(a+)+$", "a" * 40 + "b")
 """
 
 
-# An interpreter that starts its watchdog, says the watchdog's pid and ends
-# on its own while the client still holds the channel open.
+# An interpreter that starts its watchdog, says the watchdog's pid and
+# scheduling policy, and ends on its own while the client still holds the
+# channel open.
 ENDING = r"""
 import os, sys, time
 server = {"__name__": "pushy_server", "__file__": sys.argv[1]}
 exec(compile(open(sys.argv[1], "rb").read(), "<pushy>", "exec"), server)
-if sys.argv[2] == "fork":
-    os.posix_spawn = None
-server["start_watchdog"](int(sys.argv[3]), os.getpid())
+server["start_watchdog"](int(sys.argv[2]), os.getpid())
 time.sleep(0.3)  # the watchdog has opened its pidfd
 with open("/proc/self/task/%d/children" % os.getpid()) as f:
-    os.write(1, f.read().strip().encode() + b"\n")
+    watchdog = int(f.read().split()[0])
+os.write(1, b"%d %d\n" % (watchdog, os.sched_getscheduler(watchdog)))
 os._exit(0)
 """
 
@@ -2240,34 +2238,30 @@ class WatchdogTests(unittest.TestCase):
         # The watchdog is told to guard a process that is not its parent (as
         # after the interpreter died and its pid went to someone else): when
         # the client hangs up, that process must live.
-        for how in ("spawn", "fork") if hasattr(os, "posix_spawn") else ("fork",):  # spawn: 3.8+
-            stranger = subprocess.Popen(["sleep", "30"])
-            self.addCleanup(stranger.wait)
-            self.addCleanup(stranger.kill)
-            rfd, wfd = os.pipe()
-            with mock.patch.object(os, "posix_spawn", None if how == "fork" else os.posix_spawn, create=True):
-                server.start_watchdog(rfd, stranger.pid)
-            os.close(rfd)
-            os.close(wfd)  # the client hangs up
-            time.sleep(1.6)  # the watchdog waits a second before it acts
-            self.assertIsNone(stranger.poll(), "the %s watchdog killed a process it does not guard" % how)
+        stranger = subprocess.Popen(["sleep", "30"])
+        self.addCleanup(stranger.wait)
+        self.addCleanup(stranger.kill)
+        rfd, wfd = os.pipe()
+        server.start_watchdog(rfd, stranger.pid)
+        os.close(rfd)
+        os.close(wfd)  # the client hangs up
+        time.sleep(1.6)  # the watchdog waits a second before it acts
+        self.assertIsNone(stranger.poll(), "the watchdog killed a process it does not guard")
 
     def test_code_stuck_in_c_dies_a_second_after_the_client(self):
-        for how in ("spawn", "fork"):
-            rfd, wfd = os.pipe()
-            os.set_inheritable(rfd, True)
-            proc = subprocess.Popen([sys.executable, "-c", GUARDED, SERVER_PATH, how, str(rfd)],
-                                    stdout=subprocess.PIPE, pass_fds=(rfd,))
-            self.addCleanup(proc.wait)
-            self.addCleanup(proc.kill)
-            os.close(rfd)
-            self.assertEqual(proc.stdout.readline(), b"guarded\n")
-            proc.stdout.close()
-            os.close(wfd)  # the client hangs up
-            self.assertEqual(proc.wait(timeout=10), -9, "the %s watchdog did not kill it" % how)
+        rfd, wfd = os.pipe()
+        os.set_inheritable(rfd, True)
+        proc = subprocess.Popen([sys.executable, "-c", GUARDED, SERVER_PATH, str(rfd)],
+                                stdout=subprocess.PIPE, pass_fds=(rfd,))
+        self.addCleanup(proc.wait)
+        self.addCleanup(proc.kill)
+        os.close(rfd)
+        self.assertEqual(proc.stdout.readline(), b"guarded\n")
+        proc.stdout.close()
+        os.close(wfd)  # the client hangs up
+        self.assertEqual(proc.wait(timeout=10), -9, "the watchdog did not kill it")
 
-    def test_the_watchdog_runs_at_idle_priority(self):
-        # Its start takes no core from the client, ssh and the server.
+    def test_idle_priority(self):
         child = subprocess.Popen(["sleep", "5"])
         self.addCleanup(child.wait)
         self.addCleanup(child.kill)
@@ -2278,23 +2272,24 @@ class WatchdogTests(unittest.TestCase):
         # The interpreter ends by itself (the client still connected): its
         # watchdog has nothing left to guard and goes at once, not a second
         # after some later hang-up.
-        for how in ("spawn", "fork"):
-            rfd, wfd = os.pipe()
-            self.addCleanup(os.close, wfd)
-            os.set_inheritable(rfd, True)
-            proc = subprocess.Popen([sys.executable, "-c", ENDING, SERVER_PATH, how, str(rfd)],
-                                    stdout=subprocess.PIPE, pass_fds=(rfd,))
-            os.close(rfd)
-            watchdog = int(proc.stdout.read().split()[0])
-            self.assertEqual(proc.wait(timeout=10), 0)
-            deadline = time.time() + 0.8
-            while os.path.exists("/proc/%d" % watchdog) and time.time() < deadline:
-                with open("/proc/%d/stat" % watchdog) as f:
-                    if f.read().rsplit(")", 1)[1].split()[0] == "Z":  # ended, not yet reaped
-                        break
-                time.sleep(0.02)
-            else:
-                self.assertFalse(os.path.exists("/proc/%d" % watchdog), "the %s watchdog outlived it" % how)
+        rfd, wfd = os.pipe()
+        self.addCleanup(os.close, wfd)
+        os.set_inheritable(rfd, True)
+        proc = subprocess.Popen([sys.executable, "-c", ENDING, SERVER_PATH, str(rfd)],
+                                stdout=subprocess.PIPE, pass_fds=(rfd,))
+        os.close(rfd)
+        watchdog, policy = map(int, proc.stdout.read().split())
+        self.assertEqual(proc.wait(timeout=10), 0)
+        # It only sleeps, at idle priority: a core is free when it must act.
+        self.assertEqual(policy, getattr(os, "SCHED_IDLE", policy))
+        deadline = time.time() + 0.8
+        while os.path.exists("/proc/%d" % watchdog) and time.time() < deadline:
+            with open("/proc/%d/stat" % watchdog) as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":  # ended, not yet reaped
+                    break
+            time.sleep(0.02)
+        else:
+            self.assertFalse(os.path.exists("/proc/%d" % watchdog), "the watchdog outlived it")
 
 
 def records(*entries):
