@@ -1830,17 +1830,19 @@ def _error_header(rid, e):
 
 # ------------------------------------------------------------------- 6. main
 
-# The watchdog's program (see start_watchdog): it guards the pid in argv[1]
-# and watches fd 0, the protocol's input, without reading from it.
-WATCHDOG = """import os, select, sys
-import _signal as signal  # the signal module would import enum
-parent = int(sys.argv[1])
-guarded, send = None, getattr(signal, "pidfd_send_signal", None)
-try:
-    guarded = os.pidfd_open(parent)  # Python 3.9+, Linux 5.3+
-except (AttributeError, OSError):
-    pass
-if os.getppid() == parent:  # else not the interpreter we were told to guard
+def _watch(parent):
+    """The watchdog's loop (see start_watchdog): it guards `parent` and
+    watches fd 0, the protocol's input, without reading from it."""
+    import select
+    import _signal as signal  # the signal module would import enum
+    guarded, send = None, getattr(signal, "pidfd_send_signal", None)
+    pidfd_open = getattr(os, "pidfd_open", None)  # Python 3.9+, Linux 5.3+
+    try:
+        guarded = pidfd_open(parent) if pidfd_open is not None else None
+    except OSError:
+        pass
+    if os.getppid() != parent:  # not the interpreter we were told to guard
+        return
     poller = select.poll()
     poller.register(0, 0)  # no POLLIN: only hang-up and errors wake us
     if guarded is not None:
@@ -1851,13 +1853,13 @@ if os.getppid() == parent:  # else not the interpreter we were told to guard
         # quarter second: it is gone once we are someone else's child.
         for fd, ev in poller.poll(None if guarded is not None else 250):
             if fd != 0:
-                os._exit(0)  # at once: no interpreter teardown as the client finishes
+                return  # it ended by itself
             hung_up = hung_up or bool(ev & (select.POLLHUP | select.POLLERR | select.POLLNVAL))
         if guarded is None and not hung_up and os.getppid() != parent:
-            os._exit(0)
+            return
     if guarded is not None:
         if select.select([guarded], [], [], 1.0)[0]:  # a second's grace, unless it ends first
-            os._exit(0)  # at once: no interpreter teardown as the client finishes
+            return
         try:
             if send is not None:
                 send(guarded, signal.SIGKILL)
@@ -1869,7 +1871,6 @@ if os.getppid() == parent:  # else not the interpreter we were told to guard
         select.select([], [], [], 1.0)
         if os.getppid() == parent:  # still alive (a dead parent makes us an orphan)
             os.kill(parent, signal.SIGKILL)
-"""
 
 
 def start_watchdog(rfd, parent):
@@ -1903,11 +1904,10 @@ def start_watchdog(rfd, parent):
         os.dup2(null, 1)
         os.dup2(null, 2)
         os.closerange(3, 65536)
-        sys.argv = ["-c", str(parent)]
-        exec(WATCHDOG, {"__name__": "__watchdog__"})
+        _watch(parent)
     except BaseException:
         pass
-    os._exit(0)
+    os._exit(0)  # at once: no interpreter teardown, nor the parent's at-exit work
 
 
 def _idle_priority(pid):
