@@ -497,22 +497,27 @@ class Bench:
         bulk_env = self.env(self.ctl("bulk"))
         mux_floor = self.ssh("-S", self.floor_ctl, host, "cat " + qf)
 
-        # 3a. --raw bytes to stdout.
+        # 3a. --raw bytes to stdout. The file object is `cat FILE`: its bytes
+        # leave as they are read (by sendfile). `read()` must hold all of
+        # them before the first can leave, which no floor does: an info row,
+        # with the peers' way (an iterator of chunks) beside it.
         rows = []
-        cmd = self.pushy("--raw", 'open(%s, "rb").read()' % json.dumps(f))
-        rows.append(dict(tool="pushy exec --raw > /dev/null (master reused)", role="pushy", cmd=cmd,
-                         target=("ge", 0.9),
+        cmd = self.pushy("--raw", 'open(%s, "rb")' % json.dumps(f))
+        rows.append(dict(tool="pushy exec --raw 'open(FILE, \"rb\")' > /dev/null (master reused)", role="pushy",
+                         cmd=cmd, target=("ge", 0.9),
                          fn=lambda cmd=cmd: self.rate_rss(cmd, size, env=bulk_env, warm=True)))
         rows.append(dict(tool="ssh -S CTL HOST cat FILE > /dev/null (floor)", role="floor",
                          cmd=self.ssh("-S", "CTL", host, "cat " + qf),
                          fn=lambda: self.rate_rss(mux_floor, size)))
-        # The same bytes as an iterator of MiB chunks: sent while the file is
-        # read, as cat does, where `read()` must hold all of it first.
+        cmd = self.pushy("--raw", 'open(%s, "rb").read()' % json.dumps(f))
+        rows.append(dict(tool="pushy exec --raw 'open(FILE, \"rb\").read()', one value (master reused, info)",
+                         role="info", cmd=cmd,
+                         fn=lambda cmd=cmd: self.rate_rss(cmd, size, env=bulk_env, warm=True)))
         cmd = self.pushy("--raw", 'iter(functools.partial(open(%s, "rb").read, 1 << 20), b"")' % json.dumps(f))
         rows.append(dict(tool="pushy exec --raw, MiB chunks streamed (master reused, info)", role="info",
                          cmd=cmd, fn=lambda cmd=cmd: self.rate_rss(cmd, size, env=bulk_env, warm=True)))
-        cmd = self.pushy("--no-reuse", "--raw", 'open(%s, "rb").read()' % json.dumps(f))
-        rows.append(dict(tool="pushy exec --no-reuse --raw > /dev/null (info)", role="info", cmd=cmd,
+        cmd = self.pushy("--no-reuse", "--raw", 'open(%s, "rb")' % json.dumps(f))
+        rows.append(dict(tool="pushy exec --no-reuse --raw 'open(FILE, \"rb\")' > /dev/null (info)", role="info", cmd=cmd,
                          fn=lambda cmd=cmd: self.rate_rss(cmd, size, env=self.env(self.ctl("bulk-cold")))))
         cmd = self.ssh(host, "cat " + qf)
         rows.append(dict(tool="ssh HOST cat FILE > /dev/null (new connection, info)", role="info",

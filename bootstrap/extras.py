@@ -1638,6 +1638,47 @@ def send_tree(path, recursive):
     return items()
 
 
+def file_content(f):
+    """The bytes of binary file object `f` from where it stands to its end,
+    for `--raw`: what cat would print, in chunks. A regular file opened by
+    open() goes by sendfile from its descriptor (no copy through this
+    process), then whatever it has grown by since; anything else (a pipe, a
+    gzip file, BytesIO) is read as it comes, so a slow producer's output is
+    passed on as it is made. Leaves `f` at its end, as reading would."""
+    import io
+    import stat
+    fd = None
+    if type(f) in (io.BufferedReader, io.BufferedRandom, io.FileIO):  # not subclasses: their read() may differ
+        try:
+            fd = f.fileno()
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                fd = None
+        except (OSError, ValueError):  # closed, or no descriptor: read() says why
+            fd = None
+    if fd is not None:
+        at = f.tell()  # past what f's buffer holds
+        size = os.fstat(fd).st_size
+        while at < size:
+            chunk = _FileRange(fd, at, min(CHUNK, size - at))
+            yield chunk  # sent before we resume
+            if chunk.short:
+                f.seek(0, 2)
+                raise OSError("%s shrank while it was being sent: what was sent ends in zeros in place of "
+                              "the bytes it lost" % getattr(f, "name", "the file"))
+            at += chunk.count
+        f.seek(at)
+    read = getattr(f, "read1", None) or f.read
+    while True:
+        data = read(CHUNK)
+        if data is None:  # a non-blocking descriptor with nothing yet
+            import select
+            select.select([f], [], [])
+            continue
+        if not data:
+            return
+        yield data
+
+
 class TransferInterrupted(Exception):
     pass
 

@@ -1598,6 +1598,8 @@ class Server:
                     has_value, value = run_code(header.get("code", ""), header.get("file") or "<input>",
                                                 self.namespace, mode)
                 if has_value and (header.get("stream") or kind == "get") and _is_iterator(value):
+                    if header.get("file_bytes") and _is_binary_file(value):  # --raw: its bytes, not its lines
+                        value = load_extras().file_content(value)
                     self._stream(rid, value)
                     return {"k": "end", "id": rid}, b""
                 if not has_value:
@@ -1707,6 +1709,18 @@ def _incomplete(code):
 def _is_iterator(value):
     t = type(value)
     return hasattr(t, "__next__") and hasattr(t, "__iter__") and not isinstance(value, (str, bytes))
+
+
+def _is_binary_file(value):
+    """An open, readable binary file object (a closed or write-only one is
+    left to iteration, which says what is wrong in Python's words)."""
+    import io  # (loaded with the interpreter: a dict lookup)
+    if not isinstance(value, (io.BufferedIOBase, io.FileIO)):
+        return False
+    try:
+        return value.readable()
+    except ValueError:  # closed
+        return False
 
 
 def _exit_code(e):

@@ -1833,6 +1833,93 @@ class StreamTests(EndToEndTest):
         self.assertEqual(srv.wait(5), 0)
 
 
+def streamed_bytes(frames):
+    """The bytes items of a stream, joined (each item one bytes value)."""
+    out = []
+    for f in frames:
+        if f.header["k"] != "items":
+            continue
+        at = 0
+        for tokens, size in zip(f.header["v"], f.header["sizes"]):
+            (kind, offset, n), = tokens
+            assert kind == "b", tokens
+            out.append(f.payload[at + offset:at + offset + n])
+            at += size
+    return b"".join(out)
+
+
+class FileBytesTests(EndToEndTest):
+    """`--raw` on one host (`file_bytes`): a binary file object result
+    streams its content from where it stands, not its lines."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp()
+        self.addCleanup(subprocess.call, ["rm", "-rf", self.dir])
+        self.path = os.path.join(self.dir, "f")
+        # Longer than a chunk, with lines of every length (a byte of 10 here
+        # and there), so lines and chunks differ.
+        self.content = bytes(range(256)) * (extras.CHUNK // 256 + 7)
+        with open(self.path, "wb") as f:
+            f.write(self.content)
+
+    def test_a_file_streams_from_where_it_stands_and_is_left_at_its_end(self):
+        srv = self.start()
+        frames = srv.eval("f = open(%r, 'rb')\nf.read(3)\nf" % self.path, stream=True, window=64, file_bytes=True)
+        self.assertReply(frames, "end")
+        self.assertTrue(streamed_bytes(frames) == self.content[3:], "the bytes differ")
+        # In chunks, not lines.
+        self.assertLessEqual(len(stream_items(frames)), 3)
+        self.assertReply(srv.eval("f.tell()"), "value", v=[len(self.content)])
+
+    def test_a_pipe_and_objects_without_a_descriptor_are_read_as_they_come(self):
+        srv = self.start()
+        for code in ["subprocess.Popen(['cat', %r], stdout=subprocess.PIPE).stdout" % self.path,
+                     "io.BytesIO(open(%r, 'rb').read())" % self.path,
+                     "open(%r, 'rb', buffering=0)" % self.path]:
+            frames = srv.eval(code, stream=True, window=64, file_bytes=True)
+            self.assertReply(frames, "end")
+            self.assertTrue(streamed_bytes(frames) == self.content, "the bytes of %s differ" % code)
+
+    def test_without_file_bytes_a_file_streams_its_lines(self):
+        with open(self.path, "wb") as f:
+            f.write(b"ab\ncd\n")
+        srv = self.start()
+        frames = srv.eval("open(%r, 'rb')" % self.path, stream=True, window=64)
+        self.assertEqual(stream_items(frames), [[["b", 0, 3]], [["b", 0, 3]]])
+        # A text file is lines even with it.
+        frames = srv.eval("open(%r)" % self.path, stream=True, window=64, file_bytes=True)
+        self.assertEqual(stream_items(frames), [["ab\n"], ["cd\n"]])
+
+    def test_a_closed_or_write_only_file_errs_in_pythons_words(self):
+        srv = self.start()
+        frames = srv.eval("f = open(%r, 'rb')\nf.close()\nf" % self.path, stream=True, window=64, file_bytes=True)
+        self.assertIn("I/O operation on closed file", self.assertReply(frames, "error").header["message"])
+        frames = srv.eval("open(%r, 'ab')" % self.path, stream=True, window=64, file_bytes=True)
+        error = self.assertReply(frames, "error").header
+        self.assertEqual((error["type"], error["message"]), ("UnsupportedOperation", "read"))
+
+    def test_a_file_that_shrank_midway_is_an_error(self):
+        with open(self.path, "rb") as f:
+            it = extras.file_content(f)
+            first = next(it)
+            self.assertIs(type(first), server.FileRange)
+            self.assertEqual((first.offset, first.count), (0, extras.CHUNK))
+            first.short = True  # what the channel found when it sent it
+            with self.assertRaisesRegex(OSError, "shrank while it was being sent"):
+                next(it)
+
+    def test_what_a_file_grew_by_is_read_as_it_comes(self):
+        with open(self.path, "rb") as f:
+            it = extras.file_content(f)
+            ranges = [next(it), next(it)]
+            with open(self.path, "ab") as g:
+                g.write(b"more")
+            rest = list(it)
+        self.assertEqual([(r.offset, r.count) for r in ranges],
+                         [(0, extras.CHUNK), (extras.CHUNK, len(self.content) - extras.CHUNK)])
+        self.assertEqual(rest, [b"more"])
+
+
 class StdinTests(EndToEndTest):
     def test_forwarded_stdin(self):
         srv = self.start()

@@ -111,6 +111,11 @@ pub struct Request<'a> {
     /// A bytes result goes to the handler in chunks as it arrives
     /// (`Event::Bytes`, then `Reply::BytesStreamed`), never held whole.
     pub stream_bytes: bool,
+    /// With `stream`: a binary file object result (`open(path, "rb")`, a
+    /// pipe's reader) streams its content from where it stands, as bytes
+    /// items, where it would stream its lines; a regular file goes by
+    /// sendfile on the host.
+    pub file_bytes: bool,
     /// The value comes back as it arrived, undecoded (`Reply::Encoded`),
     /// for a caller that only prints it: see
     /// [`Printer::write_encoded`](crate::printer::Printer::write_encoded).
@@ -183,6 +188,7 @@ impl<'a> Request<'a> {
             repl: false,
             if_complete: false,
             stream_bytes: false,
+            file_bytes: false,
             undecoded: false,
             splice_items: false,
             truth: false,
@@ -571,6 +577,7 @@ impl Session {
                 if_complete: request.if_complete,
                 truth: request.truth,
                 text_forms: request.text_forms,
+                file_bytes: request.stream && request.file_bytes,
                 stdin: request.stdin.is_some() && request.pty.is_none(),
                 argv: &request.argv,
                 terminal: request.terminal && request.pty.is_none(),

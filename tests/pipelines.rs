@@ -136,6 +136,37 @@ fn bulk_bytes_arrive_exactly() {
 }
 
 #[test]
+fn a_binary_file_under_raw_is_its_bytes_from_where_it_stands() {
+    let dir = private_dir();
+    let path = dir.path().join("blob");
+    let blob: Vec<u8> = (0..(3u32 << 20)).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    std::fs::write(&path, &blob).unwrap();
+    let code = format!("f = open({:?}, 'rb')\nf.read(1000)\nf", path.display().to_string());
+    let done = ssh_exec().args([code.as_str(), "--raw"]).run();
+    done.success();
+    assert!(
+        done.stdout == blob[1000..],
+        "{} bytes differ from the file's last {}",
+        done.stdout.len(),
+        blob.len() - 1000
+    );
+    // Without --raw it is still an iterator of lines.
+    std::fs::write(&path, b"ab\ncd\n").unwrap();
+    let code = format!("open({:?}, 'rb')", path.display().to_string());
+    ssh_exec().arg(&code).run().success().stdout_is("b'ab\\n'\nb'cd\\n'\n");
+}
+
+#[test]
+fn a_pipe_under_raw_passes_output_on_as_it_comes_not_by_lines() {
+    // A prompt without a newline, then a pause: `ssh HOST cmd` shows it at
+    // once, and so must pushy.
+    let code = "subprocess.Popen(['sh', '-c', 'printf abc; sleep 2; printf def'], stdout=subprocess.PIPE).stdout";
+    let mut running = ssh_exec().args([code, "--raw"]).spawn();
+    assert_eq!(running.bytes(3, Duration::from_secs(20)), b"abc", "the first output waited for the rest");
+    running.wait().success().stdout_is("abcdef");
+}
+
+#[test]
 fn a_large_raw_bytes_result_streams_with_bounded_memory() {
     let dir = private_dir();
     let path = dir.path().join("blob");

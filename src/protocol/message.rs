@@ -237,6 +237,9 @@ pub struct Eval<'a> {
     /// Standard types as their text (the `--json` mapping).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub text_forms: bool,
+    /// With `stream`: a binary file result streams its bytes, not its lines.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub file_bytes: bool,
     /// Stdin frames follow.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub stdin: bool,
@@ -680,6 +683,7 @@ mod tests {
             if_complete: false,
             truth: false,
             text_forms: false,
+            file_bytes: false,
             stdin: false,
             argv: &argv,
             terminal: false,

@@ -113,6 +113,29 @@ impl Running {
         }
     }
 
+    /// What stdout has brought past what was read, once that is at least
+    /// `n` bytes, within `limit`: output that has come so far and no more.
+    #[track_caller]
+    pub fn bytes(&mut self, n: usize, limit: Duration) -> Vec<u8> {
+        let deadline = Instant::now() + limit;
+        let mut state = self.stdout.state.lock().unwrap();
+        loop {
+            if state.bytes.len() - self.cursor >= n {
+                let bytes = state.bytes[self.cursor..].to_vec();
+                self.cursor = state.bytes.len();
+                return bytes;
+            }
+            let now = Instant::now();
+            if state.closed || now >= deadline {
+                let why = if state.closed { "stdout ended" } else { "nothing more" };
+                let rest = String::from_utf8_lossy(&state.bytes[self.cursor..]).into_owned();
+                drop(state);
+                panic!("{why} within {limit:?} instead of {n} bytes (after {rest:?})\n{}", self.describe());
+            }
+            state = self.stdout.changed.wait_timeout(state, deadline - now).unwrap().0;
+        }
+    }
+
     /// The next line of stdout (without its newline), within `limit`.
     #[track_caller]
     pub fn line(&mut self, limit: Duration) -> String {
