@@ -125,14 +125,19 @@ fn five_hundred_hosts_at_fifty_forks_within_1024_descriptors_and_64_mib() {
 
 #[test]
 fn results_print_as_hosts_finish_unless_ordered() {
-    // Whichever host takes the marker first sleeps; the other answers at once.
+    // Whichever host takes the marker first waits until the other has
+    // answered, and a second more (not a fixed sleep: on a loaded machine
+    // the second host may start late); the other answers at once.
     let dir = private_dir();
     let marker = dir.path().join("slow");
     let code = format!(
-        "try:\n    os.rename({m:?}, {m:?} + '.taken')\n    time.sleep(1.5)\n    r = 'slept'\nexcept OSError:\n    r = 'quick'\nr",
+        "try:\n    os.rename({m:?}, {m:?} + '.taken')\n    end = time.time() + 30\n    \
+         while not os.path.exists({m:?} + '.quick') and time.time() < end:\n        time.sleep(0.02)\n    \
+         time.sleep(1)\n    r = 'slept'\nexcept OSError:\n    open({m:?} + '.quick', 'w').close()\n    r = 'quick'\nr",
         m = marker.display().to_string()
     );
     let run = |ordered: bool| {
+        let _ = std::fs::remove_file(format!("{}.quick", marker.display()));
         std::fs::write(&marker, "").unwrap();
         let mut args = vec!["--forks", "2", "pushy-test-a,pushy-test-b", code.as_str()];
         if ordered {
