@@ -1643,40 +1643,74 @@ def file_content(f):
     for `--raw`: what cat would print, in chunks. A regular file opened by
     open() goes by sendfile from its descriptor (no copy through this
     process), then whatever it has grown by since; anything else (a pipe, a
-    gzip file, BytesIO) is read as it comes, so a slow producer's output is
-    passed on as it is made. Leaves `f` at its end, as reading would."""
+    socket, a gzip file, BytesIO, a file whose size is not its length, as
+    in sysfs) is read as it comes, so a slow producer's output is passed on
+    as it is made. Leaves `f` at its end, or where an interrupt stopped it,
+    as reading would."""
     import io
-    import stat
-    fd = None
-    if type(f) in (io.BufferedReader, io.BufferedRandom, io.FileIO):  # not subclasses: their read() may differ
-        try:
-            fd = f.fileno()
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                fd = None
-        except (OSError, ValueError):  # closed, or no descriptor: read() says why
-            fd = None
+    if f.writable():
+        f.flush()  # what is written is part of the file (and in append mode moves f to its end)
+    fd = _sendable(f)
     if fd is not None:
         at = f.tell()  # past what f's buffer holds
-        size = os.fstat(fd).st_size
-        while at < size:
-            chunk = _FileRange(fd, at, min(CHUNK, size - at))
-            yield chunk  # sent before we resume
-            if chunk.short:
-                f.seek(0, 2)
-                raise OSError("%s shrank while it was being sent: what was sent ends in zeros in place of "
-                              "the bytes it lost" % getattr(f, "name", "the file"))
-            at += chunk.count
-        f.seek(at)
-    read = getattr(f, "read1", None) or f.read
+        try:
+            size = os.fstat(fd).st_size
+            while at < size and not f.closed:  # closed meanwhile: its number may be another file's
+                chunk = _FileRange(fd, at, min(CHUNK, size - at))
+                yield chunk  # sent before we resume
+                if chunk.short:
+                    at = os.fstat(fd).st_size
+                    name = f.name if isinstance(f.name, str) else "file descriptor %d" % fd
+                    raise OSError("%s shrank while it was being sent: what was sent ends in zeros in place "
+                                  "of what it lost" % name)
+                at += chunk.count
+        finally:
+            if not f.closed:
+                f.seek(at)
+    # A subclass that defines only read() inherits a read1() that raises.
+    read = f.read1 if getattr(type(f), "read1", None) not in (None, io.BufferedIOBase.read1) else f.read
+    wait = _readable_wait(f)
     while True:
+        if wait is not None:
+            wait()
         data = read(CHUNK)
-        if data is None:  # a non-blocking descriptor with nothing yet
-            import select
-            select.select([f], [], [])
+        if data is None:  # an unbuffered non-blocking descriptor with nothing yet
             continue
         if not data:
             return
         yield data
+
+
+def _sendable(f):
+    """f's descriptor, if its bytes may go by sendfile: a regular file,
+    opened by open() (a subclass's read() may differ), whose size is its
+    length (sysfs says 4096 for a few bytes). Else None."""
+    import io
+    import stat
+    if type(f) not in (io.BufferedReader, io.BufferedRandom, io.FileIO):
+        return None
+    try:
+        fd = f.fileno()
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size == 0 or os.pread(fd, 1, st.st_size - 1) == b"":
+            return None
+        return fd
+    except (OSError, ValueError):  # closed, or no descriptor: reading says why
+        return None
+
+
+def _readable_wait(f):
+    """For a non-blocking descriptor (whose buffered read1() answers b""
+    when nothing is there yet, as at its end): a wait until it is readable.
+    Else None."""
+    try:
+        fd = f.fileno()
+        if os.get_blocking(fd):
+            return None
+    except (OSError, ValueError, AttributeError):  # no descriptor (BytesIO): reads never wait
+        return None
+    import select
+    return lambda: select.select([fd], [], [])
 
 
 class TransferInterrupted(Exception):

@@ -195,16 +195,19 @@ class Channel:
         `count` bytes: a file that shrank meanwhile is made up with zeros
         and marked `short`, for the sender to report."""
         offset, end = part.offset, part.offset + part.count
+        sendfile = _sendfile_works[0]
         while offset < end:
             n = 0
-            if _sendfile_works[0]:
+            if sendfile:
                 try:
                     n = os.sendfile(self.wfd, part.fd, offset, end - offset)
                 except OSError as e:
                     if offset != part.offset or e.errno not in (_errno_code("EINVAL"), _errno_code("ENOSYS"),
                                                                 _errno_code("ENOTSOCK"), _errno_code("EOPNOTSUPP")):
                         raise
-                    _sendfile_works[0] = False  # not to a pipe here (not Linux): read and write
+                    # Not to a pipe here (not Linux), or not from this file
+                    # (an odd file system): read and write, for this part.
+                    sendfile = False
                     continue
             else:
                 data = os.pread(part.fd, min(end - offset, 1 << 20), offset)

@@ -27,6 +27,7 @@ import builtins
 import collections
 import enum
 import importlib.util
+import io
 import json
 import os
 import select
@@ -35,6 +36,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import types
 import unittest
@@ -1833,6 +1835,12 @@ class StreamTests(EndToEndTest):
         self.assertEqual(srv.wait(5), 0)
 
 
+def sent(items):
+    """What file_content's items amount to once sent (a FileRange read as
+    the channel's sendfile would, before the next item is made)."""
+    return b"".join(os.pread(i.fd, i.count, i.offset) if type(i) is server.FileRange else i for i in items)
+
+
 def streamed_bytes(frames):
     """The bytes items of a stream, joined (each item one bytes value)."""
     out = []
@@ -1871,6 +1879,14 @@ class FileBytesTests(EndToEndTest):
         self.assertLessEqual(len(stream_items(frames)), 3)
         self.assertReply(srv.eval("f.tell()"), "value", v=[len(self.content)])
 
+    def test_a_regular_file_goes_by_sendfile_and_the_rest_by_reading(self):
+        with open(self.path, "rb") as f:
+            self.assertEqual([type(i) for i in extras.file_content(f)], [server.FileRange] * 2)
+        with open(self.path, "rb", buffering=0) as f:  # FileIO
+            self.assertEqual([type(i) for i in extras.file_content(f)], [server.FileRange] * 2)
+        with io.BytesIO(self.content) as f:
+            self.assertEqual({type(i) for i in extras.file_content(f)}, {bytes})
+
     def test_a_pipe_and_objects_without_a_descriptor_are_read_as_they_come(self):
         srv = self.start()
         for code in ["subprocess.Popen(['cat', %r], stdout=subprocess.PIPE).stdout" % self.path,
@@ -1897,6 +1913,68 @@ class FileBytesTests(EndToEndTest):
         frames = srv.eval("open(%r, 'ab')" % self.path, stream=True, window=64, file_bytes=True)
         error = self.assertReply(frames, "error").header
         self.assertEqual((error["type"], error["message"]), ("UnsupportedOperation", "read"))
+
+    def test_a_file_whose_size_is_not_its_length_is_read(self):
+        # sysfs: st_size 4096 for a few bytes. sendfile would promise the
+        # 4096 and pad them with zeros.
+        real = os.fstat
+        with open(self.path, "wb") as f:
+            f.write(b"00:00:00:00:00:00\n")
+
+        def fstat(fd):
+            st = real(fd)
+            return os.stat_result(st[:6] + (4096,) + st[7:])
+        with open(self.path, "rb") as f, mock.patch.object(extras.os, "fstat", fstat):
+            self.assertEqual(list(extras.file_content(f)), [b"00:00:00:00:00:00\n"])
+
+    def test_a_non_blocking_pipe_is_waited_for_not_taken_as_ended(self):
+        r, w = os.pipe()
+        os.set_blocking(r, False)
+
+        def later():
+            time.sleep(0.2)
+            os.write(w, b"abc")
+            os.close(w)
+        writer = threading.Thread(target=later)
+        writer.start()
+        with os.fdopen(r, "rb") as f:
+            got = list(extras.file_content(f))
+        writer.join()
+        self.assertEqual(got, [b"abc"])
+
+    def test_an_object_with_read_alone_is_read(self):
+        content = self.content
+
+        class Reader(io.BufferedIOBase):  # inherits a read1 that raises
+            at = 0
+
+            def readable(self):
+                return True
+
+            def read(self, n=-1):
+                data = content[self.at:self.at + n]
+                self.at += len(data)
+                return data
+        self.assertTrue(b"".join(extras.file_content(Reader())) == content)
+
+    def test_what_was_written_counts_and_append_mode_is_at_its_end(self):
+        with open(self.path, "r+b") as f:
+            f.write(b"ZZ")  # still in f's buffer
+            self.assertTrue(sent(extras.file_content(f)) == self.content[2:])
+        with open(self.path, "rb") as f:
+            self.assertEqual(f.read(2), b"ZZ")
+        with open(self.path, "a+b") as f:
+            f.seek(0)
+            f.write(b"YY")  # lands at the end, which is where f then stands
+            self.assertEqual(list(extras.file_content(f)), [])
+            self.assertEqual(f.tell(), len(self.content) + 2)
+
+    def test_a_stream_stopped_midway_leaves_the_file_where_it_stopped(self):
+        with open(self.path, "rb") as f:
+            it = extras.file_content(f)
+            next(it), next(it)  # the first chunk was sent: the second is out
+            it.close()  # an interrupt
+            self.assertEqual(f.tell(), extras.CHUNK)
 
     def test_a_file_that_shrank_midway_is_an_error(self):
         with open(self.path, "rb") as f:

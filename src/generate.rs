@@ -221,12 +221,12 @@ one item per line for lists, tuples, sets and iterators (a dict as
 \fIkey\fR<TAB>\fIvalue\fR lines); an item that is a row (a tuple or list
 of scalars) prints its fields tab\-separated, for \fBsort\fR and \fBcut\fR.
 \fB\-0\fR ends every item with NUL instead, for \fBxargs \-0\fR.
-On one host, a binary file object under \fB\-\-raw\fR prints its content
-from where it stands, as \fBcat\fR would: \fBopen(\fR\fIpath\fR\fB, "rb")\fR
+On one host, a binary file object under \fB\-\-raw\fR (not \fB\-0\fR)
+prints its content from where it stands, as \fBcat\fR would: \fBopen(\fR\fIpath\fR\fB, "rb")\fR
 streams the file (by \fBsendfile\fR(2) on the host, without holding it in
 memory), and a pipe's reader (a \fBsubprocess.Popen\fR's \fBstdout\fR) passes
-output on as it comes, not a line at a time. Elsewhere a file is an iterator
-of lines.
+output on as it comes, not a line at a time (a non\-blocking one is waited
+for). Elsewhere a file is an iterator of lines.
 .SS JSON format (\-\-json)
 Standard output carries JSON only: remote output (\fBprint\fR, child
 processes) goes to standard error. Each line is one of these records:

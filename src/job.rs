@@ -107,8 +107,7 @@ pub fn run_on(
         truth: job.test,
         text_forms: job.text_forms,
         stream_bytes: job.stream_bytes,
-        // `--raw` on one host: a file's bytes, as cat would print them.
-        file_bytes: job.stream_bytes,
+        file_bytes: job.file_bytes,
         // The value is printed, not kept: no tree (see `exec`).
         undecoded: true,
         pty: job.tty.then(crate::pty::size),

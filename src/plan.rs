@@ -79,6 +79,9 @@ pub struct Job {
     pub stdin: StdinSource,
     /// `--raw`: a bytes result streams to stdout as it arrives.
     pub stream_bytes: bool,
+    /// `--raw` without `-0`: a binary file result prints its bytes as cat
+    /// would (with `-0` each of its lines is an item ended by NUL).
+    pub file_bytes: bool,
     /// `--json`: standard types come as their text.
     pub text_forms: bool,
     /// `-v`: say which interpreter ran, as whom.
@@ -208,6 +211,7 @@ fn exec(args: ExecArgs, color: ColorChoice) -> pushy::Result<JobPlan> {
         timeout: timeout(args.timeout)?,
         stdin: stdin_source(stdin_used, many)?,
         stream_bytes: printer.format == Format::Raw && !args.test && !many,
+        file_bytes: printer.format == Format::Raw && printer.item_end == ItemEnd::Newline && !args.test && !many,
         text_forms: printer.format == Format::Json,
         verbose: args.conn.verbose,
         modules: local_modules(".".into(), &args.paths, args.conn.verbose)?,
@@ -236,6 +240,7 @@ fn run(args: RunArgs, color: ColorChoice) -> pushy::Result<JobPlan> {
         timeout: timeout(args.timeout)?,
         stdin: stdin_source(stdin_used, many)?,
         stream_bytes: false,
+        file_bytes: false,
         text_forms: false,
         tty: false,
         verbose: args.conn.verbose,

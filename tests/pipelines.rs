@@ -135,6 +135,8 @@ fn bulk_bytes_arrive_exactly() {
     assert!(done.stdout == blob, "{} bytes differ from the file", done.stdout.len());
 }
 
+/// Exactness through sendfile and the channel. (A file read by lines would
+/// print the same bytes: the host's unit tests check how it goes.)
 #[test]
 fn a_binary_file_under_raw_is_its_bytes_from_where_it_stands() {
     let dir = private_dir();
@@ -150,10 +152,12 @@ fn a_binary_file_under_raw_is_its_bytes_from_where_it_stands() {
         done.stdout.len(),
         blob.len() - 1000
     );
-    // Without --raw it is still an iterator of lines.
+    // Without --raw, and with -0 (one NUL per item), it is still an
+    // iterator of lines.
     std::fs::write(&path, b"ab\ncd\n").unwrap();
     let code = format!("open({:?}, 'rb')", path.display().to_string());
     ssh_exec().arg(&code).run().success().stdout_is("b'ab\\n'\nb'cd\\n'\n");
+    ssh_exec().args([code.as_str(), "-0"]).run().success().stdout_is("ab\n\0cd\n\0");
 }
 
 #[test]
