@@ -117,42 +117,37 @@ impl Running {
     /// `n` bytes, within `limit`: output that has come so far and no more.
     #[track_caller]
     pub fn bytes(&mut self, n: usize, limit: Duration) -> Vec<u8> {
+        let what = format!("{n} bytes");
+        self.take(limit, &what, |unread| (unread.len() >= n).then_some((unread.len(), unread.len())))
+    }
+
+    /// The next line of stdout (without its newline), within `limit`.
+    #[track_caller]
+    pub fn line(&mut self, limit: Duration) -> String {
+        let line =
+            self.take(limit, "a line", |unread| unread.iter().position(|b| *b == b'\n').map(|end| (end, end + 1)));
+        String::from_utf8_lossy(&line).into_owned()
+    }
+
+    /// Waits within `limit` until `found` sees what it wants in the unread
+    /// stdout: (how many bytes to return, how many to consume). Fails the
+    /// test, showing what came, if stdout ends or the time runs out first.
+    #[track_caller]
+    fn take(&mut self, limit: Duration, what: &str, found: impl Fn(&[u8]) -> Option<(usize, usize)>) -> Vec<u8> {
         let deadline = Instant::now() + limit;
         let mut state = self.stdout.state.lock().unwrap();
         loop {
-            if state.bytes.len() - self.cursor >= n {
-                let bytes = state.bytes[self.cursor..].to_vec();
-                self.cursor = state.bytes.len();
-                return bytes;
+            if let Some((len, consumed)) = found(&state.bytes[self.cursor..]) {
+                let taken = state.bytes[self.cursor..self.cursor + len].to_vec();
+                self.cursor += consumed;
+                return taken;
             }
             let now = Instant::now();
             if state.closed || now >= deadline {
                 let why = if state.closed { "stdout ended" } else { "nothing more" };
                 let rest = String::from_utf8_lossy(&state.bytes[self.cursor..]).into_owned();
                 drop(state);
-                panic!("{why} within {limit:?} instead of {n} bytes (after {rest:?})\n{}", self.describe());
-            }
-            state = self.stdout.changed.wait_timeout(state, deadline - now).unwrap().0;
-        }
-    }
-
-    /// The next line of stdout (without its newline), within `limit`.
-    #[track_caller]
-    pub fn line(&mut self, limit: Duration) -> String {
-        let deadline = Instant::now() + limit;
-        let mut state = self.stdout.state.lock().unwrap();
-        loop {
-            if let Some(end) = state.bytes[self.cursor..].iter().position(|b| *b == b'\n') {
-                let line = String::from_utf8_lossy(&state.bytes[self.cursor..self.cursor + end]).into_owned();
-                self.cursor += end + 1;
-                return line;
-            }
-            let now = Instant::now();
-            if state.closed || now >= deadline {
-                let why = if state.closed { "stdout ended" } else { "nothing" };
-                let rest = String::from_utf8_lossy(&state.bytes[self.cursor..]).into_owned();
-                drop(state);
-                panic!("{why} within {limit:?} instead of a line (after {rest:?})\n{}", self.describe());
+                panic!("{why} within {limit:?} instead of {what} (after {rest:?})\n{}", self.describe());
             }
             state = self.stdout.changed.wait_timeout(state, deadline - now).unwrap().0;
         }
