@@ -123,12 +123,19 @@ fn test_flag_turns_truth_into_the_status() {
     ssh_exec().args(["--test", "[]"]).run().code(1);
 }
 
+/// A file of `len` bytes that look random (every byte value, no pattern a
+/// short shift would hide), and its content.
+fn blob_file(dir: &tempfile::TempDir, len: u32) -> (std::path::PathBuf, Vec<u8>) {
+    let path = dir.path().join("blob");
+    let blob: Vec<u8> = (0..len).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    std::fs::write(&path, &blob).unwrap();
+    (path, blob)
+}
+
 #[test]
 fn bulk_bytes_arrive_exactly() {
     let dir = private_dir();
-    let path = dir.path().join("blob");
-    let blob: Vec<u8> = (0..(8u32 << 20)).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
-    std::fs::write(&path, &blob).unwrap();
+    let (path, blob) = blob_file(&dir, 8 << 20);
     let code = format!("open({:?}, 'rb').read()", path.display().to_string());
     let done = ssh_exec().args([code.as_str(), "--raw"]).run();
     done.success();
@@ -140,9 +147,7 @@ fn bulk_bytes_arrive_exactly() {
 #[test]
 fn a_binary_file_under_raw_is_its_bytes_from_where_it_stands() {
     let dir = private_dir();
-    let path = dir.path().join("blob");
-    let blob: Vec<u8> = (0..(3u32 << 20)).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
-    std::fs::write(&path, &blob).unwrap();
+    let (path, blob) = blob_file(&dir, 3 << 20);
     let code = format!("f = open({:?}, 'rb')\nf.read(1000)\nf", path.display().to_string());
     let done = ssh_exec().args([code.as_str(), "--raw"]).run();
     done.success();
