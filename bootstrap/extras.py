@@ -1609,28 +1609,13 @@ def send_tree(path, recursive):
                 yield meta
                 try:
                     with f:
-                        # The size it had: that much goes by sendfile, in
-                        # frames that promise their length; anything it has
-                        # grown since (a log) is read as it comes.
-                        size, at, short = os.fstat(f.fileno()).st_size, 0, False
-                        while at < size:
-                            chunk = _FileRange(f.fileno(), at, min(CHUNK, size - at))
-                            yield chunk  # sent before we resume
-                            if chunk.short:
-                                short = True
-                                break
-                            at += chunk.count
-                        f.seek(at)
-                        while not short:
-                            data = f.read(CHUNK)
-                            if not data:
-                                break
-                            yield data
+                        for chunk in file_content(f):
+                            yield chunk  # sent before file_content resumes
+                except FileShrank:
+                    yield {"path": rel, "error": "%s: it shrank while it was being copied" % full}
+                    continue
                 except OSError as e:
                     yield {"path": rel, "error": _why(full, e)}
-                    continue
-                if short:
-                    yield {"path": rel, "error": "%s: it shrank while it was being copied" % full}
                     continue
                 yield {"end": True}
             else:
@@ -1638,9 +1623,15 @@ def send_tree(path, recursive):
     return items()
 
 
+class FileShrank(OSError):
+    """A file sent as ranges had fewer bytes, by the time they were sent,
+    than its size promised: zeros went in their place."""
+
+
 def file_content(f):
     """The bytes of binary file object `f` from where it stands to its end,
-    for `--raw`: what cat would print, in chunks. A regular file opened by
+    in chunks: what cat would print (`--raw`), and a file's content for
+    `pushy cp`. A regular file opened by
     open() goes by sendfile from its descriptor (no copy through this
     process), then whatever it has grown by since; anything else (a pipe, a
     socket, a gzip file, BytesIO, a file whose size is not its length, as
@@ -1661,8 +1652,8 @@ def file_content(f):
                 if chunk.short:
                     at = os.fstat(fd).st_size
                     name = f.name if isinstance(f.name, str) else "file descriptor %d" % fd
-                    raise OSError("%s shrank while it was being sent: what was sent ends in zeros in place "
-                                  "of what it lost" % name)
+                    raise FileShrank("%s shrank while it was being sent: what was sent ends in zeros in place "
+                                     "of what it lost" % name)
                 at += chunk.count
         finally:
             if not f.closed:

@@ -195,7 +195,7 @@ class Channel:
         `count` bytes: a file that shrank meanwhile is made up with zeros
         and marked `short`, for the sender to report."""
         offset, end = part.offset, part.offset + part.count
-        sendfile = _sendfile_works[0]
+        sendfile = _sendfile_works
         while offset < end:
             n = 0
             if sendfile:
@@ -228,7 +228,7 @@ _fork_hook = getattr(os, "register_at_fork", None)  # Python 3.7+
 if _fork_hook is not None:
     _fork_hook(after_in_child=lambda: _forked.__setitem__(0, True))
 
-_sendfile_works = [hasattr(os, "sendfile")]
+_sendfile_works = hasattr(os, "sendfile")  # tried per file: a refusal falls back for that file
 _splice = getattr(os, "splice", None)  # Python 3.10+, Linux
 _splice_works = [_splice is not None]
 

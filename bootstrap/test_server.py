@@ -591,7 +591,7 @@ class ChannelTests(unittest.TestCase):
         with tempfile.TemporaryFile() as f:
             f.write(b"abcdef" * 50000)
             f.flush()
-            with mock.patch.object(server, "_sendfile_works", [False]):
+            with mock.patch.object(server, "_sendfile_works", False):
                 got = self.exchange([({"k": "a"}, [server.FileRange(f.fileno(), 3, 299997)])])
         self.assertEqual(got[0][1], (b"abcdef" * 50000)[3:])
 
@@ -2499,6 +2499,19 @@ class SendTreeTests(unittest.TestCase):
         record = next(it)
         self.assertIn("shrank", record["error"])
         self.assertEqual(list(it), [])
+
+    def test_a_file_whose_size_is_not_its_length_is_read(self):
+        # sysfs: st_size 4096 for a few bytes (the walk's lstat sees the lie too).
+        with open(self.path, "wb") as f:
+            f.write(b"always [madvise] never\n")
+        real = os.fstat
+
+        def fstat(fd):
+            st = real(fd)
+            return os.stat_result(st[:6] + (4096,) + st[7:])
+        with mock.patch.object(extras.os, "fstat", fstat):
+            items = list(extras.send_tree(self.path, False))
+        self.assertEqual(items[2:], [b"always [madvise] never\n", {"end": True}])
 
     def test_what_a_file_grew_by_is_read_as_it_comes(self):
         it = extras.send_tree(self.path, False)

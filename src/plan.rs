@@ -202,6 +202,7 @@ fn exec(args: ExecArgs, color: ColorChoice) -> pushy::Result<JobPlan> {
     let stdin_used = code_from_stdin || args.host.split(',').any(|part| part.trim() == "@-");
     crate::password::set_hosts(targets.len());
     let printer = printer(&args.output, color, many);
+    let stream_bytes = printer.format == Format::Raw && !args.test && !many;
     let job = Job {
         code,
         file,
@@ -210,8 +211,8 @@ fn exec(args: ExecArgs, color: ColorChoice) -> pushy::Result<JobPlan> {
         test: args.test,
         timeout: timeout(args.timeout)?,
         stdin: stdin_source(stdin_used, many)?,
-        stream_bytes: printer.format == Format::Raw && !args.test && !many,
-        file_bytes: printer.format == Format::Raw && printer.item_end == ItemEnd::Newline && !args.test && !many,
+        stream_bytes,
+        file_bytes: stream_bytes && printer.item_end == ItemEnd::Newline,
         text_forms: printer.format == Format::Json,
         verbose: args.conn.verbose,
         modules: local_modules(".".into(), &args.paths, args.conn.verbose)?,
