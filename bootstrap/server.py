@@ -538,33 +538,84 @@ def _packed(token, children, kinds, offset):
     float64 in the payload, `["S", kind, offset, n, len]` for len bytes of
     the strs' UTF-8 joined by NUL. A million items as JSON take longer to
     write, and to read, than the items themselves. None for anything else
-    (a str holding NUL or a lone surrogate goes the JSON way). `kinds`: the
-    children's types (_encode works them out once for this and _simple_run)."""
+    (see _pack_run). `kinds`: the children's types (_encode works them out
+    once for this and _simple_run)."""
     if len(children) < PACK_MIN or len(token) != 2 or token[0] not in ("l", "t"):
         return None
+    packed = _pack_run(children, kinds)
+    if packed is None:
+        return None
+    tag, data = packed
     n = len(children)
+    return ([tag, token[0], offset, n, len(data)] if tag == "S" else [tag, token[0], offset, n]), data
+
+
+def _pack_run(items, kinds):
+    """(tag, bytes) for items that are all exact ints in 64 bits ("I":
+    little-endian int64), all exact floats ("D": float64) or all exact strs
+    ("S": their UTF-8 joined by NUL); None for anything else (a str holding
+    NUL or a lone surrogate, or an int past 64 bits, goes the JSON way).
+    `kinds`: the items' types."""
     if kinds == {str}:
-        text = "\0".join(children)
-        if text.count("\0") != n - 1:  # one of them holds a NUL
+        text = "\0".join(items)
+        if text.count("\0") != len(items) - 1:  # one of them holds a NUL
             return None
         try:
-            data = text.encode("utf-8")
+            return "S", text.encode("utf-8")
         except UnicodeEncodeError:  # a lone surrogate
             return None
-        return ["S", token[0], offset, n, len(data)], data
     if kinds == {int}:
         code, tag = "q", "I"
     elif kinds == {float}:
         code, tag = "d", "D"
     else:
         return None
-    import struct
     try:
         # Straight to little-endian bytes: no array and no copy of it.
-        data = struct.pack("<%d%s" % (n, code), *children)
-    except struct.error:  # an int past 64 bits: the JSON way, with ["i", ...]
+        return tag, struct.pack("<%d%s" % (len(items), code), *items)
+    except struct.error:  # an int past 64 bits
         return None
-    return [tag, token[0], offset, n], data
+
+
+def _table(token, rows, kinds, offset):
+    """A plain list or tuple of at least PACK_MIN rows (all exact tuples, or
+    all exact lists, of one width from 1 to PACK_MIN - 1) whose every column
+    packs as a run (_pack_run), as one token and the columns' bytes:
+    `["T", kind, offset, n, row kind, columns]`, each column `["I"]`, `["D"]`
+    or `["S", len]`, its bytes right after the column before it. A million
+    rows from a query are then a few C loops on each side instead of three
+    million tokens to write and to read (0.6 s here, now 0.2 s). None for
+    anything else: such rows go the _rows way."""
+    if len(token) != 2 or token[0] not in ("l", "t") or len(kinds) != 1:
+        return None
+    row_kind = next(iter(kinds))
+    if row_kind is not tuple and row_kind is not list:
+        return None
+    widths = set(map(len, rows))
+    width = widths.pop()
+    if widths or not 0 < width < PACK_MIN:
+        return None
+    # Each column copied out first: the types' hashes below may be user
+    # code (a metaclass's), which could change a row that is a list.
+    columns = _transpose(rows, width)
+    specs, blocks = [], []
+    for column in columns:
+        packed = _pack_run(column, set(map(type, column)))
+        if packed is None:
+            return None
+        tag, data = packed
+        specs.append([tag, len(data)] if tag == "S" else [tag])
+        blocks.append(data)
+    token = ["T", token[0], offset, len(rows), "t" if row_kind is tuple else "l", specs]
+    return token, b"".join(blocks)
+
+
+def _transpose(rows, width):
+    """The columns of rows that are exact tuples or lists of `width` items,
+    as lists (by C loops: zip(*rows) takes a million arguments, and three
+    times as long)."""
+    from operator import itemgetter
+    return [list(map(itemgetter(i), rows)) for i in range(width)]
 
 
 def _simple_run(items, kinds):
@@ -638,7 +689,7 @@ def _columns(rows, kinds):
     width = widths.pop()
     if widths or width >= PACK_MIN:
         return None
-    columns = list(zip(*rows))
+    columns = _transpose(rows, width)
     for column in columns:
         if not _simple_run(column, set(map(type, column))):
             return None
@@ -795,7 +846,11 @@ def _encode(value, careful):
                     idents.append(None)
                     break
             kinds = set(map(type, children))
-            packed = _packed(token, children, kinds, offset) if len(children) >= PACK_MIN else None
+            packed = None
+            if len(children) >= PACK_MIN:
+                packed = _packed(token, children, kinds, offset)
+                if packed is None and depth + 1 < MAX_DEPTH:
+                    packed = _table(token, children, kinds, offset)
             if packed is not None:
                 emit(packed[0])
                 blobs.append(packed[1])

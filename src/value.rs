@@ -21,6 +21,7 @@
 //! | `["b", off, len]`, `["B", off, len]` | bytes, bytearray: a slice of the frame payload |
 //! | `["I", K, off, n]`, `["D", K, off, n]` | a list (`K` = `"l"`) or tuple (`"t"`) of `n` ints (little-endian int64) or floats (float64) packed in the payload |
 //! | `["S", K, off, n, len]`  | a list or tuple of `n` strs: `len` payload bytes at `off`, the strs' UTF-8 joined by NUL (`n - 1` NULs) |
+//! | `["T", K, off, n, R, [col, ...]]` | a list or tuple (`K`) of `n` rows, each a list or tuple (`R`) of one item from every column; the columns lie in the payload one after another from `off`, each `["I"]` or `["D"]` (`n` int64s or float64s) or `["S", len]` (`n` strs as above) |
 //! | `["r", T, "repr"]`       | any other object: its type and `repr()`                   |
 //! | `["c", "list"]`          | a reference back to an enclosing container (a cycle)      |
 //! | `["x", T]`               | a container nested past the depth limit                   |
@@ -296,6 +297,56 @@ mod tests {
     }
 
     #[test]
+    fn packed_tables() {
+        // Three rows of (int, str, float): the columns one after another.
+        let mut payload = Vec::new();
+        for i in [7i64, -1, 0] {
+            payload.extend_from_slice(&i.to_le_bytes());
+        }
+        payload.extend_from_slice("a\0\0é".as_bytes());
+        let s = "a\0\0é".len();
+        for f in [0.5f64, -2.0, 1e300] {
+            payload.extend_from_slice(&f.to_le_bytes());
+        }
+        let v = dec(&format!(r#"[["T","l",0,3,"t",[["I"],["S",{s}],["D"]]]]"#), &payload).unwrap();
+        let row = |i, t: &str, f| {
+            Value::Seq(SeqKind::Tuple, vec![Value::Int(i), Value::Str(t.into()), Value::Float(f)], None)
+        };
+        let rows = vec![row(7, "a", 0.5), row(-1, "", -2.0), row(0, "é", 1e300)];
+        assert_eq!(v, Value::Seq(SeqKind::List, rows, None));
+        // A tuple of one-item lists, after a bytes value.
+        let v = dec(r#"[["l",2],["b",0,1],["T","t",1,2,"l",[["S",3]]]]"#, b"xa\0b").unwrap();
+        let one = |t: &str| Value::Seq(SeqKind::List, vec![Value::Str(t.into())], None);
+        let want = vec![Value::Bytes(b"x".to_vec()), Value::Seq(SeqKind::Tuple, vec![one("a"), one("b")], None)];
+        assert_eq!(v, Value::Seq(SeqKind::List, want, None));
+        let ints = &payload[..24];
+        for (bad, payload) in [
+            (r#"[["T","l",0,4,"t",[["I"]]]]"#, ints), // more rows than the column holds
+            (r#"[["T","l",0,3,"t",[["I"],["S",2]]]]"#, &payload[..26]), // a str column with too few strs
+            (r#"[["T","l",0,2305843009213693952,"t",[["I"]]]]"#, ints), // a count that overflows
+            (r#"[["T","l",0,99999999999,"t",[["S",3]]]]"#, &b"a\0b"[..]), // a lying count
+            (r#"[["T","l",0,3,"t",[]]]"#, ints),      // no column
+            (r#"[["T","l",0,3,"t",[["I"],["S"]]]]"#, ints), // a str column without length
+            (r#"[["T","l",0,3,"t",[["I",24]]]]"#, ints), // an int column with one
+            (r#"[["T","l",0,3,"t",[["Q"]]]]"#, ints), // a bad column
+            (r#"[["T","l",0,3,"t",["I"]]]"#, ints),   // a column that is not a list
+            (r#"[["T","s",0,3,"t",[["I"]]]]"#, ints), // a bad kind
+            (r#"[["T","l",0,3,"d",[["I"]]]]"#, ints), // a bad row kind
+            (r#"[["T","l",0,3,"t",[["I"]],1]]"#, ints), // a part too many
+            (r#"[["T","l",8,3,"t",[["I"]]]]"#, ints), // past the payload
+            (r#"[["l",2],["I","l",0,2],["T","l",8,1,"t",[["I"]]]]"#, ints), // overlapping
+            (r#"[["T","l",0,1,"t",[["S",2]]]]"#, &b"\xff\xfe"[..]), // not UTF-8
+        ] {
+            assert!(dec(bad, payload).is_err(), "{bad}");
+        }
+        // A table needs two levels: one opened at the last level is refused.
+        let deep = format!("[{}[\"T\",\"l\",0,1,\"t\",[[\"I\"]]]]", r#"["l",1],"#.repeat(MAX_DEPTH - 1));
+        assert!(dec(&deep, &7i64.to_le_bytes()).is_err());
+        let fits = format!("[{}[\"T\",\"l\",0,1,\"t\",[[\"I\"]]]]", r#"["l",1],"#.repeat(MAX_DEPTH - 2));
+        assert!(dec(&fits, &7i64.to_le_bytes()).is_ok());
+    }
+
+    #[test]
     fn nested_containers() {
         let v = dec(r#"[["d",1],["t",2],1,2,["s",1],3]"#, b"").unwrap();
         let key = Value::Seq(SeqKind::Tuple, vec![Value::Int(1), Value::Int(2)], None);
@@ -393,6 +444,9 @@ pub(crate) mod proptests {
             (0u64..8, any::<u64>()).prop_map(|(o, n)| format!(r#"["B",{o},{n}]"#)),
             (0u64..8, count.clone(), 0u64..9).prop_map(|(o, n, len)| format!(r#"["S","l",{o},{n},{len}]"#)),
             (0u64..8, count.clone()).prop_map(|(o, n)| format!(r#"["I","t",{o},{n}]"#)),
+            (0u64..8, count.clone(), 0u64..9)
+                .prop_map(|(o, n, len)| format!(r#"["T","l",{o},{n},"t",[["I"],["S",{len}]]]"#)),
+            (0u64..8, count.clone()).prop_map(|(o, n)| format!(r#"["T","t",{o},{n},"l",[["D"]]]"#)),
             "-?[0-9]{1,30}x?".prop_map(|d| format!(r#"["i","{d}"]"#)),
             prop_oneof![Just("nan"), Just("inf"), Just("-inf"), Just("1")].prop_map(|f| format!(r#"["F","{f}"]"#)),
             proptest::collection::vec(0u64..0x11_0000, 0..4).prop_map(|c| format!(r#"["u",{c:?}]"#)),

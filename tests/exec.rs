@@ -205,6 +205,34 @@ assert v["t"] == [1, 2] and v["s"] == "\udcff" and v["n"] is None and v["3"] is 
 }
 
 #[test]
+fn a_table_of_rows_prints_as_python_prints_it() {
+    // A thousand rows of one int, str and float each arrive as one packed
+    // table (columns of bytes, not tokens): pretty, JSON and raw text are
+    // what Python makes of the same value.
+    let expr = "[(i, 'r%d \\u00e9' % i, i / 4) for i in range(1000)]";
+    let python = |code: &str, input: &[u8]| {
+        use std::io::Write;
+        let mut child = Command::new("python3")
+            .args(["-c", code])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3");
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "python3 -c {code}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let pretty = pushy().args(["exec", "local:", expr]).env("COLUMNS", "80").run();
+    assert_eq!(pretty.success().stdout(), python(&format!("import pprint; pprint.pprint({expr})"), b""));
+    let json = pushy().args(["exec", "local:", expr, "--json"]).run();
+    let check = format!("import json, sys; print(json.load(sys.stdin) == json.loads(json.dumps({expr})))");
+    assert_eq!(python(&check, &json.success().stdout), "True\n");
+    let raw = pushy().args(["exec", "local:", expr, "--raw"]).run();
+    assert_eq!(raw.success().stdout(), python(&format!("for row in {expr}: print(*row, sep='\\t')"), b""));
+}
+
+#[test]
 fn a_missing_interpreter_is_reported_as_such() {
     let done = pushy().args(["exec", "--python", "/nonexistent/python3", "local:", "1"]).run();
     done.code(255).clean_error().stderr_has("no Python 3 at /nonexistent/python3");

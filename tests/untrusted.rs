@@ -414,6 +414,15 @@ fn bytes_tokens_that_share_the_payload_cannot_multiply_memory() {
 }
 
 #[test]
+fn packed_tables_that_share_the_payload_cannot_multiply_memory() {
+    // 1000 tables of 131 072 rows each over one 1 MiB column would decode
+    // to 131 million rows.
+    let done = capped_exec("table-overlap", CAP_KIB, "1");
+    done.code(255).stderr_starts_with("pushy: error: packed tables that share payload bytes");
+    done.stderr_lacks("panicked").stderr_lacks("memory allocation");
+}
+
+#[test]
 fn a_64_mib_header_of_unknown_fields_costs_no_more_than_itself() {
     capped_exec("big-header", CAP_KIB, "6 * 7").success().stdout_is("42\n");
 }

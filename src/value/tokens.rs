@@ -177,6 +177,32 @@ pub(crate) trait Sink {
         }
         self.close()
     }
+
+    /// A packed table: as the list or tuple of rows it stands for.
+    fn table(&mut self, table: &Table<'_>) -> Result<()> {
+        self.open(Open::Seq(table.kind, table.rows, None))?;
+        let mut columns: Vec<RunItems<'_>> = table.columns.iter().map(|c| c.items()).collect();
+        for _ in 0..table.rows {
+            self.open(Open::Seq(table.row_kind, columns.len(), None))?;
+            for column in &mut columns {
+                // Every column holds `rows` items: the reader checked.
+                self.scalar(column.next().unwrap_or(Scalar::None))?;
+            }
+            self.close()?;
+        }
+        self.close()
+    }
+}
+
+/// A packed list or tuple of rows, each a list or tuple of one item from
+/// every column: the columns lie in the payload, already checked to hold
+/// `rows` items each.
+#[derive(Debug)]
+pub(crate) struct Table<'a> {
+    pub(crate) kind: SeqKind,
+    pub(crate) rows: usize,
+    pub(crate) row_kind: SeqKind,
+    pub(crate) columns: Vec<Run<'a>>,
 }
 
 /// A sink that takes everything: reading into it only checks the tokens.
@@ -193,6 +219,9 @@ impl Sink for Check {
         Ok(())
     }
     fn run(&mut self, _: SeqKind, _: Run<'_>) -> Result<()> {
+        Ok(())
+    }
+    fn table(&mut self, _: &Table<'_>) -> Result<()> {
         Ok(())
     }
 }
@@ -499,6 +528,10 @@ impl<'p, S: Sink> Reader<'p, '_, S> {
                 };
                 self.sink.run(kind, run)?;
             }
+            "T" => {
+                let table = self.table(parts).ok_or_else(bad)??;
+                self.sink.table(&table)?;
+            }
             "b" | "B" => {
                 let (off, len) = (number(1).ok_or_else(bad)?, number(2).ok_or_else(bad)?);
                 let bytes = self.slice(off, len, "bytes values").ok_or_else(bad)??;
@@ -510,6 +543,51 @@ impl<'p, S: Sink> Reader<'p, '_, S> {
             _ => return Err(bad()),
         }
         self.ended()
+    }
+}
+
+impl<'p, S: Sink> Reader<'p, '_, S> {
+    /// A `T` token's table, its columns sliced from the payload one after
+    /// another and checked: None for a malformed token. Every column holds
+    /// the rows' count of items, so the payload bounds the count (each int
+    /// or float is 8 bytes; a str block holds a NUL between two strs).
+    fn table(&mut self, parts: &[serde_json::Value]) -> Option<Result<Table<'p>>> {
+        use serde_json::Value as J;
+        let kind = |i: usize| match parts.get(i).and_then(J::as_str)? {
+            "l" => Some(SeqKind::List),
+            "t" => Some(SeqKind::Tuple),
+            _ => None,
+        };
+        let number = |v: Option<&J>| v.and_then(J::as_u64).and_then(|n| usize::try_from(n).ok());
+        let (kind, mut at, rows, row_kind) = (kind(1)?, number(parts.get(2))?, number(parts.get(3))?, kind(4)?);
+        let specs = parts.get(5).and_then(J::as_array).filter(|s| !s.is_empty() && parts.len() == 6)?;
+        // Two levels: the list and its rows.
+        if self.stack.len() + 2 > MAX_DEPTH {
+            return Some(Err(Error::protocol("value nested deeper than the limit")));
+        }
+        let mut columns = Vec::with_capacity(specs.len()); // as many as the tokens' text holds
+        for spec in specs {
+            let spec = spec.as_array()?;
+            let (tag, len) = match (spec.first().and_then(J::as_str)?, spec.len()) {
+                (tag @ ("I" | "D"), 1) => (tag, rows.checked_mul(8)?),
+                ("S", 2) => ("S", number(spec.get(1))?),
+                _ => return None,
+            };
+            let bytes = match self.slice(at, len, "packed tables")? {
+                Ok(bytes) => bytes,
+                Err(e) => return Some(Err(e)),
+            };
+            at += len; // (slice checked that it does not overflow)
+            columns.push(match tag {
+                "I" => Run::Ints(bytes),
+                "D" => Run::Floats(bytes),
+                _ => match packed_strs(bytes, rows) {
+                    Ok(text) => Run::Strs(text, rows),
+                    Err(e) => return Some(Err(e)),
+                },
+            });
+        }
+        Some(Ok(Table { kind, rows, row_kind, columns }))
     }
 }
 
