@@ -577,45 +577,58 @@ def _pack_run(items, kinds):
         return None
 
 
-def _table(token, rows, kinds, offset):
-    """A plain list or tuple of at least PACK_MIN rows (all exact tuples, or
-    all exact lists, of one width from 1 to PACK_MIN - 1) whose every column
-    packs as a run (_pack_run), as one token and the columns' bytes:
-    `["T", kind, offset, n, row kind, columns]`, each column `["I"]`, `["D"]`
-    or `["S", len]`, its bytes right after the column before it. A million
-    rows from a query are then a few C loops on each side instead of three
-    million tokens to write and to read (0.6 s here, now 0.2 s). None for
-    anything else: such rows go the _rows way."""
-    if len(token) != 2 or token[0] not in ("l", "t") or len(kinds) != 1:
+_PACKABLE = ({int}, {float}, {str})
+
+
+def _table(token, split, offset):
+    """A plain list or tuple of at least PACK_MIN rows split into columns
+    (_split) that all pack as runs (_pack_run), as one token and the
+    columns' bytes: `["T", kind, offset, n, row kind, columns]`, each column
+    `["I"]`, `["D"]` or `["S", len]`, its bytes right after the column
+    before it. A million rows from a query are then a few C loops on each
+    side instead of three million tokens to write and to read (0.6 s here,
+    now 0.27 s). None for anything else: such rows go the _rows way."""
+    if split is None or len(token) != 2 or token[0] not in ("l", "t"):
         return None
-    row_kind = next(iter(kinds))
-    if row_kind is not tuple and row_kind is not list:
+    row_token, columns, kinds = split
+    # Every column's kind first: a None in the last column packs nothing.
+    if not columns or not all(k in _PACKABLE for k in kinds):
         return None
-    widths = set(map(len, rows))
-    width = widths.pop()
-    if widths or not 0 < width < PACK_MIN:
-        return None
-    # Each column copied out first: the types' hashes below may be user
-    # code (a metaclass's), which could change a row that is a list.
-    columns = _transpose(rows, width)
     specs, blocks = [], []
-    for column in columns:
-        packed = _pack_run(column, set(map(type, column)))
-        if packed is None:
+    for column, k in zip(columns, kinds):
+        packed = _pack_run(column, k)
+        if packed is None:  # a NUL, a lone surrogate, an int past 64 bits
             return None
         tag, data = packed
         specs.append([tag, len(data)] if tag == "S" else [tag])
         blocks.append(data)
-    token = ["T", token[0], offset, len(rows), "t" if row_kind is tuple else "l", specs]
-    return token, b"".join(blocks)
+    return ["T", token[0], offset, len(columns[0]), row_token[0], specs], b"".join(blocks)
 
 
-def _transpose(rows, width):
-    """The columns of rows that are exact tuples or lists of `width` items,
-    as lists (by C loops: zip(*rows) takes a million arguments, and three
-    times as long)."""
+def _split(rows, kinds):
+    """(the rows' shared token, their columns, each column's types) when
+    `rows` are all exact tuples or all exact lists of one width under
+    PACK_MIN, else None. `kinds`: the rows' types. The columns are copies,
+    each taken by one C loop (zip(*rows) takes a million arguments, and
+    three times as long), all taken before any column's types are gathered:
+    a type's hash may be user code (a metaclass's) that changes a row that
+    is a list. A packed table and the rows' tokens share one split."""
+    if len(kinds) != 1:
+        return None
+    kind = next(iter(kinds))
+    if kind is not tuple and kind is not list:
+        return None
+    widths = set(map(len, rows))
+    width = widths.pop()
+    if widths or width >= PACK_MIN:
+        return None
     from operator import itemgetter
-    return [list(map(itemgetter(i), rows)) for i in range(width)]
+    try:
+        columns = [list(map(itemgetter(i), rows)) for i in range(width)]
+    except IndexError:  # another thread shortened a row meanwhile: the walk copies each one
+        return None
+    token = (_TUPLE_TOKENS if kind is tuple else _LIST_TOKENS)[width]
+    return token, columns, [set(map(type, column)) for column in columns]
 
 
 def _simple_run(items, kinds):
@@ -635,7 +648,7 @@ def _simple_run(items, kinds):
 ROWS_MIN = 16  # shorter containers of rows go the general way
 
 
-def _rows(t, children, kinds):
+def _rows(t, children, kinds, split):
     """The tokens of a container's `children` when they form a table, else
     None: a list or tuple of rows (all exact tuples, or all exact lists, of
     one width) or of records (exact dicts), or a dict whose keys are scalars
@@ -643,11 +656,12 @@ def _rows(t, children, kinds):
     each a scalar that encodes as itself. A table is checked and written a
     column at a time, by the interpreter's C loops, instead of one walk step
     per row and item (a million rows from a query took 1.8 s, now 0.5 s).
-    No row can be in a cycle: it holds scalars alone."""
+    No row can be in a cycle: it holds scalars alone. `split`: the
+    children's _split, for rows."""
     from itertools import chain, repeat
     if t is dict:
         keys, values = children[0::2], children[1::2]
-        table = _columns(values, set(map(type, values)))
+        table = _columns(_split(values, set(map(type, values))))
         if table is None or not _simple_run(keys, set(map(type, keys))):
             return None
         token, columns = table
@@ -669,31 +683,23 @@ def _rows(t, children, kinds):
         # Read again as they are written: no user code can run in between.
         heads = map(_DICT_HEADS.__getitem__, map(len, children))
         return chain.from_iterable(map(chain, heads, map(chain.from_iterable, map(dict.items, children))))
-    table = _columns(children, kinds)
+    table = _columns(split)
     if table is None:
         return None
     token, columns = table
     return chain.from_iterable(zip(repeat(token, len(children)), *columns))
 
 
-def _columns(rows, kinds):
-    """(the rows' shared token, their columns) when `rows` are all exact
-    tuples or all exact lists of one width under PACK_MIN, every item a
-    scalar that encodes as itself; else None."""
-    if len(kinds) != 1:
+def _columns(split):
+    """(the rows' shared token, their columns) when every column of a
+    _split is a run of scalars that encode as themselves; else None."""
+    if split is None:
         return None
-    kind = next(iter(kinds))
-    if kind is not tuple and kind is not list:
-        return None
-    widths = set(map(len, rows))
-    width = widths.pop()
-    if widths or width >= PACK_MIN:
-        return None
-    columns = _transpose(rows, width)
-    for column in columns:
-        if not _simple_run(column, set(map(type, column))):
+    token, columns, kinds = split
+    for column, k in zip(columns, kinds):
+        if not _simple_run(column, k):
             return None
-    return (_TUPLE_TOKENS if kind is tuple else _LIST_TOKENS)[width], columns
+    return token, columns
 
 
 def _fields_of(value, t):
@@ -846,11 +852,11 @@ def _encode(value, careful):
                     idents.append(None)
                     break
             kinds = set(map(type, children))
-            packed = None
+            packed = split = None
+            if len(children) >= ROWS_MIN and depth + 1 < MAX_DEPTH and t is not dict:
+                split = _split(children, kinds)  # rows: for a packed table, or their tokens
             if len(children) >= PACK_MIN:
-                packed = _packed(token, children, kinds, offset)
-                if packed is None and depth + 1 < MAX_DEPTH:
-                    packed = _table(token, children, kinds, offset)
+                packed = _packed(token, children, kinds, offset) or _table(token, split, offset)
             if packed is not None:
                 emit(packed[0])
                 blobs.append(packed[1])
@@ -861,7 +867,7 @@ def _encode(value, careful):
                 if _simple_run(children, kinds):
                     out.extend(children)
                     continue
-                rows = _rows(t, children, kinds) if len(children) >= ROWS_MIN and depth + 1 < MAX_DEPTH else None
+                rows = _rows(t, children, kinds, split) if len(children) >= ROWS_MIN and depth + 1 < MAX_DEPTH else None
                 if rows is not None:
                     out.extend(rows)
                     continue

@@ -29,6 +29,7 @@ import enum
 import importlib.util
 import io
 import json
+import operator
 import os
 import select
 import shlex
@@ -368,8 +369,8 @@ class EncodeValueTests(unittest.TestCase):
 
     def walked(self, value):
         """What the general walk, one step per item, makes of `value`: the
-        oracle for the table paths."""
-        with mock.patch.object(server, "ROWS_MIN", 1 << 62):
+        oracle for the table paths (rows as tokens, and packed)."""
+        with mock.patch.object(server, "ROWS_MIN", 1 << 62), mock.patch.object(server, "_table", lambda *a: None):
             return tokens(value)
 
     def test_tables_are_written_as_the_general_walk_writes_them(self):
@@ -492,9 +493,7 @@ class EncodeValueTests(unittest.TestCase):
             with self.subTest(name):
                 toks, blobs = tokens(value)
                 self.assertEqual([t[0] for t in toks], ["T"], toks)
-                with mock.patch.object(server, "_table", lambda *a: None):
-                    walked = self.walked(value)
-                self.assertEqual(self.unpacked(value), walked)
+                self.assertEqual(self.unpacked(value), self.walked(value))
 
     def test_only_tables_whose_every_column_packs_are_packed(self):
         row = (1, "a", 2.5)
@@ -531,7 +530,10 @@ class EncodeValueTests(unittest.TestCase):
         self.assertEqual(toks[4:], [["b", after, 1], ["T", "l", after + 1, 64, "t", [["I"], ["S", size]]]])
         self.assertEqual(len(blobs), after + 1 + 512 + size)
 
-    def test_a_table_changed_by_a_hash_as_its_columns_are_checked_keeps_its_count(self):
+    def test_rows_changed_by_a_hash_as_a_tables_columns_are_checked_keep_their_count(self):
+        # The odd type's hash runs as the columns' types are gathered, and
+        # makes the first row longer: no table then, and the walk writes
+        # that row as it now is, its count and its items agreeing.
         rows = [[i, "a"] for i in range(70)]
 
         class Meta(type):
@@ -550,6 +552,20 @@ class EncodeValueTests(unittest.TestCase):
         # The first row has the items it had when the walk wrote it.
         self.assertEqual(toks[1], ["l", len(toks[2:toks.index(["l", 2], 2)])])
 
+    def test_a_row_shortened_by_another_thread_as_a_table_is_split_is_written_as_it_is(self):
+        rows = [[i, "a"] for i in range(70)]
+        real = operator.itemgetter
+
+        def itemgetter(i):  # another thread gets in between the width check and the copy
+            if rows[3]:
+                rows[3].pop()
+            return real(i)
+
+        with mock.patch("operator.itemgetter", itemgetter):
+            toks = tokens(rows)[0]
+        self.assertEqual(toks[0], ["l", 70])
+        self.assertEqual(toks[10:14], [["l", 0], ["l", 2], 4, "a"])
+
     def test_tables_keep_to_the_depth_limit(self):
         for table, kind in (([(1, 2)] * 20, "tuple"), ([(1, 2)] * 64, "tuple"), ([{"a": 1}] * 20, "dict"),
                             ({"k%d" % i: [i] for i in range(20)}, "list")):
@@ -560,6 +576,13 @@ class EncodeValueTests(unittest.TestCase):
             self.assertEqual(toks[:server.MAX_DEPTH - 1], [["l", 1]] * (server.MAX_DEPTH - 1))
             self.assertEqual(toks, self.walked(value)[0], kind)
             self.assertIn(["x", kind], toks)
+        # One level up, the rows fit: the table is packed.
+        value = [(1, 2)] * 64
+        for _ in range(server.MAX_DEPTH - 2):
+            value = [value]
+        toks = tokens(value)[0]
+        self.assertEqual(toks[:-1], [["l", 1]] * (server.MAX_DEPTH - 2))
+        self.assertEqual(toks[-1][0], "T")
 
     def test_table_boundaries(self):
         # A dict of rows from ROWS_MIN children (8 pairs) on; a big int in a

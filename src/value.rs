@@ -21,18 +21,19 @@
 //! | `["b", off, len]`, `["B", off, len]` | bytes, bytearray: a slice of the frame payload |
 //! | `["I", K, off, n]`, `["D", K, off, n]` | a list (`K` = `"l"`) or tuple (`"t"`) of `n` ints (little-endian int64) or floats (float64) packed in the payload |
 //! | `["S", K, off, n, len]`  | a list or tuple of `n` strs: `len` payload bytes at `off`, the strs' UTF-8 joined by NUL (`n - 1` NULs) |
-//! | `["T", K, off, n, R, [col, ...]]` | a list or tuple (`K`) of `n` rows, each a list or tuple (`R`) of one item from every column; the columns lie in the payload one after another from `off`, each `["I"]` or `["D"]` (`n` int64s or float64s) or `["S", len]` (`n` strs as above) |
+//! | `["T", K, off, n, R, [col, ...]]` | a list or tuple (`K`) of `n` rows, each a list or tuple (`R`) of one item from every column; the columns lie in the payload one after another from `off`, each `["I"]` or `["D"]` (`n` int64s or float64s) or `["S", len]` (`n` strs as above); at least one column; it counts as two levels of depth |
 //! | `["r", T, "repr"]`       | any other object: its type and `repr()`                   |
 //! | `["c", "list"]`          | a reference back to an enclosing container (a cycle)      |
 //! | `["x", T]`               | a container nested past the depth limit                   |
 //!
-//! Payload slices (bytes, packed runs) come in payload order and never
-//! overlap (each starts at or after the end of the one before), so the
-//! bytes a value decodes to never exceed the payload that arrived: a
-//! hostile server cannot make one megabyte into a gigabyte by pointing a
-//! thousand tokens at it. A packed str block is checked as UTF-8 once, and
-//! its NULs must agree with its count exactly (the server packs no str that
-//! holds a NUL or a lone surrogate; those go as JSON tokens).
+//! Payload slices (bytes, packed runs, table columns) come in payload
+//! order and never overlap (each starts at or after the end of the one
+//! before), so the bytes a value decodes to never exceed the payload that
+//! arrived: a hostile server cannot make one megabyte into a gigabyte by
+//! pointing a thousand tokens at it. A packed str block (a run or a column)
+//! is checked as UTF-8 once, and its NULs must agree with its count exactly
+//! (the server packs no str that holds a NUL or a lone surrogate; those go
+//! as JSON tokens). So every count is bounded by the bytes that carry it.
 //!
 //! One reader checks the tokens (`value/tokens.rs`) and hands the value on as
 //! events: [`decode`] builds the tree from them, and the printers render
@@ -426,10 +427,12 @@ pub(crate) mod proptests {
         decode(&raw, payload)
     }
 
-    /// What decoding may cost: a fixed amount plus, per byte of input, a
-    /// few `Value`s' worth (a token takes at least two bytes).
-    fn budget(len: usize) -> usize {
-        (64 << 10) + 64 * len
+    /// What decoding into a tree may cost: a fixed amount plus, per byte
+    /// of tokens, a few `Value`s' worth (a token takes at least two bytes),
+    /// and per byte of payload a row's worth (a table of one str column
+    /// spends one NUL on a row: a `Value` and a one-item list).
+    fn budget(len: usize, payload: usize) -> usize {
+        (64 << 10) + 64 * len + 128 * payload
     }
 
     /// One token of the grammar, well-formed or not, with counts that may lie.
@@ -447,6 +450,8 @@ pub(crate) mod proptests {
             (0u64..8, count.clone(), 0u64..9)
                 .prop_map(|(o, n, len)| format!(r#"["T","l",{o},{n},"t",[["I"],["S",{len}]]]"#)),
             (0u64..8, count.clone()).prop_map(|(o, n)| format!(r#"["T","t",{o},{n},"l",[["D"]]]"#)),
+            (0u64..8, count.clone(), 0u64..65)
+                .prop_map(|(o, n, len)| format!(r#"["T","l",{o},{n},"l",[["S",{len}]]]"#)),
             "-?[0-9]{1,30}x?".prop_map(|d| format!(r#"["i","{d}"]"#)),
             prop_oneof![Just("nan"), Just("inf"), Just("-inf"), Just("1")].prop_map(|f| format!(r#"["F","{f}"]"#)),
             proptest::collection::vec(0u64..0x11_0000, 0..4).prop_map(|c| format!(r#"["u",{c:?}]"#)),
@@ -495,31 +500,91 @@ pub(crate) mod proptests {
         })
     }
 
+    /// Lists or tuples of rows of one to three columns, each all ints, all
+    /// floats or all strs: what the server packs as a table.
+    pub(crate) fn tables() -> impl Strategy<Value = Value> {
+        let cells = (any::<i64>(), -1e6f64..1e6, "[a-z'é\n]{0,6}");
+        (proptest::collection::vec(cells, 0..30), proptest::collection::vec(0u8..3, 1..4), any::<bool>(), any::<bool>())
+            .prop_map(|(rows, columns, list, list_rows)| {
+                let kind = |list| if list { SeqKind::List } else { SeqKind::Tuple };
+                let row = |(i, f, s): (i64, f64, String)| {
+                    let cell = |c: &u8| match c {
+                        0 => Value::Int(i),
+                        1 => Value::Float(f),
+                        _ => Value::Str(s.clone()),
+                    };
+                    Value::Seq(kind(list_rows), columns.iter().map(cell).collect(), None)
+                };
+                Value::Seq(kind(list), rows.into_iter().map(row).collect(), None)
+            })
+    }
+
+    /// A run's tag and bytes.
+    type Block = (&'static str, Vec<u8>);
+
+    /// The block an `I`, `D` or `S` run (or table column) of these items
+    /// takes: two or more ints, floats or strs without NUL, else None.
+    fn block(items: &[&Value]) -> Option<Block> {
+        if items.len() < 2 {
+            return None;
+        }
+        if items.iter().all(|i| matches!(i, Value::Int(_))) {
+            return Some(("I", items.iter().filter_map(|i| i.as_i64()).flat_map(i64::to_le_bytes).collect()));
+        }
+        if items.iter().all(|i| matches!(i, Value::Float(_))) {
+            let floats = items.iter().filter_map(|i| if let Value::Float(f) = i { Some(*f) } else { None });
+            return Some(("D", floats.flat_map(f64::to_le_bytes).collect()));
+        }
+        if items.iter().all(|i| i.as_str().is_some_and(|s| !s.contains('\0'))) {
+            let text: Vec<&str> = items.iter().filter_map(|i| i.as_str()).collect();
+            return Some(("S", text.join("\0").into_bytes()));
+        }
+        None
+    }
+
+    /// The columns of two or more plain lists or tuples of one kind and
+    /// one width (at least 1), each column a block, else None.
+    fn table(items: &[Value]) -> Option<(&'static str, Vec<Block>)> {
+        let rows: Vec<(SeqKind, &Vec<Value>)> = items
+            .iter()
+            .map(|row| match row {
+                Value::Seq(kind @ (SeqKind::List | SeqKind::Tuple), cells, None) => Some((*kind, cells)),
+                _ => None,
+            })
+            .collect::<Option<_>>()?;
+        let (kind, width) = (rows.first()?.0, rows.first()?.1.len());
+        if width == 0 || rows.iter().any(|(k, cells)| *k != kind || cells.len() != width) {
+            return None;
+        }
+        let columns = (0..width)
+            .map(|c| block(&rows.iter().map(|(_, cells)| &cells[c]).collect::<Vec<_>>()))
+            .collect::<Option<_>>()?;
+        Some((if kind == SeqKind::List { "l" } else { "t" }, columns))
+    }
+
     /// The wire form of a value, as the server writes it (prefix order),
     /// with `packed`, plain lists and tuples of two or more ints, floats or
-    /// strs (without NUL) as `I`, `D` and `S` runs.
+    /// strs (without NUL) as `I`, `D` and `S` runs, and of two or more rows
+    /// whose columns are such runs as `T` tables.
     pub(crate) fn encode(value: &Value, tokens: &mut Vec<serde_json::Value>, payload: &mut Vec<u8>, packed: bool) {
         use serde_json::json;
         if let (true, Value::Seq(kind @ (SeqKind::List | SeqKind::Tuple), items, None)) = (packed, value) {
             let k = if *kind == SeqKind::List { "l" } else { "t" };
             let (off, n) = (payload.len(), items.len());
-            if n >= 2 && items.iter().all(|i| matches!(i, Value::Int(_))) {
-                items.iter().filter_map(Value::as_i64).for_each(|i| payload.extend_from_slice(&i.to_le_bytes()));
-                return tokens.push(json!(["I", k, off, n]));
+            if let Some((tag, bytes)) = block(&items.iter().collect::<Vec<_>>()) {
+                payload.extend_from_slice(&bytes);
+                return tokens.push(match tag {
+                    "S" => json!(["S", k, off, n, bytes.len()]),
+                    _ => json!([tag, k, off, n]),
+                });
             }
-            if n >= 2 && items.iter().all(|i| matches!(i, Value::Float(_))) {
-                for item in items {
-                    if let Value::Float(f) = item {
-                        payload.extend_from_slice(&f.to_le_bytes());
-                    }
+            if let Some((row_kind, columns)) = table(items) {
+                let mut specs = Vec::new();
+                for (tag, bytes) in columns {
+                    specs.push(if tag == "S" { json!(["S", bytes.len()]) } else { json!([tag]) });
+                    payload.extend_from_slice(&bytes);
                 }
-                return tokens.push(json!(["D", k, off, n]));
-            }
-            if n >= 2 && items.iter().all(|i| i.as_str().is_some_and(|s| !s.contains('\0'))) {
-                let text: Vec<&str> = items.iter().filter_map(Value::as_str).collect();
-                let block = text.join("\0");
-                payload.extend_from_slice(block.as_bytes());
-                return tokens.push(json!(["S", k, off, n, block.len()]));
+                return tokens.push(json!(["T", k, off, n, row_kind, specs]));
             }
         }
         let encode = |v: &Value, t: &mut Vec<serde_json::Value>, p: &mut Vec<u8>| encode(v, t, p, packed);
@@ -582,23 +647,33 @@ pub(crate) mod proptests {
         }
     }
 
+    #[test]
+    fn the_densest_table_keeps_to_the_budget() {
+        // A row per payload byte: one str column of empty strs.
+        let payload = vec![0u8; 100_000];
+        let text = format!(r#"[["T","l",0,{},"l",[["S",{}]]]]"#, payload.len() + 1, payload.len());
+        let (result, peak) = peak_during(|| decode_text(&text, &payload));
+        assert!(result.is_ok());
+        assert!(peak <= budget(text.len(), payload.len()), "{peak} bytes for {} rows", payload.len() + 1);
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
         #[test]
         fn arbitrary_text_never_panics(text in "\\PC{0,300}", payload in proptest::collection::vec(any::<u8>(), 0..16)) {
             let (_, peak) = peak_during(|| decode_text(&text, &payload));
-            prop_assert!(peak <= budget(text.len()), "{} bytes in, {peak} allocated", text.len());
+            prop_assert!(peak <= budget(text.len(), payload.len()), "{} bytes in, {peak} allocated", text.len());
         }
 
         #[test]
         fn arbitrary_tokens_never_panic_nor_overallocate(
             tokens in proptest::collection::vec(token(), 0..64),
-            payload in proptest::collection::vec(any::<u8>(), 0..16),
+            payload in proptest::collection::vec(prop_oneof![Just(0u8), any::<u8>()], 0..80),
         ) {
             let text = format!("[{}]", tokens.join(","));
             let (result, peak) = peak_during(|| decode_text(&text, &payload));
-            prop_assert!(peak <= budget(text.len()), "{} bytes in, {peak} allocated: {text}", text.len());
+            prop_assert!(peak <= budget(text.len(), payload.len()), "{} bytes in, {peak} allocated: {text}", text.len());
             if let Ok(value) = result {
                 prop_assert!(bytes_in(&value) <= payload.len(), "{text} decoded to more bytes than arrived");
             }
@@ -612,7 +687,15 @@ pub(crate) mod proptests {
             let text = format!("[{}{}0]", format!(r#"["l",{claim}],"#).repeat(depth), "0,".repeat(filler));
             let (result, peak) = peak_during(|| decode_text(&text, b""));
             prop_assert!(result.is_err());
-            prop_assert!(peak <= budget(text.len()), "{} bytes in, {peak} allocated", text.len());
+            prop_assert!(peak <= budget(text.len(), 0), "{} bytes in, {peak} allocated", text.len());
+        }
+
+        #[test]
+        fn tables_round_trip(value in tables()) {
+            let (mut tokens, mut payload) = (Vec::new(), Vec::new());
+            encode(&value, &mut tokens, &mut payload, true);
+            let text = serde_json::to_string(&tokens).unwrap();
+            prop_assert_eq!(decode_text(&text, &payload).unwrap(), value);
         }
 
         #[test]

@@ -147,7 +147,7 @@ mod proptests {
     use serde_json::value::RawValue;
 
     use super::*;
-    use crate::value::proptests::{encode, value};
+    use crate::value::proptests::{encode, tables, value};
     use crate::value::SeqKind;
 
     fn encoded(value: &Value, packed: bool) -> Encoded {
@@ -169,6 +169,7 @@ mod proptests {
         prop_oneof![
             3 => value(),
             1 => runs.clone(),
+            1 => tables(),
             1 => proptest::collection::vec(prop_oneof![runs, value()], 0..4)
                 .prop_map(|items| Value::Seq(SeqKind::List, items, None)),
         ]
