@@ -122,6 +122,12 @@ fn round_trips(s: &mut Session) {
     assert_eq!(s.eval_as::<Role>("Db(primary=False)").unwrap(), Role::Db { primary: false });
     assert_eq!(s.eval_as::<Point>("dataclasses.make_dataclass('Pt', ['x', 'y'])(5, 6)").unwrap(), Point { x: 5, y: 6 });
 
+    // A query's rows (one packed table on the wire) into tuples, and back.
+    let rows: Vec<(i64, String, f64)> = s.eval_as("[(i, 'r%d' % i, i / 2) for i in range(100)]").unwrap();
+    assert_eq!((rows.len(), &rows[99]), (100, &(99, "r99".to_string(), 49.5)));
+    let back: Vec<(i64, String, f64)> = s.call("lambda rows: rows", (&rows,)).unwrap();
+    assert_eq!(back, rows);
+
     // Bytes both ways; a Value passed back keeps its Python type.
     let got: Bytes = s.call("lambda b: b[::-1]", (Bytes(b"abc\0".to_vec()),)).unwrap();
     assert_eq!(got.0, b"\0cba");
