@@ -585,12 +585,12 @@ def _table(token, split, offset):
     (_split) that all pack as runs (_pack_run), as one token and the
     columns' bytes: `["T", kind, offset, n, row kind, columns]`, each column
     `["I"]`, `["D"]` or `["S", len]`, its bytes right after the column
-    before it. A million rows from a query are then a few C loops on each
+    before it; for records (row kind "d"), their keys follow as a list. A million rows from a query are then a few C loops on each
     side instead of three million tokens to write and to read (0.6 s here,
     now 0.27 s). None for anything else: such rows go the _rows way."""
     if split is None or len(token) != 2 or token[0] not in ("l", "t"):
         return None
-    row_token, columns, kinds = split
+    row_token, columns, kinds, keys = split
     # Every column's kind first: a None in the last column packs nothing.
     if not columns or not all(k in _PACKABLE for k in kinds):
         return None
@@ -602,33 +602,63 @@ def _table(token, split, offset):
         tag, data = packed
         specs.append([tag, len(data)] if tag == "S" else [tag])
         blocks.append(data)
-    return ["T", token[0], offset, len(columns[0]), row_token[0], specs], b"".join(blocks)
+    head = ["T", token[0], offset, len(columns[0]), row_token[0], specs]
+    if keys is not None:
+        head.append(list(keys))
+    return head, b"".join(blocks)
 
 
 def _split(rows, kinds):
-    """(the rows' shared token, their columns, each column's types) when
-    `rows` are all exact tuples or all exact lists of one width under
-    PACK_MIN, else None. `kinds`: the rows' types. The columns are copies,
-    each taken by one C loop (zip(*rows) takes a million arguments, and
-    three times as long), all taken before any column's types are gathered:
-    a type's hash may be user code (a metaclass's) that changes a row that
-    is a list. A packed table and the rows' tokens share one split."""
+    """(the rows' shared token, their columns, each column's types, the
+    records' keys) when `rows` are all exact tuples or all exact lists of
+    one width under PACK_MIN (keys None), or all exact dicts with the same
+    str keys in the same order, under PACK_MIN of them; else None. `kinds`:
+    the rows' types. The columns are copies, each taken by one C loop
+    (zip(*rows) takes a million arguments, and three times as long), all
+    taken before any column's types are gathered: a type's hash may be user
+    code (a metaclass's) that changes a row. A packed table and the rows'
+    tokens share one split."""
     if len(kinds) != 1:
         return None
     kind = next(iter(kinds))
+    from operator import itemgetter
+    if kind is dict:
+        keys = tuple(rows[0])
+        if not 0 < len(keys) < PACK_MIN or not all(type(k) is str for k in keys):
+            return None
+        try:
+            "".join(keys).encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: not as JSON text
+            return None
+        # Every record's keys must be the first one's, the same objects
+        # (as json, csv and dict literals make them): checked by identity,
+        # as no comparison could be (a str subclass's __eq__ is user code,
+        # which could change a record already checked). The last record
+        # first: records whose keys vary mostly fail there.
+        from itertools import chain, cycle
+        from operator import is_
+        width = len(keys)
+        if len(rows[-1]) != width or not all(map(is_, rows[-1], keys)):
+            return None
+        if set(map(len, rows)) != {width} or not all(map(is_, chain.from_iterable(rows), cycle(keys))):
+            return None
+        try:
+            columns = [list(map(itemgetter(k), rows)) for k in keys]
+        except (KeyError, RuntimeError):  # another thread changed a record meanwhile
+            return None
+        return _DICT_HEADS[len(keys)][0], columns, [set(map(type, c)) for c in columns], keys
     if kind is not tuple and kind is not list:
         return None
     widths = set(map(len, rows))
     width = widths.pop()
     if widths or width >= PACK_MIN:
         return None
-    from operator import itemgetter
     try:
         columns = [list(map(itemgetter(i), rows)) for i in range(width)]
     except IndexError:  # another thread shortened a row meanwhile: the walk copies each one
         return None
     token = (_TUPLE_TOKENS if kind is tuple else _LIST_TOKENS)[width]
-    return token, columns, [set(map(type, column)) for column in columns]
+    return token, columns, [set(map(type, column)) for column in columns], None
 
 
 def _simple_run(items, kinds):
@@ -667,6 +697,13 @@ def _rows(t, children, kinds, split):
         token, columns = table
         return chain.from_iterable(zip(keys, repeat(token, len(keys)), *columns))
     if kinds == {dict}:
+        if split is not None:  # records with the same keys: written a column at a time
+            head, columns, column_kinds, keys = split
+            if all(map(_simple_run, columns, column_kinds)):
+                parts = [repeat(head, len(children))]
+                for key, column in zip(keys, columns):
+                    parts += [repeat(key, len(children)), column]
+                return chain.from_iterable(zip(*parts))
         if max(map(len, children)) >= PACK_MIN:
             return None
 
@@ -693,9 +730,9 @@ def _rows(t, children, kinds, split):
 def _columns(split):
     """(the rows' shared token, their columns) when every column of a
     _split is a run of scalars that encode as themselves; else None."""
-    if split is None:
+    if split is None or split[3] is not None:  # (records go their own way: _rows)
         return None
-    token, columns, kinds = split
+    token, columns, kinds, _ = split
     for column, k in zip(columns, kinds):
         if not _simple_run(column, k):
             return None

@@ -446,9 +446,9 @@ class EncodeValueTests(unittest.TestCase):
         self.assertEqual(toks[:5], [["l", 1000], ["t", 3], 0, "0", None])
         self.assertEqual(len(toks), 1 + 4 * 1000)
         self.assertEqual(classify.call_count, 0)
-        records = [{"n": i} for i in range(1000)]
+        records = [{"n": i, "v": None} for i in range(1000)]
         with mock.patch.object(server, "_classify", wraps=server._classify) as classify:
-            self.assertEqual(tokens(records)[0][:4], [["l", 1000], ["d", 1], "n", 0])
+            self.assertEqual(tokens(records)[0][:6], [["l", 1000], ["d", 2], "n", 0, "v", None])
         self.assertEqual(classify.call_count, 0)
 
     def unpacked(self, value):
@@ -462,7 +462,7 @@ class EncodeValueTests(unittest.TestCase):
             if not (isinstance(tok, list) and tok[:1] == ["T"]):
                 out.append(tok)
                 continue
-            _, kind, offset, n, row_kind, specs = tok
+            _, kind, offset, n, row_kind, specs = tok[:6]
             self.assertEqual(offset, used)
             columns = []
             for spec in specs:
@@ -476,9 +476,14 @@ class EncodeValueTests(unittest.TestCase):
                     columns.append(list(struct.unpack("<%d%s" % (n, code), block)))
             self.assertTrue(all(len(c) == n for c in columns), tok)
             out.append([kind, n])
+            keys = tok[6] if row_kind == "d" else None
+            self.assertEqual(len(tok), 7 if keys else 6)
             for row in zip(*columns):
                 out.append([row_kind, len(row)])
-                out.extend(["F", repr(x)] if x in (float("inf"), float("-inf")) or x != x else x for x in row)
+                for i, x in enumerate(row):
+                    if keys:
+                        out.append(keys[i])
+                    out.append(["F", repr(x)] if x in (float("inf"), float("-inf")) or x != x else x)
         return out, blobs[used:]
 
     def test_tables_of_packable_columns_are_packed(self):
@@ -488,6 +493,8 @@ class EncodeValueTests(unittest.TestCase):
             "one-item tuples": tuple((str(i),) for i in range(70)),
             "the widest rows": [tuple(range(server.PACK_MIN - 1))] * 64,
             "floats that JSON refuses": [(float("nan"), float("-inf"))] * 64,
+            "records": [{"id": i, "name": "n%d" % i, "caf\xe9": i / 2} for i in range(100)],
+            "a tuple of one-key records": tuple({"k": str(i)} for i in range(64)),
         }
         for name, value in tables.items():
             with self.subTest(name):
@@ -512,6 +519,15 @@ class EncodeValueTests(unittest.TestCase):
             "rows too wide": [tuple(range(server.PACK_MIN))] * 70,
             "a list subclass of rows": MyList([row] * 70),
             "nested rows": [(1, (2,))] * 70,
+            "records with a None": [{"a": 1, "b": 2}] * 70 + [{"a": 1, "b": None}],
+            "records in another key order": [{"a": 1, "b": 2}] * 70 + [{"b": 2, "a": 1}] + [{"a": 1, "b": 2}],
+            "records with other keys": [{"a": 1, "b": 2}] * 70 + [{"a": 1, "c": 2}],
+            "records with an int key": [{1: 1, "b": 2}] * 70,
+            "records with a lone surrogate in a key": [{"\udc80": 1}] * 70,
+            "records whose keys are equal, not the same": [{"ab": i} for i in range(69)] + [{"a" + "b"[:i]: 1} for i in (1,)],
+            "records too wide": [{"k%d" % i: i for i in range(server.PACK_MIN)}] * 70,
+            "empty records": [{}] * 70,
+            "a dict subclass": [collections.OrderedDict(a=1)] * 70,
         }
         for name, value in tables.items():
             with self.subTest(name):
@@ -551,6 +567,24 @@ class EncodeValueTests(unittest.TestCase):
         self.assertNotIn("T", [t[0] for t in toks if isinstance(t, list)])
         # The first row has the items it had when the walk wrote it.
         self.assertEqual(toks[1], ["l", len(toks[2:toks.index(["l", 2], 2)])])
+
+    def test_records_changed_by_a_keys_eq_as_they_are_compared_keep_their_count(self):
+        rows = [{"a": i, "b": "x"} for i in range(70)]
+
+        class Key(str):  # not an exact str: its __eq__ is user code
+            def __eq__(self, other):
+                rows[0]["late"] = 1
+                return str.__eq__(self, other)
+
+            __hash__ = str.__hash__
+
+        rows[40] = {Key("a"): 40, "b": "x"}
+        toks = tokens(rows)[0]
+        self.assertEqual(toks[0], ["l", 70])
+        self.assertNotIn("T", [t[0] for t in toks if isinstance(t, list)])
+        # The first record has the pairs it had when the walk wrote it.
+        first = toks[1:toks.index(["d", 2], 2)]
+        self.assertEqual(first[0], ["d", (len(first) - 1) // 2])
 
     def test_a_row_shortened_by_another_thread_as_a_table_is_split_is_written_as_it_is(self):
         rows = [[i, "a"] for i in range(70)]

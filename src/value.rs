@@ -22,6 +22,7 @@
 //! | `["I", K, off, n]`, `["D", K, off, n]` | a list (`K` = `"l"`) or tuple (`"t"`) of `n` ints (little-endian int64) or floats (float64) packed in the payload |
 //! | `["S", K, off, n, len]`  | a list or tuple of `n` strs: `len` payload bytes at `off`, the strs' UTF-8 joined by NUL (`n - 1` NULs) |
 //! | `["T", K, off, n, R, [col, ...]]` | a list or tuple (`K`) of `n` rows, each a list or tuple (`R`) of one item from every column; the columns lie in the payload one after another from `off`, each `["I"]` or `["D"]` (`n` int64s or float64s) or `["S", len]` (`n` strs as above); at least one column; it counts as two levels of depth |
+//! | `["T", K, off, n, "d", [col, ...], [key, ...]]` | the same with records: each row a dict of one str key per column, in that order |
 //! | `["r", T, "repr"]`       | any other object: its type and `repr()`                   |
 //! | `["c", "list"]`          | a reference back to an enclosing container (a cycle)      |
 //! | `["x", T]`               | a container nested past the depth limit                   |
@@ -320,21 +321,38 @@ mod tests {
         let one = |t: &str| Value::Seq(SeqKind::List, vec![Value::Str(t.into())], None);
         let want = vec![Value::Bytes(b"x".to_vec()), Value::Seq(SeqKind::Tuple, vec![one("a"), one("b")], None)];
         assert_eq!(v, Value::Seq(SeqKind::List, want, None));
+        // Records: a dict per row, the keys one per column.
+        let v = dec(r#"[["T","t",0,2,"d",[["S",3],["I"]],["k","n"]]]"#, b"a\0b\x01\0\0\0\0\0\0\0\x02\0\0\0\0\0\0\0")
+            .unwrap();
+        let record = |k: &str, n| {
+            Value::Dict(
+                vec![(Value::Str("k".into()), Value::Str(k.into())), (Value::Str("n".into()), Value::Int(n))],
+                None,
+            )
+        };
+        assert_eq!(v, Value::Seq(SeqKind::Tuple, vec![record("a", 1), record("b", 2)], None));
         let ints = &payload[..24];
         for (bad, payload) in [
-            (r#"[["T","l",0,4,"t",[["I"]]]]"#, ints), // more rows than the column holds
+            (r#"[["T","l",0,3,"d",[["I"]]]]"#, ints),           // records without keys
+            (r#"[["T","l",0,3,"d",[["I"]],[]]]"#, ints),        // fewer keys than columns
+            (r#"[["T","l",0,3,"d",[["I"]],["a","b"]]]"#, ints), // more
+            (r#"[["T","l",0,3,"d",[["I"]],[1]]]"#, ints),       // a key that is no str
+            (r#"[["T","l",0,3,"d",[["I"]],"a"]]"#, ints),       // keys that are no list
+            (r#"[["T","l",0,3,"t",[["I"]],["a"]]]"#, ints),     // keys for tuples
+            (r#"[["T","l",0,3,"d",[["I"]],["a"],1]]"#, ints),   // a part too many
+            (r#"[["T","l",0,4,"t",[["I"]]]]"#, ints),           // more rows than the column holds
             (r#"[["T","l",0,3,"t",[["I"],["S",2]]]]"#, &payload[..26]), // a str column with too few strs
             (r#"[["T","l",0,2305843009213693952,"t",[["I"]]]]"#, ints), // a count that overflows
             (r#"[["T","l",0,99999999999,"t",[["S",3]]]]"#, &b"a\0b"[..]), // a lying count
-            (r#"[["T","l",0,3,"t",[]]]"#, ints),      // no column
-            (r#"[["T","l",0,3,"t",[["I"],["S"]]]]"#, ints), // a str column without length
-            (r#"[["T","l",0,3,"t",[["I",24]]]]"#, ints), // an int column with one
-            (r#"[["T","l",0,3,"t",[["Q"]]]]"#, ints), // a bad column
-            (r#"[["T","l",0,3,"t",["I"]]]"#, ints),   // a column that is not a list
-            (r#"[["T","s",0,3,"t",[["I"]]]]"#, ints), // a bad kind
-            (r#"[["T","l",0,3,"d",[["I"]]]]"#, ints), // a bad row kind
-            (r#"[["T","l",0,3,"t",[["I"]],1]]"#, ints), // a part too many
-            (r#"[["T","l",8,3,"t",[["I"]]]]"#, ints), // past the payload
+            (r#"[["T","l",0,3,"t",[]]]"#, ints),                // no column
+            (r#"[["T","l",0,3,"t",[["I"],["S"]]]]"#, ints),     // a str column without length
+            (r#"[["T","l",0,3,"t",[["I",24]]]]"#, ints),        // an int column with one
+            (r#"[["T","l",0,3,"t",[["Q"]]]]"#, ints),           // a bad column
+            (r#"[["T","l",0,3,"t",["I"]]]"#, ints),             // a column that is not a list
+            (r#"[["T","s",0,3,"t",[["I"]]]]"#, ints),           // a bad kind
+            (r#"[["T","l",0,3,"d",[["I"]]]]"#, ints),           // a bad row kind
+            (r#"[["T","l",0,3,"t",[["I"]],1]]"#, ints),         // a part too many
+            (r#"[["T","l",8,3,"t",[["I"]]]]"#, ints),           // past the payload
             (r#"[["l",2],["I","l",0,2],["T","l",8,1,"t",[["I"]]]]"#, ints), // overlapping
             (r#"[["T","l",0,1,"t",[["S",2]]]]"#, &b"\xff\xfe"[..]), // not UTF-8
         ] {
@@ -501,11 +519,12 @@ pub(crate) mod proptests {
     }
 
     /// Lists or tuples of rows of one to three columns, each all ints, all
-    /// floats or all strs: what the server packs as a table.
+    /// floats or all strs: what the server packs as a table. Rows are
+    /// lists, tuples or records (dicts with the same keys).
     pub(crate) fn tables() -> impl Strategy<Value = Value> {
         let cells = (any::<i64>(), -1e6f64..1e6, "[a-z'é\n]{0,6}");
-        (proptest::collection::vec(cells, 0..30), proptest::collection::vec(0u8..3, 1..4), any::<bool>(), any::<bool>())
-            .prop_map(|(rows, columns, list, list_rows)| {
+        (proptest::collection::vec(cells, 0..30), proptest::collection::vec(0u8..3, 1..4), any::<bool>(), 0u8..3)
+            .prop_map(|(rows, columns, list, rows_are)| {
                 let kind = |list| if list { SeqKind::List } else { SeqKind::Tuple };
                 let row = |(i, f, s): (i64, f64, String)| {
                     let cell = |c: &u8| match c {
@@ -513,7 +532,15 @@ pub(crate) mod proptests {
                         1 => Value::Float(f),
                         _ => Value::Str(s.clone()),
                     };
-                    Value::Seq(kind(list_rows), columns.iter().map(cell).collect(), None)
+                    let cells = columns.iter().map(cell);
+                    match rows_are {
+                        0 => Value::Seq(SeqKind::List, cells.collect(), None),
+                        1 => Value::Seq(SeqKind::Tuple, cells.collect(), None),
+                        _ => Value::Dict(
+                            cells.enumerate().map(|(n, v)| (Value::Str(format!("k{n}")), v)).collect(),
+                            None,
+                        ),
+                    }
                 };
                 Value::Seq(kind(list), rows.into_iter().map(row).collect(), None)
             })
@@ -540,6 +567,27 @@ pub(crate) mod proptests {
             return Some(("S", text.join("\0").into_bytes()));
         }
         None
+    }
+
+    /// The keys and columns of two or more plain dicts with the same str
+    /// keys in the same order (at least one), each column a block, else None.
+    fn records(items: &[Value]) -> Option<(Vec<&str>, Vec<Block>)> {
+        let rows: Vec<&Vec<(Value, Value)>> = items
+            .iter()
+            .map(|row| match row {
+                Value::Dict(pairs, None) => Some(pairs),
+                _ => None,
+            })
+            .collect::<Option<_>>()?;
+        let keys: Vec<&str> = rows.first()?.iter().map(|(k, _)| k.as_str()).collect::<Option<_>>()?;
+        if keys.is_empty() || rows.iter().any(|r| !r.iter().map(|(k, _)| k.as_str()).eq(keys.iter().map(|k| Some(*k))))
+        {
+            return None;
+        }
+        let columns = (0..keys.len())
+            .map(|c| block(&rows.iter().map(|pairs| &pairs[c].1).collect::<Vec<_>>()))
+            .collect::<Option<_>>()?;
+        Some((keys, columns))
     }
 
     /// The columns of two or more plain lists or tuples of one kind and
@@ -585,6 +633,14 @@ pub(crate) mod proptests {
                     payload.extend_from_slice(&bytes);
                 }
                 return tokens.push(json!(["T", k, off, n, row_kind, specs]));
+            }
+            if let Some((keys, columns)) = records(items) {
+                let mut specs = Vec::new();
+                for (tag, bytes) in columns {
+                    specs.push(if tag == "S" { json!(["S", bytes.len()]) } else { json!([tag]) });
+                    payload.extend_from_slice(&bytes);
+                }
+                return tokens.push(json!(["T", k, off, n, "d", specs, keys]));
             }
         }
         let encode = |v: &Value, t: &mut Vec<serde_json::Value>, p: &mut Vec<u8>| encode(v, t, p, packed);

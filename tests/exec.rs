@@ -208,7 +208,7 @@ assert v["t"] == [1, 2] and v["s"] == "\udcff" and v["n"] is None and v["3"] is 
 fn a_table_of_rows_prints_as_python_prints_it() {
     // A thousand rows of one int, str and float each arrive as one packed
     // table (columns of bytes, not tokens): pretty, JSON and raw text are
-    // what Python makes of the same value.
+    // what Python makes of the same value. So are a thousand records.
     let expr = "[(i, 'r%d \\u00e9' % i, i / 4) for i in range(1000)]";
     let python = |code: &str, input: &[u8]| {
         use std::io::Write;
@@ -230,6 +230,13 @@ fn a_table_of_rows_prints_as_python_prints_it() {
     assert_eq!(python(&check, &json.success().stdout), "True\n");
     let raw = pushy().args(["exec", "local:", expr, "--raw"]).run();
     assert_eq!(raw.success().stdout(), python(&format!("for row in {expr}: print(*row, sep='\\t')"), b""));
+    // Records (dicts with the same keys) are a packed table too.
+    let records = "[{'id': i, 'name': 'r%d' % i, 'load': i / 4} for i in range(1000)]";
+    let pretty = pushy().args(["exec", "local:", records]).env("COLUMNS", "80").run();
+    assert_eq!(pretty.success().stdout(), python(&format!("import pprint; pprint.pprint({records}, sort_dicts=False)"), b""));
+    let json = pushy().args(["exec", "local:", records, "--json"]).run();
+    let check = format!("import json, sys; print(json.load(sys.stdin) == {records})");
+    assert_eq!(python(&check, &json.success().stdout), "True\n");
 }
 
 #[test]

@@ -183,8 +183,14 @@ pub(crate) trait Sink {
         self.open(Open::Seq(table.kind, table.rows, None))?;
         let mut columns: Vec<RunItems<'_>> = table.columns.iter().map(|c| c.items()).collect();
         for _ in 0..table.rows {
-            self.open(Open::Seq(table.row_kind, columns.len(), None))?;
-            for column in &mut columns {
+            match &table.row {
+                Row::Seq(kind) => self.open(Open::Seq(*kind, columns.len(), None))?,
+                Row::Record(_) => self.open(Open::Dict(columns.len(), None))?,
+            }
+            for (i, column) in columns.iter_mut().enumerate() {
+                if let Row::Record(keys) = &table.row {
+                    self.scalar(Scalar::Str(keys[i]))?;
+                }
                 // Every column holds `rows` items: the reader checked.
                 self.scalar(column.next().unwrap_or(Scalar::None))?;
             }
@@ -194,15 +200,23 @@ pub(crate) trait Sink {
     }
 }
 
-/// A packed list or tuple of rows, each a list or tuple of one item from
-/// every column: the columns lie in the payload, already checked to hold
-/// `rows` items each.
+/// A packed list or tuple of rows, each one item from every column: the
+/// columns lie in the payload, already checked to hold `rows` items each.
 #[derive(Debug)]
 pub(crate) struct Table<'a> {
     pub(crate) kind: SeqKind,
     pub(crate) rows: usize,
-    pub(crate) row_kind: SeqKind,
+    pub(crate) row: Row<'a>,
     pub(crate) columns: Vec<Run<'a>>,
+}
+
+/// What a table's rows are.
+#[derive(Debug)]
+pub(crate) enum Row<'a> {
+    /// Lists or tuples.
+    Seq(SeqKind),
+    /// Dicts with these keys (one per column), in this order.
+    Record(Vec<&'a str>),
 }
 
 /// A sink that takes everything: reading into it only checks the tokens.
@@ -551,16 +565,31 @@ impl<'p, S: Sink> Reader<'p, '_, S> {
     /// another and checked: None for a malformed token. Every column holds
     /// the rows' count of items, so the payload bounds the count (each int
     /// or float is 8 bytes; a str block holds a NUL between two strs).
-    fn table(&mut self, parts: &[serde_json::Value]) -> Option<Result<Table<'p>>> {
+    fn table<'t>(&mut self, parts: &'t [serde_json::Value]) -> Option<Result<Table<'t>>>
+    where
+        'p: 't,
+    {
         use serde_json::Value as J;
-        let kind = |i: usize| match parts.get(i).and_then(J::as_str)? {
+        let seq_kind = |i: usize| match parts.get(i).and_then(J::as_str)? {
             "l" => Some(SeqKind::List),
             "t" => Some(SeqKind::Tuple),
             _ => None,
         };
         let number = |v: Option<&J>| v.and_then(J::as_u64).and_then(|n| usize::try_from(n).ok());
-        let (kind, mut at, rows, row_kind) = (kind(1)?, number(parts.get(2))?, number(parts.get(3))?, kind(4)?);
-        let specs = parts.get(5).and_then(J::as_array).filter(|s| !s.is_empty() && parts.len() == 6)?;
+        let (kind, mut at, rows) = (seq_kind(1)?, number(parts.get(2))?, number(parts.get(3))?);
+        let specs = parts.get(5).and_then(J::as_array).filter(|s| !s.is_empty())?;
+        let row = match (parts.get(4).and_then(J::as_str)?, parts.get(6)) {
+            (_, Some(_)) if parts.len() > 7 => return None,
+            ("d", Some(keys)) => {
+                let keys: Vec<&str> = keys.as_array()?.iter().map(J::as_str).collect::<Option<_>>()?;
+                if keys.len() != specs.len() {
+                    return None;
+                }
+                Row::Record(keys)
+            }
+            (_, None) => Row::Seq(seq_kind(4)?),
+            _ => return None,
+        };
         // Two levels: the list and its rows.
         if self.stack.len() + 2 > MAX_DEPTH {
             return Some(Err(Error::protocol("value nested deeper than the limit")));
@@ -587,7 +616,7 @@ impl<'p, S: Sink> Reader<'p, '_, S> {
                 },
             });
         }
-        Some(Ok(Table { kind, rows, row_kind, columns }))
+        Some(Ok(Table { kind, rows, row, columns }))
     }
 }
 
