@@ -691,7 +691,9 @@ def _rows(t, children, kinds, split):
     from itertools import chain, repeat
     if t is dict:
         keys, values = children[0::2], children[1::2]
-        table = _columns(_split(values, set(map(type, values))))
+        value_kinds = set(map(type, values))
+        # (Records as values are no table here: not split for nothing.)
+        table = _columns(_split(values, value_kinds)) if value_kinds != {dict} else None
         if table is None or not _simple_run(keys, set(map(type, keys))):
             return None
         token, columns = table
