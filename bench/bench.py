@@ -571,6 +571,11 @@ class Bench:
             ("4c", None, "[(i, str(i)) for i in range(1_000_000)]",
              "[(i, str(i)) for i in range(1_000_000)]",
              "print([(i, str(i)) for i in range(10**6)])", "a million `(int, str)` rows"),
+            # The same as records, as JSON APIs and csv.DictReader give them.
+            ("4d", None, '[{"id": i, "name": str(i)} for i in range(1_000_000)]',
+             '[{"id": i, "name": str(i)} for i in range(1_000_000)]',
+             'print([{"id": i, "name": str(i)} for i in range(10**6)])',
+             'a million `{"id": int, "name": str}` records'),
         ]:
             rows = []
             for label, extra in [("pushy exec > /dev/null", []),
