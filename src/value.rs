@@ -340,24 +340,28 @@ mod tests {
             (r#"[["T","l",0,3,"d",[["I"]],"a"]]"#, ints),       // keys that are no list
             (r#"[["T","l",0,3,"t",[["I"]],["a"]]]"#, ints),     // keys for tuples
             (r#"[["T","l",0,3,"d",[["I"]],["a"],1]]"#, ints),   // a part too many
-            (r#"[["T","l",0,4,"t",[["I"]]]]"#, ints),           // more rows than the column holds
+            (&r#"[["T","l",0,3,"d",[["I"]],["KEY"]]]"#.replace("KEY", &"k".repeat(33)), ints), // keys outweigh the columns
+            (r#"[["T","l",0,4,"t",[["I"]]]]"#, ints), // more rows than the column holds
             (r#"[["T","l",0,3,"t",[["I"],["S",2]]]]"#, &payload[..26]), // a str column with too few strs
             (r#"[["T","l",0,2305843009213693952,"t",[["I"]]]]"#, ints), // a count that overflows
             (r#"[["T","l",0,99999999999,"t",[["S",3]]]]"#, &b"a\0b"[..]), // a lying count
-            (r#"[["T","l",0,3,"t",[]]]"#, ints),                // no column
-            (r#"[["T","l",0,3,"t",[["I"],["S"]]]]"#, ints),     // a str column without length
-            (r#"[["T","l",0,3,"t",[["I",24]]]]"#, ints),        // an int column with one
-            (r#"[["T","l",0,3,"t",[["Q"]]]]"#, ints),           // a bad column
-            (r#"[["T","l",0,3,"t",["I"]]]"#, ints),             // a column that is not a list
-            (r#"[["T","s",0,3,"t",[["I"]]]]"#, ints),           // a bad kind
-            (r#"[["T","l",0,3,"d",[["I"]]]]"#, ints),           // a bad row kind
-            (r#"[["T","l",0,3,"t",[["I"]],1]]"#, ints),         // a part too many
-            (r#"[["T","l",8,3,"t",[["I"]]]]"#, ints),           // past the payload
+            (r#"[["T","l",0,3,"t",[]]]"#, ints),      // no column
+            (r#"[["T","l",0,3,"t",[["I"],["S"]]]]"#, ints), // a str column without length
+            (r#"[["T","l",0,3,"t",[["I",24]]]]"#, ints), // an int column with one
+            (r#"[["T","l",0,3,"t",[["Q"]]]]"#, ints), // a bad column
+            (r#"[["T","l",0,3,"t",["I"]]]"#, ints),   // a column that is not a list
+            (r#"[["T","s",0,3,"t",[["I"]]]]"#, ints), // a bad kind
+            (r#"[["T","l",0,3,"s",[["I"]]]]"#, ints), // a bad row kind
+            (r#"[["T","l",0,3,"t",[["I"]],1]]"#, ints), // a part too many
+            (r#"[["T","l",8,3,"t",[["I"]]]]"#, ints), // past the payload
             (r#"[["l",2],["I","l",0,2],["T","l",8,1,"t",[["I"]]]]"#, ints), // overlapping
             (r#"[["T","l",0,1,"t",[["S",2]]]]"#, &b"\xff\xfe"[..]), // not UTF-8
         ] {
             assert!(dec(bad, payload).is_err(), "{bad}");
         }
+        // Keys of up to four times the columns' bytes over all rows pass.
+        let heavy = r#"[["T","l",0,3,"d",[["I"]],["KEY"]]]"#.replace("KEY", &"k".repeat(32));
+        assert!(dec(&heavy, ints).is_ok());
         // A table needs two levels: one opened at the last level is refused.
         let deep = format!("[{}[\"T\",\"l\",0,1,\"t\",[[\"I\"]]]]", r#"["l",1],"#.repeat(MAX_DEPTH - 1));
         assert!(dec(&deep, &7i64.to_le_bytes()).is_err());
@@ -448,9 +452,10 @@ pub(crate) mod proptests {
     /// What decoding into a tree may cost: a fixed amount plus, per byte
     /// of tokens, a few `Value`s' worth (a token takes at least two bytes),
     /// and per byte of payload a row's worth (a table of one str column
-    /// spends one NUL on a row: a `Value` and a one-item list).
+    /// spends one NUL on a row: as records, a dict, its key and its value,
+    /// about 170 bytes; a list of one item, about 110).
     fn budget(len: usize, payload: usize) -> usize {
-        (64 << 10) + 64 * len + 128 * payload
+        (64 << 10) + 64 * len + 192 * payload
     }
 
     /// One token of the grammar, well-formed or not, with counts that may lie.
@@ -470,6 +475,8 @@ pub(crate) mod proptests {
             (0u64..8, count.clone()).prop_map(|(o, n)| format!(r#"["T","t",{o},{n},"l",[["D"]]]"#)),
             (0u64..8, count.clone(), 0u64..65)
                 .prop_map(|(o, n, len)| format!(r#"["T","l",{o},{n},"l",[["S",{len}]]]"#)),
+            (0u64..8, count.clone(), 0u64..65, "[a-z]{0,300}")
+                .prop_map(|(o, n, len, key)| format!(r#"["T","l",{o},{n},"d",[["S",{len}]],["{key}"]]"#)),
             "-?[0-9]{1,30}x?".prop_map(|d| format!(r#"["i","{d}"]"#)),
             prop_oneof![Just("nan"), Just("inf"), Just("-inf"), Just("1")].prop_map(|f| format!(r#"["F","{f}"]"#)),
             proptest::collection::vec(0u64..0x11_0000, 0..4).prop_map(|c| format!(r#"["u",{c:?}]"#)),
@@ -704,13 +711,20 @@ pub(crate) mod proptests {
     }
 
     #[test]
-    fn the_densest_table_keeps_to_the_budget() {
-        // A row per payload byte: one str column of empty strs.
+    fn the_densest_tables_keep_to_the_budget() {
+        // A row per payload byte: one str column of empty strs; as records,
+        // with the longest key the reader lets through.
         let payload = vec![0u8; 100_000];
-        let text = format!(r#"[["T","l",0,{},"l",[["S",{}]]]]"#, payload.len() + 1, payload.len());
-        let (result, peak) = peak_during(|| decode_text(&text, &payload));
-        assert!(result.is_ok());
-        assert!(peak <= budget(text.len(), payload.len()), "{peak} bytes for {} rows", payload.len() + 1);
+        let (rows, len) = (payload.len() + 1, payload.len());
+        let key = "k".repeat(tokens::KEY_BYTES_PER_BYTE * len / rows);
+        for text in [
+            format!(r#"[["T","l",0,{rows},"l",[["S",{len}]]]]"#),
+            format!(r#"[["T","l",0,{rows},"d",[["S",{len}]],["{key}"]]]"#),
+        ] {
+            let (result, peak) = peak_during(|| decode_text(&text, &payload));
+            assert!(result.is_ok(), "{text:.40}");
+            assert!(peak <= budget(text.len(), payload.len()), "{peak} bytes for {rows} rows: {text:.40}");
+        }
     }
 
     proptest! {

@@ -230,10 +230,13 @@ fn a_table_of_rows_prints_as_python_prints_it() {
     assert_eq!(python(&check, &json.success().stdout), "True\n");
     let raw = pushy().args(["exec", "local:", expr, "--raw"]).run();
     assert_eq!(raw.success().stdout(), python(&format!("for row in {expr}: print(*row, sep='\\t')"), b""));
-    // Records (dicts with the same keys) are a packed table too.
+    // So do records (dicts with the same keys: a packed table too).
     let records = "[{'id': i, 'name': 'r%d' % i, 'load': i / 4} for i in range(1000)]";
     let pretty = pushy().args(["exec", "local:", records]).env("COLUMNS", "80").run();
-    assert_eq!(pretty.success().stdout(), python(&format!("import pprint; pprint.pprint({records}, sort_dicts=False)"), b""));
+    assert_eq!(
+        pretty.success().stdout(),
+        python(&format!("import pprint; pprint.pprint({records}, sort_dicts=False)"), b"")
+    );
     let json = pushy().args(["exec", "local:", records, "--json"]).run();
     let check = format!("import json, sys; print(json.load(sys.stdin) == {records})");
     assert_eq!(python(&check, &json.success().stdout), "True\n");

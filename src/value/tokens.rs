@@ -200,6 +200,10 @@ pub(crate) trait Sink {
     }
 }
 
+/// How many times its columns' bytes a packed table of records may repeat
+/// its keys' bytes over its rows (the server's `KEY_BYTES_PER_BYTE`).
+pub(crate) const KEY_BYTES_PER_BYTE: usize = 4;
+
 /// A packed list or tuple of rows, each one item from every column: the
 /// columns lie in the payload, already checked to hold `rows` items each.
 #[derive(Debug)]
@@ -615,6 +619,16 @@ impl<'p, S: Sink> Reader<'p, '_, S> {
                     Err(e) => return Some(Err(e)),
                 },
             });
+        }
+        // Each record repeats the keys: their bytes over all rows may be at
+        // most a few times the columns' bytes, so that a long key cannot
+        // make one byte of payload into a kilobyte (the server keeps to it).
+        if let Row::Record(keys) = &row {
+            let key_bytes: usize = keys.iter().map(|k| k.len()).sum();
+            let column_bytes = at - number(parts.get(2))?;
+            if rows.checked_mul(key_bytes)? > KEY_BYTES_PER_BYTE.checked_mul(column_bytes)? {
+                return Some(Err(Error::protocol("a packed table of records whose keys outweigh its columns")));
+            }
         }
         Some(Ok(Table { kind, rows, row, columns }))
     }
