@@ -31,7 +31,6 @@ import importlib.util
 import io
 import itertools
 import json
-import operator
 import os
 import select
 import shlex
