@@ -562,9 +562,7 @@ impl<'p, S: Sink> Reader<'p, '_, S> {
         }
         self.ended()
     }
-}
 
-impl<'p, S: Sink> Reader<'p, '_, S> {
     /// A `T` token's table, its columns sliced from the payload one after
     /// another and checked: None for a malformed token. Every column holds
     /// the rows' count of items, so the payload bounds the count (each int
@@ -580,7 +578,8 @@ impl<'p, S: Sink> Reader<'p, '_, S> {
             _ => None,
         };
         let number = |v: Option<&J>| v.and_then(J::as_u64).and_then(|n| usize::try_from(n).ok());
-        let (kind, mut at, rows) = (seq_kind(1)?, number(parts.get(2))?, number(parts.get(3))?);
+        let (kind, start, rows) = (seq_kind(1)?, number(parts.get(2))?, number(parts.get(3))?);
+        let mut at = start;
         let specs = parts.get(5).and_then(J::as_array).filter(|s| !s.is_empty())?;
         let row = match (parts.get(4).and_then(J::as_str)?, parts.get(6)) {
             (_, Some(_)) if parts.len() > 7 => return None,
@@ -625,8 +624,7 @@ impl<'p, S: Sink> Reader<'p, '_, S> {
         // make one byte of payload into a kilobyte (the server keeps to it).
         if let Row::Record(keys) = &row {
             let key_bytes: usize = keys.iter().map(|k| k.len()).sum();
-            let column_bytes = at - number(parts.get(2))?;
-            if rows.checked_mul(key_bytes)? > KEY_BYTES_PER_BYTE.checked_mul(column_bytes)? {
+            if rows.checked_mul(key_bytes)? > KEY_BYTES_PER_BYTE.checked_mul(at - start)? {
                 return Some(Err(Error::protocol("a packed table of records whose keys outweigh its columns")));
             }
         }
