@@ -44,14 +44,17 @@ _short = None           # str() of an exception, bounded, never raising
 _json_loads = None      # the server's JSON decoder (no `json`, which imports re)
 _import_or_none = None  # a module by name, or None if there is none
 _import_chains = None   # imports the submodules that dotted-name chains reach
+_run_code = None        # runs the user's code in a namespace: (has_value, value)
 _FileRange = None       # part of an open file, sent as a bytes item by sendfile
 _server_write = None    # writes all of a buffer to an fd: why it failed, or None
 
 
-def init(self_file, sources, raw, short, json_loads, import_or_none, import_chains, file_range, write_fd):
+def init(self_file, sources, raw, short, json_loads, import_or_none, import_chains, run_code,
+         file_range, write_fd):
     """Binds the server's names above (server.py load_extras)."""
     global SELF_FILE, _sources, _Raw, _short, _json_loads, _import_or_none, _import_chains
-    global _FileRange, _server_write
+    global _run_code, _FileRange, _server_write
+    _run_code = run_code
     SELF_FILE, _sources, _Raw, _short = self_file, sources, raw, short
     _json_loads, _import_or_none, _import_chains = json_loads, import_or_none, import_chains
     _FileRange, _server_write = file_range, write_fd
@@ -820,7 +823,9 @@ def describe(expression, namespace, source=False):
     """IPython's `obj?` (signature, docstring, type) and, with `source`,
     `obj??` (the source where inspect finds it)."""
     import inspect
-    obj = eval(compile(expression.strip(), "<input>", "eval", dont_inherit=True), namespace)
+    expression = expression.strip()
+    compile(expression, "<input>", "eval", dont_inherit=True)  # an expression, or its SyntaxError
+    obj = _run_code(expression, "<input>", namespace, "auto")[1]  # auto-import included
     lines = []
     try:
         signature = str(inspect.signature(obj))
@@ -1014,7 +1019,9 @@ def format_exception(e):
             if id(cur) in seen:
                 continue
             seen.add(id(cur))
-            kept = [f for f in cur.stack if f.filename != SELF_FILE]
+            # Nor the import system's: CPython drops them when a module it
+            # imports fails, and the served modules' loader keeps them.
+            kept = [f for f in cur.stack if f.filename != SELF_FILE and not f.filename.startswith("<frozen importlib.")]
             cur.stack = traceback.StackSummary.from_list(kept)
             for nxt in (cur.__cause__, cur.__context__):
                 if nxt is not None:
@@ -1906,19 +1913,19 @@ _objects = {}
 _next_ref = [0]
 
 
-def objects(request, namespace, run_code):
+def objects(request, namespace):
     """The value a `ref` request asks for (or, with `keep`, the descriptor
     of the kept result: {"ref": id, "type": ..., "repr": ...})."""
     op = request.get("op")
     if op == "eval":
-        has_value, value = run_code(request.get("code", ""), "<input>", namespace, "auto")
+        has_value, value = _run_code(request.get("code", ""), "<input>", namespace, "auto")
         if not has_value:
             value = None
     elif op == "call":
         if request.get("ref") is not None:
             function = getattr(_lookup(request["ref"]), str(request.get("name")))
         else:
-            function = run_code(str(request.get("function")), "<call>", namespace, "auto")[1]
+            function = _run_code(str(request.get("function")), "<call>", namespace, "auto")[1]
         args = decode_args(request.get("args", [None]), request.get("payload", b""))
         value = function(*args) if request.get("spread") else function(args)
     elif op == "getattr":

@@ -441,7 +441,8 @@ def load_extras():
         exec(extras_code(), vars(extras))
         extras.init(self_file=SELF_FILE, sources=_sources, raw=_Raw, short=_short,
                     json_loads=_json_loads, import_or_none=_import_or_none,
-                    import_chains=_import_chains, file_range=FileRange, write_fd=_write_fd)
+                    import_chains=_import_chains, run_code=run_code,
+                    file_range=FileRange, write_fd=_write_fd)
         _extras = extras
     return _extras
 
@@ -1023,46 +1024,157 @@ def _int_text(n):
 
 # -------------------------------------------------------------- 3. namespace
 
-class Namespace(dict):
-    """The user's globals.  A name that is neither defined nor a builtin
-    resolves to the module of that name, so `os.getcwd()` just works.
-
-    CPython looks globals up through __getitem__ when globals is a dict
-    subclass, so this reaches every scope: lambdas, comprehensions and
-    functions defined at the prompt.  Builtins must win over modules: a
-    builtin is returned from here, as CPython's next lookup would find it
-    (so `globals()["len"]` is `len` here, where CPython raises KeyError).
-    Raising KeyError for it instead (CPython then looks in builtins) cost a
-    Python exception per use of `len` or `str`: a loop calling builtins ran
-    up to 15 times slower than in python3. Builtins the user's code puts in
-    place of the server's are left to CPython, as before.
-    """
-
-    def __missing__(self, name):
-        builtins = dict.get(self, "__builtins__")
-        if builtins is _BUILTINS:  # as the server sets it
-            found = _BUILTINS_DICT.get(name, _NOT_FOUND)
-            if found is not _NOT_FOUND:
-                return found
-        # Builtins the code put in place of the module: CPython looks them up
-        # itself (its own way, which differs between versions).
-        elif isinstance(builtins, dict) and name in builtins:
-            raise KeyError(name)
-        elif builtins is not None and not isinstance(builtins, dict) and hasattr(builtins, name):
-            raise KeyError(name)
-        return self._module(name)
-
-    @staticmethod
-    def _module(name):
-        if type(name) is not str:  # globals()[1]: not a name at all
-            raise KeyError(name)
-        module = _import_or_none(name)
-        if module is None:
-            raise KeyError(name)
-        return module
+def new_namespace():
+    """The user's globals: an exact dict, as in python3, so that CPython's
+    fast paths for globals and builtins apply to user code. (A dict subclass
+    whose __missing__ imported modules made a loop of builtin calls 4-5
+    times slower than in python3: CPython looks every global of such a
+    namespace up through a Python call.) Modules come in by _bind_modules
+    before each piece of code runs."""
+    return {"__name__": "__main__", "__builtins__": _BUILTINS}
 
 
-_NOT_FOUND = object()
+def _bind_modules(names, namespace):
+    """Auto-import: binds in `namespace` the module of each of `names` (the
+    names code loads as globals and never binds: _loaded_names) that is
+    neither defined there nor a builtin (builtins win over modules, and the
+    user's names over both). A module that fails to import is remembered,
+    and left to _raise_import_error."""
+    builtins = namespace.get("__builtins__", _BUILTINS)
+    if builtins is _BUILTINS:
+        builtins = _BUILTINS_DICT
+    for name in names:
+        if name in namespace:
+            continue
+        if isinstance(builtins, dict):
+            if name in builtins:
+                continue
+        elif hasattr(builtins, name):
+            continue
+        try:
+            module = _import_or_none(name)
+        except Exception:
+            _failed_imports.add(name)
+            continue
+        _failed_imports.discard(name)
+        if module is not None:
+            namespace[name] = module
+
+
+def _raise_import_error(e, namespace):
+    """A NameError for a name whose auto-import failed raises that import's
+    own error instead (import it again to have it: `broken_module.f()`
+    should say why the module is broken, not that the name is unknown).
+    Returns when that is not why."""
+    if type(e) is not NameError:  # UnboundLocalError: a local, never a module
+        return
+    name = getattr(e, "name", None)  # Python 3.10+
+    if name is None and e.args and isinstance(e.args[0], str):
+        text = e.args[0]
+        if text.startswith("name '") and text.endswith("' is not defined"):
+            name = text[6:-16]
+    if name not in _failed_imports or name in namespace:
+        return
+    try:
+        _import_or_none(name)
+    except Exception as failure:
+        # The traceback goes from the user's frames, where the name was
+        # used, on into the module's own (tb_next is writable from 3.7).
+        tb = e.__traceback__
+        if tb is not None and sys.version_info >= (3, 7):
+            last = tb
+            while last.tb_next is not None:
+                last = last.tb_next
+            last.tb_next = failure.__traceback__
+            failure = failure.with_traceback(tb)
+        raise failure from None
+
+
+_failed_imports = set()  # names whose auto-import raised (not "no such module")
+
+
+def _loaded_names(*codes):
+    """The names `codes` (and the code nested in them: functions, lambdas,
+    comprehensions, classes) load as globals or names and never bind nor
+    delete: the names auto-import may bind, read from the bytecode. A name
+    the code binds anywhere is the code's own (`path = ...` in a loop, a
+    class attribute) and never auto-imported, as the AST path's
+    _bound_names decides for submodules."""
+    loads, binds = set(), set()
+    seen = set()
+    todo = [c for c in codes if c is not None]
+    if not todo:
+        return ()
+    table = _name_opcodes()
+    while todo:
+        code = todo.pop()
+        if id(code) in seen:
+            continue
+        seen.add(id(code))
+        names = code.co_names
+        if names:
+            _scan_names(code.co_code, names, table, loads, binds)
+        todo.extend(c for c in code.co_consts if type(c) is type(code))
+    return tuple(sorted(loads - binds))
+
+
+def _scan_names(raw, names, table, loads, binds):
+    loaders, binders, extended = table
+    arg = 0
+    for i in range(0, len(raw) - 1, 2):
+        op = raw[i]
+        if op == extended:
+            arg = (arg | raw[i + 1]) << 8
+            continue
+        arg |= raw[i + 1]
+        shift = loaders.get(op)
+        try:
+            if shift is not None:
+                loads.add(names[arg >> shift])
+            elif op in binders:
+                binds.add(names[arg])
+        except IndexError:  # not expected from compile(): never fatal
+            pass
+        arg = 0
+
+
+def _name_opcodes():
+    """({load opcode: shift of its argument to the name's index}, {bind
+    opcodes}, EXTENDED_ARG) for this interpreter. Known versions from a
+    table, since importing `opcode` costs 1-2 ms of a first request;
+    test_server checks the table against `opcode` on every version it runs
+    on."""
+    global _NAME_OPCODES
+    if _NAME_OPCODES is None:
+        version = sys.version_info[:2]
+        if (3, 6) <= version <= (3, 12):
+            # LOAD_NAME, LOAD_GLOBAL (its index shifted by one from 3.11),
+            # LOAD_FROM_DICT_OR_GLOBALS (3.12: class bodies); STORE_NAME,
+            # STORE_GLOBAL, DELETE_NAME, DELETE_GLOBAL.
+            loaders = {101: 0, 116: 1 if version >= (3, 11) else 0}
+            if version >= (3, 12):
+                loaders[175] = 0
+            _NAME_OPCODES = (loaders, frozenset((90, 97, 91, 98)), 144)
+        elif version == (3, 13):
+            _NAME_OPCODES = ({92: 0, 91: 1, 90: 0}, frozenset((114, 113, 67, 66)), 71)
+        else:
+            _NAME_OPCODES = _opcodes_from_module()
+    return _NAME_OPCODES
+
+
+def _opcodes_from_module():
+    import opcode
+    op = opcode.opmap
+    loaders = {op["LOAD_NAME"]: 0, op["LOAD_GLOBAL"]: 1 if sys.version_info >= (3, 11) else 0}
+    if "LOAD_FROM_DICT_OR_GLOBALS" in op:
+        loaders[op["LOAD_FROM_DICT_OR_GLOBALS"]] = 0
+    binders = frozenset(op[n] for n in ("STORE_NAME", "STORE_GLOBAL", "DELETE_NAME", "DELETE_GLOBAL"))
+    return loaders, binders, opcode.EXTENDED_ARG
+
+
+_NAME_OPCODES = None
+
+
 _BUILTINS = sys.modules["builtins"]
 _BUILTINS_DICT = vars(_BUILTINS)
 
@@ -1105,13 +1217,13 @@ def _import_chains(chains, bound, namespace):
         if root in bound:  # a variable or parameter of the code, not a module
             continue
         if root in namespace:
-            if not isinstance(dict.get(namespace, root), modtype):
+            if not isinstance(namespace[root], modtype):
                 continue
         else:
-            try:
-                if not isinstance(namespace[root], modtype):
+            try:  # auto-imported when the code runs (_bind_modules), unless a builtin
+                if hasattr(_BUILTINS, root) or _import_or_none(root) is None:
                     continue
-            except KeyError:
+            except Exception:
                 continue
         obj = sys.modules.get(root)
         for i in range(1, len(chain)):
@@ -1322,10 +1434,9 @@ class Server:
     thread switch at all."""
 
     def __init__(self, channel, output):
-        import builtins
         self.channel = channel
         self.output = output
-        self.namespace = Namespace(__name__="__main__", __builtins__=builtins)
+        self.namespace = new_namespace()
         self.queue = []
         self.queue_ready = _thread.allocate_lock()  # released by the watcher: look at the queue again
         self.queue_ready.acquire()
@@ -1698,7 +1809,7 @@ class Server:
                 if kind in ("get", "put"):  # file transfer: pushy's own code, not the user's
                     has_value, value = True, load_extras().transfer(kind, header, self.stdins.get(rid))
                 elif kind == "ref":  # remote objects: calls, attributes, the table
-                    has_value, value = True, load_extras().objects(header, self.namespace, run_code)
+                    has_value, value = True, load_extras().objects(header, self.namespace)
                 elif mode in ("shell", "doc", "source"):  # the REPL's !cmd, obj? and obj??
                     has_value, value = True, load_extras().repl_helper(mode, header.get("code", ""), self.namespace)
                 elif header.get("repl") and mode == "auto":
@@ -1870,21 +1981,34 @@ def run_code(code, filename, namespace, mode):
     _sources[filename] = code
     if mode == "run":  # a script as __main__: no auto value, argv as given
         namespace["__file__"] = filename
-        exec(_compile(code, filename, "exec"), namespace)
+        script = _compile(code, filename, "exec")
+        _bind_modules(_loaded_names(script), namespace)
+        try:
+            exec(script, namespace)
+        except NameError as e:
+            _raise_import_error(e, namespace)
+            raise
         return False, None
     key = (code, filename, mode)
     compiled = _compiled.get(key)
     if compiled is None:
-        compiled = _compile_auto(code, filename, namespace, mode == "single")
+        body, last = _compile_auto(code, filename, namespace, mode == "single")
+        compiled = body, last, _loaded_names(body, last)
         if len(_compiled) > 256:
             _compiled.clear()
         _compiled[key] = compiled
-    body, last = compiled
-    if body is not None:
-        exec(body, namespace)
-    if last is None:
-        return False, None
-    return True, eval(last, namespace)
+    body, last, names = compiled
+    if names:
+        _bind_modules(names, namespace)
+    try:
+        if body is not None:
+            exec(body, namespace)
+        if last is None:
+            return False, None
+        return True, eval(last, namespace)
+    except NameError as e:
+        _raise_import_error(e, namespace)
+        raise
 
 
 _SINGLE_CHECKS = sys.version_info >= (3, 10)  # compile(..., "single") refuses two statements

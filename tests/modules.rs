@@ -230,6 +230,23 @@ fn auto_import_does_not_fire_on_names_with_side_effects() {
 }
 
 #[test]
+fn a_broken_module_says_why_where_it_is_first_used() {
+    let project = Project::new();
+    project.write("proj/broken_here.py", "raise RuntimeError('broken on purpose')\n");
+    test_users();
+    // Defining a function that names it is fine; calling it shows the
+    // module's own error (its line included), not a NameError.
+    let code = "def f():\n    return broken_here.X\nok = 1\nf()";
+    let done = pushy().arg("exec").ssh("pushy-test-dash").current_dir(&project.path("proj")).arg(code).run();
+    done.code(1)
+        .stderr_has("line 4, in <module>")
+        .stderr_has("raise RuntimeError('broken on purpose')")
+        .stderr_has("RuntimeError: broken on purpose\n");
+    let err = done.stderr();
+    assert!(!err.contains("NameError") && !err.contains("During handling"), "{err}");
+}
+
+#[test]
 fn the_repl_imports_from_the_current_directory() {
     let project = Project::new();
     test_users();
