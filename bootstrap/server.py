@@ -1038,8 +1038,7 @@ def _bind_modules(names, namespace):
     """Auto-import: binds in `namespace` the module of each of `names` (the
     names code loads as globals and never binds: _loaded_names) that is
     neither defined there nor a builtin (builtins win over modules, and the
-    user's names over both). A module that fails to import is remembered,
-    and left to _raise_import_error."""
+    user's names over both)."""
     builtins = namespace.get("__builtins__", _BUILTINS)
     if builtins is _BUILTINS:
         builtins = _BUILTINS_DICT
@@ -1051,21 +1050,30 @@ def _bind_modules(names, namespace):
                 continue
         elif hasattr(builtins, name):
             continue
-        try:
-            module = _import_or_none(name)
-        except Exception:
-            _failed_imports.add(name)
-            continue
-        _failed_imports.discard(name)
+        module = _auto_import(name)
         if module is not None:
             namespace[name] = module
 
 
+def _auto_import(name):
+    """The module `name`, or None: none of that name, or one whose import
+    failed. A failed one is remembered and not run again on every request
+    that names it (its top level may have effects); _raise_import_error
+    gives its error where the name is used."""
+    if name in _failed_imports:
+        return None
+    try:
+        return _import_or_none(name)
+    except (Exception, SystemExit):  # a module that exits on import is broken too
+        _failed_imports.add(name)
+        return None
+
+
 def _raise_import_error(e, namespace):
-    """A NameError for a name whose auto-import failed raises that import's
-    own error instead (import it again to have it: `broken_module.f()`
-    should say why the module is broken, not that the name is unknown).
-    Returns when that is not why."""
+    """A NameError for a name whose auto-import failed, raised by the user's
+    code itself, raises that import's own error instead (imported again to
+    have it: `broken_module.f()` should say why the module is broken, not
+    that the name is unknown). Returns when that is not why."""
     if type(e) is not NameError:  # UnboundLocalError: a local, never a module
         return
     name = getattr(e, "name", None)  # Python 3.10+
@@ -1075,51 +1083,73 @@ def _raise_import_error(e, namespace):
             name = text[6:-16]
     if name not in _failed_imports or name in namespace:
         return
+    tb = e.__traceback__
+    last = tb
+    while last is not None and last.tb_next is not None:
+        last = last.tb_next
+    if last is None or last.tb_frame.f_globals is not namespace:  # a library's own globals
+        return
+    _failed_imports.discard(name)
     try:
-        _import_or_none(name)
+        module = _import_or_none(name)
     except Exception as failure:
+        _failed_imports.add(name)
         # The traceback goes from the user's frames, where the name was
         # used, on into the module's own (tb_next is writable from 3.7).
-        tb = e.__traceback__
-        if tb is not None and sys.version_info >= (3, 7):
-            last = tb
-            while last.tb_next is not None:
-                last = last.tb_next
+        if sys.version_info >= (3, 7):
             last.tb_next = failure.__traceback__
             failure = failure.with_traceback(tb)
         raise failure from None
+    if module is not None:  # mended since: there for the next request
+        namespace.setdefault(name, module)
 
 
 _failed_imports = set()  # names whose auto-import raised (not "no such module")
 
+_CO_OPTIMIZED = 0x1  # a function's code (not a module's or a class body's)
+
 
 def _loaded_names(*codes):
-    """The names `codes` (and the code nested in them: functions, lambdas,
-    comprehensions, classes) load as globals or names and never bind nor
-    delete: the names auto-import may bind, read from the bytecode. A name
-    the code binds anywhere is the code's own (`path = ...` in a loop, a
-    class attribute) and never auto-imported, as the AST path's
-    _bound_names decides for submodules."""
+    """The names `codes` (top-level code) and the code nested in them
+    (functions, lambdas, comprehensions, classes) load as globals and never
+    bind as globals: the names auto-import may bind, read from the bytecode.
+    A name the code binds at its top level or declares `global` is the
+    code's own (`path = ...` in a loop) and never auto-imported, as the AST
+    path's _bound_names decides for submodules; a class body's own names
+    (`def json(self)`) only hide that body's loads. Dunder names are never
+    modules to import."""
     loads, binds = set(), set()
     seen = set()
-    todo = [c for c in codes if c is not None]
+    todo = [(c, True) for c in codes if c is not None]
     if not todo:
         return ()
     table = _name_opcodes()
     while todo:
-        code = todo.pop()
+        code, top = todo.pop()
         if id(code) in seen:
             continue
         seen.add(id(code))
         names = code.co_names
         if names:
-            _scan_names(code.co_code, names, table, loads, binds)
-        todo.extend(c for c in code.co_consts if type(c) is type(code))
-    return tuple(sorted(loads - binds))
+            name_loads, global_loads, name_binds, global_binds = _scan_names(code.co_code, names, table)
+            loads |= global_loads
+            binds |= global_binds
+            if top:
+                loads |= name_loads
+                binds |= name_binds
+            elif code.co_flags & _CO_OPTIMIZED:
+                loads |= name_loads
+            else:  # a class body: its own names are its attributes
+                loads |= name_loads - name_binds
+        todo.extend((c, False) for c in code.co_consts if type(c) is type(code))
+    return tuple(sorted(n for n in loads - binds if not (n.startswith("__") and n.endswith("__"))))
 
 
-def _scan_names(raw, names, table, loads, binds):
-    loaders, binders, extended = table
+def _scan_names(raw, names, table):
+    """(names loaded by LOAD_NAME and its kin, by LOAD_GLOBAL, bound or
+    deleted by STORE_NAME/DELETE_NAME, by STORE_GLOBAL/DELETE_GLOBAL)."""
+    kinds, extended = table
+    found = (set(), set(), set(), set())
     arg = 0
     for i in range(0, len(raw) - 1, 2):
         op = raw[i]
@@ -1127,36 +1157,37 @@ def _scan_names(raw, names, table, loads, binds):
             arg = (arg | raw[i + 1]) << 8
             continue
         arg |= raw[i + 1]
-        shift = loaders.get(op)
-        try:
-            if shift is not None:
-                loads.add(names[arg >> shift])
-            elif op in binders:
-                binds.add(names[arg])
-        except IndexError:  # not expected from compile(): never fatal
-            pass
+        kind = kinds.get(op)
+        if kind is not None:
+            try:
+                found[kind[0]].add(names[arg >> kind[1]])
+            except IndexError:  # not expected from compile(): never fatal
+                pass
         arg = 0
+    return found
 
 
 def _name_opcodes():
-    """({load opcode: shift of its argument to the name's index}, {bind
-    opcodes}, EXTENDED_ARG) for this interpreter. Known versions from a
-    table, since importing `opcode` costs 1-2 ms of a first request;
-    test_server checks the table against `opcode` on every version it runs
-    on."""
+    """({opcode: (kind, shift of its argument to the name's index)},
+    EXTENDED_ARG) for this interpreter, kinds as _scan_names returns them.
+    Known versions from a table, since importing `opcode` costs 1-2 ms of a
+    first request; test_server checks the table against `opcode` on every
+    version it runs on."""
     global _NAME_OPCODES
     if _NAME_OPCODES is None:
         version = sys.version_info[:2]
         if (3, 6) <= version <= (3, 12):
             # LOAD_NAME, LOAD_GLOBAL (its index shifted by one from 3.11),
             # LOAD_FROM_DICT_OR_GLOBALS (3.12: class bodies); STORE_NAME,
-            # STORE_GLOBAL, DELETE_NAME, DELETE_GLOBAL.
-            loaders = {101: 0, 116: 1 if version >= (3, 11) else 0}
+            # DELETE_NAME; STORE_GLOBAL, DELETE_GLOBAL.
+            kinds = {101: (0, 0), 116: (1, 1 if version >= (3, 11) else 0),
+                     90: (2, 0), 91: (2, 0), 97: (3, 0), 98: (3, 0)}
             if version >= (3, 12):
-                loaders[175] = 0
-            _NAME_OPCODES = (loaders, frozenset((90, 97, 91, 98)), 144)
+                kinds[175] = (0, 0)
+            _NAME_OPCODES = (kinds, 144)
         elif version == (3, 13):
-            _NAME_OPCODES = ({92: 0, 91: 1, 90: 0}, frozenset((114, 113, 67, 66)), 71)
+            _NAME_OPCODES = ({92: (0, 0), 90: (0, 0), 91: (1, 1), 114: (2, 0), 67: (2, 0),
+                              113: (3, 0), 66: (3, 0)}, 71)
         else:
             _NAME_OPCODES = _opcodes_from_module()
     return _NAME_OPCODES
@@ -1165,11 +1196,12 @@ def _name_opcodes():
 def _opcodes_from_module():
     import opcode
     op = opcode.opmap
-    loaders = {op["LOAD_NAME"]: 0, op["LOAD_GLOBAL"]: 1 if sys.version_info >= (3, 11) else 0}
+    kinds = {op["LOAD_NAME"]: (0, 0), op["LOAD_GLOBAL"]: (1, 1 if sys.version_info >= (3, 11) else 0),
+             op["STORE_NAME"]: (2, 0), op["DELETE_NAME"]: (2, 0),
+             op["STORE_GLOBAL"]: (3, 0), op["DELETE_GLOBAL"]: (3, 0)}
     if "LOAD_FROM_DICT_OR_GLOBALS" in op:
-        loaders[op["LOAD_FROM_DICT_OR_GLOBALS"]] = 0
-    binders = frozenset(op[n] for n in ("STORE_NAME", "STORE_GLOBAL", "DELETE_NAME", "DELETE_GLOBAL"))
-    return loaders, binders, opcode.EXTENDED_ARG
+        kinds[op["LOAD_FROM_DICT_OR_GLOBALS"]] = (0, 0)
+    return kinds, opcode.EXTENDED_ARG
 
 
 _NAME_OPCODES = None
@@ -1220,10 +1252,8 @@ def _import_chains(chains, bound, namespace):
             if not isinstance(namespace[root], modtype):
                 continue
         else:
-            try:  # auto-imported when the code runs (_bind_modules), unless a builtin
-                if hasattr(_BUILTINS, root) or _import_or_none(root) is None:
-                    continue
-            except Exception:
+            # auto-imported when the code runs (_bind_modules), unless a builtin
+            if hasattr(_BUILTINS, root) or _auto_import(root) is None:
                 continue
         obj = sys.modules.get(root)
         for i in range(1, len(chain)):

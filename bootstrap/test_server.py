@@ -829,6 +829,7 @@ class NamespaceTests(unittest.TestCase):
         "abs": "IMPORTED = True\n",
         "pushy_test_broken": "raise RuntimeError('broken on purpose')\n",
         "pushy_test_needs_missing": "import pushy_test_missing_dependency\n",
+        "pushy_test_counted": "import builtins\nbuiltins.pushy_test_runs += 1\nraise RuntimeError('counted')\n",
     }
 
     def setUp(self):
@@ -842,6 +843,7 @@ class NamespaceTests(unittest.TestCase):
         importlib.invalidate_caches()
         for name in self.MODULES:
             self.addCleanup(sys.modules.pop, name, None)
+        self.addCleanup(server._failed_imports.clear)
 
     def user(self, code, ns, mode="auto"):
         return server.run_code(code, "<input>", ns, mode)
@@ -875,8 +877,9 @@ class NamespaceTests(unittest.TestCase):
         # subclass made loops of builtin calls 4-5 times slower.
         self.assertIs(type(fresh_namespace()), dict)
         ns = fresh_namespace()
-        with mock.patch.object(server, "_import_or_none", side_effect=AssertionError("no import")):
+        with mock.patch.object(server, "_import_or_none") as imports:
             self.assertEqual(self.user("sum(len(str(i)) for i in range(1000))", ns), (True, 2890))
+        self.assertFalse(imports.called)  # builtins are found, never tried as modules
 
     def test_names_read_from_the_bytecode(self):
         code = compile(
@@ -893,8 +896,18 @@ class NamespaceTests(unittest.TestCase):
             "[k for k in keyword.kwlist]\n"
             "lambda: stat.S_IFMT\n",
             "<input>", "exec")
-        # (__name__: the class body's __module__ = __name__.)
-        self.assertEqual(server._loaded_names(code), ("__name__", "json", "keyword", "os", "shutil", "stat"))
+        # (Not __name__, which the class body loads for its __module__.)
+        self.assertEqual(server._loaded_names(code), ("json", "keyword", "os", "shutil", "stat"))
+        # A class body's own names are its attributes: they hide its loads only.
+        code = compile(
+            "class R:\n"
+            "    copy = None\n"
+            "    other = copy\n"
+            "    def json(self):\n"
+            "        return json.dumps(1)\n"
+            "copy.deepcopy([1])\n",
+            "<input>", "exec")
+        self.assertEqual(server._loaded_names(code), ("copy", "json"))
         self.assertEqual(server._loaded_names(None, compile("1", "<input>", "eval")), ())
         # Past 256 names an index needs EXTENDED_ARG.
         many = "\n".join("v%d = 1" % i for i in range(300)) + "\nzz = os.sep\n"
@@ -937,6 +950,11 @@ class NamespaceTests(unittest.TestCase):
             builtins.__dict__.pop("pushy_test_added", None)
             builtins.abs = original
 
+    def test_a_method_named_like_a_module_leaves_the_module_alone(self):
+        ns = fresh_namespace()
+        code = "class R:\n    def json(self):\n        return json.dumps(1)\nR().json()"
+        self.assertEqual(self.user(code, ns), (True, "1"))
+
     def test_user_names_win_over_modules(self):
         ns = fresh_namespace()
         self.user("os = 5", ns)
@@ -978,6 +996,23 @@ class NamespaceTests(unittest.TestCase):
         self.assertIn("pushy_no_such_name_xyz", str(caught.exception))
         with self.assertRaises(UnboundLocalError):
             self.user("def g():\n    pushy_test_broken\n    pushy_test_broken = 1\ng()", ns)
+        # Nor does one raised in a library's own globals.
+        library = {}
+        exec("def h():\n    return pushy_test_broken", library)
+        ns["h"] = library["h"]
+        with self.assertRaises(NameError):
+            self.user("h()", ns)
+
+    def test_a_broken_module_is_not_run_again_on_every_request(self):
+        ns = fresh_namespace()
+        builtins.pushy_test_runs = 0
+        self.addCleanup(delattr, builtins, "pushy_test_runs")
+        for _ in range(3):
+            self.user("def f():\n    return pushy_test_counted.x", ns)
+        self.assertEqual(builtins.pushy_test_runs, 1)
+        with self.assertRaisesRegex(RuntimeError, "counted"):  # once more, for its error
+            self.user("f()", ns)
+        self.assertEqual(builtins.pushy_test_runs, 2)
 
 
 # Runs in a fresh interpreter, where the submodules are surely not imported yet.
