@@ -1057,16 +1057,29 @@ def _bind_modules(names, namespace):
 
 def _auto_import(name):
     """The module `name`, or None: none of that name, or one whose import
-    failed. A failed one is remembered and not run again on every request
-    that names it (its top level may have effects); _raise_import_error
-    gives its error where the name is used."""
+    failed. Both are remembered, so that code naming them (a branch not
+    taken) does not search the path, or ask the client, on every request:
+    a failed module is not run again (its top level may have effects), and
+    _raise_import_error gives its error where the name is used; "no such
+    module" holds until sys.path or sys.meta_path changes, or the user's
+    code raises a NameError for the name."""
+    global _no_module_key
     if name in _failed_imports:
         return None
+    key = (tuple(sys.path), tuple(sys.meta_path))
+    if key != _no_module_key:
+        _no_module.clear()
+        _no_module_key = key
+    elif name in _no_module:
+        return None
     try:
-        return _import_or_none(name)
+        module = _import_or_none(name)
     except (Exception, SystemExit):  # a module that exits on import is broken too
         _failed_imports.add(name)
         return None
+    if module is None:
+        _no_module.add(name)
+    return module
 
 
 def _raise_import_error(e, namespace):
@@ -1081,13 +1094,16 @@ def _raise_import_error(e, namespace):
         text = e.args[0]
         if text.startswith("name '") and text.endswith("' is not defined"):
             name = text[6:-16]
-    if name not in _failed_imports or name in namespace:
+    if name is None or name in namespace:
         return
     tb = e.__traceback__
     last = tb
     while last is not None and last.tb_next is not None:
         last = last.tb_next
     if last is None or last.tb_frame.f_globals is not namespace:  # a library's own globals
+        return
+    _no_module.discard(name)  # the next request looks again: the module may be there by then
+    if name not in _failed_imports:
         return
     _failed_imports.discard(name)
     try:
@@ -1104,7 +1120,9 @@ def _raise_import_error(e, namespace):
         namespace.setdefault(name, module)
 
 
-_failed_imports = set()  # names whose auto-import raised (not "no such module")
+_failed_imports = set()  # names whose auto-import raised
+_no_module = set()       # names with no module of that name, while _no_module_key holds
+_no_module_key = None
 
 _CO_OPTIMIZED = 0x1  # a function's code (not a module's or a class body's)
 

@@ -844,6 +844,7 @@ class NamespaceTests(unittest.TestCase):
         for name in self.MODULES:
             self.addCleanup(sys.modules.pop, name, None)
         self.addCleanup(server._failed_imports.clear)
+        self.addCleanup(server._no_module.clear)
 
     def user(self, code, ns, mode="auto"):
         return server.run_code(code, "<input>", ns, mode)
@@ -1002,6 +1003,27 @@ class NamespaceTests(unittest.TestCase):
         ns["h"] = library["h"]
         with self.assertRaises(NameError):
             self.user("h()", ns)
+
+    def test_a_name_that_is_no_module_is_not_searched_for_on_every_request(self):
+        ns = fresh_namespace()
+        code = "x = 1\nif x == 2:\n    pushy_test_later.f()\nx"
+        with mock.patch.object(server, "_import_or_none", wraps=server._import_or_none) as imports:
+            for _ in range(3):
+                self.assertEqual(self.user(code, ns), (True, 1))
+            self.assertEqual(imports.call_count, 1)
+            # Looked for again once the path changes...
+            sys.path.append(sys.path[0])
+            self.addCleanup(sys.path.pop)
+            self.user(code, ns)
+            self.assertEqual(imports.call_count, 2)
+            # ... or once the name was missed: the module may be there by now.
+            with open(os.path.join(sys.path[0], "pushy_test_later.py"), "w") as f:
+                f.write("def f():\n    return 'here'\n")
+            self.addCleanup(sys.modules.pop, "pushy_test_later", None)
+            importlib.invalidate_caches()
+            with self.assertRaises(NameError):
+                self.user("pushy_test_later.f()", ns)
+            self.assertEqual(self.user("pushy_test_later.f()", ns), (True, "here"))
 
     def test_a_broken_module_is_not_run_again_on_every_request(self):
         ns = fresh_namespace()
