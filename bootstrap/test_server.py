@@ -1171,6 +1171,21 @@ class CodeCacheTests(unittest.TestCase):
         recached = marshal.loads(zlib.decompress(again["program_blob"]()))
         self.assertTrue(any(isinstance(c, types.CodeType) and "preimport_submodules" in c.co_names
                             for c in recached.co_consts), "the extras' code is in the blob")
+        # Raw, for local: the same marshal data, not compressed.
+        raw = again["program_blob"](raw=True)
+        self.assertEqual(marshal.loads(raw).co_consts[0], recached.co_consts[0])
+        self.assertLess(len(zlib.compress(raw, 6)), len(raw))
+
+    def test_stage0_runs_compiled_code_compressed_or_raw(self):
+        import importlib.util
+        import marshal
+        magic = importlib.util.MAGIC_NUMBER.hex()
+        blob = marshal.dumps(compile("import os\nos.write(1, b'ran ' + _CODE.co_filename.encode())", "<t>", "exec"))
+        for words, data in (([], zlib.compress(blob)), (["r"], blob)):
+            with self.subTest(words=words):
+                out = subprocess.run([sys.executable, "-c", STAGE0, str(len(data)), "m" + magic] + words,
+                                     input=data, stdout=subprocess.PIPE, timeout=30).stdout
+                self.assertEqual(out, b"ran <t>")
 
     def test_without_its_code_object_the_server_has_no_blob(self):
         self.assertEqual(server.program_blob(), b"")

@@ -12,7 +12,9 @@
 //! code cache (see `connect::cache`), the same program already compiled
 //! for this host's interpreter: then the command line carries `mMAGIC`, and
 //! stage 0 exits with [`EXIT_STALE_CODE`] before reading anything when the
-//! interpreter's magic number is not MAGIC.
+//! interpreter's magic number is not MAGIC. A compiled program kept for
+//! `local:` is not compressed (the word `r`): inflating it took the local
+//! interpreter longer than reading the difference from a pipe.
 
 use std::io::{ErrorKind as IoKind, Read, Write};
 use std::os::fd::AsRawFd;
@@ -76,8 +78,11 @@ pub struct Launch<'a> {
 pub struct Compiled {
     /// importlib's magic number, in hex: the bytecode format.
     pub magic: String,
-    /// zlib-compressed marshal data of the program's code object.
+    /// Marshal data of the program's code object, zlib-compressed unless
+    /// `raw`.
     pub blob: Vec<u8>,
+    /// Not compressed (kept for `local:`).
+    pub raw: bool,
 }
 
 impl Compiled {
@@ -124,6 +129,9 @@ impl Launch<'_> {
         }
         if let Some(compiled) = self.compiled {
             words.push(format!("m{}", compiled.magic));
+            if compiled.raw {
+                words.push("r".to_string());
+            }
         }
         words
     }
@@ -291,13 +299,16 @@ mod tests {
 
     #[test]
     fn cached_code_is_announced_by_its_magic_and_length() {
-        let compiled = Compiled { magic: "a70d0d0a".into(), blob: vec![1, 2, 3] };
+        let compiled = Compiled { magic: "a70d0d0a".into(), blob: vec![1, 2, 3], raw: false };
         let launch = Launch { python: "python3", become_user: None, compiled: Some(&compiled) };
         let words = launch.command().unwrap().0;
         assert_eq!(&words[words.len() - 2..], ["3", "ma70d0d0a"]);
         assert_eq!(launch.payload(), [1, 2, 3]);
+        let raw = Compiled { raw: true, ..compiled.clone() };
+        let words = Launch { compiled: Some(&raw), ..launch }.command().unwrap().0;
+        assert_eq!(&words[words.len() - 3..], ["3", "ma70d0d0a", "r"]);
         for bad in ["", "a7 0d", "a7;id", "0123456789abcdef0"] {
-            let compiled = Compiled { magic: bad.into(), blob: vec![] };
+            let compiled = Compiled { magic: bad.into(), blob: vec![], raw: false };
             assert!(Launch { compiled: Some(&compiled), ..launch }.command().is_err(), "{bad:?}");
         }
     }

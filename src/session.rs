@@ -888,10 +888,10 @@ impl Session {
     /// bytes. `None` when the server has none to give, or does not answer
     /// within a few seconds (a late answer is then skipped as any stray); an
     /// error when it refuses the request.
-    pub(crate) fn program_blob(&mut self, limit: usize) -> Result<Option<Vec<u8>>> {
+    pub(crate) fn program_blob(&mut self, limit: usize, raw: bool) -> Result<Option<Vec<u8>>> {
         self.next_id += 1;
         let id = self.next_id;
-        self.send(&ToServer::Code { id })?;
+        self.send(&ToServer::Code { id, raw })?;
         match self.answer_by(id, Some(Instant::now() + Duration::from_secs(5)))? {
             Some(Frame { header: FromServer::Code(_), payload }) => {
                 Ok((!payload.is_empty() && payload.len() <= limit).then_some(payload))

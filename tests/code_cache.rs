@@ -21,17 +21,18 @@ fn entries(cache: &Path) -> Vec<PathBuf> {
 
 /// An entry whose program, run by `host`'s interpreter, creates `marker`
 /// and exits before pushy starts: proof that the entry was run, and a start
-/// that must fall back to source.
-fn planted_entry(host: &[&str], marker: &Path) -> Vec<u8> {
+/// that must fall back to source. `raw`: not compressed (as `local:`'s).
+fn planted_entry(host: &[&str], marker: &Path, raw: bool) -> Vec<u8> {
     let code = format!(
-        "zlib.compress(marshal.dumps(compile('open({:?}, \"w\").write(\"ran\")\\nimport sys\\nsys.exit(3)', 'x', 'exec')))",
+        "marshal.dumps(compile('open({:?}, \"w\").write(\"ran\")\\nimport sys\\nsys.exit(3)', 'x', 'exec'))",
         marker.display().to_string()
     );
+    let code = if raw { code } else { format!("zlib.compress({code})") };
     let done = pushy().arg("exec").args(host.iter().copied()).args(["--raw", &code]).run();
     let magic =
         pushy().arg("exec").args(host.iter().copied()).args(["--raw", "importlib.util.MAGIC_NUMBER.hex()"]).run();
     let magic = String::from_utf8(magic.stdout.clone()).unwrap();
-    let mut entry = format!("pushy-code 1 {}\n", magic.trim()).into_bytes();
+    let mut entry = format!("pushy-code 1 {}{}\n", magic.trim(), if raw { " raw" } else { "" }).into_bytes();
     entry.extend_from_slice(&done.stdout);
     entry
 }
@@ -48,13 +49,21 @@ fn the_first_start_fills_the_cache_and_the_next_starts_from_it() {
     assert_eq!(mode(&cache.path().join("pushy/code")), 0o700);
     let sound = std::fs::read(&found[0]).unwrap();
     assert!(sound.starts_with(b"pushy-code 1 "), "{:?}", String::from_utf8_lossy(&sound[..20]));
+    // local:'s interpreter reads its entry uncompressed: marshal data, not zlib.
+    let header = sound.iter().position(|&b| b == b'\n').unwrap();
+    assert!(sound[..header].ends_with(b" raw") && sound[header + 1] != 0x78, "{:?}", &sound[..header + 2]);
 
     // The entry is what starts: a planted one runs (then fails, and pushy
-    // starts again from source, and keeps a sound entry again).
-    std::fs::write(&found[0], planted_entry(&["local:"], &marker)).unwrap();
-    pushy().args(["exec", "local:", "os.getpid() > 0"]).env("XDG_CACHE_HOME", cache.path()).run().stdout_is("True\n");
-    assert!(marker.exists(), "the cached program did not run");
-    assert_eq!(std::fs::read(&found[0]).unwrap(), sound, "the spoilt entry was not replaced");
+    // starts again from source, and keeps a sound entry again), raw as
+    // local:'s are or compressed as before.
+    for raw in [true, false] {
+        std::fs::write(&found[0], planted_entry(&["local:"], &marker, raw)).unwrap();
+        let check = pushy().args(["exec", "local:", "os.getpid() > 0"]).env("XDG_CACHE_HOME", cache.path()).run();
+        check.stdout_is("True\n");
+        assert!(marker.exists(), "the cached program (raw: {raw}) did not run");
+        assert_eq!(std::fs::read(&found[0]).unwrap(), sound, "the spoilt entry was not replaced");
+        std::fs::remove_file(&marker).unwrap();
+    }
 
     // From the sound entry, dotted names, the extras (a traceback) and
     // the REPL's completion work as from source.
@@ -72,7 +81,10 @@ fn an_entry_from_one_host_never_reaches_another() {
     on("pushy-test-cache-a").arg("1").run().stdout_is("1\n");
     let found = entries(cache.path());
     assert_eq!(found.len(), 1, "{found:?}");
-    std::fs::write(&found[0], planted_entry(&["-F", &config, "pushy-test-cache-a"], &marker)).unwrap();
+    let sound = std::fs::read(&found[0]).unwrap();
+    let header = sound.split(|&b| b == b'\n').next().unwrap();
+    assert!(!header.ends_with(b" raw"), "an ssh host's entry stays compressed: {:?}", String::from_utf8_lossy(header));
+    std::fs::write(&found[0], planted_entry(&["-F", &config, "pushy-test-cache-a"], &marker, false)).unwrap();
 
     on("pushy-test-cache-b").arg("2").run().stdout_is("2\n");
     assert!(!marker.exists(), "host a's entry ran on host b");

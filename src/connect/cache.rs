@@ -15,7 +15,9 @@
 //! entry's name is a SHA-256 over this pushy's program, the destination with
 //! every ssh flag (as the control socket's name), the interpreter and the
 //! sudo user. One compromised host can poison only its own entry, which runs
-//! on itself. A start from an entry that fails for any reason removes it and
+//! on itself. `local:`'s entry is kept uncompressed (` raw` after the magic
+//! number): that interpreter is on this machine, and inflating took it
+//! longer than reading the difference from a pipe. A start from an entry that fails for any reason removes it and
 //! starts again from source. `PUSHY_NO_CODE_CACHE=1` turns the cache off.
 
 use std::fs::{DirBuilder, OpenOptions};
@@ -36,6 +38,9 @@ const MAX_ENTRIES: usize = 512;
 
 /// How an entry file starts, before its magic number and its blob.
 const HEADER: &str = "pushy-code 1 ";
+
+/// After the magic number: the blob is not compressed.
+const RAW: &str = " raw";
 
 /// Where one target's entry lives.
 pub(crate) struct Slot {
@@ -82,14 +87,19 @@ impl Slot {
         file.take(MAX_ENTRY as u64 + 64).read_to_end(&mut data).ok()?;
         let rest = data.strip_prefix(HEADER.as_bytes())?;
         let end = rest.iter().position(|&b| b == b'\n')?;
-        let magic = std::str::from_utf8(&rest[..end]).ok()?.to_string();
+        let line = std::str::from_utf8(&rest[..end]).ok()?;
+        let (magic, raw) = match line.strip_suffix(RAW) {
+            Some(magic) => (magic.to_string(), true),
+            None => (line.to_string(), false),
+        };
         let blob = rest[end + 1..].to_vec();
-        (Compiled::valid_magic(&magic) && !blob.is_empty()).then_some(Compiled { magic, blob })
+        (Compiled::valid_magic(&magic) && !blob.is_empty()).then_some(Compiled { magic, blob, raw })
     }
 
-    /// Keeps `blob` as this slot's entry (best effort: a cache that cannot
-    /// be written only costs the next start its compile).
-    pub(crate) fn store(&self, magic: &str, blob: &[u8]) {
+    /// Keeps `blob` (`raw`: not compressed) as this slot's entry (best
+    /// effort: a cache that cannot be written only costs the next start its
+    /// compile).
+    pub(crate) fn store(&self, magic: &str, blob: &[u8], raw: bool) {
         if !Compiled::valid_magic(magic) || blob.is_empty() || blob.len() > MAX_ENTRY {
             return;
         }
@@ -103,7 +113,8 @@ impl Slot {
             .custom_flags(libc::O_NOFOLLOW)
             .open(&temp)
             .and_then(|mut file| {
-                file.write_all(format!("{HEADER}{magic}\n").as_bytes())?;
+                let raw = if raw { RAW } else { "" };
+                file.write_all(format!("{HEADER}{magic}{raw}\n").as_bytes())?;
                 file.write_all(blob)
             });
         if written.and_then(|_| std::fs::rename(&temp, &self.path)).is_err() {
@@ -164,15 +175,23 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let slot = Slot { path: dir.join("entry") };
         assert!(slot.load().is_none());
-        slot.store("a70d0d0a", b"\x78\x9cblob");
+        slot.store("a70d0d0a", b"\x78\x9cblob", false);
         let loaded = slot.load().unwrap();
-        assert_eq!((loaded.magic.as_str(), loaded.blob.as_slice()), ("a70d0d0a", &b"\x78\x9cblob"[..]));
+        assert_eq!(
+            (loaded.magic.as_str(), loaded.blob.as_slice(), loaded.raw),
+            ("a70d0d0a", &b"\x78\x9cblob"[..], false)
+        );
+        slot.store("a70d0d0a", b"\xe3plain", true);
+        let loaded = slot.load().unwrap();
+        assert_eq!((loaded.magic.as_str(), loaded.blob.as_slice(), loaded.raw), ("a70d0d0a", &b"\xe3plain"[..], true));
+        std::fs::write(&slot.path, b"pushy-code 1 a70d0d0a rawish\nblob").unwrap();
+        assert!(slot.load().is_none(), "only ` raw` may follow the magic number");
         assert_eq!(std::fs::metadata(&slot.path).unwrap().mode() & 0o777, 0o600);
         std::fs::write(&slot.path, b"pushy-code 1 a7;id\nblob").unwrap();
         assert!(slot.load().is_none(), "a magic that is not hex");
         std::fs::write(&slot.path, b"something else").unwrap();
         assert!(slot.load().is_none());
-        slot.store("not hex", b"blob");
+        slot.store("not hex", b"blob", false);
         assert!(slot.load().is_none());
         std::fs::remove_file(&slot.path).unwrap();
         std::os::unix::fs::symlink("/etc/hostname", &slot.path).unwrap();

@@ -64,7 +64,7 @@ pub(crate) fn connect(target: &Target, options: &ConnectOptions) -> Result<Sessi
             Started::Ready(channel, leftover) => {
                 let mut session = Session::ready(channel, leftover, name)?;
                 if let (Some(slot), None) = (&slot, &compiled) {
-                    fill(slot, &mut session);
+                    fill(slot, &mut session, matches!(target, Target::Local));
                 }
                 return Ok(session);
             }
@@ -79,12 +79,13 @@ pub(crate) fn connect(target: &Target, options: &ConnectOptions) -> Result<Sessi
 }
 
 /// Asks a session started from source for its compiled program, and keeps
-/// it for the next start (see [`cache`]).
-fn fill(slot: &cache::Slot, session: &mut Session) {
+/// it for the next start (see [`cache`]); `raw` (uncompressed) for an
+/// interpreter on this machine.
+fn fill(slot: &cache::Slot, session: &mut Session, raw: bool) {
     let magic = session.info().magic.clone();
     if Compiled::valid_magic(&magic) {
-        if let Ok(Some(blob)) = session.program_blob(cache::MAX_ENTRY) {
-            slot.store(&magic, &blob);
+        if let Ok(Some(blob)) = session.program_blob(cache::MAX_ENTRY, raw) {
+            slot.store(&magic, &blob, raw);
         }
     }
 }

@@ -15,7 +15,7 @@
 //! | `interrupt` | | KeyboardInterrupt in that request, or stop it before it starts |
 //! | `stdin`     | payload (empty: end of input) | forwarded stdin |
 //! | `more`      | `n` | stream credits |
-//! | `code`      | | the running program compiled, for the client's code cache |
+//! | `code`      | `raw` | the running program compiled, for the client's code cache (`raw`: not compressed) |
 //! | `modules`   | | the client serves local modules: the server adds its last import finder (no reply) |
 //! | `found`     | `q`, `kind` (module, package, data, dir, none, refused), `file`, `entries`, `message`, `bundle`, payload (the bytes) | the answer to a `find` (a package's with some of its submodules) |
 //! | `ref`       | `op` (eval, call, getattr, get, count), `code`, `function`, `ref`, `name`, `args` (tokens, see [`crate::value`]; their bytes in the payload), `spread`, `keep`, `text_forms` | remote objects (see [`crate::remote`]); answered as an `eval` is |
@@ -136,6 +136,10 @@ pub enum ToServer<'a> {
     Code {
         /// The request.
         id: u64,
+        /// Uncompressed: for an interpreter on this machine, which would
+        /// spend longer inflating the blob than reading it from a pipe.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        raw: bool,
     },
     /// The client serves local modules (no reply).
     Modules {
