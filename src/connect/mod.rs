@@ -44,7 +44,10 @@ pub(crate) fn connect(target: &Target, options: &ConnectOptions) -> Result<Sessi
             }
         }
         let slot = cache::Slot::new(target, &python, options.become_user.as_deref());
-        let mut compiled = slot.as_ref().and_then(cache::Slot::load);
+        // (An entry kept raw is local:'s alone, a compressed one an ssh
+        // host's: one that does not match was not written by this pushy.)
+        let local = matches!(target, Target::Local);
+        let mut compiled = slot.as_ref().and_then(cache::Slot::load).filter(|c| c.raw == local);
         let mut started = start(target, options, &python, &name, compiled.as_ref());
         let ran_and_ended = match &started {
             Ok(Started::Missing) => true,
@@ -64,7 +67,7 @@ pub(crate) fn connect(target: &Target, options: &ConnectOptions) -> Result<Sessi
             Started::Ready(channel, leftover) => {
                 let mut session = Session::ready(channel, leftover, name)?;
                 if let (Some(slot), None) = (&slot, &compiled) {
-                    fill(slot, &mut session, matches!(target, Target::Local));
+                    fill(slot, &mut session, local);
                 }
                 return Ok(session);
             }
