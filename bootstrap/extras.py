@@ -45,16 +45,17 @@ _json_loads = None      # the server's JSON decoder (no `json`, which imports re
 _import_or_none = None  # a module by name, or None if there is none
 _import_chains = None   # imports the submodules that dotted-name chains reach
 _run_code = None        # runs the user's code in a namespace: (has_value, value)
+_raise_import_error = None  # a NameError for a module that failed to import: that import's error
 _FileRange = None       # part of an open file, sent as a bytes item by sendfile
 _server_write = None    # writes all of a buffer to an fd: why it failed, or None
 
 
 def init(self_file, sources, raw, short, json_loads, import_or_none, import_chains, run_code,
-         file_range, write_fd):
+         raise_import_error, file_range, write_fd):
     """Binds the server's names above (server.py load_extras)."""
     global SELF_FILE, _sources, _Raw, _short, _json_loads, _import_or_none, _import_chains
-    global _run_code, _FileRange, _server_write
-    _run_code = run_code
+    global _run_code, _raise_import_error, _FileRange, _server_write
+    _run_code, _raise_import_error = run_code, raise_import_error
     SELF_FILE, _sources, _Raw, _short = self_file, sources, raw, short
     _json_loads, _import_or_none, _import_chains = json_loads, import_or_none, import_chains
     _FileRange, _server_write = file_range, write_fd
@@ -1927,7 +1928,11 @@ def objects(request, namespace):
         else:
             function = _run_code(str(request.get("function")), "<call>", namespace, "auto")[1]
         args = decode_args(request.get("args", [None]), request.get("payload", b""))
-        value = function(*args) if request.get("spread") else function(args)
+        try:
+            value = function(*args) if request.get("spread") else function(args)
+        except NameError as e:  # a broken module's own error, as in run_code
+            _raise_import_error(e, namespace)
+            raise
     elif op == "getattr":
         value = getattr(_lookup(request.get("ref")), str(request.get("name")))
     elif op == "get":

@@ -445,6 +445,7 @@ def load_extras():
         extras.init(self_file=SELF_FILE, sources=_sources, raw=_Raw, short=_short,
                     json_loads=_json_loads, import_or_none=_import_or_none,
                     import_chains=_import_chains, run_code=run_code,
+                    raise_import_error=_raise_import_error,
                     file_range=FileRange, write_fd=_write_fd)
         _extras = extras
     return _extras

@@ -1025,6 +1025,12 @@ class NamespaceTests(unittest.TestCase):
                 self.user("pushy_test_later.f()", ns)
             self.assertEqual(self.user("pushy_test_later.f()", ns), (True, "here"))
 
+    def test_a_remote_call_of_a_function_that_uses_a_broken_module_says_why(self):
+        ns = fresh_namespace()
+        self.user("def f(x):\n    return pushy_test_broken.y", ns)
+        with self.assertRaisesRegex(RuntimeError, "broken on purpose"):
+            extras.objects({"op": "call", "function": "f", "args": [1], "payload": b""}, ns)
+
     def test_a_broken_module_is_not_run_again_on_every_request(self):
         ns = fresh_namespace()
         builtins.pushy_test_runs = 0
