@@ -411,8 +411,8 @@ def program_blob(raw=False):
     inflates slower than a pipe carries the difference: about 1 ms of a
     local start) marshal data of the code object stage 0 ran (`_CODE`), with
     the extras' source constant replaced by their code object, so that a
-    later start from the cache compiles nothing. That code object is marshalled and
-    compressed on its own, a bytes constant: a start that never needs the
+    later start from the cache compiles nothing. That code object is
+    marshalled and compressed on its own, a bytes constant: a start that never needs the
     extras (most one-shot calls) neither inflates nor loads them, which was
     half of the blob's start-up cost (about 1 ms). Empty when there is
     nothing to give (an interpreter older than 3.8 has no code.replace; the
@@ -1044,15 +1044,10 @@ def _bind_modules(names, namespace):
     neither defined there nor a builtin (builtins win over modules, and the
     user's names over both)."""
     builtins = namespace.get("__builtins__", _BUILTINS)
-    if builtins is _BUILTINS:
-        builtins = _BUILTINS_DICT
+    if not isinstance(builtins, dict):  # a module, as CPython takes either
+        builtins = getattr(builtins, "__dict__", {})
     for name in names:
-        if name in namespace:
-            continue
-        if isinstance(builtins, dict):
-            if name in builtins:
-                continue
-        elif hasattr(builtins, name):
+        if name in namespace or name in builtins:
             continue
         module = _auto_import(name)
         if module is not None:
@@ -1230,7 +1225,6 @@ _NAME_OPCODES = None
 
 
 _BUILTINS = sys.modules["builtins"]
-_BUILTINS_DICT = vars(_BUILTINS)
 
 # Auto-import never loads these, nor their submodules: importing them has
 # side effects (`this` prints, `antigravity` opens a browser, `idlelib` and
@@ -2033,23 +2027,18 @@ def run_code(code, filename, namespace, mode):
     _sources[filename] = code
     if mode == "run":  # a script as __main__: no auto value, argv as given
         namespace["__file__"] = filename
-        script = _compile(code, filename, "exec")
-        _bind_modules(_loaded_names(script), namespace)
-        try:
-            exec(script, namespace)
-        except NameError as e:
-            _raise_import_error(e, namespace)
-            raise
-        return False, None
-    key = (code, filename, mode)
-    compiled = _compiled.get(key)
-    if compiled is None:
-        body, last = _compile_auto(code, filename, namespace, mode == "single")
-        compiled = body, last, _loaded_names(body, last)
-        if len(_compiled) > 256:
-            _compiled.clear()
-        _compiled[key] = compiled
-    body, last, names = compiled
+        body, last = _compile(code, filename, "exec"), None
+        names = _loaded_names(body)
+    else:
+        key = (code, filename, mode)
+        compiled = _compiled.get(key)
+        if compiled is None:
+            body, last = _compile_auto(code, filename, namespace, mode == "single")
+            compiled = body, last, _loaded_names(body, last)
+            if len(_compiled) > 256:
+                _compiled.clear()
+            _compiled[key] = compiled
+        body, last, names = compiled
     if names:
         _bind_modules(names, namespace)
     try:

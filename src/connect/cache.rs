@@ -5,12 +5,11 @@
 //! the remote side (about 6 ms, when the interpreter itself starts in 9).
 //! After a start from source the client asks the server for the code object
 //! stage 0 ran (a `code` request: marshal data, compressed unless for
-//! `local:`) and keeps it in
-//! `$XDG_CACHE_HOME/pushy/code/` (else `~/.cache/pushy/code/`): a private
-//! (0700) directory of private (0600) files. The next start on that target
-//! pushes it instead of the source, with the interpreter's magic number on
-//! stage 0's command line; an interpreter with another bytecode format exits
-//! before reading it ([`EXIT_STALE_CODE`](crate::bootstrap::EXIT_STALE_CODE)).
+//! `local:`) and keeps it in `$XDG_CACHE_HOME/pushy/code/` (else
+//! `~/.cache/pushy/code/`): a private (0700) directory of private (0600)
+//! files. The next start on that target pushes it instead of the source,
+//! with the interpreter's magic number on stage 0's command line; an
+//! interpreter with another bytecode format exits before reading it ([`EXIT_STALE_CODE`](crate::bootstrap::EXIT_STALE_CODE)).
 //!
 //! The bytes come from the host, so they go back to that host alone: an
 //! entry's name is a SHA-256 over this pushy's program, the destination with
@@ -18,8 +17,9 @@
 //! sudo user. One compromised host can poison only its own entry, which runs
 //! on itself. `local:`'s entry is kept uncompressed (` raw` after the magic
 //! number): that interpreter is on this machine, and inflating took it
-//! longer than reading the difference from a pipe. A start from an entry that fails for any reason removes it and
-//! starts again from source. `PUSHY_NO_CODE_CACHE=1` turns the cache off.
+//! longer than reading the difference from a pipe. A start from an entry
+//! that fails for any reason removes it and starts again from source.
+//! `PUSHY_NO_CODE_CACHE=1` turns the cache off.
 
 use std::fs::{DirBuilder, OpenOptions};
 use std::io::{Read, Write};
